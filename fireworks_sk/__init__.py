@@ -1,0 +1,36 @@
+"""fireworks_sk: reproducible machine-learning pipelines on PyTorch and scikit-learn."""
+
+from fireworks_sk.exceptions import FireworksError, NotFittedError, SchemaError
+from fireworks_sk.message import Message
+from fireworks_sk.pipes import (
+    BatchNormalizer,
+    DropColumns,
+    FunctionPipe,
+    IndexEncoder,
+    Junction,
+    OneHot,
+    Pipe,
+    SelectColumns,
+    Stack,
+    ToTensor,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchNormalizer",
+    "DropColumns",
+    "FireworksError",
+    "FunctionPipe",
+    "IndexEncoder",
+    "Junction",
+    "Message",
+    "NotFittedError",
+    "OneHot",
+    "Pipe",
+    "SchemaError",
+    "SelectColumns",
+    "Stack",
+    "ToTensor",
+    "__version__",
+]

@@ -1,0 +1,566 @@
+"""The Message: a table whose columns are pandas Series or torch tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+__all__ = ["Message", "Column", "flat_feature_names"]
+
+Column = torch.Tensor | pd.Series
+
+_REPR_ROWS = 10
+
+
+def flat_feature_names(name: str, shape: Sequence[int]) -> list[str]:
+    """Names of the scalar features of a column whose rows have ``shape``.
+
+    A 1-D column is one feature named after the column; a tensor column with
+    trailing dimensions ``(k, ...)`` flattens to ``name_0 ... name_{k-1}``.
+    """
+    width = int(np.prod(shape)) if len(shape) else 1
+    if len(shape) == 0:
+        return [name]
+    return [f"{name}_{i}" for i in range(width)]
+
+
+def _is_numeric_array(values: np.ndarray) -> bool:
+    return values.dtype.kind in "biuf"
+
+
+def _to_column(name: str, values: Any) -> Column:
+    """Turn one user-supplied column into a Series or a tensor, sharing memory."""
+    if isinstance(values, torch.Tensor):
+        if values.dim() == 0:
+            raise ValueError(
+                f"Column {name!r} is a 0-d tensor; a column needs one value per row."
+            )
+        return values
+    if isinstance(values, pd.Series):
+        if isinstance(values.index, pd.RangeIndex) and values.index.start == 0:
+            return values if values.name == name else values.rename(name)
+        return values.reset_index(drop=True).rename(name)
+    if isinstance(values, pd.DataFrame):
+        raise TypeError(
+            f"Column {name!r} got a DataFrame; pass its columns one by one or build "
+            "the Message from the DataFrame itself."
+        )
+    if isinstance(values, np.ndarray):
+        if values.ndim == 0:
+            raise ValueError(f"Column {name!r} is a 0-d array; a column needs rows.")
+        if _is_numeric_array(values):
+            if not values.flags.writeable:
+                values = values.copy()
+            return torch.from_numpy(values)
+        if values.ndim != 1:
+            raise TypeError(
+                f"Column {name!r} is a {values.ndim}-D array of dtype {values.dtype}; "
+                "only numeric arrays may have more than one dimension."
+            )
+        return pd.Series(values, name=name)
+    if isinstance(values, (list, tuple, range, pd.Index, pd.Categorical)):
+        return pd.Series(values, name=name)
+    raise TypeError(
+        f"Column {name!r} has unsupported type {type(values).__name__}; expected a "
+        "torch.Tensor, numpy.ndarray, pandas.Series or list."
+    )
+
+
+def _column_length(column: Column) -> int:
+    return column.shape[0]
+
+
+def _take(column: Column, rows: slice | np.ndarray | torch.Tensor) -> Column:
+    """Rows of one column: a view for slices, a gather for index arrays."""
+    if isinstance(column, torch.Tensor):
+        if isinstance(rows, slice):
+            return column[rows]
+        index = rows if isinstance(rows, torch.Tensor) else torch.from_numpy(rows)
+        return column.index_select(0, index.to(column.device))
+    if isinstance(rows, torch.Tensor):
+        rows = rows.cpu().numpy()
+    taken = column.iloc[rows]
+    return taken.reset_index(drop=True)
+
+
+def _normalise_rows(key: Any, length: int) -> slice | np.ndarray:
+    """Turn any row key into a slice or an int64 index array, checking bounds."""
+    if isinstance(key, slice):
+        return slice(*key.indices(length))
+    if isinstance(key, (int, np.integer)):
+        position = int(key)
+        if not -length <= position < length:
+            raise IndexError(
+                f"Row {position} is out of bounds for a Message of {length} rows."
+            )
+        position %= length
+        return slice(position, position + 1, 1)
+    if isinstance(key, torch.Tensor):
+        key = key.detach().cpu().numpy()
+    elif isinstance(key, pd.Series):
+        key = key.to_numpy()
+    array = np.asarray(key)
+    if array.ndim != 1:
+        raise IndexError(f"A row index must be 1-D; got shape {array.shape}.")
+    if array.dtype.kind == "b":
+        if array.shape[0] != length:
+            raise IndexError(
+                f"Boolean mask has {array.shape[0]} entries but the Message has "
+                f"{length} rows."
+            )
+        return np.flatnonzero(array)
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if array.dtype.kind not in "iu":
+        raise IndexError(
+            f"Row indices must be integers or booleans; got dtype {array.dtype}."
+        )
+    array = array.astype(np.int64, copy=False)
+    bad = array[(array < -length) | (array >= length)]
+    if bad.size:
+        raise IndexError(
+            f"Row {int(bad[0])} is out of bounds for a Message of {length} rows."
+        )
+    return np.where(array < 0, array + length, array)
+
+
+class _ILocIndexer:
+    """``m.iloc[rows]``: positional row selection, as in pandas."""
+
+    def __init__(self, message: Message) -> None:
+        self._message = message
+
+    def __getitem__(self, key: Any) -> Message:
+        return self._message._take_rows(key)
+
+
+class Message:
+    """A table of named columns, each a pandas Series or a torch tensor.
+
+    Every column has the same number of rows. Tensor columns may carry trailing
+    dimensions, shape ``(n, k, ...)``. Messages are values: every operation
+    returns a new Message and shares the buffers of the columns it leaves alone.
+
+    Parameters
+    ----------
+    data : DataFrame, Message, dict of str to column, or None, default=None
+        The columns. Tensors are kept as they are; numeric numpy arrays become
+        tensors that share their memory; other arrays, lists and Series become
+        pandas columns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fireworks_sk import Message
+    >>> m = Message({"x": torch.arange(4.0), "label": ["a", "b", "a", "c"]})
+    >>> m.shape
+    (4, 2)
+    >>> m[1:3]["label"].tolist()
+    ['b', 'a']
+    """
+
+    def __init__(self, data: Any = None) -> None:
+        columns: dict[str, Column] = {}
+        if data is None:
+            items: Iterable[tuple[Any, Any]] = ()
+        elif isinstance(data, Message):
+            items = data._columns.items()
+        elif isinstance(data, pd.DataFrame):
+            duplicated = data.columns[data.columns.duplicated()].tolist()
+            if duplicated:
+                raise ValueError(f"Duplicate column names: {duplicated!r}.")
+            frame = data.reset_index(drop=True)
+            items = ((name, frame[name]) for name in frame.columns)
+        elif isinstance(data, Mapping):
+            items = data.items()
+        else:
+            raise TypeError(
+                f"Message expects a DataFrame, a dict of columns or a Message; got "
+                f"{type(data).__name__}."
+            )
+        for name, values in items:
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"Column names must be strings; got {name!r} "
+                    f"({type(name).__name__})."
+                )
+            columns[name] = _to_column(name, values)
+        self._columns = columns
+        self._length = self._check_lengths(columns)
+
+    @staticmethod
+    def _check_lengths(columns: Mapping[str, Column]) -> int:
+        lengths = {name: _column_length(col) for name, col in columns.items()}
+        if not lengths:
+            return 0
+        first, length = next(iter(lengths.items()))
+        for name, n in lengths.items():
+            if n != length:
+                raise ValueError(
+                    f"Column {name!r} has {n} rows but column {first!r} has {length}; "
+                    "every column of a Message must have the same length."
+                )
+        return length
+
+    @classmethod
+    def _from_columns(cls, columns: dict[str, Column], length: int) -> Message:
+        """Build without conversion from columns already checked."""
+        message = cls.__new__(cls)
+        message._columns = columns
+        message._length = length
+        return message
+
+    # ------------------------------------------------------------------ shape
+    def __len__(self) -> int:
+        return self._length
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names, in order."""
+        return list(self._columns)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, columns)``."""
+        return (self._length, len(self._columns))
+
+    @property
+    def dtypes(self) -> dict[str, Any]:
+        """The dtype of each column: a ``torch.dtype`` or a pandas/numpy dtype."""
+        return {name: column.dtype for name, column in self._columns.items()}
+
+    def is_tensor(self, name: str) -> bool:
+        """Whether column ``name`` is a torch tensor (otherwise a pandas Series)."""
+        return isinstance(self._column(name), torch.Tensor)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    # --------------------------------------------------------------- indexing
+    def _column(self, name: str) -> Column:
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise KeyError(
+                f"Column {name!r} is not in the Message. Columns: {self.columns!r}."
+            ) from None
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return self._column(key)
+        if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
+            return self._select(key)
+        if isinstance(key, (tuple, dict, set, float)):
+            raise KeyError(
+                f"Unsupported Message key {key!r}: use a column name, a list of "
+                "names, or a row index (int, slice, index array or boolean mask)."
+            )
+        return self._take_rows(key)
+
+    @property
+    def iloc(self) -> _ILocIndexer:
+        """Positional row selection: ``m.iloc[2:10]``, ``m.iloc[[0, 5]]``."""
+        return _ILocIndexer(self)
+
+    def take(self, indices: Any, axis: int = 0) -> Message:
+        """Rows at ``indices`` (as ``DataFrame.take``); ``axis=1`` takes columns."""
+        if axis == 1:
+            return self._select([self.columns[i] for i in np.asarray(indices)])
+        if axis != 0:
+            raise ValueError(f"Message.take: axis must be 0 or 1; got {axis!r}.")
+        return self._take_rows(np.asarray(indices))
+
+    def _select(self, names: Sequence[str]) -> Message:
+        duplicated = sorted({n for n in names if list(names).count(n) > 1})
+        if duplicated:
+            raise KeyError(f"Columns selected more than once: {duplicated!r}.")
+        missing = [n for n in names if n not in self._columns]
+        if missing:
+            raise KeyError(
+                f"Columns {missing!r} are not in the Message. Columns: "
+                f"{self.columns!r}."
+            )
+        columns = {name: self._columns[name] for name in names}
+        return Message._from_columns(columns, self._length)
+
+    def _take_rows(self, key: Any) -> Message:
+        rows = _normalise_rows(key, self._length)
+        if isinstance(rows, slice):
+            length = len(range(rows.start, rows.stop, rows.step))
+            if rows.step < 0:
+                rows = np.arange(rows.start, rows.stop, rows.step, dtype=np.int64)
+        else:
+            length = rows.shape[0]
+        columns = {name: _take(col, rows) for name, col in self._columns.items()}
+        return Message._from_columns(columns, length)
+
+    # ------------------------------------------------------------- operations
+    def assign(self, **columns: Any) -> Message:
+        """Return a new Message with columns added or replaced.
+
+        Values may be anything the constructor accepts, or a callable that takes
+        this Message and returns the column. A replaced column keeps its position.
+        """
+        new = dict(self._columns)
+        for name, values in columns.items():
+            if callable(values) and not isinstance(values, torch.Tensor):
+                values = values(self)
+            new[name] = _to_column(name, values)
+            n = _column_length(new[name])
+            if self._columns and n != self._length:
+                raise ValueError(
+                    f"Column {name!r} has {n} rows but the Message has {self._length}."
+                )
+        length = self._length if self._columns else self._check_lengths(new)
+        return Message._from_columns(new, length)
+
+    def drop(self, columns: str | Sequence[str]) -> Message:
+        """Return a new Message without ``columns``."""
+        names = [columns] if isinstance(columns, str) else list(columns)
+        missing = [n for n in names if n not in self._columns]
+        if missing:
+            raise KeyError(
+                f"Cannot drop columns {missing!r}: not in the Message. Columns: "
+                f"{self.columns!r}."
+            )
+        kept = {k: v for k, v in self._columns.items() if k not in set(names)}
+        return Message._from_columns(kept, self._length)
+
+    def rename(self, mapping: Mapping[str, str]) -> Message:
+        """Return a new Message with columns renamed by ``mapping``."""
+        missing = [n for n in mapping if n not in self._columns]
+        if missing:
+            raise KeyError(f"Cannot rename columns {missing!r}: not in the Message.")
+        columns: dict[str, Column] = {}
+        for name, column in self._columns.items():
+            new_name = mapping.get(name, name)
+            if new_name in columns:
+                raise ValueError(f"Renaming gives the column {new_name!r} twice.")
+            if isinstance(column, pd.Series):
+                column = column.rename(new_name)
+            columns[new_name] = column
+        return Message._from_columns(columns, self._length)
+
+    @classmethod
+    def concat(cls, messages: Iterable[Message]) -> Message:
+        """Stack Messages by rows. All must have the same columns of the same kind.
+
+        Parameters
+        ----------
+        messages : iterable of Message
+
+        Returns
+        -------
+        Message
+        """
+        messages = [m if isinstance(m, Message) else Message(m) for m in messages]
+        if not messages:
+            raise ValueError("Message.concat needs at least one Message.")
+        first = messages[0]
+        for position, message in enumerate(messages[1:], start=1):
+            if message.columns != first.columns:
+                raise ValueError(
+                    f"Message {position} has columns {message.columns!r}; expected "
+                    f"{first.columns!r} as in Message 0."
+                )
+        columns = {}
+        for name in first.columns:
+            parts = [m._columns[name] for m in messages]
+            columns[name] = _concat_column(name, parts)
+        return Message._from_columns(columns, sum(len(m) for m in messages))
+
+    # ------------------------------------------------------------ conversions
+    def to_dataframe(self) -> pd.DataFrame:
+        """A DataFrame with tensor columns flattened into one column per feature.
+
+        A tensor column ``x`` of shape ``(n, k)`` becomes ``x_0 ... x_{k-1}``.
+        """
+        parts: dict[str, Any] = {}
+        for name, column in self._columns.items():
+            if isinstance(column, pd.Series):
+                parts[name] = column
+                continue
+            values = column.detach().cpu()
+            names = flat_feature_names(name, tuple(values.shape[1:]))
+            flat = values.reshape(self._length, len(names)).numpy()
+            if values.dim() == 1:
+                parts[name] = flat[:, 0]
+            else:
+                parts.update(zip(names, flat.T))
+        frame = pd.DataFrame(parts, index=pd.RangeIndex(self._length))
+        if len(frame.columns) != len(set(frame.columns)):
+            raise ValueError(
+                "Flattening tensor columns gives duplicate DataFrame columns: "
+                f"{frame.columns[frame.columns.duplicated()].tolist()!r}."
+            )
+        return frame
+
+    def to_tensors(
+        self, columns: Sequence[str] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Columns as tensors; numeric and boolean pandas columns are converted.
+
+        Raises
+        ------
+        TypeError
+            If a selected pandas column is not numeric or boolean.
+        """
+        names = self.columns if columns is None else list(columns)
+        return {name: _as_tensor(name, self._column(name)) for name in names}
+
+    def to(self, device: str | torch.device) -> Message:
+        """Return a Message whose tensor columns live on ``device``."""
+        columns = {
+            name: col.to(device) if isinstance(col, torch.Tensor) else col
+            for name, col in self._columns.items()
+        }
+        return Message._from_columns(columns, self._length)
+
+    def equals(self, other: object) -> bool:
+        """Whether ``other`` is a Message with the same columns, kinds and values."""
+        if not isinstance(other, Message):
+            return False
+        if self.columns != other.columns or len(self) != len(other):
+            return False
+        return all(
+            _column_equals(self._columns[name], other._columns[name])
+            for name in self.columns
+        )
+
+    def feature_names(self) -> list[str]:
+        """Flat feature names, in the order of ``np.asarray(message)``'s columns."""
+        names: list[str] = []
+        for name, column in self._columns.items():
+            names += flat_feature_names(name, tuple(column.shape[1:]))
+        return names
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        parts = [_as_float_matrix(n, c, self._length) for n, c in self._columns.items()]
+        if not parts:
+            result = np.empty((self._length, 0), dtype=dtype or np.float64)
+        else:
+            result = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        return result if dtype is None else result.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return _render(self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"columns": self._columns, "length": self._length}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._columns = state["columns"]
+        self._length = state["length"]
+
+
+def _concat_column(name: str, parts: list[Column]) -> Column:
+    kinds = {isinstance(p, torch.Tensor) for p in parts}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"Column {name!r} is a tensor in some Messages and a pandas column in "
+            "others; convert it first (ToTensor)."
+        )
+    if isinstance(parts[0], torch.Tensor):
+        trailing = {tuple(p.shape[1:]) for p in parts}
+        if len(trailing) > 1:
+            raise ValueError(
+                f"Column {name!r} has different trailing shapes across Messages: "
+                f"{sorted(trailing)!r}."
+            )
+        return torch.cat(parts)
+    return pd.concat(parts, ignore_index=True).rename(name)
+
+
+def _column_equals(a: Column, b: Column) -> bool:
+    if isinstance(a, torch.Tensor) != isinstance(b, torch.Tensor):
+        return False
+    if isinstance(a, torch.Tensor):
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and bool(torch.equal(a.cpu(), b.cpu()))
+        )
+    return a.dtype == b.dtype and a.equals(b)
+
+
+def _as_tensor(name: str, column: Column) -> torch.Tensor:
+    if isinstance(column, torch.Tensor):
+        return column
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        if column.hasnans:
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        elif isinstance(dtype, np.dtype):
+            values = column.to_numpy()
+        else:
+            values = column.to_numpy(dtype=dtype.numpy_dtype)
+        return torch.from_numpy(np.array(values, copy=True))
+    raise TypeError(
+        f"Column {name!r} has dtype {dtype} and cannot become a tensor; encode it "
+        "first (OneHot or IndexEncoder)."
+    )
+
+
+def _as_float_matrix(name: str, column: Column, length: int) -> np.ndarray:
+    if isinstance(column, torch.Tensor):
+        values = column.detach().cpu()
+        if not values.is_floating_point() or values.dtype == torch.float16:
+            values = values.to(torch.float64)
+        return values.reshape(length, -1).numpy()
+    try:
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"Column {name!r} (dtype {column.dtype}) is not numeric and cannot be "
+            "part of a numeric array; encode it first (OneHot or IndexEncoder)."
+        ) from exc
+    if column.dtype == np.float32:
+        values = values.astype(np.float32)
+    return values.reshape(length, 1)
+
+
+def _cell_strings(column: Column, rows: np.ndarray) -> list[str]:
+    taken = _take(column, rows)
+    if isinstance(taken, pd.Series):
+        return [repr(v) if isinstance(v, str) else str(v) for v in taken.tolist()]
+    if taken.dim() == 1:
+        return [f"{v:.6g}" if isinstance(v, float) else str(v) for v in taken.tolist()]
+    return [_short_tensor(row) for row in taken]
+
+
+def _short_tensor(row: torch.Tensor) -> str:
+    flat = row.reshape(-1).tolist()
+    shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in flat[:4])
+    return f"[{shown}{', …' if len(flat) > 4 else ''}]"
+
+
+def _render(message: Message) -> str:
+    n = len(message)
+    if n > _REPR_ROWS:
+        half = _REPR_ROWS // 2
+        rows = np.r_[np.arange(half), np.arange(n - half, n)]
+    else:
+        rows = np.arange(n)
+    table = pd.DataFrame(
+        {name: _cell_strings(col, rows) for name, col in message._columns.items()},
+        index=rows,
+    )
+    lines = table.to_string().splitlines() if len(table.columns) else []
+    if n > _REPR_ROWS:
+        lines.insert(1 + _REPR_ROWS // 2, "...")
+    kinds = []
+    for name, col in message._columns.items():
+        if isinstance(col, torch.Tensor):
+            shape = "×".join(str(s) for s in col.shape[1:])
+            kinds.append(f"{name}: {col.dtype}{f' ({shape})' if shape else ''}")
+        else:
+            kinds.append(f"{name}: {col.dtype}")
+    footer = f"[Message: {n} rows × {len(message._columns)} columns]"
+    return "\n".join([*lines, footer, "dtypes: " + ", ".join(kinds)])

@@ -1,0 +1,375 @@
+"""The Pipe base class and the input checks every Pipe shares."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+import sklearn
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import _check_feature_names_in, check_array
+
+from fireworks_sk.exceptions import NotFittedError, SchemaError
+from fireworks_sk.message import Message, flat_feature_names
+
+__all__ = ["Pipe", "StatefulPipe", "as_message", "check_finite"]
+
+
+def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
+    """Convert a Message, DataFrame, dict or 2-D array-like to a Message.
+
+    Returns
+    -------
+    message : Message
+    named : bool
+        Whether the input carried column names. Arrays, and DataFrames whose
+        column names are not all strings, get positional names ``x0, x1, ...``.
+    """
+    if isinstance(X, Message):
+        return X, True
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            "Sparse data was passed, but Pipes need dense data: convert it with "
+            "'.toarray()' or build a Message of dense columns."
+        )
+    if isinstance(X, Mapping):
+        return Message(X), True
+    if isinstance(X, pd.DataFrame):
+        if all(isinstance(c, str) for c in X.columns):
+            return Message(X), True
+        renamed = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)
+        return Message(renamed), False
+    array = check_array(
+        X, dtype=None, ensure_all_finite=False, ensure_min_samples=min_rows
+    )
+    frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    if array.dtype == object:
+        frame = frame.infer_objects()
+    return Message(frame), False
+
+
+def _first_bad_row(bad: np.ndarray | torch.Tensor) -> int:
+    if isinstance(bad, torch.Tensor):
+        return int(bad.reshape(bad.shape[0], -1).any(dim=1).nonzero()[0, 0])
+    return int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
+
+
+def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
+    """Raise ValueError naming ``name`` and a row if ``values`` has NaN or inf."""
+    if isinstance(values, torch.Tensor):
+        if not values.is_floating_point() or bool(torch.isfinite(values).all()):
+            return
+        nan = torch.isnan(values)
+    else:
+        if values.dtype.kind not in "fc" or np.isfinite(values).all():
+            return
+        nan = np.isnan(values)
+    if bool(nan.any()):
+        raise ValueError(
+            f"Input contains NaN in column {name!r} (first at row "
+            f"{_first_bad_row(nan)}); fill or drop missing values first."
+        )
+    inf = (
+        ~torch.isfinite(values)
+        if isinstance(values, torch.Tensor)
+        else ~np.isfinite(values)
+    )
+    raise ValueError(
+        f"Input contains infinity in column {name!r} (first at row "
+        f"{_first_bad_row(inf)}); replace infinite values first."
+    )
+
+
+def _zero_rows(column: Any) -> Any:
+    if isinstance(column, torch.Tensor):
+        return column[:0]
+    return column.iloc[:0]
+
+
+class Pipe(TransformerMixin, BaseEstimator):
+    """Base class of every preprocessing step.
+
+    A Pipe takes a Message, DataFrame, dict or 2-D array and returns a Message
+    with the same rows. Subclasses implement ``_fit(message)`` (optional) and
+    ``_transform(message)``; ``fit`` records the input schema, ``transform``
+    checks the input against it.
+    """
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "n_features_in_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Pipes act on the columns they are given and pass the others through,
+        # so string and categorical columns are accepted as input.
+        tags.input_tags.string = True
+        # The output is a Message, not an array, so scikit-learn's dtype check
+        # (which reads ``output.dtype``) cannot apply; tests/pipes check that
+        # float32 columns stay float32.
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # ---------------------------------------------------------- public API
+    def fit(self, X: Any, y: Any = None) -> Pipe:
+        """Record the input schema and learn whatever the Pipe learns.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        message = self._validate(X, reset=True)
+        self._fit(message)
+        return self
+
+    def transform(self, X: Any) -> Message:
+        """Transform ``X``; rows in equal rows out.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like
+            Must have the columns seen in ``fit``, in the same order.
+
+        Returns
+        -------
+        Message, or DataFrame under ``set_output(transform="pandas")``
+        """
+        message = self._validate(X, reset=False)
+        return self._to_output(self._transform(message))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Flat output feature names, in the column order of ``np.asarray``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input names; needed only to rename the positional ``x0, x1, ...``
+            names of a Pipe fitted on an array.
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        self._check_fitted()
+        names = list(_check_feature_names_in(self, input_features))
+        out = self._transform(self._empty_input())
+        fitted = self._input_names()
+        features = [
+            feature
+            for column in out.columns
+            for feature in self._column_feature_names(column, out[column])
+        ]
+        if names != fitted:
+            features = [_rename_prefix(f, dict(zip(fitted, names))) for f in features]
+        return np.asarray(features, dtype=object)
+
+    # ---------------------------------------------------------------- hooks
+    def _fit(self, message: Message) -> None:
+        """Learn from a validated Message; stateless Pipes learn nothing."""
+
+    def _transform(self, message: Message) -> Message:
+        raise NotImplementedError
+
+    def _column_feature_names(self, name: str, column: Any) -> list[str]:
+        return flat_feature_names(name, tuple(column.shape[1:]))
+
+    # -------------------------------------------------------------- helpers
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
+                "with appropriate arguments before using this estimator."
+            )
+
+    def _input_names(self) -> list[str]:
+        if hasattr(self, "feature_names_in_"):
+            return list(self.feature_names_in_)
+        return [f"x{i}" for i in range(self.n_features_in_)]
+
+    def _empty_input(self) -> Message:
+        return Message._from_columns(dict(self._schema_in), 0)
+
+    def _validate(self, X: Any, *, reset: bool) -> Message:
+        """Convert ``X`` and record (reset) or check the input columns."""
+        if isinstance(X, (pd.Series, torch.Tensor)) and X.ndim == 1:
+            raise ValueError(
+                f"{type(self).__name__} expects 2-D input (a table); got a 1-D "
+                f"{type(X).__name__}. Wrap it: Message({{'x': values}})."
+            )
+        if not reset:
+            self._check_fitted()
+        message, named = as_message(X, min_rows=1 if reset else 0)
+        if reset:
+            if len(message) == 0:
+                raise ValueError(
+                    f"{type(self).__name__} got 0 rows; at least 1 row is required "
+                    "to fit."
+                )
+            self.n_features_in_ = len(message.columns)
+            if named:
+                self.feature_names_in_ = np.asarray(message.columns, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self._schema_in = {
+                name: _zero_rows(message[name]) for name in message.columns
+            }
+            return message
+        return self._align(message, named)
+
+    def _align(self, message: Message, named: bool) -> Message:
+        fitted = self._input_names()
+        fitted_named = hasattr(self, "feature_names_in_")
+        name = type(self).__name__
+        if named != fitted_named:
+            warnings.warn(
+                f"X has feature names, but {name} was fitted without feature names"
+                if named
+                else f"X does not have valid feature names, but {name} was fitted "
+                "with feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+            if len(message.columns) == len(fitted):
+                message = message.rename(dict(zip(message.columns, fitted)))
+        if message.columns != fitted:
+            raise SchemaError(_schema_diff(name, fitted, message.columns, named))
+        for column, empty in self._schema_in.items():
+            if tuple(message[column].shape[1:]) != tuple(empty.shape[1:]):
+                raise SchemaError(
+                    f"Column {column!r} has rows of shape "
+                    f"{tuple(message[column].shape[1:])} but {name} was fitted on "
+                    f"rows of shape {tuple(empty.shape[1:])}."
+                )
+        return message
+
+    def _to_output(self, message: Message) -> Any:
+        """Return a DataFrame when scikit-learn's set_output asks for one."""
+        config = getattr(self, "_sklearn_output_config", {}).get(
+            "transform", sklearn.get_config()["transform_output"]
+        )
+        if config in ("pandas", "polars"):
+            frame = message.to_dataframe()
+            frame.columns = self.get_feature_names_out()
+            return frame
+        return message
+
+    def _resolve_columns(self, message: Message, default: list[str]) -> list[str]:
+        """The columns a Pipe acts on: ``self.columns`` checked, or ``default``."""
+        if self.columns is None:
+            return default
+        names = [self.columns] if isinstance(self.columns, str) else list(self.columns)
+        missing = [c for c in names if c not in message]
+        if missing:
+            raise SchemaError(
+                f"{type(self).__name__}(columns=...) names columns {missing!r} that "
+                f"the input lacks. Input columns: {message.columns!r}."
+            )
+        return names
+
+
+class StatefulPipe(Pipe):
+    """A Pipe whose statistics merge across ``partial_fit`` calls.
+
+    Subclasses implement ``_chunk_state(message)`` (statistics of one batch),
+    ``_merge_states(a, b)`` (associative) and ``_set_state(state)``; fitted
+    attributes are derived from the merged state.
+    """
+
+    def fit(self, X: Any, y: Any = None) -> StatefulPipe:
+        """Forget earlier batches, then fit on ``X``.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._reset()
+        return self.partial_fit(X, y)
+
+    def partial_fit(self, X: Any, y: Any = None) -> StatefulPipe:
+        """Update the statistics with one batch.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        first_call = not hasattr(self, "n_samples_seen_")
+        message = self._validate(X, reset=first_call)
+        if len(message) == 0:
+            return self
+        if first_call:
+            self.columns_ = self._select_columns(message)
+        state = self._chunk_state(message)
+        if not first_call:
+            state = self._merge_states(self._state, state)
+        self._state = state
+        self._set_state(state)
+        return self
+
+    def _reset(self) -> None:
+        for attribute in [k for k in vars(self) if k.endswith("_")]:
+            if not attribute.startswith("__"):
+                delattr(self, attribute)
+        vars(self).pop("_state", None)
+
+    def _select_columns(self, message: Message) -> list[str]:
+        raise NotImplementedError
+
+    def _chunk_state(self, message: Message) -> Any:
+        raise NotImplementedError
+
+    def _merge_states(self, a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    def _set_state(self, state: Any) -> None:
+        raise NotImplementedError
+
+
+def _schema_diff(
+    name: str, fitted: Sequence[str], got: Sequence[str], named: bool
+) -> str:
+    lines = []
+    if len(got) != len(fitted):
+        lines.append(
+            f"X has {len(got)} features, but {name} is expecting {len(fitted)} "
+            "features as input."
+        )
+    lines.append("The feature names should match those that were passed during fit.")
+    unseen = [c for c in got if c not in set(fitted)]
+    missing = [c for c in fitted if c not in set(got)]
+    if unseen:
+        lines.append("Feature names unseen at fit time:")
+        lines += [f"- {c}" for c in unseen]
+    if missing:
+        lines.append("Feature names seen at fit time, yet now missing:")
+        lines += [f"- {c}" for c in missing]
+    if not unseen and not missing:
+        lines.append("Feature names must be in the same order as they were in fit.")
+    return "\n".join(lines) + "\n"
+
+
+def _rename_prefix(feature: str, mapping: dict[str, str]) -> str:
+    for old in sorted(mapping, key=len, reverse=True):
+        if feature == old:
+            return mapping[old]
+        if feature.startswith(old + "_"):
+            return mapping[old] + feature[len(old) :]
+    return feature

@@ -1,0 +1,306 @@
+"""Column pipes: conversion to tensors, stacking, selection and functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.message import Column, Message, flat_feature_names
+from fireworks_sk.pipes._base import Pipe, as_message, check_finite
+
+__all__ = ["DropColumns", "FunctionPipe", "SelectColumns", "Stack", "ToTensor"]
+
+
+def _is_number_column(column: Column) -> bool:
+    if isinstance(column, torch.Tensor):
+        return True
+    return pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(
+        column.dtype
+    )
+
+
+def _tensor(name: str, column: Column, dtype: torch.dtype) -> torch.Tensor:
+    """A column as a tensor of ``dtype``, with NaN/inf refused for float output."""
+    if isinstance(column, torch.Tensor):
+        values = column
+    elif not _is_number_column(column):
+        raise TypeError(
+            f"Column {name!r} has dtype {column.dtype} and cannot become a tensor; "
+            "encode it first (OneHot or IndexEncoder)."
+        )
+    elif pd.api.types.is_complex_dtype(column.dtype):
+        raise ValueError(f"Complex data not supported (column {name!r}).")
+    else:
+        exact = column.dtype.kind in "biu" and not column.hasnans
+        array = column.to_numpy(dtype=None if exact else np.float64, na_value=np.nan)
+        # A copy: pandas hands out read-only views under copy-on-write.
+        values = torch.from_numpy(np.array(array, dtype=array.dtype, copy=True))
+    if values.is_complex():
+        raise ValueError(f"Complex data not supported (column {name!r}).")
+    check_finite(name, values)
+    return values.to(dtype)
+
+
+def _width(column: Column) -> int:
+    return int(np.prod(column.shape[1:]))
+
+
+class ToTensor(Pipe):
+    """Convert numeric pandas columns to tensor columns.
+
+    Parameters
+    ----------
+    columns : str, list of str or None, default=None
+        Columns to convert; None means every numeric or boolean pandas column.
+        Tensor columns named here are cast to ``dtype``.
+    dtype : torch.dtype, default=torch.float32
+        Dtype of the resulting tensors.
+
+    Attributes
+    ----------
+    columns_ : list of str
+        The columns converted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fireworks_sk import ToTensor
+    >>> ToTensor().fit_transform(pd.DataFrame({"a": [1, 2]}))["a"]
+    tensor([1., 2.])
+    """
+
+    def __init__(
+        self, columns: str | list[str] | None = None, dtype: torch.dtype = torch.float32
+    ) -> None:
+        self.columns = columns
+        self.dtype = dtype
+
+    def _fit(self, message: Message) -> None:
+        default = [
+            c
+            for c in message.columns
+            if not message.is_tensor(c) and _is_number_column(message[c])
+        ]
+        self.columns_ = self._resolve_columns(message, default)
+        self._transform(message)
+
+    def _transform(self, message: Message) -> Message:
+        converted = {c: _tensor(c, message[c], self.dtype) for c in self.columns_}
+        return message.assign(**converted)
+
+
+class Stack(Pipe):
+    """Concatenate several columns into one 2-D tensor column that replaces them.
+
+    Tensor columns with trailing dimensions are flattened. The new column takes
+    the place of the first stacked column.
+
+    Parameters
+    ----------
+    columns : str, list of str or None, default=None
+        Columns to stack, in order; None means every numeric pandas column and
+        every tensor column.
+    into : str, default="features"
+        Name of the stacked column.
+    dtype : torch.dtype, default=torch.float32
+        Dtype of the stacked tensor.
+
+    Attributes
+    ----------
+    columns_ : list of str
+        The columns stacked.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fireworks_sk import Message, Stack
+    >>> m = Message({"a": torch.tensor([1.0, 2.0]), "b": torch.tensor([3.0, 4.0])})
+    >>> Stack().fit_transform(m)["features"]
+    tensor([[1., 3.],
+            [2., 4.]])
+    """
+
+    def __init__(
+        self,
+        columns: str | list[str] | None = None,
+        into: str = "features",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.columns = columns
+        self.into = into
+        self.dtype = dtype
+
+    def _fit(self, message: Message) -> None:
+        default = [c for c in message.columns if _is_number_column(message[c])]
+        self.columns_ = self._resolve_columns(message, default)
+        clash = self.into in message and self.into not in self.columns_
+        if clash:
+            raise SchemaError(
+                f"Stack(into={self.into!r}) would overwrite the column {self.into!r}, "
+                "which is not stacked; choose another name."
+            )
+        self._transform(message)
+
+    def _transform(self, message: Message) -> Message:
+        n = len(message)
+        parts = [
+            _tensor(c, message[c], self.dtype).reshape(n, _width(message[c]))
+            for c in self.columns_
+        ]
+        width = sum(p.shape[1] for p in parts)
+        stacked = torch.empty((n, width), dtype=self.dtype)
+        start = 0
+        for part in parts:
+            stacked[:, start : start + part.shape[1]] = part
+            start += part.shape[1]
+        first = self.columns_[0] if self.columns_ else None
+        out: dict[str, Column] = {}
+        for name in message.columns:
+            if name == first:
+                out[self.into] = stacked
+            elif name not in self.columns_:
+                out[name] = message[name]
+        if first is None:
+            out[self.into] = stacked
+        return Message._from_columns(out, n)
+
+    def _column_feature_names(self, name: str, column: Any) -> list[str]:
+        if name != self.into:
+            return super()._column_feature_names(name, column)
+        return [
+            feature
+            for source in self.columns_
+            for feature in flat_feature_names(
+                source, tuple(self._schema_in[source].shape[1:])
+            )
+        ]
+
+
+class SelectColumns(Pipe):
+    """Keep only ``columns``, in the order given.
+
+    Parameters
+    ----------
+    columns : str, list of str or None, default=None
+        Columns to keep; None keeps every column.
+
+    Attributes
+    ----------
+    columns_ : list of str
+    """
+
+    def __init__(self, columns: str | list[str] | None = None) -> None:
+        self.columns = columns
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Values are passed through untouched, so NaN is none of its business.
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _fit(self, message: Message) -> None:
+        self.columns_ = self._resolve_columns(message, message.columns)
+
+    def _transform(self, message: Message) -> Message:
+        return message[self.columns_] if self.columns_ else message[[]]
+
+
+class DropColumns(Pipe):
+    """Drop ``columns``.
+
+    Parameters
+    ----------
+    columns : str, list of str or None, default=None
+        Columns to drop; None drops nothing.
+
+    Attributes
+    ----------
+    columns_ : list of str
+    """
+
+    def __init__(self, columns: str | list[str] | None = None) -> None:
+        self.columns = columns
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Values are passed through untouched, so NaN is none of its business.
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _fit(self, message: Message) -> None:
+        self.columns_ = self._resolve_columns(message, [])
+
+    def _transform(self, message: Message) -> Message:
+        return message.drop(columns=self.columns_)
+
+
+class FunctionPipe(Pipe):
+    """Apply a function of a Message that keeps the rows.
+
+    Parameters
+    ----------
+    func : callable or None, default=None
+        ``func(message) -> Message | DataFrame | dict`` with the same number of
+        rows; None is the identity.
+    inverse_func : callable or None, default=None
+        Used by ``inverse_transform``; None is the identity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fireworks_sk import FunctionPipe, Message
+    >>> double = FunctionPipe(lambda m: m.assign(x=m["x"] * 2))
+    >>> double.fit_transform(Message({"x": torch.tensor([1.0])}))["x"]
+    tensor([2.])
+    """
+
+    def __init__(
+        self,
+        func: Callable[[Message], Any] | None = None,
+        inverse_func: Callable[[Message], Any] | None = None,
+    ) -> None:
+        self.func = func
+        self.inverse_func = inverse_func
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # The function decides what values mean; missing values included.
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _fit(self, message: Message) -> None:
+        self._transform(message)
+
+    def _transform(self, message: Message) -> Message:
+        return self._call(self.func, message, "func")
+
+    def inverse_transform(self, X: Any) -> Message:
+        """Apply ``inverse_func``.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like
+
+        Returns
+        -------
+        Message
+        """
+        self._check_fitted()
+        return self._call(self.inverse_func, as_message(X)[0], "inverse_func")
+
+    def _call(self, func: Callable | None, message: Message, role: str) -> Message:
+        if func is None:
+            return message
+        result = func(message)
+        result = as_message(result)[0]
+        if len(result) != len(message):
+            raise ValueError(
+                f"FunctionPipe's {role} {getattr(func, '__name__', func)!r} returned "
+                f"{len(result)} rows for {len(message)}; a Pipe keeps the rows."
+            )
+        return result

@@ -1,0 +1,444 @@
+"""Category encoders: OneHot (float indicator tensors) and IndexEncoder (codes)."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fireworks_sk.message import Column, Message
+from fireworks_sk.pipes._base import StatefulPipe, check_finite
+
+__all__ = ["IndexEncoder", "OneHot"]
+
+_SHOWN = 5
+
+
+def _is_categorical(column: Column) -> bool:
+    """Columns encoded by default: anything but floating-point values."""
+    if isinstance(column, torch.Tensor):
+        return column.dim() == 1 and not column.is_floating_point()
+    return not pd.api.types.is_float_dtype(column.dtype)
+
+
+def _values(name: str, column: Column) -> pd.Series:
+    """A 1-D column as a Series (tensors share memory where they can)."""
+    if isinstance(column, torch.Tensor):
+        if column.dim() != 1:
+            raise ValueError(
+                f"Column {name!r} has rows of shape {tuple(column.shape[1:])}; only "
+                "1-D columns hold categories."
+            )
+        values = column.detach().cpu().numpy()
+        check_finite(name, values)
+        return pd.Series(values, name=name, copy=False)
+    if column.dtype.kind in "fc":
+        check_finite(name, column.to_numpy())
+    elif column.hasnans:
+        row = int(np.flatnonzero(column.isna().to_numpy())[0])
+        raise ValueError(
+            f"Input contains NaN (a missing value) in column {name!r} (first at row "
+            f"{row}); fill or drop missing values first."
+        )
+    return column
+
+
+def _sorted_index(name: str, counts: pd.Series) -> pd.Series:
+    try:
+        return counts.sort_index()
+    except TypeError as exc:
+        kinds = sorted({type(v).__name__ for v in counts.index})
+        raise TypeError(
+            f"Column {name!r} mixes values of types {kinds}; categories must be of "
+            "one type to be sorted. Cast the column first."
+        ) from exc
+
+
+class _Encoder(StatefulPipe):
+    """Vocabulary counting shared by the encoders; state is value counts."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        # Floating-point columns are not encoded unless named, so a NaN there is
+        # passed through; NaN in an encoded column raises, naming the column.
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _select_columns(self, message: Message) -> list[str]:
+        default = [c for c in message.columns if _is_categorical(message[c])]
+        return self._resolve_columns(message, default)
+
+    def _chunk_state(self, message: Message) -> tuple[int, dict[str, pd.Series]]:
+        counts = {
+            name: _values(name, message[name]).value_counts(sort=False)
+            for name in self.columns_
+        }
+        return len(message), counts
+
+    def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, pd.Series]]:
+        merged = {}
+        for name in a[1]:
+            try:
+                merged[name] = a[1][name].add(b[1][name], fill_value=0).astype(np.int64)
+            except TypeError as exc:
+                raise TypeError(
+                    f"Column {name!r} holds values of a different type than in "
+                    "earlier batches."
+                ) from exc
+        return a[0] + b[0], merged
+
+    def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
+        self.n_samples_seen_, counts = state
+        counts = {name: _sorted_index(name, c) for name, c in counts.items()}
+        self.categories_ = {name: c.index.to_numpy() for name, c in counts.items()}
+        self._counts = counts
+
+    def _codes(self, name: str, column: Column) -> np.ndarray:
+        """Positions in ``categories_[name]``; -1 for values not seen in fit."""
+        values = _values(name, column)
+        categories = pd.Index(self.categories_[name])
+        if values.dtype != categories.dtype and not len(values) == 0:
+            categories = categories.astype(object)
+            values = values.astype(object)
+        return categories.get_indexer(values)
+
+    def _unknown_error(
+        self, name: str, column: Column, codes: np.ndarray
+    ) -> ValueError:
+        unknown = pd.unique(_values(name, column).to_numpy()[codes < 0])
+        shown = ", ".join(repr(v) for v in unknown[:_SHOWN])
+        more = f" and {len(unknown) - _SHOWN} more" if len(unknown) > _SHOWN else ""
+        return ValueError(
+            f"{type(self).__name__} found unknown categories [{shown}]{more} in column "
+            f"{name!r} during transform. Fit on data that contains them, or set "
+            "handle_unknown='ignore'."
+        )
+
+    def _check_handle_unknown(self, allowed: tuple[str, ...]) -> None:
+        if self.handle_unknown not in allowed:
+            raise ValueError(
+                f"{type(self).__name__}(handle_unknown={self.handle_unknown!r}) is not "
+                f"one of {list(allowed)!r}."
+            )
+
+    def _decoded(self, name: str, positions: np.ndarray, valid: np.ndarray) -> Column:
+        """Categories at ``positions``, missing where not ``valid``, in fit's kind."""
+        template = self._schema_in[name]
+        categories = self.categories_[name]
+        if isinstance(template, torch.Tensor):
+            if not valid.all():
+                row = int(np.flatnonzero(~valid)[0])
+                raise ValueError(
+                    f"Row {row} of column {name!r} encodes no known category, and a "
+                    "tensor column cannot hold a missing value."
+                )
+            return torch.as_tensor(categories[positions]).to(template.dtype)
+        values = categories.astype(object)[np.where(valid, positions, 0)]
+        values[~valid] = None
+        try:
+            return pd.Series(values, name=name, dtype=template.dtype)
+        except (TypeError, ValueError):
+            return pd.Series(values, name=name, dtype=object)
+
+    def _encoded_column(self, message: Message, name: str, width: int) -> torch.Tensor:
+        if name not in message:
+            raise KeyError(
+                f"{type(self).__name__}.inverse_transform needs the encoded column "
+                f"{name!r}. Columns: {message.columns!r}."
+            )
+        column = message[name]
+        if not isinstance(column, torch.Tensor):
+            column = torch.as_tensor(np.asarray(column))
+        shape = tuple(column.shape[1:])
+        if shape != ((width,) if width else ()):
+            raise ValueError(
+                f"Column {name!r} has rows of shape {shape}; the encoding gives "
+                f"{(width,) if width else ()}."
+            )
+        return column.cpu()
+
+
+class OneHot(_Encoder):
+    """Encode category columns as float indicator tensors of shape (n, k).
+
+    Categories are kept sorted. ``partial_fit`` grows the vocabulary batch by
+    batch; rare categories may be grouped into one "infrequent" indicator.
+
+    Parameters
+    ----------
+    columns : str, list of str or None, default=None
+        Columns to encode; None means every column that is not floating-point
+        (strings, categoricals, booleans, integers, and 1-D integer tensors).
+    handle_unknown : {"error", "ignore", "infrequent_if_exist"}, default="error"
+        What a category unseen in fit does at transform: raise an error naming
+        the column and values, encode as all zeros, or encode as the infrequent
+        category where there is one (all zeros otherwise).
+    min_frequency : int, float or None, default=None
+        Categories seen fewer times (an int) or in a smaller fraction of rows
+        (a float in (0, 1)) are infrequent.
+    max_categories : int or None, default=None
+        Keep at most this many output columns per input column, the infrequent
+        one included; the most frequent categories are kept.
+
+    Attributes
+    ----------
+    categories_ : dict of str to ndarray
+        Sorted categories seen in fit, per column.
+    infrequent_categories_ : dict of str to ndarray or None
+        Categories grouped as infrequent, per column; None when there are none.
+    n_samples_seen_ : int
+    columns_ : list of str
+        The columns encoded.
+
+    Examples
+    --------
+    >>> from fireworks_sk import Message, OneHot
+    >>> m = Message({"color": ["red", "blue", "red"]})
+    >>> OneHot().fit_transform(m)["color"]
+    tensor([[0., 1.],
+            [1., 0.],
+            [0., 1.]])
+    """
+
+    def __init__(
+        self,
+        columns: str | list[str] | None = None,
+        *,
+        handle_unknown: str = "error",
+        min_frequency: int | float | None = None,
+        max_categories: int | None = None,
+    ) -> None:
+        self.columns = columns
+        self.handle_unknown = handle_unknown
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+
+    def partial_fit(self, X: Any, y: Any = None) -> OneHot:
+        """Count the categories of one batch into the vocabulary.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_handle_unknown(("error", "ignore", "infrequent_if_exist"))
+        self._check_frequency_params()
+        return super().partial_fit(X, y)
+
+    def _check_frequency_params(self) -> None:
+        f = self.min_frequency
+        if f is not None and not (
+            (isinstance(f, Integral) and f >= 1)
+            or (isinstance(f, Real) and not isinstance(f, Integral) and 0 < f < 1)
+        ):
+            raise ValueError(
+                f"OneHot(min_frequency={f!r}) must be an int >= 1 or a float in (0, 1)."
+            )
+        m = self.max_categories
+        if m is not None and not (isinstance(m, Integral) and m >= 1):
+            raise ValueError(f"OneHot(max_categories={m!r}) must be an int >= 1.")
+
+    def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
+        super()._set_state(state)
+        self.infrequent_categories_ = {}
+        self._positions = {}
+        for name, counts in self._counts.items():
+            frequent = self._frequent(counts)
+            infrequent = ~frequent
+            self.infrequent_categories_[name] = (
+                counts.index.to_numpy()[infrequent] if infrequent.any() else None
+            )
+            # Output position of each category; infrequent ones share the last.
+            positions = np.cumsum(frequent) - 1
+            positions[infrequent] = int(frequent.sum())
+            self._positions[name] = positions
+
+    def _frequent(self, counts: pd.Series) -> np.ndarray:
+        values = counts.to_numpy()
+        keep = np.ones(len(values), dtype=bool)
+        if self.min_frequency is not None:
+            threshold = self.min_frequency
+            if isinstance(threshold, Real) and not isinstance(threshold, Integral):
+                threshold = threshold * self.n_samples_seen_
+            keep &= values >= threshold
+        if self.max_categories is not None and keep.sum() > self.max_categories:
+            room = self.max_categories - 1
+            order = np.argsort(-values, kind="stable")
+            ranked = order[keep[order]][:room]
+            keep = np.zeros(len(values), dtype=bool)
+            keep[ranked] = True
+        return keep
+
+    def _n_outputs(self, name: str) -> int:
+        return int(self._positions[name].max()) + 1
+
+    def _encode(self, name: str, column: Column) -> torch.Tensor:
+        codes = self._codes(name, column)
+        unknown = codes < 0
+        if unknown.any() and self.handle_unknown == "error":
+            raise self._unknown_error(name, column, codes)
+        positions = self._positions[name]
+        width = self._n_outputs(name)
+        out = torch.zeros((len(codes), width), dtype=torch.float32)
+        targets = positions[np.where(unknown, 0, codes)]
+        known = ~unknown
+        if unknown.any() and self.handle_unknown == "infrequent_if_exist":
+            if self.infrequent_categories_[name] is not None:
+                targets = np.where(unknown, width - 1, targets)
+                known = np.ones_like(known)
+        rows = np.flatnonzero(known)
+        out[torch.from_numpy(rows), torch.from_numpy(targets[rows])] = 1.0
+        return out
+
+    def _transform(self, message: Message) -> Message:
+        return message.assign(
+            **{name: self._encode(name, message[name]) for name in self.columns_}
+        )
+
+    def _column_feature_names(self, name: str, column: Any) -> list[str]:
+        if name not in self.columns_:
+            return super()._column_feature_names(name, column)
+        frequent = self.categories_[name][self._frequent(self._counts[name])]
+        names = [f"{name}_{category}" for category in frequent]
+        if self.infrequent_categories_[name] is not None:
+            names.append(f"{name}_infrequent")
+        return names
+
+    def inverse_transform(self, X: Any) -> Message:
+        """Map indicator rows back to categories.
+
+        All-zero rows (unknown categories under ``handle_unknown="ignore"``) and
+        rows of the infrequent indicator become missing values.
+
+        Parameters
+        ----------
+        X : Message or dict
+            Output of ``transform``.
+
+        Returns
+        -------
+        Message
+        """
+        self._check_fitted()
+        message = X if isinstance(X, Message) else Message(X)
+        decoded = {}
+        for name in self.columns_:
+            width = self._n_outputs(name)
+            encoded = self._encoded_column(message, name, width)
+            chosen = encoded.argmax(dim=1).numpy()
+            has_one = (encoded.sum(dim=1) > 0).numpy()
+            # Output position -> category position; the infrequent indicator -> -1.
+            lookup = np.full(width, -1, dtype=np.int64)
+            frequent = np.flatnonzero(self._frequent(self._counts[name]))
+            lookup[: len(frequent)] = frequent
+            positions = lookup[chosen]
+            decoded[name] = self._decoded(name, positions, has_one & (positions >= 0))
+        return message.assign(**decoded)
+
+
+class IndexEncoder(_Encoder):
+    """Encode category columns as int64 code tensors, for ``torch.nn.Embedding``.
+
+    Codes follow the sorted categories. With ``handle_unknown="ignore"`` code 0
+    is reserved for unknown categories and known ones start at 1.
+
+    Parameters
+    ----------
+    columns : str, list of str or None, default=None
+        Columns to encode; None means every column that is not floating-point.
+    handle_unknown : {"error", "ignore"}, default="error"
+        Raise an error naming the column and values for a category unseen in
+        fit, or give it code 0.
+
+    Attributes
+    ----------
+    categories_ : dict of str to ndarray
+        Sorted categories seen in fit, per column.
+    n_codes_ : dict of str to int
+        Number of distinct codes per column: the ``num_embeddings`` to use.
+    n_samples_seen_ : int
+    columns_ : list of str
+
+    Examples
+    --------
+    >>> from fireworks_sk import IndexEncoder, Message
+    >>> m = Message({"color": ["red", "blue", "red"]})
+    >>> IndexEncoder().fit_transform(m)["color"]
+    tensor([1, 0, 1])
+    """
+
+    def __init__(
+        self, columns: str | list[str] | None = None, *, handle_unknown: str = "error"
+    ) -> None:
+        self.columns = columns
+        self.handle_unknown = handle_unknown
+
+    def partial_fit(self, X: Any, y: Any = None) -> IndexEncoder:
+        """Count the categories of one batch into the vocabulary.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_handle_unknown(("error", "ignore"))
+        return super().partial_fit(X, y)
+
+    @property
+    def _offset(self) -> int:
+        return 1 if self.handle_unknown == "ignore" else 0
+
+    def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
+        super()._set_state(state)
+        self.n_codes_ = {n: len(c) + self._offset for n, c in self.categories_.items()}
+
+    def _encode(self, name: str, column: Column) -> torch.Tensor:
+        codes = self._codes(name, column)
+        if self.handle_unknown == "error" and (codes < 0).any():
+            raise self._unknown_error(name, column, codes)
+        return torch.from_numpy(codes.astype(np.int64) + self._offset)
+
+    def _transform(self, message: Message) -> Message:
+        return message.assign(
+            **{name: self._encode(name, message[name]) for name in self.columns_}
+        )
+
+    def inverse_transform(self, X: Any) -> Message:
+        """Map codes back to categories; code 0 under "ignore" becomes missing.
+
+        Parameters
+        ----------
+        X : Message or dict
+            Output of ``transform``.
+
+        Returns
+        -------
+        Message
+        """
+        self._check_fitted()
+        message = X if isinstance(X, Message) else Message(X)
+        decoded = {}
+        for name in self.columns_:
+            codes = self._encoded_column(message, name, 0).numpy().astype(np.int64)
+            positions = codes - self._offset
+            valid = (positions >= 0) & (positions < len(self.categories_[name]))
+            if not valid.all() and self.handle_unknown == "error":
+                row = int(np.flatnonzero(~valid)[0])
+                raise ValueError(
+                    f"Code {int(codes[row])} at row {row} of column {name!r} is not a "
+                    f"code of this encoder (0 to {self.n_codes_[name] - 1})."
+                )
+            decoded[name] = self._decoded(name, positions, valid)
+        return message.assign(**decoded)

@@ -1,0 +1,181 @@
+"""Junction: several pipes on one input, outputs merged by column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.utils.metaestimators import _BaseComposition, available_if
+
+from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.message import Column, Message
+from fireworks_sk.pipes._base import Pipe
+
+__all__ = ["Junction"]
+
+
+def _all_branches_have(method: str):
+    def check(junction: Junction) -> bool:
+        return all(hasattr(pipe, method) for _, pipe in junction._named_pipes())
+
+    return check
+
+
+class Junction(_BaseComposition, Pipe):
+    """Apply several pipes to the same input and merge their outputs by column.
+
+    A column that no branch changes appears once, as it was. A column changed
+    by one branch takes that branch's value; new columns are added in branch
+    order. Two branches that change the same column raise an error.
+
+    Parameters
+    ----------
+    pipes : list of (str, Pipe) or list of Pipe, default=None
+        The branches. Named pairs, as in ``sklearn.pipeline.FeatureUnion``, make
+        nested parameters such as ``scale__with_std`` searchable; plain pipes
+        are named after their class. None means no branch: the input passes
+        through unchanged.
+
+    Attributes
+    ----------
+    pipes_ : list of (str, Pipe)
+        Fitted copies of the branches.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fireworks_sk import BatchNormalizer, Junction, Message, OneHot
+    >>> m = Message({"x": torch.tensor([1.0, 3.0]), "c": ["a", "b"]})
+    >>> j = Junction([("scale", BatchNormalizer()), ("onehot", OneHot())])
+    >>> j.fit_transform(m).columns
+    ['x', 'c']
+    """
+
+    def __init__(self, pipes: list[Any] | None = None) -> None:
+        self.pipes = pipes
+
+    def _is_named(self) -> bool:
+        return (
+            isinstance(self.pipes, (list, tuple))
+            and len(self.pipes) > 0
+            and all(isinstance(p, tuple) and len(p) == 2 for p in self.pipes)
+        )
+
+    def _named_pipes(self) -> list[tuple[str, Any]]:
+        pipes = self.pipes or []
+        if not isinstance(pipes, (list, tuple)):
+            raise TypeError(
+                "Junction(pipes=...) takes a list of pipes; got "
+                f"{type(pipes).__name__}."
+            )
+        if all(isinstance(p, tuple) and len(p) == 2 for p in pipes):
+            return list(pipes)
+        if any(isinstance(p, tuple) for p in pipes):
+            raise TypeError(
+                "Junction(pipes=...) takes either all (name, pipe) pairs or all pipes."
+            )
+        names = [type(p).__name__.lower() for p in pipes]
+        return [
+            (
+                name
+                if names.count(name) == 1
+                else f"{name}-{names[: i + 1].count(name)}",
+                p,
+            )
+            for i, (name, p) in enumerate(zip(names, pipes))
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        if self._is_named():
+            return self._get_params("pipes", deep=deep)
+        return super().get_params(deep=False)
+
+    def set_params(self, **params: Any) -> Junction:
+        if self._is_named():
+            return self._set_params("pipes", **params)
+        return super().set_params(**params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        pipes = self.pipes if isinstance(self.pipes, (list, tuple)) else []
+        branches = [p[1] if isinstance(p, tuple) else p for p in pipes]
+        tags.input_tags.allow_nan = all(
+            p.__sklearn_tags__().input_tags.allow_nan for p in branches
+        )
+        return tags
+
+    def fit(self, X: Any, y: Any = None) -> Junction:
+        """Fit a copy of every branch on ``X``.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like
+        y : array-like or None, default=None
+            Passed to every branch.
+
+        Returns
+        -------
+        self
+        """
+        message = self._validate(X, reset=True)
+        self.pipes_ = [(name, clone(pipe)) for name, pipe in self._named_pipes()]
+        for _, pipe in self.pipes_:
+            pipe.fit(message, y)
+        return self
+
+    @available_if(_all_branches_have("partial_fit"))
+    def partial_fit(self, X: Any, y: Any = None) -> Junction:
+        """Update every branch with one batch.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like
+        y : array-like or None, default=None
+
+        Returns
+        -------
+        self
+        """
+        first_call = not hasattr(self, "pipes_")
+        message = self._validate(X, reset=first_call)
+        if first_call:
+            self.pipes_ = [(name, clone(pipe)) for name, pipe in self._named_pipes()]
+        for _, pipe in self.pipes_:
+            pipe.partial_fit(message, y)
+        return self
+
+    def _transform(self, message: Message) -> Message:
+        return self._merge(message)[0]
+
+    def _merge(self, message: Message) -> tuple[Message, dict[str, Any]]:
+        """Merged branch outputs, and the branch that produced each changed column."""
+        merged: dict[str, Column] = {}
+        changed_by: dict[str, tuple[str, Any]] = {}
+        for name, pipe in self.pipes_:
+            with config_context(transform_output="default"):
+                out = pipe.transform(message)
+            out = out if isinstance(out, Message) else Message(out)
+            for column in out.columns:
+                value = out[column]
+                if column in message and value is message[column]:
+                    merged.setdefault(column, value)
+                    continue
+                if column in changed_by:
+                    raise SchemaError(
+                        f"Junction branches {changed_by[column][0]!r} and {name!r} "
+                        f"both produce the column {column!r}; select distinct columns "
+                        "in each branch."
+                    )
+                changed_by[column] = (name, pipe)
+                merged[column] = value
+        if not self.pipes_:
+            merged = dict(message._columns)
+        return Message._from_columns(merged, len(message)), changed_by
+
+    def _column_feature_names(self, name: str, column: Any) -> list[str]:
+        _, changed_by = self._merge(self._empty_input())
+        pipe = changed_by.get(name, (None, None))[1]
+        if isinstance(pipe, Pipe):
+            return pipe._column_feature_names(name, column)
+        return super()._column_feature_names(name, column)

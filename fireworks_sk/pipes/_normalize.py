@@ -1,0 +1,188 @@
+"""BatchNormalizer: standardisation with exactly merged batch statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fireworks_sk.message import Column, Message
+from fireworks_sk.pipes._base import StatefulPipe, check_finite
+
+__all__ = ["BatchNormalizer"]
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Count, mean and sum of squared deviations (M2) of one column, in float64."""
+
+    n: int
+    mean: torch.Tensor
+    m2: torch.Tensor
+
+    def merge(self, other: _Moments) -> _Moments:
+        # Chan, Golub and LeVeque's pairwise update: exact for any split of the
+        # rows and stable for large offsets, unlike a running sum of squares.
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.n / n)
+        m2 = self.m2 + other.m2 + delta * delta * (self.n * other.n / n)
+        return _Moments(n, mean, m2)
+
+
+def _is_scalable(column: Column) -> bool:
+    if isinstance(column, torch.Tensor):
+        return column.is_floating_point()
+    dtype = column.dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(
+        dtype
+    )
+
+
+def _float64(name: str, column: Column) -> np.ndarray | torch.Tensor:
+    """The column's values as float64: a tensor for tensors, an array otherwise."""
+    if isinstance(column, torch.Tensor):
+        if column.is_complex():
+            raise ValueError(f"Complex data not supported (column {name!r}).")
+        return column.to(torch.float64)
+    if pd.api.types.is_complex_dtype(column.dtype):
+        raise ValueError(f"Complex data not supported (column {name!r}).")
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        raise TypeError(
+            f"BatchNormalizer cannot scale column {name!r} of dtype {column.dtype}; "
+            "it is not numeric."
+        )
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _moments(name: str, column: Column) -> _Moments:
+    values = _float64(name, column)
+    check_finite(name, values)
+    # numpy and torch share this arithmetic; axis 0 is the row axis for both.
+    mean = values.mean(0)
+    m2 = ((values - mean) ** 2).sum(0)
+    return _Moments(values.shape[0], torch.as_tensor(mean), torch.as_tensor(m2))
+
+
+class BatchNormalizer(StatefulPipe):
+    """Standardise numeric and tensor columns with statistics merged over batches.
+
+    Each value becomes ``(x - mean_) / scale_``. ``partial_fit`` merges the count,
+    mean and sum of squared deviations of every batch exactly, so fitting batch
+    by batch gives the statistics of fitting everything at once, even for a
+    column with mean 1e8 and standard deviation 1. Tensor columns with trailing
+    dimensions are standardised per feature.
+
+    Parameters
+    ----------
+    columns : str, list of str or None, default=None
+        Columns to scale; None means every numeric (not boolean) pandas column
+        and every floating-point tensor column.
+    with_mean : bool, default=True
+        Subtract the mean.
+    with_std : bool, default=True
+        Divide by the standard deviation.
+
+    Attributes
+    ----------
+    mean_ : dict of str to torch.Tensor
+        Per-column mean (float64; shape of one row).
+    var_ : dict of str to torch.Tensor
+        Per-column population variance.
+    scale_ : dict of str to torch.Tensor
+        Per-column divisor: the standard deviation, or 1 where it is zero or
+        ``with_std=False``.
+    n_samples_seen_ : int
+        Rows seen over all batches.
+    columns_ : list of str
+        The columns scaled.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fireworks_sk import BatchNormalizer, Message
+    >>> m = Message({"x": torch.tensor([1.0, 2.0, 3.0])})
+    >>> BatchNormalizer().fit_transform(m)["x"]
+    tensor([-1.2247,  0.0000,  1.2247])
+    """
+
+    def __init__(
+        self,
+        columns: str | list[str] | None = None,
+        *,
+        with_mean: bool = True,
+        with_std: bool = True,
+    ) -> None:
+        self.columns = columns
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def _select_columns(self, message: Message) -> list[str]:
+        default = [c for c in message.columns if _is_scalable(message[c])]
+        return self._resolve_columns(message, default)
+
+    def _chunk_state(self, message: Message) -> tuple[int, dict[str, _Moments]]:
+        moments = {name: _moments(name, message[name]) for name in self.columns_}
+        return len(message), moments
+
+    def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, _Moments]]:
+        return a[0] + b[0], {name: a[1][name].merge(b[1][name]) for name in a[1]}
+
+    def _set_state(self, state: tuple[int, dict[str, _Moments]]) -> None:
+        self.n_samples_seen_, moments = state
+        self.mean_ = {name: s.mean for name, s in moments.items()}
+        self.var_ = {name: s.m2 / s.n for name, s in moments.items()}
+        self.scale_ = {name: self._scale(s) for name, s in moments.items()}
+
+    def _scale(self, moments: _Moments) -> torch.Tensor:
+        std = torch.sqrt(moments.m2 / moments.n)
+        if not self.with_std:
+            return torch.ones_like(std)
+        # As scikit-learn does: a (numerically) constant feature is left unscaled.
+        eps = 10 * torch.finfo(torch.float64).eps
+        tiny = std < eps * torch.clamp(moments.mean.abs(), min=1.0)
+        return torch.where(tiny, torch.ones_like(std), std)
+
+    def _transform(self, message: Message) -> Message:
+        return message.assign(
+            **{name: self._apply(name, message[name], False) for name in self.columns_}
+        )
+
+    def inverse_transform(self, X: Any) -> Message:
+        """Undo the scaling: ``x * scale_ + mean_``.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like
+            Output of ``transform``.
+
+        Returns
+        -------
+        Message
+        """
+        message = self._validate(X, reset=False)
+        return message.assign(
+            **{name: self._apply(name, message[name], True) for name in self.columns_}
+        )
+
+    def _apply(self, name: str, column: Column, inverse: bool) -> Column:
+        mean = (
+            self.mean_[name] if self.with_mean else torch.zeros_like(self.mean_[name])
+        )
+        scale = self.scale_[name]
+        if isinstance(column, torch.Tensor):
+            dtype = column.dtype if column.is_floating_point() else torch.float32
+            values = column.to(dtype)
+            check_finite(name, values)
+            mean, scale = mean.to(dtype, copy=False), scale.to(dtype, copy=False)
+            mean, scale = mean.to(column.device), scale.to(column.device)
+            return values * scale + mean if inverse else (values - mean) / scale
+        dtype = np.float32 if column.dtype == np.float32 else np.float64
+        values = column.to_numpy(dtype=dtype, na_value=np.nan)
+        check_finite(name, values)
+        m, s = mean.numpy().astype(dtype), scale.numpy().astype(dtype)
+        out = values * s + m if inverse else (values - m) / s
+        return pd.Series(out, name=name, copy=False)
