@@ -160,17 +160,37 @@ class Pipe(TransformerMixin, BaseEstimator):
         ndarray of str objects
         """
         self._check_fitted()
-        names = list(_check_feature_names_in(self, input_features))
-        out = self._transform(self._empty_input())
-        fitted = self._input_names()
+        empty = self._empty_input()
+        out = self._transform(empty)
         features = [
             feature
             for column in out.columns
             for feature in self._column_feature_names(column, out[column])
         ]
-        if names != fitted:
-            features = [_rename_prefix(f, dict(zip(fitted, names))) for f in features]
-        return np.asarray(features, dtype=object)
+        return np.asarray(
+            [
+                _rename_prefix(f, self._input_renames(empty, input_features))
+                for f in features
+            ],
+            dtype=object,
+        )
+
+    def _input_renames(self, empty: Message, input_features: Any) -> dict[str, str]:
+        """Map fitted input names to ``input_features``.
+
+        ``input_features`` may name the input columns (one per column, as
+        scikit-learn passes) or every flat input feature, as the previous step
+        of a Pipeline reports them from its own ``get_feature_names_out``.
+        """
+        flat = empty.feature_names()
+        if (
+            input_features is not None
+            and len(flat) != self.n_features_in_
+            and len(input_features) == len(flat)
+        ):
+            return dict(zip(flat, map(str, input_features)))
+        names = list(_check_feature_names_in(self, input_features))
+        return dict(zip(self._input_names(), names))
 
     # ---------------------------------------------------------------- hooks
     def _fit(self, message: Message) -> None:

@@ -184,5 +184,10 @@ class BatchNormalizer(StatefulPipe):
         values = column.to_numpy(dtype=dtype, na_value=np.nan)
         check_finite(name, values)
         m, s = mean.numpy().astype(dtype), scale.numpy().astype(dtype)
-        out = values * s + m if inverse else (values - m) / s
+        if inverse:
+            out = np.multiply(values, s)
+            out += m
+        else:
+            out = np.subtract(values, m)
+            out /= s
         return pd.Series(out, name=name, copy=False)

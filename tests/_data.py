@@ -1,0 +1,73 @@
+"""Test data: Messages of every column kind, and helpers to check values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fireworks_sk import Message
+
+N_ROWS = 60
+
+
+def tensor_message(n: int = N_ROWS, seed: int = 0) -> Message:
+    """Tensor columns only: a 1-D float, an (n, 3) float and a 1-D int64 column."""
+    g = torch.Generator().manual_seed(seed)
+    return Message(
+        {
+            "a": torch.randn(n, generator=g, dtype=torch.float64),
+            "b": torch.randn(n, 3, generator=g, dtype=torch.float64) * 4 + 2,
+            "k": torch.randint(0, 5, (n,), generator=g),
+        }
+    )
+
+
+def pandas_message(n: int = N_ROWS, seed: int = 0) -> Message:
+    """pandas columns only: float, int and string."""
+    rng = np.random.default_rng(seed)
+    return Message(
+        pd.DataFrame(
+            {
+                "a": rng.normal(size=n),
+                "i": rng.integers(0, 4, size=n),
+                "s": rng.choice(["red", "green", "blue"], size=n),
+            }
+        )
+    )
+
+
+def mixed_message(n: int = N_ROWS, seed: int = 0) -> Message:
+    """pandas and tensor columns together, a 2-D tensor column among them."""
+    rng = np.random.default_rng(seed)
+    g = torch.Generator().manual_seed(seed)
+    return Message(
+        {
+            "a": pd.Series(rng.normal(size=n) * 3 + 1),
+            "b": torch.randn(n, 2, generator=g, dtype=torch.float64),
+            "s": pd.Series(rng.choice(["x", "y", "z"], size=n)),
+            "t": torch.randn(n, generator=g, dtype=torch.float32),
+        }
+    )
+
+
+MESSAGE_FACTORIES = {
+    "tensor": tensor_message,
+    "pandas": pandas_message,
+    "mixed": mixed_message,
+}
+
+
+def snapshot(message: Message) -> dict:
+    """Deep copies of every column, to check later that nothing was mutated."""
+    return {
+        name: message[name].clone()
+        if isinstance(message[name], torch.Tensor)
+        else message[name].copy(deep=True)
+        for name in message.columns
+    }
+
+
+def assert_unchanged(message: Message, before: dict) -> None:
+    assert message.columns == list(before)
+    assert Message(before).equals(message)

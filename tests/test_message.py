@@ -1,0 +1,644 @@
+"""Message: construction, indexing, operations, conversions and value semantics."""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fireworks_sk import Message
+from tests._data import assert_unchanged, snapshot
+
+ROWS = 5
+
+
+@pytest.fixture
+def m() -> Message:
+    """A small mixed Message: 1-D float tensor, strings, (n, 2) tensor, int Series."""
+    return Message(
+        {
+            "x": torch.arange(ROWS, dtype=torch.float32),
+            "s": ["a", "b", "c", "d", "e"],
+            "b": torch.arange(2.0 * ROWS).reshape(ROWS, 2),
+            "i": pd.Series([10, 20, 30, 40, 50]),
+        }
+    )
+
+
+def column_values(column) -> list:
+    return column.tolist()
+
+
+def rows_of(message: Message) -> list[str]:
+    """The string column, which identifies the rows of the fixture."""
+    return message["s"].tolist()
+
+
+# ------------------------------------------------------------------ constructor
+def test_message_from_dataframe_keeps_columns_order_and_values():
+    df = pd.DataFrame({"b": [1.0, 2.0], "a": ["u", "v"]}, index=[7, 3])
+    m = Message(df)
+    assert m.columns == ["b", "a"]
+    assert m["b"].tolist() == [1.0, 2.0]
+    assert m["a"].tolist() == ["u", "v"]
+    assert list(m["a"].index) == [0, 1]
+
+
+def test_message_from_dataframe_with_duplicate_columns_names_them():
+    df = pd.DataFrame([[1, 2]], columns=["q", "q"])
+    with pytest.raises(ValueError, match="Duplicate column names.*'q'"):
+        Message(df)
+
+
+def test_message_keeps_a_tensor_column_as_the_same_tensor():
+    x = torch.arange(3.0)
+    assert Message({"x": x})["x"] is x
+
+
+def test_message_numeric_ndarray_becomes_tensor_sharing_memory():
+    values = np.arange(6, dtype=np.float64).reshape(3, 2)
+    column = Message({"x": values})["x"]
+    assert isinstance(column, torch.Tensor)
+    assert column.shape == (3, 2)
+    assert column.dtype == torch.float64
+    assert column.data_ptr() == values.ctypes.data
+
+
+def test_message_string_ndarray_and_list_become_series():
+    m = Message({"a": np.array(["p", "q"]), "b": ["r", "s"]})
+    assert isinstance(m["a"], pd.Series)
+    assert isinstance(m["b"], pd.Series)
+    assert m["a"].tolist() == ["p", "q"]
+    assert m["b"].name == "b"
+
+
+def test_message_series_with_other_index_is_reset_and_renamed():
+    s = pd.Series([1.5, 2.5], index=[10, 11], name="other")
+    column = Message({"x": s})["x"]
+    assert list(column.index) == [0, 1]
+    assert column.name == "x"
+    assert column.tolist() == [1.5, 2.5]
+
+
+def test_message_from_message_shares_every_column(m):
+    copy = Message(m)
+    assert copy.columns == m.columns
+    assert all(copy[c] is m[c] for c in m.columns)
+
+
+def test_empty_message_has_no_rows_and_no_columns():
+    assert Message().shape == (0, 0)
+    assert Message({}).columns == []
+
+
+def test_message_length_mismatch_names_both_columns():
+    with pytest.raises(ValueError, match="Column 'b' has 3 rows but column 'a' has 2"):
+        Message({"a": [1, 2], "b": torch.zeros(3)})
+
+
+@pytest.mark.parametrize(
+    "data, error, match",
+    [
+        (5, TypeError, "got int"),
+        ({1: [1, 2]}, TypeError, "Column names must be strings; got 1"),
+        ({"z": torch.tensor(1.0)}, ValueError, "Column 'z' is a 0-d tensor"),
+        ({"z": np.float64(1.0)}, TypeError, "Column 'z' has unsupported type"),
+        ({"z": pd.DataFrame({"a": [1]})}, TypeError, "Column 'z' got a DataFrame"),
+        ({"z": np.array([["a"], ["b"]])}, TypeError, "Column 'z' is a 2-D array"),
+    ],
+)
+def test_message_bad_constructor_input_names_the_problem(data, error, match):
+    with pytest.raises(error, match=match):
+        Message(data)
+
+
+# ------------------------------------------------------------------ shape info
+def test_len_shape_columns_dtypes(m):
+    assert len(m) == ROWS
+    assert m.shape == (ROWS, 4)
+    assert m.columns == ["x", "s", "b", "i"]
+    dtypes = m.dtypes
+    assert dtypes["x"] == torch.float32
+    assert dtypes["b"] == torch.float32
+    assert dtypes["i"] == np.int64
+    assert pd.api.types.is_string_dtype(dtypes["s"])
+    assert list(dtypes) == m.columns
+
+
+def test_columns_is_a_copy_that_does_not_change_the_message(m):
+    m.columns.append("zzz")
+    assert m.columns == ["x", "s", "b", "i"]
+
+
+# ------------------------------------------------------------------ rows
+@pytest.mark.parametrize(
+    "key, expected",
+    [
+        (0, ["a"]),
+        (3, ["d"]),
+        (-1, ["e"]),
+        (-5, ["a"]),
+        (np.int64(2), ["c"]),
+        (slice(1, 3), ["b", "c"]),
+        (slice(None, 2), ["a", "b"]),
+        (slice(3, None), ["d", "e"]),
+        (slice(None), ["a", "b", "c", "d", "e"]),
+        (slice(-2, None), ["d", "e"]),
+        (slice(None, -3), ["a", "b"]),
+        (slice(None, None, 2), ["a", "c", "e"]),
+        (slice(None, None, -1), ["e", "d", "c", "b", "a"]),
+        (slice(-1, 0, -2), ["e", "c"]),
+        (slice(10, 20), []),
+        ([0, 4], ["a", "e"]),
+        ([4, 0, 0], ["e", "a", "a"]),
+        ([-1, 1], ["e", "b"]),
+        (np.array([2, 1]), ["c", "b"]),
+        (np.array([3], dtype=np.int32), ["d"]),
+        (np.array([], dtype=np.int64), []),
+        (torch.tensor([4, 2]), ["e", "c"]),
+        (torch.tensor([-2]), ["d"]),
+        (np.array([True, False, True, False, False]), ["a", "c"]),
+        ([False, False, False, False, True], ["e"]),
+        (torch.tensor([True, True, False, False, False]), ["a", "b"]),
+        (pd.Series([False, True, False, True, False]), ["b", "d"]),
+    ],
+)
+def test_row_indexing_selects_the_same_rows_in_every_column(m, key, expected):
+    out = m[key]
+    assert isinstance(out, Message)
+    assert out.columns == m.columns
+    assert len(out) == len(expected)
+    assert rows_of(out) == expected
+    positions = ["abcde".index(s) for s in expected]
+    assert out["x"].tolist() == [float(p) for p in positions]
+    assert out["b"].tolist() == [[2.0 * p, 2.0 * p + 1] for p in positions]
+    assert out["i"].tolist() == [10 * (p + 1) for p in positions]
+    assert list(out["s"].index) == list(range(len(expected)))
+
+
+@pytest.mark.parametrize(
+    "key", [2, slice(-3, None), [0, 3], np.array([1, 2]), torch.tensor([-1, 0])]
+)
+def test_iloc_and_take_match_getitem(m, key):
+    assert m.iloc[key].equals(m[key])
+    if not isinstance(key, (int, slice)):
+        assert m.take(key).equals(m[key])
+
+
+def test_take_axis_1_selects_columns_by_position(m):
+    assert m.take([2, 0], axis=1).columns == ["b", "x"]
+
+
+def test_take_bad_axis_names_it(m):
+    with pytest.raises(ValueError, match="axis must be 0 or 1; got 2"):
+        m.take([0], axis=2)
+
+
+def test_int_index_keeps_a_one_row_message_not_a_scalar(m):
+    out = m[-1]
+    assert len(out) == 1
+    assert out["b"].shape == (1, 2)
+
+
+def test_slice_shares_the_tensor_buffer(m):
+    out = m[1:4]
+    assert out["x"].data_ptr() == m["x"][1:].data_ptr()
+    assert out["b"].untyped_storage().data_ptr() == (
+        m["b"].untyped_storage().data_ptr()
+    )
+
+
+@pytest.mark.parametrize("row", [5, -6, 100])
+def test_out_of_range_int_row_names_the_row(m, row):
+    with pytest.raises(IndexError, match=f"Row {row} is out of bounds.*5 rows"):
+        m[row]
+
+
+@pytest.mark.parametrize(
+    "key", [[0, 7], np.array([-9, 0]), torch.tensor([5])], ids=["list", "np", "torch"]
+)
+def test_out_of_range_index_array_names_the_row(m, key):
+    bad = [k for k in np.asarray(key).tolist() if not -5 <= k < 5][0]
+    with pytest.raises(IndexError, match=f"Row {bad} is out of bounds"):
+        m[key]
+
+
+def test_boolean_mask_of_wrong_length_names_both_lengths(m):
+    with pytest.raises(IndexError, match="mask has 2 entries but the Message has 5"):
+        m[np.array([True, False])]
+
+
+@pytest.mark.parametrize(
+    "key, error, match",
+    [
+        ((1, 2), KeyError, r"Unsupported Message key \(1, 2\)"),
+        (1.5, KeyError, "Unsupported Message key 1.5"),
+        ({"x"}, KeyError, "Unsupported Message key"),
+        (np.array([0.5]), IndexError, "integers or booleans; got dtype float64"),
+        (np.array([[0, 1]]), IndexError, r"must be 1-D; got shape \(1, 2\)"),
+    ],
+)
+def test_bad_key_raises_naming_the_key(m, key, error, match):
+    with pytest.raises(error, match=match):
+        m[key]
+
+
+# ------------------------------------------------------------------ columns
+def test_column_access_returns_the_stored_column(m):
+    assert isinstance(m["x"], torch.Tensor)
+    assert isinstance(m["s"], pd.Series)
+    assert m["x"] is m["x"]
+
+
+def test_missing_column_names_it_and_lists_the_columns(m):
+    with pytest.raises(KeyError, match=r"Column 'nope' is not in the Message.*'x'"):
+        m["nope"]
+
+
+def test_list_of_names_selects_columns_in_that_order_sharing_them(m):
+    out = m[["b", "x"]]
+    assert isinstance(out, Message)
+    assert out.columns == ["b", "x"]
+    assert out["b"] is m["b"]
+    assert len(out) == ROWS
+
+
+def test_selecting_missing_columns_names_them(m):
+    with pytest.raises(KeyError, match=r"\['nope'\] are not in the Message"):
+        m[["x", "nope"]]
+
+
+def test_selecting_a_column_twice_names_it(m):
+    with pytest.raises(KeyError, match=r"more than once: \['x'\]"):
+        m[["x", "s", "x"]]
+
+
+def test_contains_and_iter_follow_columns(m):
+    assert "x" in m
+    assert "zz" not in m
+    assert list(m) == m.columns
+
+
+# ------------------------------------------------------------------ assign/drop
+def test_assign_adds_columns_at_the_end(m):
+    out = m.assign(new=np.arange(ROWS), other=["q"] * ROWS)
+    assert out.columns == [*m.columns, "new", "other"]
+    assert out["new"].tolist() == list(range(ROWS))
+
+
+def test_assign_replacing_keeps_the_position(m):
+    out = m.assign(s=torch.zeros(ROWS))
+    assert out.columns == m.columns
+    assert isinstance(out["s"], torch.Tensor)
+
+
+def test_assign_callable_receives_the_message(m):
+    out = m.assign(x=lambda msg: msg["x"] + 1, y=lambda msg: msg["i"] * 2)
+    assert out["x"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert out["y"].tolist() == [20, 40, 60, 80, 100]
+
+
+def test_assign_shares_untouched_columns_and_leaves_input_alone(m):
+    before = snapshot(m)
+    out = m.assign(x=torch.ones(ROWS))
+    assert out["b"] is m["b"]
+    assert out["s"] is m["s"]
+    assert out["i"] is m["i"]
+    assert_unchanged(m, before)
+
+
+def test_assign_length_mismatch_names_the_column(m):
+    with pytest.raises(ValueError, match="Column 'z' has 2 rows but the Message has 5"):
+        m.assign(z=[1, 2])
+
+
+def test_assign_to_empty_message_sets_the_length():
+    out = Message().assign(a=[1, 2, 3])
+    assert out.shape == (3, 1)
+
+
+def test_drop_removes_columns_and_shares_the_rest(m):
+    before = snapshot(m)
+    out = m.drop(columns=["x", "s"])
+    assert out.columns == ["b", "i"]
+    assert out["b"] is m["b"]
+    assert m.drop(columns="x").columns == ["s", "b", "i"]
+    assert_unchanged(m, before)
+
+
+def test_drop_missing_column_names_it(m):
+    with pytest.raises(KeyError, match=r"Cannot drop columns \['q'\]"):
+        m.drop(columns=["q"])
+
+
+def test_rename_keeps_order_and_values(m):
+    out = m.rename({"x": "xx", "s": "ss"})
+    assert out.columns == ["xx", "ss", "b", "i"]
+    assert out["xx"] is m["x"]
+    assert out["ss"].name == "ss"
+    assert m.columns == ["x", "s", "b", "i"]
+
+
+def test_rename_missing_column_names_it(m):
+    with pytest.raises(KeyError, match=r"Cannot rename columns \['q'\]"):
+        m.rename({"q": "r"})
+
+
+def test_rename_onto_an_existing_column_names_it(m):
+    with pytest.raises(ValueError, match="gives the column 's' twice"):
+        m.rename({"x": "s"})
+
+
+# ------------------------------------------------------------------ concat
+def test_concat_stacks_rows_of_every_column(m):
+    out = Message.concat([m[:2], m[2:]])
+    assert out.equals(m)
+    assert len(Message.concat([m, m, m])) == 3 * ROWS
+
+
+def test_concat_leaves_inputs_alone(m):
+    before = snapshot(m)
+    Message.concat([m, m])
+    assert_unchanged(m, before)
+
+
+def test_concat_of_nothing_raises():
+    with pytest.raises(ValueError, match="at least one Message"):
+        Message.concat([])
+
+
+def test_concat_with_other_columns_names_the_message(m):
+    with pytest.raises(ValueError, match=r"Message 1 has columns \['x'\]"):
+        Message.concat([m, m[["x"]]])
+
+
+def test_concat_tensor_and_pandas_column_names_it(m):
+    other = m.assign(x=m["x"].numpy().astype(str).tolist())
+    with pytest.raises(ValueError, match="Column 'x' is a tensor in some Messages"):
+        Message.concat([m, other])
+
+
+def test_concat_different_trailing_shapes_names_the_column(m):
+    other = m.assign(b=torch.zeros(ROWS, 3))
+    with pytest.raises(ValueError, match="Column 'b' has different trailing shapes"):
+        Message.concat([m, other])
+
+
+# ------------------------------------------------------------------ conversions
+def test_to_dataframe_flattens_tensor_columns(m):
+    df = m.to_dataframe()
+    assert list(df.columns) == ["x", "s", "b_0", "b_1", "i"]
+    assert df["b_1"].tolist() == [1.0, 3.0, 5.0, 7.0, 9.0]
+    assert df["s"].tolist() == ["a", "b", "c", "d", "e"]
+    assert isinstance(df.index, pd.RangeIndex)
+
+
+def test_to_dataframe_flattens_3d_tensor_columns_in_row_major_order():
+    values = torch.arange(24.0).reshape(4, 2, 3)
+    df = Message({"t": values}).to_dataframe()
+    assert list(df.columns) == [f"t_{i}" for i in range(6)]
+    np.testing.assert_array_equal(df.to_numpy(), values.reshape(4, 6).numpy())
+
+
+def test_to_dataframe_leaves_the_message_alone(m):
+    before = snapshot(m)
+    df = m.to_dataframe()
+    df.loc[0, "x"] = 100.0
+    df.loc[0, "b_0"] = 100.0
+    df.loc[0, "i"] = 100
+    assert_unchanged(m, before)
+
+
+def test_to_tensors_converts_numeric_series(m):
+    tensors = m.to_tensors(["x", "i", "b"])
+    assert list(tensors) == ["x", "i", "b"]
+    assert tensors["x"] is m["x"]
+    assert tensors["i"].tolist() == [10, 20, 30, 40, 50]
+    assert tensors["i"].dtype == torch.int64
+
+
+def test_to_tensors_of_string_column_names_it(m):
+    with pytest.raises(TypeError, match="Column 's' has dtype .* cannot become"):
+        m.to_tensors()
+
+
+def test_to_tensors_of_missing_column_names_it(m):
+    with pytest.raises(KeyError, match="Column 'zz' is not in the Message"):
+        m.to_tensors(["zz"])
+
+
+def test_to_cpu_keeps_values_and_pandas_columns(m):
+    out = m.to("cpu")
+    assert out.equals(m)
+    assert out["s"] is m["s"]
+    assert out["x"].device.type == "cpu"
+
+
+def test_equals_compares_columns_kinds_dtypes_and_values(m):
+    assert m.equals(Message(m))
+    assert m.equals(Message.concat([m[:1], m[1:]]))
+    assert not m.equals(m.assign(x=m["x"].double()))
+    assert not m.equals(m.assign(x=m["x"] + 1))
+    assert not m.equals(m[["s", "x", "b", "i"]])
+    assert not m.equals(m[:4])
+    assert not m.equals(m.to_dataframe())
+    assert not m.equals(m.assign(i=torch.tensor(m["i"].to_numpy())))
+
+
+def test_asarray_is_a_2d_float_array_with_tensor_columns_flattened(m):
+    array = np.asarray(m.drop(columns="s"))
+    assert array.shape == (ROWS, 4)
+    assert array.dtype.kind == "f"
+    np.testing.assert_array_equal(array[:, 0], np.arange(ROWS))
+    np.testing.assert_array_equal(array[:, 1:3], m["b"].numpy())
+    np.testing.assert_array_equal(array[:, 3], [10, 20, 30, 40, 50])
+
+
+def test_asarray_keeps_float32_when_every_column_is_float32():
+    m = Message({"a": torch.zeros(3), "b": torch.ones(3, 2)})
+    assert np.asarray(m).dtype == np.float32
+    assert np.asarray(m, dtype=np.float64).dtype == np.float64
+
+
+def test_asarray_of_integer_tensor_is_float():
+    assert np.asarray(Message({"k": torch.arange(3)})).dtype == np.float64
+
+
+def test_asarray_of_a_string_column_names_it(m):
+    with pytest.raises(ValueError, match="Column 's' .* not numeric"):
+        np.asarray(m)
+
+
+def test_feature_names_follow_asarray_columns(m):
+    assert m.feature_names() == ["x", "s", "b_0", "b_1", "i"]
+
+
+def test_repr_shows_columns_values_shape_and_dtypes(m):
+    text = repr(m)
+    for name in m.columns:
+        assert name in text
+    assert "'c'" in text
+    assert "[Message: 5 rows × 4 columns]" in text
+    assert "b: torch.float32 (2)" in text
+
+
+def test_repr_of_a_long_message_elides_the_middle():
+    text = repr(Message({"x": torch.arange(100)}))
+    assert "..." in text
+    assert "99" in text
+    assert " 50" not in text
+    assert len(text.splitlines()) < 20
+
+
+# ------------------------------------------------------------------ values
+def test_operations_never_mutate_the_input(m):
+    before = snapshot(m)
+    m[1:3]
+    m[[0, 2]]
+    m[np.array([True, False, True, False, True])]
+    m[["x", "s"]]
+    m.assign(x=lambda msg: msg["x"] * 2, s=["z"] * ROWS)
+    m.drop(columns=["b"])
+    m.rename({"x": "y"})
+    Message.concat([m, m])
+    m.to_dataframe()
+    m.to_tensors(["x", "i"])
+    m.to("cpu")
+    np.asarray(m.drop(columns="s"))
+    repr(m)
+    assert_unchanged(m, before)
+
+
+def test_pickle_and_joblib_round_trips_give_an_equal_message(m, tmp_path):
+    assert pickle.loads(pickle.dumps(m)).equals(m)
+    joblib.dump(m, tmp_path / "m.joblib")
+    assert joblib.load(tmp_path / "m.joblib").equals(m)
+
+
+def test_joblib_hash_is_stable_for_the_same_message(m):
+    assert joblib.hash(m) == joblib.hash(m)
+    assert joblib.hash(m) == joblib.hash(Message(m))
+
+
+def test_joblib_hash_of_equal_messages_is_equal(m):
+    # Pipeline(memory=...) looks its cache up by this hash: equal data built
+    # twice (a CV split, a re-read file) must hit the cache.
+    rebuilt = pickle.loads(pickle.dumps(m))
+    assert rebuilt.equals(m)
+    assert joblib.hash(rebuilt) == joblib.hash(m)
+    assert joblib.hash(m[[1, 2]]) == joblib.hash(m[1:3])
+
+
+def test_joblib_hash_changes_with_the_values(m):
+    assert joblib.hash(m) != joblib.hash(m.assign(x=m["x"] + 1))
+    assert joblib.hash(m) != joblib.hash(m.rename({"x": "y"}))
+
+
+def test_pickle_of_a_slice_does_not_carry_the_whole_buffer():
+    big = Message({"x": torch.zeros(100_000)})
+    assert len(pickle.dumps(big[:2])) < 10_000
+
+
+# ------------------------------------------------------------------ properties
+N_MAX = 12
+
+
+@st.composite
+def frames(draw, min_rows: int = 0):
+    n = draw(st.integers(min_rows, N_MAX))
+    floats = st.floats(-1e6, 1e6, allow_nan=False, width=64)
+    return pd.DataFrame(
+        {
+            "f": np.array(draw(st.lists(floats, min_size=n, max_size=n))),
+            "i": np.array(
+                draw(st.lists(st.integers(-100, 100), min_size=n, max_size=n)),
+                dtype=np.int64,
+            ),
+            "s": pd.Series(
+                draw(
+                    st.lists(st.sampled_from(["u", "v", "w"]), min_size=n, max_size=n)
+                ),
+                dtype="str",
+            ),
+            "p": np.array(draw(st.lists(floats, min_size=n, max_size=n))),
+        }
+    )
+
+
+def as_mixed_message(df: pd.DataFrame) -> Message:
+    """Columns f and i as tensors, s and p as pandas columns."""
+    return Message(
+        {
+            "f": torch.from_numpy(df["f"].to_numpy().copy()),
+            "i": torch.from_numpy(df["i"].to_numpy().copy()),
+            "s": df["s"],
+            "p": df["p"],
+        }
+    )
+
+
+def assert_same_table(message: Message, df: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(message.to_dataframe(), df.reset_index(drop=True))
+
+
+@st.composite
+def frame_and_rows(draw):
+    df = draw(frames())
+    n = len(df)
+    kind = draw(st.sampled_from(["slice", "list", "mask"]))
+    if kind == "slice":
+        bound = st.none() | st.integers(-n - 3, n + 3)
+        step = draw(st.none() | st.integers(-3, 3).filter(bool))
+        return df, slice(draw(bound), draw(bound), step)
+    if kind == "mask":
+        return df, np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    if n == 0:
+        return df, []
+    return df, draw(st.lists(st.integers(-n, n - 1), max_size=2 * N_MAX))
+
+
+@settings(max_examples=60, deadline=None)
+@given(frame_and_rows(), st.sampled_from(["getitem", "iloc", "numpy", "torch"]))
+def test_row_indexing_matches_pandas_iloc(case, form):
+    df, rows = case
+    m = as_mixed_message(df)
+    if form == "iloc":
+        out = m.iloc[rows]
+    elif form == "numpy" and not isinstance(rows, slice):
+        out = m[np.asarray(rows, dtype=None if len(rows) else np.int64)]
+    elif form == "torch" and not isinstance(rows, slice):
+        out = m[torch.as_tensor(rows, dtype=None if len(rows) else torch.int64)]
+    else:
+        out = m[rows]
+    assert_same_table(out, df.iloc[rows])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(frames(), min_size=1, max_size=4))
+def test_concat_matches_pandas_concat(dfs):
+    out = Message.concat([as_mixed_message(df) for df in dfs])
+    assert_same_table(out, pd.concat(dfs, ignore_index=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(frames(min_rows=1), st.data())
+def test_splitting_and_concatenating_gives_the_message_back(df, data):
+    m = as_mixed_message(df)
+    cut = data.draw(st.integers(0, len(df)))
+    assert Message.concat([m[:cut], m[cut:]]).equals(m)
+
+
+@settings(max_examples=40, deadline=None)
+@given(frames(), st.sampled_from(["f", "s", "new"]), st.booleans())
+def test_assign_matches_pandas_assign(df, name, as_tensor):
+    m = as_mixed_message(df)
+    values = np.arange(len(df), dtype=np.float64) * 0.5
+    out = m.assign(**{name: torch.from_numpy(values) if as_tensor else values})
+    assert_same_table(out, df.assign(**{name: values}))
+    assert out.columns == list(df.assign(**{name: values}).columns)
