@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["Message", "Column", "flat_feature_names"]
+__all__ = [
+    "Column",
+    "Message",
+    "flat_feature_names",
+    "tensor_from_state",
+    "tensor_state",
+]
 
 Column = torch.Tensor | pd.Series
 
@@ -453,11 +459,41 @@ class Message:
         return _render(self)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"columns": self._columns, "length": self._length}
+        # Tensors travel as numpy arrays: only the rows a view holds (torch
+        # pickles a view's whole storage), on the CPU, and with the same bytes
+        # every time, so joblib.hash (Pipeline(memory=...)) finds equal data.
+        columns = {
+            name: tensor_state(col) if isinstance(col, torch.Tensor) else col
+            for name, col in self._columns.items()
+        }
+        return {"columns": columns, "length": self._length}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._columns = state["columns"]
+        self._columns = {
+            name: tensor_from_state(col) if isinstance(col, tuple) else col
+            for name, col in state["columns"].items()
+        }
         self._length = state["length"]
+
+
+_NO_NUMPY_DTYPE = {torch.bfloat16: torch.int16}
+
+
+def tensor_state(tensor: torch.Tensor) -> tuple[str, np.ndarray]:
+    """A tensor as ``(torch dtype name, numpy array)``, for pickling."""
+    values = tensor.detach().cpu()
+    if values.dtype in _NO_NUMPY_DTYPE:
+        values = values.view(_NO_NUMPY_DTYPE[values.dtype])
+    return str(tensor.dtype).removeprefix("torch."), np.ascontiguousarray(
+        values.numpy()
+    )
+
+
+def tensor_from_state(state: tuple[str, np.ndarray]) -> torch.Tensor:
+    """Inverse of :func:`tensor_state`."""
+    dtype_name, values = state
+    tensor = torch.from_numpy(np.array(values, copy=True))
+    return tensor.view(getattr(torch, dtype_name))
 
 
 def _concat_column(name: str, parts: list[Column]) -> Column:

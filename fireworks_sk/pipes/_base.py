@@ -86,9 +86,13 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
 
 
 def _zero_rows(column: Any) -> Any:
+    """An empty column of the same kind, dtype and row shape, on the CPU.
+
+    A copy, not a view: a pickled view would carry the whole training data.
+    """
     if isinstance(column, torch.Tensor):
-        return column[:0]
-    return column.iloc[:0]
+        return column[:0].detach().to("cpu", copy=True)
+    return column.iloc[:0].copy()
 
 
 class Pipe(TransformerMixin, BaseEstimator):
@@ -218,7 +222,7 @@ class Pipe(TransformerMixin, BaseEstimator):
     def _empty_input(self) -> Message:
         return Message._from_columns(dict(self._schema_in), 0)
 
-    def _validate(self, X: Any, *, reset: bool) -> Message:
+    def _validate(self, X: Any, *, reset: bool, check_dtypes: bool = True) -> Message:
         """Convert ``X`` and record (reset) or check the input columns."""
         if isinstance(X, (pd.Series, torch.Tensor)) and X.ndim == 1:
             raise ValueError(
@@ -243,9 +247,11 @@ class Pipe(TransformerMixin, BaseEstimator):
                 name: _zero_rows(message[name]) for name in message.columns
             }
             return message
-        return self._align(message, named)
+        return self._align(message, named, check_dtypes)
 
-    def _align(self, message: Message, named: bool) -> Message:
+    def _align(
+        self, message: Message, named: bool, check_dtypes: bool = True
+    ) -> Message:
         fitted = self._input_names()
         fitted_named = hasattr(self, "feature_names_in_")
         name = type(self).__name__
@@ -262,13 +268,10 @@ class Pipe(TransformerMixin, BaseEstimator):
                 message = message.rename(dict(zip(message.columns, fitted)))
         if message.columns != fitted:
             raise SchemaError(_schema_diff(name, fitted, message.columns, named))
-        for column, empty in self._schema_in.items():
-            if tuple(message[column].shape[1:]) != tuple(empty.shape[1:]):
-                raise SchemaError(
-                    f"Column {column!r} has rows of shape "
-                    f"{tuple(message[column].shape[1:])} but {name} was fitted on "
-                    f"rows of shape {tuple(empty.shape[1:])}."
-                )
+        for column, fitted_column in self._schema_in.items():
+            _check_column_schema(
+                name, column, fitted_column, message[column], check_dtypes
+            )
         return message
 
     def _to_output(self, message: Message) -> Any:
@@ -361,6 +364,30 @@ class StatefulPipe(Pipe):
 
     def _set_state(self, state: Any) -> None:
         raise NotImplementedError
+
+
+def _check_column_schema(
+    owner: str, name: str, fitted: Any, got: Any, check_dtype: bool
+) -> None:
+    """Refuse a column whose kind or row shape changed since fit; warn on dtype."""
+    if isinstance(fitted, torch.Tensor) != isinstance(got, torch.Tensor):
+        kinds = ("a pandas column", "a tensor")
+        raise SchemaError(
+            f"Column {name!r} was {kinds[isinstance(fitted, torch.Tensor)]} when "
+            f"{owner} was fitted and is now {kinds[isinstance(got, torch.Tensor)]}."
+        )
+    if tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
+        raise SchemaError(
+            f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
+            f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
+        )
+    if check_dtype and got.dtype != fitted.dtype:
+        warnings.warn(
+            f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
+            f"{fitted.dtype}.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _schema_diff(

@@ -121,7 +121,8 @@ class _Encoder(StatefulPipe):
     def _unknown_error(
         self, name: str, column: Column, codes: np.ndarray
     ) -> ValueError:
-        unknown = pd.unique(_values(name, column).to_numpy()[codes < 0])
+        # tolist() turns numpy scalars into Python ones, which print as written.
+        unknown = pd.unique(_values(name, column).to_numpy()[codes < 0]).tolist()
         shown = ", ".join(repr(v) for v in unknown[:_SHOWN])
         more = f" and {len(unknown) - _SHOWN} more" if len(unknown) > _SHOWN else ""
         return ValueError(

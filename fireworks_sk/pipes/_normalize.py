@@ -64,7 +64,14 @@ def _moments(name: str, column: Column) -> _Moments:
     # numpy and torch share this arithmetic; axis 0 is the row axis for both.
     mean = values.mean(0)
     m2 = ((values - mean) ** 2).sum(0)
-    return _Moments(values.shape[0], torch.as_tensor(mean), torch.as_tensor(m2))
+    # Statistics live on the CPU whatever the data's device, so that a fitted
+    # model loads on a machine without a GPU.
+    cpu = torch.device("cpu")
+    return _Moments(
+        values.shape[0],
+        torch.as_tensor(mean, device=cpu),
+        torch.as_tensor(m2, device=cpu),
+    )
 
 
 class BatchNormalizer(StatefulPipe):
@@ -163,7 +170,7 @@ class BatchNormalizer(StatefulPipe):
         -------
         Message
         """
-        message = self._validate(X, reset=False)
+        message = self._validate(X, reset=False, check_dtypes=False)
         return message.assign(
             **{name: self._apply(name, message[name], True) for name in self.columns_}
         )
