@@ -2,6 +2,7 @@
 
 from fireworks_sk.exceptions import FireworksError, NotFittedError, SchemaError
 from fireworks_sk.message import Message
+from fireworks_sk.persistence import inspect, load, save
 from fireworks_sk.pipes import (
     BatchNormalizer,
     DropColumns,
@@ -33,4 +34,7 @@ __all__ = [
     "Stack",
     "ToTensor",
     "__version__",
+    "inspect",
+    "load",
+    "save",
 ]

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fireworks_sk._portable import from_portable, to_portable
+
 __all__ = [
     "Column",
     "Message",
     "flat_feature_names",
-    "tensor_from_state",
-    "tensor_state",
 ]
 
 Column = torch.Tensor | pd.Series
@@ -463,37 +463,16 @@ class Message:
         # pickles a view's whole storage), on the CPU, and with the same bytes
         # every time, so joblib.hash (Pipeline(memory=...)) finds equal data.
         columns = {
-            name: tensor_state(col) if isinstance(col, torch.Tensor) else col
+            name: to_portable(col) if isinstance(col, torch.Tensor) else col
             for name, col in self._columns.items()
         }
         return {"columns": columns, "length": self._length}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._columns = {
-            name: tensor_from_state(col) if isinstance(col, tuple) else col
-            for name, col in state["columns"].items()
+            name: from_portable(col) for name, col in state["columns"].items()
         }
         self._length = state["length"]
-
-
-_NO_NUMPY_DTYPE = {torch.bfloat16: torch.int16}
-
-
-def tensor_state(tensor: torch.Tensor) -> tuple[str, np.ndarray]:
-    """A tensor as ``(torch dtype name, numpy array)``, for pickling."""
-    values = tensor.detach().cpu()
-    if values.dtype in _NO_NUMPY_DTYPE:
-        values = values.view(_NO_NUMPY_DTYPE[values.dtype])
-    return str(tensor.dtype).removeprefix("torch."), np.ascontiguousarray(
-        values.numpy()
-    )
-
-
-def tensor_from_state(state: tuple[str, np.ndarray]) -> torch.Tensor:
-    """Inverse of :func:`tensor_state`."""
-    dtype_name, values = state
-    tensor = torch.from_numpy(np.array(values, copy=True))
-    return tensor.view(getattr(torch, dtype_name))
 
 
 def _concat_column(name: str, parts: list[Column]) -> Column:

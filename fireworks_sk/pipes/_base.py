@@ -14,6 +14,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_array
 
+from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
 
@@ -106,6 +107,14 @@ class Pipe(TransformerMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "n_features_in_")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tensors and Series as numpy arrays: CPU-only, deterministic, and
+        # readable by skops without trusting any extra type.
+        return to_portable(super().__getstate__())
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(from_portable(state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -303,8 +312,8 @@ class StatefulPipe(Pipe):
     """A Pipe whose statistics merge across ``partial_fit`` calls.
 
     Subclasses implement ``_chunk_state(message)`` (statistics of one batch),
-    ``_merge_states(a, b)`` (associative) and ``_set_state(state)``; fitted
-    attributes are derived from the merged state.
+    ``_merge_states(a, b)`` (associative), ``_set_state(state)`` (fitted
+    attributes from a state) and ``_get_state()`` (its inverse).
     """
 
     def fit(self, X: Any, y: Any = None) -> StatefulPipe:
@@ -342,8 +351,7 @@ class StatefulPipe(Pipe):
             self.columns_ = self._select_columns(message)
         state = self._chunk_state(message)
         if not first_call:
-            state = self._merge_states(self._state, state)
-        self._state = state
+            state = self._merge_states(self._get_state(), state)
         self._set_state(state)
         return self
 
@@ -351,7 +359,6 @@ class StatefulPipe(Pipe):
         for attribute in [k for k in vars(self) if k.endswith("_")]:
             if not attribute.startswith("__"):
                 delattr(self, attribute)
-        vars(self).pop("_state", None)
 
     def _select_columns(self, message: Message) -> list[str]:
         raise NotImplementedError
@@ -363,6 +370,10 @@ class StatefulPipe(Pipe):
         raise NotImplementedError
 
     def _set_state(self, state: Any) -> None:
+        raise NotImplementedError
+
+    def _get_state(self) -> Any:
+        """The mergeable state, rebuilt from the fitted attributes."""
         raise NotImplementedError
 
 

@@ -105,6 +105,9 @@ class _Encoder(StatefulPipe):
         self.categories_ = {name: c.index.to_numpy() for name, c in counts.items()}
         self._counts = counts
 
+    def _get_state(self) -> tuple[int, dict[str, pd.Series]]:
+        return self.n_samples_seen_, self._counts
+
     def _codes(self, name: str, column: Column) -> np.ndarray:
         """Positions in ``categories_[name]``; -1 for values not seen in fit."""
         values = _values(name, column)

@@ -144,6 +144,13 @@ class BatchNormalizer(StatefulPipe):
         self.var_ = {name: s.m2 / s.n for name, s in moments.items()}
         self.scale_ = {name: self._scale(s) for name, s in moments.items()}
 
+    def _get_state(self) -> tuple[int, dict[str, _Moments]]:
+        n = self.n_samples_seen_
+        return n, {
+            name: _Moments(n, self.mean_[name], self.var_[name] * n)
+            for name in self.columns_
+        }
+
     def _scale(self, moments: _Moments) -> torch.Tensor:
         std = torch.sqrt(moments.m2 / moments.n)
         if not self.with_std:

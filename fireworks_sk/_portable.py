@@ -1,0 +1,86 @@
+"""Object state without torch or pandas objects, for pickling and for skops.
+
+Fitted Pipes and Messages hand their state through :func:`to_portable`: tensors
+become numpy arrays on the CPU (so a model fitted on a GPU loads without one,
+and equal data pickles to equal bytes), Series become arrays with their dtype.
+skops, which executes no code when loading, reads such state with no untrusted
+types. :func:`from_portable` rebuilds the objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+__all__ = ["from_portable", "to_portable"]
+
+# numpy has no bfloat16: such tensors travel as their int16 bit patterns.
+_BIT_VIEWS = {torch.bfloat16: torch.int16}
+_TENSOR, _DTYPE, _SERIES = "__tensor__", "__torch_dtype__", "__series__"
+
+
+def _tensor(tensor: torch.Tensor) -> dict[str, Any]:
+    values = tensor.detach().cpu()
+    if values.dtype in _BIT_VIEWS:
+        values = values.view(_BIT_VIEWS[values.dtype])
+    name = str(tensor.dtype).removeprefix("torch.")
+    return {_TENSOR: name, "values": np.ascontiguousarray(values.numpy())}
+
+
+def _series(series: pd.Series) -> dict[str, Any]:
+    state = {
+        _SERIES: str(series.dtype),
+        "values": series.to_numpy(dtype=object)
+        if not isinstance(series.dtype, np.dtype)
+        else series.to_numpy(),
+        "index": series.index.to_numpy(dtype=object),
+        "name": series.name,
+    }
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        state["categories"] = series.dtype.categories.to_numpy(dtype=object)
+        state["ordered"] = bool(series.dtype.ordered)
+    return state
+
+
+def to_portable(value: Any) -> Any:
+    """Replace tensors, torch dtypes and Series inside ``value``, recursively."""
+    if isinstance(value, torch.Tensor):
+        return _tensor(value)
+    if isinstance(value, torch.dtype):
+        return {_DTYPE: str(value).removeprefix("torch.")}
+    if isinstance(value, pd.Series):
+        return _series(value)
+    if isinstance(value, dict):
+        return {key: to_portable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(to_portable(item) for item in value)
+    return value
+
+
+def _rebuild_series(state: dict[str, Any]) -> pd.Series:
+    dtype: Any = state[_SERIES]
+    if "categories" in state:
+        dtype = pd.CategoricalDtype(state["categories"], ordered=state["ordered"])
+    index = pd.Index(state["index"]).infer_objects()
+    if len(index) == 0:
+        index = pd.RangeIndex(0)
+    return pd.Series(state["values"], index=index, dtype=dtype, name=state["name"])
+
+
+def from_portable(value: Any) -> Any:
+    """Inverse of :func:`to_portable`."""
+    if isinstance(value, dict):
+        if _TENSOR in value:
+            tensor = torch.from_numpy(np.array(value["values"], copy=True))
+            return tensor.view(getattr(torch, value[_TENSOR]))
+        if _DTYPE in value:
+            return getattr(torch, value[_DTYPE])
+        if _SERIES in value:
+            return _rebuild_series(value)
+        return {key: from_portable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(from_portable(item) for item in value)
+    return value
