@@ -642,3 +642,41 @@ def test_assign_matches_pandas_assign(df, name, as_tensor):
     out = m.assign(**{name: torch.from_numpy(values) if as_tensor else values})
     assert_same_table(out, df.assign(**{name: values}))
     assert out.columns == list(df.assign(**{name: values}).columns)
+
+
+# ------------------------------------------------------------------ every kind
+def test_row_forms_agree_on_every_column_kind(message):
+    rows = [3, 0, len(message) - 1]
+    expected = message[rows]
+    mask = np.zeros(len(message), dtype=bool)
+    mask[rows] = True
+    assert message[np.array(rows)].equals(expected)
+    assert message[torch.tensor(rows)].equals(expected)
+    assert message.iloc[rows].equals(expected)
+    assert message.take(rows).equals(expected)
+    assert message[mask].equals(message[sorted(rows)])
+
+
+def test_split_and_concat_give_back_every_column_kind(message):
+    parts = [message[:7], message[7:20], message[20:]]
+    assert Message.concat(parts).equals(message)
+
+
+def test_to_dataframe_has_one_column_per_feature(message):
+    df = message.to_dataframe()
+    assert list(df.columns) == message.feature_names()
+    assert len(df) == len(message)
+
+
+def test_pickle_round_trip_keeps_every_column_kind(message):
+    back = pickle.loads(pickle.dumps(message))
+    assert back.equals(message)
+    assert back.dtypes == message.dtypes
+    assert joblib.hash(back) == joblib.hash(message)
+
+
+def test_views_of_every_kind_leave_the_message_alone(message):
+    before = snapshot(message)
+    out = message[::2].assign(**{message.columns[0]: lambda m: m[m.columns[0]] * 0})
+    Message.concat([out, out])
+    assert_unchanged(message, before)
