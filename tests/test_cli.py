@@ -1,0 +1,227 @@
+"""The fireworks-sk command, end to end in temporary folders."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from fireworks_sk.cli import main
+from fireworks_sk.datasets import load_penguins
+
+CONFIG = """
+seed = 3
+output = "{output}"
+
+[data]
+source = "{source}"
+{location}
+target = "species"
+dropna = true
+
+[[steps]]
+type = "BatchNormalizer"
+name = "scale"
+
+[[steps]]
+type = "OneHot"
+params = {{ columns = ["island", "sex"] }}
+
+[[steps]]
+type = "Stack"
+
+[model]
+type = "TorchClassifier"
+params = {{ max_epochs = 4, batch_size = 64 }}
+
+[search]
+cv = 2
+[search.grid]
+"model__lr" = [0.01, 0.03]
+"""
+
+
+@pytest.fixture(scope="module")
+def penguins_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "penguins.csv"
+    load_penguins().dropna().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, penguins_csv):
+    """One training run from a CSV config, shared by the tests that read it."""
+    folder = tmp_path_factory.mktemp("run")
+    config = folder / "run.toml"
+    location = f'path = "{penguins_csv}"'
+    config.write_text(
+        CONFIG.format(output=folder / "out", source="csv", location=location)
+    )
+    assert main(["train", str(config)]) == 0
+    return folder / "out"
+
+
+def test_train_writes_model_record_and_curve(trained, penguins_csv):
+    record = json.loads((trained / "run.json").read_text())
+    assert (trained / "model.fwsk").is_file()
+    assert record["seed"] == 3
+    assert record["config"]["data"]["source"] == "csv"
+    assert record["data"]["rows"] == len(pd.read_csv(penguins_csv))
+    assert len(record["data"]["fingerprint"]) == 64
+    assert {"torch", "scikit-learn"} <= set(record["versions"])
+    assert 0.0 <= record["metrics"]["test"]["accuracy"] <= 1.0
+    assert record["best_params"]["model__lr"] in (0.01, 0.03)
+    assert record["learning_curve"] in (None, "learning_curve.png")
+    if record["learning_curve"]:
+        assert (trained / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_training_twice_with_one_seed_gives_the_same_record(tmp_path, penguins_csv):
+    outputs = []
+    for name in ("a", "b"):
+        config = tmp_path / f"{name}.toml"
+        location = f'path = "{penguins_csv}"'
+        config.write_text(
+            CONFIG.format(output=tmp_path / name, source="csv", location=location)
+        )
+        assert main(["train", str(config)]) == 0
+        outputs.append(json.loads((tmp_path / name / "run.json").read_text()))
+    assert outputs[0]["metrics"] == outputs[1]["metrics"]
+    assert outputs[0]["data"]["fingerprint"] == outputs[1]["data"]["fingerprint"]
+
+
+def test_train_reads_a_sqlite_source(tmp_path):
+    database = tmp_path / "penguins.db"
+    with sqlite3.connect(database) as connection:
+        load_penguins().dropna().to_sql("penguins", connection, index=False)
+    config = tmp_path / "sql.toml"
+    location = f'url = "sqlite:///{database}"\nquery = "SELECT * FROM penguins"'
+    config.write_text(
+        CONFIG.format(output=tmp_path / "out", source="sql", location=location)
+    )
+    assert main(["train", str(config)]) == 0
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["data"]["rows"] == len(load_penguins().dropna())
+
+
+def test_predict_writes_one_prediction_per_row(trained, penguins_csv, tmp_path):
+    data = pd.read_csv(penguins_csv).drop(columns="species")
+    data.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "predictions.csv"
+    status = main(
+        [
+            "predict",
+            str(trained / "model.fwsk"),
+            str(tmp_path / "new.csv"),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    predictions = pd.read_csv(out)
+    assert list(predictions.columns) == ["prediction"]
+    assert len(predictions) == len(data)
+    assert set(predictions["prediction"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_predict_reads_sql(trained, penguins_csv, tmp_path):
+    database = tmp_path / "new.db"
+    with sqlite3.connect(database) as connection:
+        pd.read_csv(penguins_csv).drop(columns="species").to_sql(
+            "new", connection, index=False
+        )
+    out = tmp_path / "p.csv"
+    status = main(
+        [
+            "predict",
+            str(trained / "model.fwsk"),
+            f"sqlite:///{database}",
+            "--query",
+            "SELECT * FROM new",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    assert len(pd.read_csv(out)) == len(pd.read_csv(penguins_csv))
+
+
+def test_inspect_prints_manifest_and_pipeline(trained, capsys):
+    assert main(["inspect", str(trained / "model.fwsk")]) == 0
+    printed = capsys.readouterr().out
+    manifest = json.loads(printed[: printed.index("\n}\n") + 2])
+    assert manifest["format"] == "joblib"
+    assert "TorchClassifier" in printed
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_missing_model_file_is_one_clear_line(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "absent.fwsk")]) == 1
+    assert "absent.fwsk" in _error_line(capsys)
+
+
+def test_corrupt_model_is_one_clear_line(tmp_path, capsys):
+    (tmp_path / "bad.fwsk").write_bytes(b"PK\x03\x04 truncated")
+    assert main(["inspect", str(tmp_path / "bad.fwsk")]) == 1
+    assert "corrupt" in _error_line(capsys)
+
+
+def test_bad_config_key_is_named(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        '[data]\nsource = "penguins"\ntarget = "species"\nshufle = true\n'
+    )
+    assert main(["train", str(config)]) == 1
+    assert "'shufle'" in _error_line(capsys)
+
+
+def test_config_types_are_never_evaluated(tmp_path, capsys):
+    config = tmp_path / "evil.toml"
+    config.write_text(
+        '[data]\nsource = "penguins"\ntarget = "species"\n'
+        "[[steps]]\ntype = \"__import__('os').system('touch pwned')\"\n"
+        '[model]\ntype = "TorchClassifier"\n'
+    )
+    assert main(["train", str(config)]) == 1
+    assert "steps[0].type" in _error_line(capsys)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_schema_mismatch_at_predict_is_one_clear_line(
+    trained, penguins_csv, tmp_path, capsys
+):
+    data = pd.read_csv(penguins_csv).drop(columns=["species", "island"])
+    data.to_csv(tmp_path / "short.csv", index=False)
+    status = main(
+        ["predict", str(trained / "model.fwsk"), str(tmp_path / "short.csv"), "--quiet"]
+    )
+    assert status == 1
+    assert "island" in _error_line(capsys)
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        main(["--debug", "inspect", str(tmp_path / "absent.fwsk")])
+
+
+def test_python_dash_m_runs_the_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "fireworks_sk", "--version"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("fireworks-sk ")
