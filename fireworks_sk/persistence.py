@@ -109,7 +109,8 @@ def load(path: str | os.PathLike, *, trusted: list[str] | None = None) -> Any:
     path : str or path-like
     trusted : list of str or None, default=None
         For skops files: fully qualified names of types to trust beyond
-        fireworks_sk's and scikit-learn's own. Unused for joblib files, which
+        fireworks_sk's Pipes and Messages and the types skops trusts itself
+        (scikit-learn's estimators among them). Unused for joblib files, which
         run code when loaded and must come from a trusted source.
 
     Returns
@@ -165,6 +166,7 @@ def inspect(path: str | os.PathLike) -> dict[str, Any]:
 
 def _serialise(obj: Any, format: str) -> bytes:
     if format == "skops":
+        _refuse_torch_modules(obj)
         return _skops().dumps(obj)
     buffer = io.BytesIO()
     joblib.dump(obj, buffer)
@@ -194,8 +196,34 @@ def _load_skops(payload: bytes, trusted: list[str] | None, path: Path) -> Any:
     return sio.loads(payload, trusted=found)
 
 
+def _refuse_torch_modules(obj: Any) -> None:
+    """skops cannot store a torch module without pickling it: refuse, not hide it."""
+    for part in _parts(obj):
+        if isinstance(part, torch.nn.Module) or hasattr(part, "module_"):
+            raise ValueError(
+                f"format='skops' cannot store {type(part).__name__}: its torch module "
+                "would be pickled inside the file, and loading it would run code. "
+                "Use format='joblib' and load such files only from trusted sources."
+            )
+
+
+def _parts(obj: Any) -> list[Any]:
+    """The object and the estimators nested in Pipelines, Junctions and searches."""
+    parts = [obj]
+    nested = [s for _, s in getattr(obj, "steps", [])]
+    nested += [p for _, p in getattr(obj, "pipes_", None) or []]
+    nested += [obj.best_estimator_] if hasattr(obj, "best_estimator_") else []
+    for child in nested:
+        parts += _parts(child)
+    return parts
+
+
+# Types whose state is plain data (see fireworks_sk._portable): safe to trust.
+_TRUSTED_PREFIXES = ("fireworks_sk.pipes.", "fireworks_sk.message.")
+
+
 def _ours(type_name: str) -> bool:
-    return type_name.startswith("fireworks_sk.")
+    return type_name.startswith(_TRUSTED_PREFIXES)
 
 
 def _versions() -> dict[str, str]:

@@ -451,6 +451,14 @@ def test_equals_compares_columns_kinds_dtypes_and_values(m):
     assert not m.equals(m.assign(i=torch.tensor(m["i"].to_numpy())))
 
 
+def test_equals_treats_nan_in_the_same_place_as_equal():
+    # As DataFrame.equals does, for tensor and pandas columns alike.
+    m = Message({"t": torch.tensor([1.0, float("nan")]), "p": [1.0, np.nan]})
+    assert m.equals(m)
+    assert m.equals(pickle.loads(pickle.dumps(m)))
+    assert not m.equals(m.assign(t=torch.tensor([float("nan"), 1.0])))
+
+
 def test_asarray_is_a_2d_float_array_with_tensor_columns_flattened(m):
     array = np.asarray(m.drop(columns="s"))
     assert array.shape == (ROWS, 4)
@@ -458,6 +466,26 @@ def test_asarray_is_a_2d_float_array_with_tensor_columns_flattened(m):
     np.testing.assert_array_equal(array[:, 0], np.arange(ROWS))
     np.testing.assert_array_equal(array[:, 1:3], m["b"].numpy())
     np.testing.assert_array_equal(array[:, 3], [10, 20, 30, 40, 50])
+
+
+def test_np_array_with_copy_true_does_not_share_the_tensor_buffer():
+    x = torch.arange(4, dtype=torch.float64)
+    array = np.array(Message({"x": x}), copy=True)
+    array[0] = 99.0
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_asarray_cannot_write_into_the_message():
+    # pandas 3 hands out read-only views for the same reason: an estimator
+    # working in place (copy=False) must not change the caller's data.
+    from sklearn.preprocessing import StandardScaler
+
+    x = torch.arange(4, dtype=torch.float64)
+    m = Message({"x": x})
+    array = np.asarray(m)
+    assert not (array.flags.writeable and np.shares_memory(array, x.numpy()))
+    StandardScaler(copy=False).fit_transform(m)
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
 def test_asarray_keeps_float32_when_every_column_is_float32():

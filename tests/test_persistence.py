@@ -264,3 +264,11 @@ def test_manifest_is_plain_json(tmp_path, pipeline):
     path = save(pipeline, tmp_path / "model.fwsk")
     with zipfile.ZipFile(path) as archive:
         assert json.loads(archive.read("manifest.json")) == inspect(path)
+
+
+def test_skops_refuses_torch_modules_instead_of_pickling_them(tmp_path):
+    pytest.importorskip("skops")
+    model = Pipeline([("scale", BatchNormalizer()), ("net", torch.nn.Linear(2, 1))])
+    with pytest.raises(ValueError, match="cannot store Linear"):
+        save(model, tmp_path / "m.fwsk", format="skops")
+    assert not list(tmp_path.iterdir())
