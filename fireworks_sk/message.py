@@ -105,6 +105,10 @@ def _normalise_rows(key: Any, length: int) -> slice | np.ndarray:
             )
         position %= length
         return slice(position, position + 1, 1)
+    if isinstance(key, (float, str, bytes, np.floating)):
+        raise IndexError(
+            f"Row key {key!r} is not an int, slice, index array or boolean mask."
+        )
     if isinstance(key, torch.Tensor):
         key = key.detach().cpu().numpy()
     elif isinstance(key, pd.Series):
@@ -141,6 +145,11 @@ class _ILocIndexer:
         self._message = message
 
     def __getitem__(self, key: Any) -> Message:
+        if isinstance(key, tuple):
+            raise IndexError(
+                f"Message.iloc takes rows only; got {key!r}. Select columns by name: "
+                "m.iloc[rows][['x', 'y']]."
+            )
         return self._message._take_rows(key)
 
 
@@ -317,7 +326,8 @@ class Message:
         new = dict(self._columns)
         for name, values in columns.items():
             if callable(values) and not isinstance(values, torch.Tensor):
-                values = values(self)
+                # As in pandas: a callable sees the assignments before it.
+                values = values(Message._from_columns(dict(new), self._length))
             new[name] = _to_column(name, values)
             n = _column_length(new[name])
             if self._columns and n != self._length:
@@ -388,6 +398,13 @@ class Message:
 
         A tensor column ``x`` of shape ``(n, k)`` becomes ``x_0 ... x_{k-1}``.
         """
+        names = self.feature_names()
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(
+                f"Flattening tensor columns gives duplicate DataFrame columns "
+                f"{duplicated!r}; rename a column first (Message.rename)."
+            )
         parts: dict[str, Any] = {}
         for name, column in self._columns.items():
             if isinstance(column, pd.Series):
@@ -400,13 +417,7 @@ class Message:
                 parts[name] = flat[:, 0]
             else:
                 parts.update(zip(names, flat.T))
-        frame = pd.DataFrame(parts, index=pd.RangeIndex(self._length))
-        if len(frame.columns) != len(set(frame.columns)):
-            raise ValueError(
-                "Flattening tensor columns gives duplicate DataFrame columns: "
-                f"{frame.columns[frame.columns.duplicated()].tolist()!r}."
-            )
-        return frame
+        return pd.DataFrame(parts, index=pd.RangeIndex(self._length))
 
     def to_tensors(
         self, columns: Sequence[str] | None = None
@@ -449,11 +460,21 @@ class Message:
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         parts = [_as_float_matrix(n, c, self._length) for n, c in self._columns.items()]
-        if not parts:
-            result = np.empty((self._length, 0), dtype=dtype or np.float64)
-        else:
-            result = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        return result if dtype is None else result.astype(dtype, copy=False)
+        if len(parts) != 1:
+            result = (
+                np.concatenate(parts, axis=1)
+                if parts
+                else np.empty((self._length, 0), dtype=dtype or np.float64)
+            )
+            return result if dtype is None else result.astype(dtype, copy=False)
+        result = parts[0] if dtype is None else parts[0].astype(dtype, copy=False)
+        if copy:
+            return np.array(result, copy=True)
+        # Possibly a view of the column: read-only, as pandas does, so that an
+        # estimator working in place cannot change the Message.
+        result = result.view()
+        result.flags.writeable = False
+        return result
 
     def __repr__(self) -> str:
         return _render(self)
@@ -497,11 +518,13 @@ def _column_equals(a: Column, b: Column) -> bool:
     if isinstance(a, torch.Tensor) != isinstance(b, torch.Tensor):
         return False
     if isinstance(a, torch.Tensor):
-        return (
-            a.dtype == b.dtype
-            and a.shape == b.shape
-            and bool(torch.equal(a.cpu(), b.cpu()))
-        )
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        a, b = a.cpu(), b.cpu()
+        if not a.is_floating_point():
+            return bool(torch.equal(a, b))
+        # As pandas: NaN in the same place counts as equal.
+        return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
     return a.dtype == b.dtype and a.equals(b)
 
 

@@ -31,10 +31,6 @@ def m() -> Message:
     )
 
 
-def column_values(column) -> list:
-    return column.tolist()
-
-
 def rows_of(message: Message) -> list[str]:
     """The string column, which identifies the rows of the fixture."""
     return message["s"].tolist()
@@ -191,6 +187,15 @@ def test_iloc_and_take_match_getitem(m, key):
         assert m.take(key).equals(m[key])
 
 
+@pytest.mark.parametrize(
+    "key, shown", [((1, 0), r"\(1, 0\)"), (1.5, "1.5"), ("x", "'x'")]
+)
+def test_iloc_with_a_bad_key_raises_naming_it(m, key, shown):
+    # m.iloc[1, 0] means row 1, column 0 in pandas: never read it as rows 1 and 0.
+    with pytest.raises((KeyError, IndexError, TypeError), match=shown):
+        m.iloc[key]
+
+
 def test_take_axis_1_selects_columns_by_position(m):
     assert m.take([2, 0], axis=1).columns == ["b", "x"]
 
@@ -304,6 +309,12 @@ def test_assign_callable_receives_the_message(m):
     assert out["y"].tolist() == [20, 40, 60, 80, 100]
 
 
+def test_assign_callables_see_earlier_assignments_as_in_pandas(m):
+    out = m.assign(y=lambda msg: msg["x"] * 2, z=lambda msg: msg["y"] + 1)
+    assert out["z"].tolist() == [1.0, 3.0, 5.0, 7.0, 9.0]
+    assert "y" not in m
+
+
 def test_assign_shares_untouched_columns_and_leaves_input_alone(m):
     before = snapshot(m)
     out = m.assign(x=torch.ones(ROWS))
@@ -404,6 +415,12 @@ def test_to_dataframe_flattens_3d_tensor_columns_in_row_major_order():
     df = Message({"t": values}).to_dataframe()
     assert list(df.columns) == [f"t_{i}" for i in range(6)]
     np.testing.assert_array_equal(df.to_numpy(), values.reshape(4, 6).numpy())
+
+
+def test_to_dataframe_refuses_flattened_names_that_collide():
+    m = Message({"a_0": [1.0, 2.0], "a": torch.zeros(2, 2)})
+    with pytest.raises(ValueError, match="duplicate DataFrame columns.*'a_0'"):
+        m.to_dataframe()
 
 
 def test_to_dataframe_leaves_the_message_alone(m):

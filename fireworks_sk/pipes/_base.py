@@ -174,7 +174,7 @@ class Pipe(TransformerMixin, BaseEstimator):
         """
         self._check_fitted()
         empty = self._empty_input()
-        out = self._transform(empty)
+        out = self._empty_output()
         features = [
             feature
             for column in out.columns
@@ -230,6 +230,10 @@ class Pipe(TransformerMixin, BaseEstimator):
 
     def _empty_input(self) -> Message:
         return Message._from_columns(dict(self._schema_in), 0)
+
+    def _empty_output(self) -> Message:
+        """A 0-row output: the output's columns, kinds and row shapes."""
+        return self._transform(self._empty_input())
 
     def _validate(self, X: Any, *, reset: bool, check_dtypes: bool = True) -> Message:
         """Convert ``X`` and record (reset) or check the input columns."""

@@ -11,7 +11,7 @@ import torch
 
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message, flat_feature_names
-from fireworks_sk.pipes._base import Pipe, as_message, check_finite
+from fireworks_sk.pipes._base import Pipe, _zero_rows, as_message, check_finite
 
 __all__ = ["DropColumns", "FunctionPipe", "SelectColumns", "Stack", "ToTensor"]
 
@@ -207,7 +207,7 @@ class SelectColumns(Pipe):
         self.columns_ = self._resolve_columns(message, message.columns)
 
     def _transform(self, message: Message) -> Message:
-        return message[self.columns_] if self.columns_ else message[[]]
+        return message._select(self.columns_)
 
 
 class DropColumns(Pipe):
@@ -274,7 +274,13 @@ class FunctionPipe(Pipe):
         return tags
 
     def _fit(self, message: Message) -> None:
-        self._transform(message)
+        out = self._transform(message)
+        # The function may not accept zero rows (a max, a division by a count):
+        # the output's layout for get_feature_names_out is kept from fit.
+        self._schema_out = {name: _zero_rows(out[name]) for name in out.columns}
+
+    def _empty_output(self) -> Message:
+        return Message._from_columns(dict(self._schema_out), 0)
 
     def _transform(self, message: Message) -> Message:
         return self._call(self.func, message, "func")

@@ -285,7 +285,9 @@ class OneHot(_Encoder):
             if isinstance(threshold, Real) and not isinstance(threshold, Integral):
                 threshold = threshold * self.n_samples_seen_
             keep &= values >= threshold
-        if self.max_categories is not None and keep.sum() > self.max_categories:
+        # max_categories counts the output columns, the infrequent one included.
+        outputs = keep.sum() + (not keep.all())
+        if self.max_categories is not None and outputs > self.max_categories:
             room = self.max_categories - 1
             order = np.argsort(-values, kind="stable")
             ranked = order[keep[order]][:room]

@@ -22,6 +22,19 @@ def _all_branches_have(method: str):
     return check
 
 
+def _branch_output(pipe: Any, message: Message) -> Message:
+    """A branch's output as a Message, whatever output its set_output asks for.
+
+    A Pipe's own transform is used, so columns it leaves alone stay the same
+    objects and are recognised as unchanged.
+    """
+    if isinstance(pipe, Pipe):
+        return pipe._transform(pipe._validate(message, reset=False))
+    with config_context(transform_output="default"):
+        out = pipe.transform(message)
+    return out if isinstance(out, Message) else Message(out)
+
+
 class Junction(_BaseComposition, Pipe):
     """Apply several pipes to the same input and merge their outputs by column.
 
@@ -153,9 +166,7 @@ class Junction(_BaseComposition, Pipe):
         merged: dict[str, Column] = {}
         changed_by: dict[str, tuple[str, Any]] = {}
         for name, pipe in self.pipes_:
-            with config_context(transform_output="default"):
-                out = pipe.transform(message)
-            out = out if isinstance(out, Message) else Message(out)
+            out = _branch_output(pipe, message)
             for column in out.columns:
                 value = out[column]
                 if column in message and value is message[column]:

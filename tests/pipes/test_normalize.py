@@ -114,6 +114,12 @@ def test_columns_naming_a_missing_column_names_it(message):
         BatchNormalizer(columns=["nope"]).fit(message)
 
 
+def test_naming_a_string_column_raises_naming_it():
+    m = Message({"a": [1.0, 2.0], "s": ["u", "v"]})
+    with pytest.raises(TypeError, match="cannot scale column 's'"):
+        BatchNormalizer(columns=["a", "s"]).fit(m)
+
+
 def test_large_offset_keeps_precision_through_partial_fit():
     # Mean 1e8, std 1: a sum-of-squares variance loses every digit here.
     rng = np.random.default_rng(0)

@@ -1,0 +1,179 @@
+"""Rules every Pipe shares: input kinds, schema checks, pickling of fitted state."""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import fireworks_sk
+from fireworks_sk import (
+    BatchNormalizer,
+    DropColumns,
+    FunctionPipe,
+    IndexEncoder,
+    Junction,
+    Message,
+    OneHot,
+    Pipe,
+    SelectColumns,
+    Stack,
+    ToTensor,
+)
+from tests._data import mixed_message
+
+STATEFUL = [BatchNormalizer, OneHot, IndexEncoder]
+
+
+def test_every_public_pipe_is_a_sklearn_transformer():
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    for name in fireworks_sk.__all__:
+        obj = getattr(fireworks_sk, name)
+        if isinstance(obj, type) and issubclass(obj, Pipe):
+            assert issubclass(obj, TransformerMixin)
+            assert issubclass(obj, BaseEstimator)
+
+
+def test_not_fitted_error_is_also_sklearns():
+    import sklearn.exceptions
+
+    assert issubclass(fireworks_sk.NotFittedError, sklearn.exceptions.NotFittedError)
+    assert issubclass(fireworks_sk.NotFittedError, fireworks_sk.FireworksError)
+
+
+@pytest.mark.parametrize(
+    "X", [torch.zeros(3), pd.Series([1.0, 2.0])], ids=["tensor", "series"]
+)
+def test_1d_input_raises_and_says_how_to_wrap_it(X):
+    with pytest.raises(ValueError, match=r"expects 2-D input.*Message\(\{'x'"):
+        BatchNormalizer().fit(X)
+
+
+def every_pipe() -> list:
+    return [
+        BatchNormalizer(),
+        OneHot(),
+        IndexEncoder(),
+        ToTensor(),
+        Stack(),
+        SelectColumns(),
+        DropColumns(),
+        FunctionPipe(),
+        Junction([("scale", BatchNormalizer()), ("keep", SelectColumns())]),
+    ]
+
+
+INPUTS = {
+    "message": lambda df: Message(df),
+    "dataframe": lambda df: df,
+    "dict": lambda df: {c: df[c].to_numpy() for c in df.columns},
+    "array": lambda df: df.to_numpy(),
+}
+
+
+@pytest.mark.parametrize("pipe", every_pipe(), ids=lambda p: type(p).__name__)
+@pytest.mark.parametrize("kind", sorted(INPUTS))
+def test_every_pipe_accepts_every_input_kind_and_returns_a_message(pipe, kind):
+    df = pd.DataFrame({"p": [1.0, 2.0, 4.0, 8.0], "q": [3, 1, 3, 2]})
+    X = INPUTS[kind](df)
+    out = pipe.fit_transform(X)
+    assert isinstance(out, Message)
+    assert len(out) == 4
+    assert isinstance(pipe.transform(X), Message)
+
+
+def test_fit_on_zero_rows_raises():
+    with pytest.raises(ValueError, match="got 0 rows"):
+        BatchNormalizer().fit(Message({"x": torch.zeros(0)}))
+
+
+def test_transform_of_zero_rows_gives_zero_rows(message):
+    out = BatchNormalizer().fit(message).transform(message[:0])
+    assert out.shape == (0, len(message.columns))
+
+
+def test_array_input_gets_positional_names():
+    pipe = BatchNormalizer().fit(np.arange(6.0).reshape(3, 2))
+    assert not hasattr(pipe, "feature_names_in_")
+    assert pipe.n_features_in_ == 2
+    assert pipe.transform(np.ones((2, 2))).columns == ["x0", "x1"]
+
+
+def test_dict_input_keeps_names():
+    pipe = SelectColumns().fit({"p": [1.0, 2.0], "q": ["a", "b"]})
+    assert list(pipe.feature_names_in_) == ["p", "q"]
+
+
+def test_sparse_input_says_how_to_convert():
+    import scipy.sparse
+
+    with pytest.raises(TypeError, match="toarray"):
+        BatchNormalizer().fit(scipy.sparse.csr_matrix(np.eye(3)))
+
+
+def test_column_that_changed_kind_since_fit_is_named():
+    m = mixed_message()
+    pipe = BatchNormalizer().fit(m)
+    changed = m.assign(t=pd.Series(m["t"].numpy()))
+    with pytest.raises(fireworks_sk.SchemaError, match="Column 't' was a tensor"):
+        pipe.transform(changed)
+
+
+def test_column_that_changed_row_shape_since_fit_is_named():
+    m = mixed_message()
+    pipe = ToTensor().fit(m)
+    with pytest.raises(fireworks_sk.SchemaError, match=r"Column 'b' has rows of shape"):
+        pipe.transform(m.assign(b=torch.zeros(len(m), 3)))
+
+
+def test_column_that_changed_dtype_since_fit_warns_naming_both():
+    m = mixed_message()
+    pipe = BatchNormalizer().fit(m)
+    match = "Column 't' has dtype torch.float64 but .* fitted on dtype torch.float32"
+    with pytest.warns(UserWarning, match=match):
+        pipe.transform(m.assign(t=m["t"].double()))
+
+
+def test_columns_in_another_order_raise_a_schema_diff():
+    m = mixed_message()
+    pipe = BatchNormalizer().fit(m)
+    with pytest.raises(fireworks_sk.SchemaError, match="same order"):
+        pipe.transform(m[list(reversed(m.columns))])
+
+
+@pytest.mark.parametrize("pipe_class", STATEFUL)
+def test_partial_fit_continues_after_a_pickle_round_trip(pipe_class, message):
+    first = pipe_class().partial_fit(message[:25])
+    resumed = pickle.loads(pickle.dumps(first)).partial_fit(message[25:])
+    full = pipe_class().fit(message)
+    assert resumed.n_samples_seen_ == len(message)
+    out, expected = resumed.transform(message), full.transform(message)
+    for name in out.columns:
+        if isinstance(out[name], torch.Tensor):
+            torch.testing.assert_close(out[name], expected[name], rtol=1e-12, atol=0)
+        else:
+            pd.testing.assert_series_equal(out[name], expected[name], rtol=1e-12)
+
+
+@pytest.mark.parametrize("pipe_class", STATEFUL)
+def test_pickle_of_a_fitted_pipe_does_not_carry_the_training_data(pipe_class):
+    m = Message(
+        {
+            "x": torch.randn(50_000, dtype=torch.float64),
+            "c": np.array(["a", "b"] * 25_000),
+        }
+    )
+    assert len(pickle.dumps(pipe_class().fit(m))) < 20_000
+
+
+@pytest.mark.parametrize("pipe_class", STATEFUL)
+def test_joblib_hash_of_equally_fitted_pipes_is_equal(pipe_class, make_message):
+    a = pipe_class().fit(make_message())
+    b = pipe_class().fit(make_message())
+    assert joblib.hash(a) == joblib.hash(b)
+    assert joblib.hash(a) != joblib.hash(pipe_class().fit(make_message(seed=9)))

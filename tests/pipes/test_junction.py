@@ -1,0 +1,203 @@
+"""Junction: several pipes on one input, outputs merged by column."""
+
+from __future__ import annotations
+
+import joblib
+import pytest
+import torch
+from sklearn.base import clone
+
+import fireworks_sk
+from fireworks_sk import (
+    BatchNormalizer,
+    FunctionPipe,
+    Junction,
+    Message,
+    OneHot,
+    SelectColumns,
+)
+from tests._data import assert_unchanged, snapshot
+
+
+def add_double(message: Message) -> Message:
+    return message.assign(double=message["x"] * 2)
+
+
+def add_half(message: Message) -> Message:
+    return message.assign(half=message["x"] / 2)
+
+
+def overwrite_x(message: Message) -> Message:
+    return message.assign(x=message["x"] + 100)
+
+
+def copy(message: Message) -> Message:
+    return message.assign(copy=message[message.columns[0]])
+
+
+@pytest.fixture
+def m() -> Message:
+    return Message(
+        {
+            "x": torch.tensor([1.0, 3.0, 5.0]),
+            "c": ["a", "b", "a"],
+            "y": torch.tensor([2.0, 2.0, 8.0]),
+        }
+    )
+
+
+def scale_and_encode() -> Junction:
+    return Junction([("scale", BatchNormalizer(columns=["x"])), ("onehot", OneHot())])
+
+
+def test_unchanged_column_appears_once_as_it_was(m):
+    out = scale_and_encode().fit_transform(m)
+    assert out.columns == ["x", "c", "y"]
+    assert out["y"] is m["y"]
+
+
+def test_column_changed_by_one_branch_takes_that_value(m):
+    out = scale_and_encode().fit_transform(m)
+    expected_x = BatchNormalizer(columns=["x"]).fit_transform(m)["x"]
+    assert torch.equal(out["x"], expected_x)
+    assert torch.equal(out["c"], OneHot().fit_transform(m)["c"])
+
+
+def test_new_columns_are_added_in_branch_order(m):
+    junction = Junction(
+        [("half", FunctionPipe(add_half)), ("double", FunctionPipe(add_double))]
+    )
+    out = junction.fit_transform(m)
+    assert out.columns == ["x", "c", "y", "half", "double"]
+    assert out["double"].tolist() == [2.0, 6.0, 10.0]
+
+
+def test_two_branches_changing_one_column_raise_naming_both(m):
+    junction = Junction(
+        [
+            ("first", BatchNormalizer(columns=["x"])),
+            ("second", FunctionPipe(overwrite_x)),
+        ]
+    )
+    match = "branches 'first' and 'second' both produce the column 'x'"
+    with pytest.raises(fireworks_sk.SchemaError, match=match):
+        junction.fit_transform(m)
+    with pytest.raises(ValueError, match=match):
+        junction.fit(m).transform(m)
+
+
+def test_two_branches_adding_one_new_column_raise_naming_both(m):
+    junction = Junction(
+        [("a", FunctionPipe(add_double)), ("b", FunctionPipe(add_double))]
+    )
+    with pytest.raises(
+        ValueError, match="'a' and 'b' both produce the column 'double'"
+    ):
+        junction.fit_transform(m)
+
+
+def test_branch_with_pandas_output_still_merges_by_column(m):
+    scale = BatchNormalizer(columns=["x"]).set_output(transform="pandas")
+    junction = Junction([("scale", scale), ("onehot", OneHot())])
+    out = junction.fit_transform(m)
+    assert out.columns == ["x", "c", "y"]
+    assert out.equals(scale_and_encode().fit_transform(m))
+
+
+def test_no_branch_passes_the_input_through(m):
+    assert Junction().fit_transform(m).equals(m)
+    assert Junction([]).fit_transform(m).equals(m)
+
+
+def test_branch_that_selects_columns_does_not_remove_others(m):
+    junction = Junction(
+        [("scale", BatchNormalizer(columns=["x"])), ("keep", SelectColumns(["x"]))]
+    )
+    assert junction.fit_transform(m).columns == ["x", "c", "y"]
+
+
+def test_unnamed_pipes_are_named_after_their_class(m):
+    junction = Junction(
+        [FunctionPipe(add_half), OneHot(), FunctionPipe(add_double)]
+    ).fit(m)
+    names = [name for name, _ in junction.pipes_]
+    assert names == ["functionpipe-1", "onehot", "functionpipe-2"]
+    assert junction.transform(m).columns == ["x", "c", "y", "half", "double"]
+
+
+def test_mixing_named_and_unnamed_pipes_raises(m):
+    with pytest.raises(TypeError, match="either all \\(name, pipe\\) pairs or all"):
+        Junction([("scale", BatchNormalizer()), OneHot()]).fit(m)
+
+
+def test_fit_fits_copies_and_leaves_the_branches_alone(m):
+    scale = BatchNormalizer(columns=["x"])
+    junction = Junction([("scale", scale), ("onehot", OneHot())]).fit(m)
+    assert not hasattr(scale, "mean_")
+    assert junction.pipes_[0][1] is not scale
+    assert junction.pipes_[0][1].mean_["x"].item() == 3.0
+
+
+def test_nested_parameters_are_settable(m):
+    junction = scale_and_encode()
+    params = junction.get_params()
+    assert params["scale__with_std"] is True
+    assert params["onehot__handle_unknown"] == "error"
+    junction.set_params(scale__with_std=False)
+    out = junction.fit_transform(m)
+    assert out["x"].tolist() == [-2.0, 0.0, 2.0]
+
+
+def test_partial_fit_in_chunks_equals_fit(m):
+    full = scale_and_encode().fit(m)
+    chunked = scale_and_encode()
+    for start in range(len(m)):
+        chunked.partial_fit(m[start : start + 1])
+    assert chunked.transform(m).equals(full.transform(m))
+
+
+def test_partial_fit_exists_only_when_every_branch_has_it():
+    assert hasattr(scale_and_encode(), "partial_fit")
+    assert not hasattr(Junction([FunctionPipe(add_half)]), "partial_fit")
+
+
+def test_transform_before_fit_raises_not_fitted(m):
+    with pytest.raises(fireworks_sk.NotFittedError):
+        scale_and_encode().transform(m)
+
+
+def test_input_is_never_mutated(message):
+    before = snapshot(message)
+    junction = Junction([("scale", BatchNormalizer()), ("copy", FunctionPipe(copy))])
+    junction.fit(message)
+    junction.transform(message)
+    assert_unchanged(message, before)
+
+
+def test_get_feature_names_out_uses_each_branch(m):
+    names = scale_and_encode().fit(m).get_feature_names_out()
+    assert list(names) == ["x", "c_a", "c_b", "y"]
+
+
+def test_set_output_pandas_names_columns_by_feature(m):
+    junction = scale_and_encode().set_output(transform="pandas")
+    out = junction.fit_transform(m)
+    assert list(out.columns) == ["x", "c_a", "c_b", "y"]
+    assert out["c_b"].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_joblib_round_trip_gives_equal_output(m, tmp_path):
+    junction = scale_and_encode().fit(m)
+    joblib.dump(junction, tmp_path / "junction.joblib")
+    loaded = joblib.load(tmp_path / "junction.joblib")
+    assert loaded.transform(m).equals(junction.transform(m))
+
+
+def test_clone_gives_an_unfitted_copy(m):
+    junction = scale_and_encode().fit(m)
+    copy = clone(junction)
+    assert not hasattr(copy, "pipes_")
+    assert copy.get_params()["scale__columns"] == ["x"]
+    assert not hasattr(copy.pipes[0][1], "mean_")
+    with pytest.raises(fireworks_sk.NotFittedError):
+        copy.transform(m)
