@@ -54,7 +54,8 @@ def _value_counts(name: str, column: Column) -> pd.Series:
     # Checking the few distinct values is cheaper than scanning every row.
     if counts.index.hasnans:
         raise _missing_error(name, values)
-    return counts
+    # A Categorical reports its declared categories too; keep those seen.
+    return counts[counts > 0]
 
 
 def _sorted_index(name: str, counts: pd.Series) -> pd.Series:
@@ -203,7 +204,8 @@ class OneHot(_Encoder):
     Attributes
     ----------
     categories_ : dict of str to ndarray
-        Sorted categories seen in fit, per column.
+        Sorted categories seen in fit, per column; a pandas Categorical column
+        keeps its declared order.
     infrequent_categories_ : dict of str to ndarray or None
         Categories grouped as infrequent, per column; None when there are none.
     n_samples_seen_ : int
@@ -382,7 +384,8 @@ class IndexEncoder(_Encoder):
     Attributes
     ----------
     categories_ : dict of str to ndarray
-        Sorted categories seen in fit, per column.
+        Sorted categories seen in fit, per column; a pandas Categorical column
+        keeps its declared order.
     n_codes_ : dict of str to int
         Number of distinct codes per column: the ``num_embeddings`` to use.
     n_samples_seen_ : int

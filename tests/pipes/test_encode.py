@@ -392,3 +392,11 @@ def test_categorical_and_boolean_columns_are_encoded(encoder):
     assert pipe.categories_["cat"].tolist() == ["x", "y"]
     assert pipe.categories_["flag"].tolist() == [False, True]
     assert pipe.inverse_transform(pipe.transform(m))["cat"].tolist() == ["x", "y", "x"]
+
+
+def test_onehot_categories_are_those_seen_in_fit_for_a_categorical_column():
+    column = pd.Series(pd.Categorical(["b", "a", "b"], categories=["c", "b", "a"]))
+    pipe = OneHot().fit(Message({"k": column}))
+    # Seen ones only, in the Categorical's declared order (pandas' sort order).
+    assert pipe.categories_["k"].tolist() == ["b", "a"]
+    assert pipe.get_feature_names_out().tolist() == ["k_b", "k_a"]
