@@ -1,5 +1,11 @@
 """fireworks_sk: reproducible machine-learning pipelines on PyTorch and scikit-learn."""
 
+from fireworks_sk.estimators import (
+    MessageLoader,
+    TorchClassifier,
+    TorchRegressor,
+    plot_history,
+)
 from fireworks_sk.exceptions import FireworksError, NotFittedError, SchemaError
 from fireworks_sk.message import Message
 from fireworks_sk.pipes import (
@@ -25,6 +31,7 @@ __all__ = [
     "IndexEncoder",
     "Junction",
     "Message",
+    "MessageLoader",
     "NotFittedError",
     "OneHot",
     "Pipe",
@@ -32,5 +39,8 @@ __all__ = [
     "SelectColumns",
     "Stack",
     "ToTensor",
+    "TorchClassifier",
+    "TorchRegressor",
     "__version__",
+    "plot_history",
 ]
