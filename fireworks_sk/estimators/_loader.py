@@ -172,12 +172,24 @@ class MessageLoader:
     def __iter__(self) -> Iterator[Message]:
         n = len(self.message)
         stop = len(self) * self.batch_size if self.drop_last else n
+        columns = list(self.message._columns.items())
         order = self.order() if self.shuffle else None
-        columns = self.message._columns
+        # One copy of the order per device the columns live on, made once.
+        orders = {}
+        if order is not None:
+            devices = {c.device for _, c in columns if isinstance(c, torch.Tensor)}
+            orders = {device: order.to(device) for device in devices}
         for start in range(0, stop, self.batch_size):
             end = min(start + self.batch_size, n)
-            rows = slice(start, end) if order is None else order[start:end]
-            batch = {name: _take(col, rows) for name, col in columns.items()}
+            if order is None:
+                batch = {name: _take(col, slice(start, end)) for name, col in columns}
+            else:
+                batch = {
+                    name: col.index_select(0, orders[col.device][start:end])
+                    if isinstance(col, torch.Tensor)
+                    else _take(col, order[start:end])
+                    for name, col in columns
+                }
             if self.device is not None:
                 batch = {name: _to_device(c, self.device) for name, c in batch.items()}
             yield Message._from_columns(batch, end - start)

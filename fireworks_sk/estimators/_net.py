@@ -252,6 +252,19 @@ class _MessageNet:
         if seed is not None:
             _seed_torch(seed, self._cuda_devices())
 
+    def _set_training(self, training: bool = True) -> None:
+        """Switch train/eval mode only where it differs.
+
+        skorch calls this before every batch; walking the whole module tree
+        each time costs as much as the forward pass of a small tabular model.
+        A submodule switched by hand (e.g. a frozen BatchNorm in eval mode)
+        therefore keeps its mode while its parent's mode is unchanged.
+        """
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and module.training != training:
+                module.train(training)
+
     def initialize_module(self) -> Any:
         """Build the module (seeded by ``random_state``) and materialise lazy layers.
 
@@ -466,6 +479,28 @@ class _MessageNet:
         size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
         return float("inf") if size == -1 else size
 
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Accuracy (classifier) or R² (regressor) of ``predict(X)`` against y.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        y : array-like or None, default=None
+            None reads the column named by ``target`` from X.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+
+        Returns
+        -------
+        float
+        """
+        if y is None and self.target is not None and is_named(X):
+            message = as_message(X)[0]
+            if self.target in message:
+                y = message[self.target]
+        if isinstance(y, torch.Tensor):
+            y = y.detach().cpu().numpy()
+        return super().score(X, y, sample_weight=sample_weight)
+
     def _get_param_names(self) -> list[str]:
         # skorch lists its private ``_params_to_validate`` among the parameters;
         # it is bookkeeping that __init__ derives, not a parameter to set.
@@ -636,11 +671,6 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         """
         index = self.predict_proba(X).argmax(axis=1)
         return index if _is_internal(X) else np.asarray(self.classes_)[index]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
-        return tags
 
 
 class TorchRegressor(_MessageNet, NeuralNetRegressor):

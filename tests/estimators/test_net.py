@@ -120,6 +120,12 @@ def test_target_column_is_read_and_dropped_from_inputs(frame):
     )
 
 
+def test_score_reads_the_target_column(frame):
+    data = frame.drop(columns="colour")
+    clf = TorchClassifier(target="label", random_state=0, **FAST).fit(data)
+    assert clf.score(data) == clf.score(data.drop(columns="label"), data["label"])
+
+
 def test_predict_in_one_step_equals_predict_in_batches(blobs):
     X, y = blobs
     whole = TorchClassifier(random_state=0, **FAST).fit(X, y).predict_proba(X)
