@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from conftest import state_dicts_equal
 from sklearn.metrics import accuracy_score
 from skorch.callbacks import (
@@ -105,3 +106,26 @@ def test_partial_fit_trains_on_without_reinitialising(blobs):
     clf.partial_fit(X, y)
     assert clf.module_ is module
     assert len(clf.history) == 4
+
+
+class ModeRecorder(torch.nn.Module):
+    """A linear model that records whether each forward ran in training mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+        self.modes: list[bool] = []
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        self.modes.append(self.training)
+        return self.linear(X)
+
+
+def test_training_batches_run_in_train_mode_and_validation_in_eval(blobs):
+    X, y = blobs
+    clf = TorchClassifier(ModeRecorder, max_epochs=2, **SPLIT).fit(X, y)
+    # 90 training rows in batches of 16 give 6 batches, 30 validation rows 2.
+    assert clf.module_.modes == ([True] * 6 + [False] * 2) * 2
+    clf.predict(X[:3])
+    clf.partial_fit(X, y)
+    assert clf.module_.modes[-16:-8] == [True] * 6 + [False] * 2

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pytest
+import torch
 from sklearn.pipeline import Pipeline
 
 from fireworks_sk import BatchNormalizer, OneHot, Stack, TorchClassifier
@@ -63,3 +65,26 @@ def test_pickle_keeps_fitted_schema_and_classes(frame):
     assert net.inputs_ == ["features"]
     X = frame.drop(columns="label")
     np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_model_trained_on_cuda_loads_and_predicts_on_a_cpu_only_process(
+    blobs, tmp_path
+):
+    X, y = blobs
+    clf = TorchClassifier(random_state=0, max_epochs=2, device="cuda").fit(X, y)
+    joblib.dump(clf, tmp_path / "model.joblib")
+    np.save(tmp_path / "X.npy", X)
+    script = textwrap.dedent(
+        """
+        import joblib, numpy as np, torch
+        assert not torch.cuda.is_available()
+        clf = joblib.load("model.joblib")
+        np.save("proba.npy", clf.predict_proba(np.load("X.npy")))
+        """
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "", "CUDA_VISIBLE_DEVICES": ""}
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "proba.npy"), clf.predict_proba(X), rtol=1e-4
+    )
