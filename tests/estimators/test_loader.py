@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fireworks_sk import Message, MessageLoader
 
@@ -128,3 +130,27 @@ def test_loader_rejects_bad_arguments(message, kwargs, error, match):
 def test_loader_set_epoch_rejects_negative(message):
     with pytest.raises(ValueError, match="epoch must be >= 0"):
         MessageLoader(message).set_epoch(-1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(0, 40),
+    batch_size=st.integers(1, 12),
+    shuffle=st.booleans(),
+    drop_last=st.booleans(),
+    epoch=st.integers(0, 5),
+)
+def test_loader_batches_partition_the_rows(n, batch_size, shuffle, drop_last, epoch):
+    message = Message({"i": torch.arange(n)})
+    loader = MessageLoader(
+        message, batch_size, shuffle=shuffle, drop_last=drop_last, random_state=0
+    )
+    loader.set_epoch(epoch)
+    batches = list(loader)
+    seen = [int(i) for batch in batches for i in batch["i"]]
+    assert len(batches) == len(loader)
+    assert all(len(b) == batch_size for b in batches[: n // batch_size])
+    assert len(seen) == (n // batch_size * batch_size if drop_last else n)
+    assert len(set(seen)) == len(seen)
+    if not shuffle:
+        assert seen == list(range(len(seen)))

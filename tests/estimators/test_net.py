@@ -111,6 +111,14 @@ def test_string_labels_round_trip(blobs):
     assert clf.score(X, y) > 0.8
 
 
+def test_fixed_classes_keep_their_order(blobs):
+    X, y = blobs
+    clf = TorchClassifier(classes=["cat", "bee", "ant"], random_state=0, max_epochs=30)
+    clf.fit(X, y)
+    assert clf.classes_.tolist() == ["cat", "bee", "ant"]
+    assert clf.score(X, y) > 0.8
+
+
 def test_target_column_is_read_and_dropped_from_inputs(frame):
     data = frame.drop(columns="colour")
     clf = TorchClassifier(target="label", random_state=0, **FAST).fit(data)
