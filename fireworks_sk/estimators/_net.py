@@ -389,8 +389,13 @@ class _MessageNet:
             stacklevel=4,
         )
         matrix = message[ARRAY_COLUMN]
-        flat = all(self._schema_[c].ndim == 1 for c in self._schema_.columns)
-        if not flat or matrix.shape[1] != self.n_features_in_:
+        shaped = [c for c in self._schema_.columns if self._schema_[c].ndim > 1]
+        if shaped:
+            raise SchemaError(
+                f"{name} was fitted on columns with several values per row "
+                f"({shaped!r}), which an array cannot name; pass a Message."
+            )
+        if matrix.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {matrix.shape[1]} features, but {name} is expecting "
                 f"{self.n_features_in_} features as input (columns "
@@ -439,6 +444,12 @@ class _MessageNet:
         if _is_internal(X):
             return X
         self.check_is_fitted()
+        if not hasattr(self, "n_features_in_"):
+            raise NotInitializedError(
+                f"This {type(self).__name__} was initialised but never fitted, so it "
+                "does not know its input columns; fit it, or load a fitted one "
+                "with joblib.load."
+            )
         message, named, _ = self._split_target(X, None, fitting=False)
         message = self._align(message, named)
         return self.dataset(self._feed(message), positional=self._positional())
