@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
-from fireworks_sk import BatchNormalizer, OneHot, Stack, TorchClassifier
+from fireworks_sk import BatchNormalizer, Message, OneHot, Stack, TorchClassifier
 
 FAST = {"max_epochs": 3, "batch_size": 32}
 
@@ -97,3 +97,12 @@ def test_classifier_works_with_numeric_class_labels(blobs):
     clf = TorchClassifier(random_state=0, **FAST).fit(X, codes)
     assert clf.classes_.tolist() == [10, 11, 12]
     assert set(clf.predict(X)) <= {10, 11, 12}
+
+
+def test_grid_search_on_a_message_with_a_target_column(blobs):
+    X, y = blobs
+    message = Message({"features": torch.from_numpy(X), "label": y})
+    clf = TorchClassifier(target="label", random_state=0, **FAST)
+    search = GridSearchCV(clf, {"lr": [0.01, 0.05]}, cv=2).fit(message)
+    assert search.best_estimator_.inputs_ == ["features"]
+    assert 0.5 < search.best_score_ <= 1.0
