@@ -608,6 +608,15 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         Columns fed to the module.
     module_, history_, optimizer_ : as in skorch
 
+    Notes
+    -----
+    ``iterator_train`` and ``iterator_valid`` (default :class:`MessageLoader`)
+    are called as ``iterator(message, batch_size=..., [shuffle=...,
+    random_state=...,] **iterator_*__params)`` and must yield Messages.
+    skorch's scoring callbacks see the encoded targets (class indices) and
+    predict on the internal :class:`MessageDataset`, where ``predict`` returns
+    class indices too, so ``EpochScoring("accuracy")`` is right for any labels.
+
     Examples
     --------
     >>> import numpy as np
