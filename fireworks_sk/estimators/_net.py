@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -450,9 +451,30 @@ class _MessageNet:
                 "does not know its input columns; fit it, or load a fitted one "
                 "with joblib.load."
             )
-        message, named, _ = self._split_target(X, None, fitting=False)
-        message = self._align(message, named)
-        return self.dataset(self._feed(message), positional=self._positional())
+        feed = self._frame_matrix(X)
+        if feed is None:
+            message, named, _ = self._split_target(X, None, fitting=False)
+            feed = self._feed(self._align(message, named))
+        return self.dataset(feed, positional=self._positional())
+
+    def _frame_matrix(self, X: Any) -> Message | None:
+        """A DataFrame of exactly the fitted numeric columns in one conversion.
+
+        This is the common case of a model fitted on a numeric DataFrame; it
+        skips the per-column Message path, which dominates small predictions.
+        None means "take the general path", which also explains any error.
+        """
+        if not (self._stack_ and isinstance(X, pd.DataFrame)):
+            return None
+        if not np.array_equal(X.columns, self.feature_names_in_):
+            return None
+        if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in X.dtypes):
+            return None
+        matrix = X.to_numpy(dtype=np.float32, na_value=np.nan)
+        if not np.isfinite(matrix).all():
+            return None
+        tensor = torch.from_numpy(np.require(matrix, requirements=["C", "W"]))
+        return Message._from_columns({ARRAY_COLUMN: tensor}, len(matrix))
 
     def get_iterator(self, dataset: Any, training: bool = False) -> _Batches:
         """A :class:`MessageLoader` over ``dataset`` built from ``iterator_*``.

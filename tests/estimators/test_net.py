@@ -286,3 +286,21 @@ def test_array_input_for_a_net_fitted_on_shaped_columns_is_refused(two_input_mes
         SchemaError, match=r"several values per row \(\['left', 'right'\]"
     ):
         clf.predict(np.zeros((2, 2)))
+
+
+def test_dataframe_predict_shortcut_equals_the_message_path(frame):
+    data = frame[["a", "b", "c", "d"]]
+    clf = TorchClassifier(random_state=0, **FAST).fit(data, frame["label"])
+    as_message = Message({c: data[c] for c in data.columns})
+    np.testing.assert_array_equal(
+        clf.predict_proba(data), clf.predict_proba(as_message)
+    )
+
+
+def test_dataframe_predict_with_nan_still_names_the_column(frame):
+    data = frame[["a", "b", "c", "d"]]
+    clf = TorchClassifier(**FAST).fit(data, frame["label"])
+    broken = data.copy()
+    broken.loc[1, "c"] = np.inf
+    with pytest.raises(ValueError, match=r"infinity in column 'c' \(first at row 1\)"):
+        clf.predict(broken)
