@@ -154,6 +154,8 @@ def predict_rows(repeats: int) -> dict[str, float]:
             ("net", NeuralNetClassifier(MLP, module__n_in=67, **net_params(1))),
         ]
     ).fit(frame, y)
+    numeric_net = TorchClassifier(MLP, module__n_in=60, **net_params(1))
+    numeric_net.fit(frame[numeric], y)
     row = frame.iloc[[0]]
     features = ours[:-1].transform(row)
     matrix = theirs[:-1].transform(row)
@@ -165,6 +167,9 @@ def predict_rows(repeats: int) -> dict[str, float]:
             theirs, row, repeats
         ),
         "TorchClassifier alone, 1-row Message": p50_ms(ours[-1], features, repeats),
+        "TorchClassifier alone, 1-row numeric DataFrame (60 columns)": p50_ms(
+            numeric_net, row[numeric], repeats
+        ),
         "skorch NeuralNetClassifier alone, 1-row ndarray": p50_ms(
             theirs[-1], matrix, repeats
         ),
