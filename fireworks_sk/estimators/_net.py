@@ -291,11 +291,22 @@ class _MessageNet:
         return DefaultMLP(n_outputs=self.n_outputs_, **self.get_params_for("module"))
 
     def _materialise(self, module: torch.nn.Module) -> None:
-        """Run lazy layers once on zero rows so the optimizer sees real weights."""
+        """Run lazy layers once on a row of zeros so the optimizer sees real weights.
+
+        Zeros of the fitted shapes and dtypes, rather than a training row, so
+        that no data ends up in the model; one row, as some forwards cannot
+        reshape an empty batch.
+        """
         lazy = any(torch.nn.parameter.is_lazy(p) for p in module.parameters())
         if not lazy or not hasattr(self, "_feed_schema_"):
             return
-        inputs = MessageDataset(self._feed_schema_, positional=self._positional())
+        zeros = {
+            name: torch.zeros((1, *column.shape[1:]), dtype=column.dtype)
+            for name, column in self._feed_schema_._columns.items()
+        }
+        inputs = MessageDataset(
+            Message._from_columns(zeros, 1), positional=self._positional()
+        )
         was_training = module.training
         module.eval()
         with torch.no_grad():

@@ -304,3 +304,23 @@ def test_dataframe_predict_with_nan_still_names_the_column(frame):
     broken.loc[1, "c"] = np.inf
     with pytest.raises(ValueError, match=r"infinity in column 'c' \(first at row 1\)"):
         clf.predict(broken)
+
+
+class LazyViewNet(torch.nn.Module):
+    """A lazy module whose forward reshapes with view, which fails on 0 rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.LazyLinear(3)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.linear(X.view(X.size(0), -1))
+
+
+def test_user_lazy_module_is_materialised_before_the_optimizer(blobs):
+    X, y = blobs
+    a = TorchClassifier(LazyViewNet, random_state=0, **FAST).fit(X, y)
+    b = TorchClassifier(LazyViewNet, random_state=0, **FAST).fit(X, y)
+    assert a.module_.linear.in_features == 4
+    assert state_dicts_equal(a.module_, b.module_)
+    assert a.history[-1, "train_loss"] < a.history[0, "train_loss"]
