@@ -1,5 +1,11 @@
 """fireworks_sk: reproducible machine-learning pipelines on PyTorch and scikit-learn."""
 
+from fireworks_sk.estimators import (
+    MessageLoader,
+    TorchClassifier,
+    TorchRegressor,
+    plot_history,
+)
 from fireworks_sk.exceptions import FireworksError, NotFittedError, SchemaError
 from fireworks_sk.message import Message
 from fireworks_sk.persistence import inspect, load, save
@@ -26,6 +32,7 @@ __all__ = [
     "IndexEncoder",
     "Junction",
     "Message",
+    "MessageLoader",
     "NotFittedError",
     "OneHot",
     "Pipe",
@@ -33,8 +40,11 @@ __all__ = [
     "SelectColumns",
     "Stack",
     "ToTensor",
+    "TorchClassifier",
+    "TorchRegressor",
     "__version__",
     "inspect",
     "load",
+    "plot_history",
     "save",
 ]

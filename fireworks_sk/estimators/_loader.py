@@ -1,0 +1,217 @@
+"""MessageLoader: minibatches of a Message, one gather per column per batch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import torch
+
+from fireworks_sk.message import Column, Message, _take
+from fireworks_sk.pipes._base import as_message
+
+__all__ = ["MessageLoader", "derive_seed"]
+
+
+def derive_seed(*words: int) -> int:
+    """A 63-bit seed mixed from non-negative integers (a stream and its keys).
+
+    ``derive_seed(seed, epoch)`` differs for every epoch and every seed and does
+    not depend on any global random state.
+    """
+    state = np.random.SeedSequence([int(w) for w in words]).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+def check_seed(random_state: Any, owner: str) -> int | None:
+    """``random_state`` as a non-negative int, or None when it is None.
+
+    A ``numpy.random.Generator`` or ``RandomState`` is asked for one integer, as
+    scikit-learn estimators do with ``check_random_state``.
+    """
+    if random_state is None:
+        return None
+    if isinstance(random_state, (bool, np.bool_)):
+        raise TypeError(f"{owner}(random_state=...) must be an int; got a bool.")
+    if isinstance(random_state, Integral):
+        if random_state < 0:
+            raise ValueError(
+                f"{owner}(random_state={random_state}) must be a non-negative int."
+            )
+        return int(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31))
+    raise TypeError(
+        f"{owner}(random_state=...) must be None, an int or a numpy random "
+        f"generator; got {type(random_state).__name__}."
+    )
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, Integral):
+        raise TypeError(
+            f"MessageLoader(batch_size=...) must be a positive int; got {batch_size!r}."
+        )
+    if batch_size < 1:
+        raise ValueError(
+            f"MessageLoader(batch_size={batch_size}) must be a positive int."
+        )
+    return int(batch_size)
+
+
+class MessageLoader:
+    """Iterate over a Message in minibatches, each batch a Message.
+
+    Each batch costs one gather per column (``index_select`` on a contiguous
+    tensor) when shuffling and a zero-copy slice otherwise; there is no per-row
+    collation. The shuffle order of epoch ``e`` follows from
+    ``(random_state, e)`` through an explicit ``torch.Generator``, so it never
+    reads or advances the global random state and an interrupted run can resume
+    with the same order (see :meth:`set_epoch`).
+
+    Parameters
+    ----------
+    message : Message, DataFrame, dict or 2-D array-like
+        The rows to iterate over. Tensor columns are made contiguous once.
+    batch_size : int, default=256
+        Rows per batch; the last batch may be shorter unless ``drop_last``.
+    shuffle : bool, default=False
+        Visit the rows in a new random order every epoch.
+    random_state : int, numpy Generator or None, default=None
+        Seed of the shuffle order. None draws a base seed once from torch's
+        default generator, as ``torch.utils.data.DataLoader`` does.
+    drop_last : bool, default=False
+        Drop the last batch when it has fewer than ``batch_size`` rows.
+    device : str, torch.device or None, default=None
+        Move tensor columns of each batch to this device; None leaves them
+        where they are. Host tensors are pinned once when the device is CUDA.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch whose order the next iteration uses; see :meth:`set_epoch`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fireworks_sk import Message, MessageLoader
+    >>> m = Message({"x": torch.arange(5.0)})
+    >>> [len(b) for b in MessageLoader(m, batch_size=2)]
+    [2, 2, 1]
+    >>> len(MessageLoader(m, batch_size=2, drop_last=True))
+    2
+    """
+
+    def __init__(
+        self,
+        message: Any,
+        batch_size: int = 256,
+        *,
+        shuffle: bool = False,
+        random_state: Any = None,
+        drop_last: bool = False,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.batch_size = _check_batch_size(batch_size)
+        self.shuffle = bool(shuffle)
+        self.random_state = random_state
+        self.drop_last = bool(drop_last)
+        self.device = None if device is None else torch.device(device)
+        self.message = self._prepare(as_message(message)[0])
+        seed = check_seed(random_state, "MessageLoader")
+        if seed is None:
+            seed = int(torch.randint(2**62, (1,), dtype=torch.int64))
+        self._seed = seed
+        self.epoch = 0
+
+    def _prepare(self, message: Message) -> Message:
+        pin = (
+            self.device is not None
+            and self.device.type == "cuda"
+            and torch.cuda.is_available()
+        )
+        columns = {name: _contiguous(message[name], pin) for name in message.columns}
+        return Message._from_columns(columns, len(message))
+
+    def __len__(self) -> int:
+        n = len(self.message)
+        if self.drop_last:
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the shuffle order of ``epoch`` for the next iteration.
+
+        Parameters
+        ----------
+        epoch : int
+            Zero-based epoch number. Iterating does not advance it: the caller
+            (a training loop, or :class:`~fireworks_sk.TorchClassifier`) says
+            which epoch it is, so a resumed run sees the orders it would have.
+        """
+        if epoch < 0:
+            raise ValueError(
+                f"MessageLoader.set_epoch: epoch must be >= 0; got {epoch}."
+            )
+        self.epoch = int(epoch)
+
+    def order(self, epoch: int | None = None) -> torch.Tensor:
+        """The row order of ``epoch`` (default: :attr:`epoch`), an int64 tensor."""
+        n = len(self.message)
+        if not self.shuffle:
+            return torch.arange(n)
+        epoch = self.epoch if epoch is None else epoch
+        generator = torch.Generator().manual_seed(derive_seed(self._seed, epoch))
+        return torch.randperm(n, generator=generator)
+
+    def __iter__(self) -> Iterator[Message]:
+        n = len(self.message)
+        stop = len(self) * self.batch_size if self.drop_last else n
+        columns = list(self.message._columns.items())
+        order = self.order() if self.shuffle else None
+        # One copy of the order per device the columns live on, made once.
+        orders = {}
+        if order is not None:
+            devices = {c.device for _, c in columns if isinstance(c, torch.Tensor)}
+            orders = {device: order.to(device) for device in devices}
+        for start in range(0, stop, self.batch_size):
+            end = min(start + self.batch_size, n)
+            if order is None:
+                batch = {name: _take(col, slice(start, end)) for name, col in columns}
+            else:
+                batch = {
+                    name: col.index_select(0, orders[col.device][start:end])
+                    if isinstance(col, torch.Tensor)
+                    else _take(col, order[start:end])
+                    for name, col in columns
+                }
+            if self.device is not None:
+                batch = {name: _to_device(c, self.device) for name, c in batch.items()}
+            yield Message._from_columns(batch, end - start)
+
+    def __repr__(self) -> str:
+        return (
+            f"MessageLoader({len(self.message)} rows, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, drop_last={self.drop_last}, "
+            f"batches={len(self)})"
+        )
+
+
+def _contiguous(column: Column, pin: bool) -> Column:
+    if not isinstance(column, torch.Tensor):
+        return column
+    column = column.contiguous()
+    if pin and column.device.type == "cpu":
+        column = column.pin_memory()
+    return column
+
+
+def _to_device(column: Column, device: torch.device) -> Column:
+    if isinstance(column, torch.Tensor):
+        return column.to(device, non_blocking=True)
+    return column

@@ -1,0 +1,849 @@
+"""TorchClassifier and TorchRegressor: skorch nets that read Messages."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import types
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from sklearn.utils import assert_all_finite
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, column_or_1d
+from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
+from skorch.exceptions import NotInitializedError
+from skorch.utils import to_device
+
+from fireworks_sk.estimators._data import (
+    ARRAY_COLUMN,
+    TARGET_COLUMN,
+    MessageDataset,
+    array_message,
+    column_tensor,
+    is_named,
+    resolve_dataset,
+    stack_columns,
+)
+from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
+from fireworks_sk.estimators._module import DefaultMLP
+from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.message import Message
+from fireworks_sk.pipes._base import _schema_diff, as_message
+
+__all__ = ["TorchClassifier", "TorchRegressor"]
+
+# Independent random streams derived from one random_state.
+_INIT_STREAM, _SHUFFLE_STREAM, _EPOCH_STREAM = 0, 1, 2
+
+# Attributes learned from the data (besides skorch's module_, history_, ...).
+_DATA_ATTRIBUTES = (
+    "n_features_in_",
+    "feature_names_in_",
+    "inputs_",
+    "n_outputs_",
+    "classes_inferred_",
+    "_schema_",
+    "_stack_",
+    "_feed_schema_",
+    "_y_ndim_",
+)
+
+
+def _is_internal(X: Any) -> bool:
+    """Whether X is an already-encoded dataset handed around by skorch."""
+    return isinstance(X, (MessageDataset, torch.utils.data.Subset))
+
+
+def _seed_torch(seed: int, devices: list[int]) -> None:
+    torch.default_generator.manual_seed(seed)
+    for index in devices:
+        with torch.cuda.device(index):
+            torch.cuda.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None, devices: list[int]) -> Iterator[None]:
+    """Run with torch's generators seeded, restoring the caller's state after."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=devices):
+        _seed_torch(seed, devices)
+        yield
+
+
+@contextlib.contextmanager
+def _thread_limit() -> Iterator[None]:
+    """Honour OMP_NUM_THREADS, which joblib sets in its workers, while fitting.
+
+    torch reads the variable only when it is first imported; a worker that
+    imported torch earlier would otherwise run as many threads as cores, and
+    ``n_jobs`` workers would oversubscribe the machine.
+    """
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    before = torch.get_num_threads()
+    if not limit.isdigit() or not 0 < int(limit) < before:
+        yield
+        return
+    torch.set_num_threads(int(limit))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Batches:
+    """(inputs, target) pairs from a MessageLoader, as skorch's loop unpacks them."""
+
+    def __init__(self, loader: Any, positional: bool, net: Any = None) -> None:
+        self.loader = loader
+        self.positional = positional
+        self.net = net
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.net is not None and hasattr(self.loader, "set_epoch"):
+            # skorch opens a history row at the start of each epoch, so the
+            # current epoch is one less than the rows; a resumed history resumes
+            # the shuffle order too.
+            self.loader.set_epoch(max(len(self.net.history) - 1, 0))
+        for batch in self.loader:
+            columns = dict(batch._columns)
+            y = columns.pop(TARGET_COLUMN, None)
+            yield (next(iter(columns.values())) if self.positional else columns), y
+
+
+class _MessageNet:
+    """Message input, seeding and MessageLoader feeding for skorch nets.
+
+    Subclasses implement ``_encode_target(y, first, classes)``.
+    """
+
+    # skorch's NeuralNet.__init__ sets these three; TorchClassifier removes them
+    # from the instance again so that __init__ stores parameters only, as
+    # scikit-learn requires, and these class-level defaults take their place.
+    history_ = None
+    initialized_ = False
+    virtual_params_ = types.MappingProxyType({})
+
+    def _store_components(self, **components: Any) -> None:
+        # skorch's __setattr__ refuses torch module instances outside its
+        # initialize methods once ``initialized_`` exists, which here is a class
+        # default; __init__ only stores parameters, so it bypasses the check.
+        vars(self).update(components)
+
+    def _drop_init_state(self) -> None:
+        for name in ("history_", "initialized_", "virtual_params_"):
+            vars(self).pop(name, None)
+
+    # ------------------------------------------------------------- fitting
+    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """Initialise the module (unless ``warm_start``) and train it.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+            Training input. Columns named by ``inputs`` (default: every tensor
+            column, or all columns stacked when there is no tensor column) are
+            fed to ``module.forward``.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            Target; None reads it from the column named by ``target``.
+        **fit_params : dict
+            Passed on to skorch's ``fit`` (``train_split`` and ``forward``).
+
+        Returns
+        -------
+        self
+        """
+        self._check_fit_params(fit_params)
+        reset = not self.warm_start or not self.initialized_
+        dataset, y_split = self._prepare_fit(X, y, reset=reset)
+        with self._fit_context():
+            return super().fit(dataset, y_split, **fit_params)
+
+    def partial_fit(
+        self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any
+    ) -> Any:
+        """Train for ``max_epochs`` more epochs without re-initialising.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        y : array-like or None, default=None
+        classes : array-like or None, default=None
+            All class labels, on the first call of a classifier whose batches
+            may not show every class.
+        **fit_params : dict
+
+        Returns
+        -------
+        self
+        """
+        self._check_fit_params(fit_params)
+        if not _is_internal(X):
+            X, y = self._prepare_fit(X, y, reset=False, classes=classes)
+        with self._fit_context():
+            return super().partial_fit(X, y, **fit_params)
+
+    def check_data(self, X: Any, y: Any = None) -> None:
+        """Do nothing: ``fit`` has validated and encoded X and y already."""
+
+    def _prepare_fit(
+        self, X: Any, y: Any, *, reset: bool, classes: Any = None
+    ) -> tuple[MessageDataset, Any]:
+        if reset:
+            self._forget_data()
+        first = not hasattr(self, "n_features_in_")
+        message, named, y = self._split_target(X, y, fitting=True)
+        message = self._check_columns(message, named, first=first)
+        if first:
+            self.inputs_, self._stack_ = self._resolve_inputs(message)
+        y_tensor, y_split = self._encode_target(y, first=first, classes=classes)
+        dataset = self.dataset(
+            self._feed(message), y_tensor, positional=self._positional()
+        )
+        if first:
+            self._feed_schema_ = dataset.message[:0]
+        return dataset, y_split
+
+    def _forget_data(self) -> None:
+        for name in _DATA_ATTRIBUTES:
+            vars(self).pop(name, None)
+
+    @contextlib.contextmanager
+    def _fit_context(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            if self.random_state is not None:
+                stack.enter_context(torch.random.fork_rng(devices=self._cuda_devices()))
+            stack.enter_context(_thread_limit())
+            yield
+
+    # -------------------------------------------------------------- seeding
+    def _seed(self, *stream: int) -> int | None:
+        base = check_seed(self.random_state, type(self).__name__)
+        return None if base is None else derive_seed(base, *stream)
+
+    def _cuda_devices(self) -> list[int]:
+        if self.device is None or not torch.cuda.is_available():
+            return []
+        device = torch.device(self.device)
+        if device.type != "cuda":
+            return []
+        return [
+            device.index if device.index is not None else torch.cuda.current_device()
+        ]
+
+    def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
+        """Open the epoch's history row and seed its dropout and other noise.
+
+        The seed follows from ``(random_state, epoch)``, so a run resumed from a
+        checkpoint draws the same noise as an uninterrupted one.
+        """
+        super().on_epoch_begin(net, **kwargs)
+        seed = self._seed(_EPOCH_STREAM, len(self.history) - 1)
+        if seed is not None:
+            _seed_torch(seed, self._cuda_devices())
+
+    def _set_training(self, training: bool = True) -> None:
+        """Switch train/eval mode only where it differs.
+
+        skorch calls this before every batch; walking the whole module tree
+        each time costs as much as the forward pass of a small tabular model.
+        A submodule switched by hand (e.g. a frozen BatchNorm in eval mode)
+        therefore keeps its mode while its parent's mode is unchanged.
+        """
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and module.training != training:
+                module.train(training)
+
+    def initialize_module(self) -> Any:
+        """Build the module (seeded by ``random_state``) and materialise lazy layers.
+
+        ``module=None`` builds :class:`DefaultMLP` with one output per class or
+        target. A module passed as an instance is used as it is; pass the class
+        to have ``random_state`` seed its initialisation.
+        """
+        with _seeded(self._seed(_INIT_STREAM), self._cuda_devices()):
+            if self.module is None:
+                self.module_ = self._default_module()
+            else:
+                super().initialize_module()
+            self._materialise(self.module_)
+        return self
+
+    def _default_module(self) -> DefaultMLP:
+        if not hasattr(self, "n_outputs_"):
+            raise NotInitializedError(
+                f"{type(self).__name__}(module=None) sizes its default module from "
+                "the data; call fit or partial_fit instead of initialize, or pass "
+                "a module."
+            )
+        return DefaultMLP(n_outputs=self.n_outputs_, **self.get_params_for("module"))
+
+    def _materialise(self, module: torch.nn.Module) -> None:
+        """Run lazy layers once on a row of zeros so the optimizer sees real weights.
+
+        Zeros of the fitted shapes and dtypes, rather than a training row, so
+        that no data ends up in the model; one row, as some forwards cannot
+        reshape an empty batch.
+        """
+        lazy = any(torch.nn.parameter.is_lazy(p) for p in module.parameters())
+        if not lazy or not hasattr(self, "_feed_schema_"):
+            return
+        zeros = {
+            name: torch.zeros((1, *column.shape[1:]), dtype=column.dtype)
+            for name, column in self._feed_schema_._columns.items()
+        }
+        inputs = MessageDataset(
+            Message._from_columns(zeros, 1), positional=self._positional()
+        )
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            arguments = inputs.inputs()
+            if isinstance(arguments, dict):
+                module(**arguments)
+            else:
+                module(arguments)
+        module.train(was_training)
+
+    # --------------------------------------------------------------- inputs
+    def _split_target(
+        self, X: Any, y: Any, *, fitting: bool
+    ) -> tuple[Message, bool, Any]:
+        """X as a Message without the target column, and y (from it if None)."""
+        if not is_named(X):
+            if self.target is not None and fitting and y is None:
+                raise ValueError(
+                    f"{type(self).__name__}(target={self.target!r}) names a column, "
+                    "but X has no column names; pass y, or X as a DataFrame, dict "
+                    "or Message."
+                )
+            return array_message(X, min_rows=1 if fitting else 0), False, y
+        message = as_message(X)[0]
+        if self.target is not None and self.target in message:
+            if y is None:
+                y = message[self.target]
+            message = message.drop(self.target)
+        return message, True, y
+
+    def _check_columns(self, message: Message, named: bool, *, first: bool) -> Message:
+        if not first:
+            return self._align(message, named)
+        name = type(self).__name__
+        if len(message) == 0:
+            raise ValueError(f"{name} got 0 rows; at least 1 row is required to fit.")
+        if not message.columns:
+            raise ValueError(f"{name} got no input columns; X needs at least one.")
+        self.n_features_in_ = (
+            len(message.columns) if named else message[ARRAY_COLUMN].shape[1]
+        )
+        if named:
+            self.feature_names_in_ = np.asarray(message.columns, dtype=object)
+        self._schema_ = message[:0]
+        return message
+
+    def _align(self, message: Message, named: bool) -> Message:
+        """Check a prediction input against the fitted columns."""
+        fitted_named = hasattr(self, "feature_names_in_")
+        if named != fitted_named:
+            message = self._convert_kind(message, named)
+        if not fitted_named:
+            width = message[ARRAY_COLUMN].shape[1]
+            if width != self.n_features_in_:
+                raise ValueError(
+                    f"X has {width} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            return message
+        fitted = list(self.feature_names_in_)
+        if message.columns != fitted:
+            raise SchemaError(
+                _schema_diff(type(self).__name__, fitted, message.columns, True)
+            )
+        self._check_shapes(message)
+        return message
+
+    def _check_shapes(self, message: Message) -> None:
+        for column in self._schema_.columns:
+            got = tuple(message[column].shape[1:])
+            expected = tuple(self._schema_[column].shape[1:])
+            if got != expected:
+                raise SchemaError(
+                    f"Column {column!r} has rows of shape {got} but "
+                    f"{type(self).__name__} was fitted on rows of shape {expected}."
+                )
+
+    def _convert_kind(self, message: Message, named: bool) -> Message:
+        """Convert between named and array input, warning as scikit-learn does."""
+        name = type(self).__name__
+        if named:
+            warnings.warn(
+                f"X has feature names, but {name} was fitted without feature names",
+                UserWarning,
+                stacklevel=4,
+            )
+            return array_message(np.asarray(message), min_rows=0)
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with "
+            "feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+        matrix = message[ARRAY_COLUMN]
+        shaped = [c for c in self._schema_.columns if self._schema_[c].ndim > 1]
+        if shaped:
+            raise SchemaError(
+                f"{name} was fitted on columns with several values per row "
+                f"({shaped!r}), which an array cannot name; pass a Message."
+            )
+        if matrix.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {matrix.shape[1]} features, but {name} is expecting "
+                f"{self.n_features_in_} features as input (columns "
+                f"{list(self.feature_names_in_)!r})."
+            )
+        columns = {c: matrix[:, j] for j, c in enumerate(self.feature_names_in_)}
+        return Message._from_columns(columns, len(message))
+
+    def _resolve_inputs(self, message: Message) -> tuple[list[str], bool]:
+        """The columns fed to forward, and whether they are stacked into one."""
+        if self.inputs is None:
+            tensors = [c for c in message.columns if message.is_tensor(c)]
+            if tensors:
+                return tensors, False
+            return message.columns, True
+        names = [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
+        if not names:
+            raise ValueError(f"{type(self).__name__}(inputs=[]) names no columns.")
+        if self.target is not None and self.target in names:
+            raise ValueError(
+                f"{type(self).__name__}: column {self.target!r} is both the target "
+                "and one of the inputs."
+            )
+        missing = [c for c in names if c not in message]
+        if missing:
+            raise SchemaError(
+                f"{type(self).__name__}(inputs=...) names columns {missing!r} that X "
+                f"lacks. X has columns {message.columns!r}."
+            )
+        return names, False
+
+    def _positional(self) -> bool:
+        return self._stack_ or len(self.inputs_) == 1
+
+    def _feed(self, message: Message) -> Message:
+        """The tensors passed to forward: one per input, or one stacked matrix."""
+        if self._stack_:
+            columns = {ARRAY_COLUMN: stack_columns(message, self.inputs_)}
+        else:
+            columns = {c: column_tensor(c, message[c]) for c in self.inputs_}
+        return Message._from_columns(columns, len(message))
+
+    # ------------------------------------------------------ skorch's hooks
+    def get_dataset(self, X: Any, y: Any = None) -> Any:
+        """X as a :class:`MessageDataset` (prediction input; fit builds its own)."""
+        if _is_internal(X):
+            return X
+        self.check_is_fitted()
+        if not hasattr(self, "n_features_in_"):
+            raise NotInitializedError(
+                f"This {type(self).__name__} was initialised but never fitted, so it "
+                "does not know its input columns; fit it, or load a fitted one "
+                "with joblib.load."
+            )
+        feed = self._frame_matrix(X)
+        if feed is None:
+            message, named, _ = self._split_target(X, None, fitting=False)
+            feed = self._feed(self._align(message, named))
+        return self.dataset(feed, positional=self._positional())
+
+    def _frame_matrix(self, X: Any) -> Message | None:
+        """A DataFrame of exactly the fitted numeric columns in one conversion.
+
+        This is the common case of a model fitted on a numeric DataFrame; it
+        skips the per-column Message path, which dominates small predictions.
+        None means "take the general path", which also explains any error.
+        """
+        if not (self._stack_ and isinstance(X, pd.DataFrame)):
+            return None
+        if not np.array_equal(X.columns, self.feature_names_in_):
+            return None
+        if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in X.dtypes):
+            return None
+        matrix = X.to_numpy(dtype=np.float32, na_value=np.nan)
+        if not np.isfinite(matrix).all():
+            return None
+        tensor = torch.from_numpy(np.require(matrix, requirements=["C", "W"]))
+        return Message._from_columns({ARRAY_COLUMN: tensor}, len(matrix))
+
+    def get_iterator(self, dataset: Any, training: bool = False) -> _Batches:
+        """A :class:`MessageLoader` over ``dataset`` built from ``iterator_*``.
+
+        Training batches are shuffled by default, in an order that follows from
+        ``random_state`` and the epoch; ``iterator_train__shuffle=False`` turns
+        shuffling off.
+        """
+        data = resolve_dataset(dataset)
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = max(len(data), 1)
+        if training:
+            kwargs.setdefault("shuffle", True)
+            kwargs.setdefault("random_state", self._seed(_SHUFFLE_STREAM))
+        if self.device is not None and torch.device(self.device).type != "cpu":
+            kwargs.setdefault("device", self.device)
+        loader = getattr(self, prefix)(data.loader_message(), **kwargs)
+        return _Batches(loader, data.positional, net=self if training else None)
+
+    def forward_iter(
+        self, X: Any, training: bool = False, device: str = "cpu"
+    ) -> Iterator[torch.Tensor]:
+        """Module outputs batch by batch; inputs up to one batch skip the loader."""
+        dataset = self.get_dataset(X)
+        if isinstance(dataset, MessageDataset) and len(dataset) <= self._eval_batch():
+            step = self.evaluation_step((dataset.inputs(), None), training=training)
+            yield to_device(step, device=device)
+            return
+        yield from super().forward_iter(dataset, training=training, device=device)
+
+    def _eval_batch(self) -> float:
+        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        return float("inf") if size == -1 else size
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Accuracy (classifier) or R² (regressor) of ``predict(X)`` against y.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        y : array-like or None, default=None
+            None reads the column named by ``target`` from X.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+
+        Returns
+        -------
+        float
+        """
+        if y is None and self.target is not None and is_named(X):
+            message = as_message(X)[0]
+            if self.target in message:
+                y = message[self.target]
+        if isinstance(y, torch.Tensor):
+            y = y.detach().cpu().numpy()
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def _get_param_names(self) -> list[str]:
+        # skorch lists its private ``_params_to_validate`` among the parameters;
+        # it is bookkeeping that __init__ derives, not a parameter to set.
+        return [n for n in super()._get_param_names() if n != "_params_to_validate"]
+
+    def _check_fit_params(self, fit_params: dict[str, Any]) -> None:
+        if "sample_weight" in fit_params:
+            raise TypeError(
+                f"{type(self).__name__} does not support sample_weight: skorch "
+                "passes fit parameters unchanged to module.forward for every batch."
+            )
+
+
+def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Defaults that differ from skorch's: silent, Message feeding, no split."""
+    kwargs.setdefault("iterator_train", MessageLoader)
+    kwargs.setdefault("iterator_valid", MessageLoader)
+    kwargs.setdefault("dataset", MessageDataset)
+    kwargs.setdefault("verbose", 0)
+    return kwargs
+
+
+def _labels(y: Any) -> np.ndarray:
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    elif isinstance(y, (pd.Series, pd.DataFrame)):
+        y = y.to_numpy()
+    return column_or_1d(y, warn=True)
+
+
+def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Indices of ``y`` in ``classes``; unknown labels raise naming them."""
+    order = np.argsort(classes, kind="stable")
+    ordered = classes[order]
+    position = np.clip(np.searchsorted(ordered, y), 0, len(ordered) - 1)
+    known = ordered[position] == y
+    if not np.all(known):
+        unknown = np.unique(y[~known]).tolist()
+        raise ValueError(
+            f"y contains labels {unknown!r} that are not in classes_ "
+            f"{classes.tolist()!r}; pass all labels as 'classes' on the first call."
+        )
+    return order[position].astype(np.int64)
+
+
+class TorchClassifier(_MessageNet, NeuralNetClassifier):
+    """A skorch ``NeuralNetClassifier`` that reads Messages and seeds itself.
+
+    Every skorch parameter, callback and ``prefix__name`` route keeps working.
+    X may be a Message, DataFrame, dict or 2-D array; minibatches come from
+    :class:`~fireworks_sk.MessageLoader`. Class labels may be any sortable
+    values (strings too); ``classes_`` holds them, as in scikit-learn.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, or None, default=None
+        None builds :class:`~fireworks_sk.estimators.DefaultMLP`, whose input
+        width is inferred (``LazyLinear``) and whose output width is the number
+        of classes; set its layers with ``module__hidden_units=(64, 64)``.
+        The module returns logits.
+    inputs : str, list of str or None, default=None
+        Columns fed to ``module.forward``: one column positionally, several as
+        keyword arguments named after the columns. None feeds every tensor
+        column, or, when X has no tensor column (a DataFrame or an array), all
+        columns stacked into one float32 matrix, positionally.
+    target : str or None, default=None
+        A column of X used as y when ``fit`` gets no y; it is never an input.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the module's initialisation, the shuffle order of each epoch and
+        the noise (dropout) drawn in each epoch, each from its own stream
+        derived from ``(random_state, epoch)``; the global torch random state
+        is left as it was. The same seed gives bit-identical weights on the CPU.
+    criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    lr : float, default=0.01
+    max_epochs : int, default=30
+    batch_size : int, default=128
+    train_split : callable or None, default=None
+        skorch's internal validation split; None trains on all rows, as
+        ``MLPClassifier`` does. Use ``skorch.dataset.ValidSplit(5)`` to get
+        ``valid_loss`` for ``EarlyStopping``.
+    **kwargs
+        Any other skorch parameter (``callbacks``, ``device``, ``warm_start``,
+        ``iterator_train__shuffle``, ``module__dropout``, ...). ``verbose``
+        defaults to 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Input column names, when X has them.
+    inputs_ : list of str
+        Columns fed to the module.
+    module_, history_, optimizer_ : as in skorch
+
+    Notes
+    -----
+    ``iterator_train`` and ``iterator_valid`` (default :class:`MessageLoader`)
+    are called as ``iterator(message, batch_size=..., [shuffle=...,
+    random_state=...,] **iterator_*__params)`` and must yield Messages.
+    skorch's scoring callbacks see the encoded targets (class indices) and
+    predict on the internal :class:`MessageDataset`, where ``predict`` returns
+    class indices too, so ``EpochScoring("accuracy")`` is right for any labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fireworks_sk import TorchClassifier
+    >>> X = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    >>> y = np.where(X[:, 0] > 0, "pos", "neg")
+    >>> clf = TorchClassifier(max_epochs=5, random_state=0).fit(X, y)
+    >>> clf.classes_.tolist()
+    ['neg', 'pos']
+    """
+
+    def __init__(
+        self,
+        module: Any = None,
+        *,
+        inputs: str | list[str] | None = None,
+        target: str | None = None,
+        random_state: Any = None,
+        criterion: Any = torch.nn.CrossEntropyLoss,
+        optimizer: Any = torch.optim.Adam,
+        lr: float = 0.01,
+        max_epochs: int = 30,
+        batch_size: int = 128,
+        train_split: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            None,
+            criterion=None,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            **_skorch_defaults(kwargs),
+        )
+        self._store_components(module=module, criterion=criterion)
+        self.inputs = inputs
+        self.target = target
+        self.random_state = random_state
+        self._drop_init_state()
+
+    def _encode_target(
+        self, y: Any, *, first: bool, classes: Any = None
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None; pass y or name a column of X with target=...."
+            )
+        y = _labels(y)
+        assert_all_finite(y, input_name="y")
+        check_classification_targets(y)
+        if first:
+            self.classes_inferred_ = np.unique(y if classes is None else classes)
+            self.n_outputs_ = len(self.classes_)
+        codes = _encode_labels(y, np.asarray(self.classes_))
+        return torch.from_numpy(codes), codes
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``; on skorch's internal (encoded) datasets,
+            as its scoring callbacks pass them, class indices.
+        """
+        index = self.predict_proba(X).argmax(axis=1)
+        return index if _is_internal(X) else np.asarray(self.classes_)[index]
+
+
+class TorchRegressor(_MessageNet, NeuralNetRegressor):
+    """A skorch ``NeuralNetRegressor`` that reads Messages and seeds itself.
+
+    Parameters are those of :class:`TorchClassifier`, except the criterion
+    (``torch.nn.MSELoss``). y may have shape (n_samples,) or
+    (n_samples, n_targets); ``predict`` returns the same shape.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, or None, default=None
+        None builds a :class:`~fireworks_sk.estimators.DefaultMLP` with one
+        output per target.
+    inputs : str, list of str or None, default=None
+    target : str or None, default=None
+    random_state : int, numpy Generator or None, default=None
+    criterion : torch criterion class, default=torch.nn.MSELoss
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    lr : float, default=0.01
+    max_epochs : int, default=30
+    batch_size : int, default=128
+    train_split : callable or None, default=None
+    **kwargs
+        Any other skorch parameter.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of regression targets.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+    inputs_ : list of str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fireworks_sk import TorchRegressor
+    >>> X = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    >>> reg = TorchRegressor(max_epochs=5, random_state=0).fit(X, X.sum(axis=1))
+    >>> reg.predict(X[:2]).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        module: Any = None,
+        *,
+        inputs: str | list[str] | None = None,
+        target: str | None = None,
+        random_state: Any = None,
+        criterion: Any = torch.nn.MSELoss,
+        optimizer: Any = torch.optim.Adam,
+        lr: float = 0.01,
+        max_epochs: int = 30,
+        batch_size: int = 128,
+        train_split: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            None,
+            criterion=None,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            **_skorch_defaults(kwargs),
+        )
+        self._store_components(module=module, criterion=criterion)
+        self.inputs = inputs
+        self.target = target
+        self.random_state = random_state
+        self._drop_init_state()
+
+    def _encode_target(
+        self, y: Any, *, first: bool, classes: Any = None
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None; pass y or name a column of X with target=...."
+            )
+        if isinstance(y, torch.Tensor):
+            y = y.detach().cpu().numpy()
+        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
+        y2d = y.reshape(len(y), -1).astype(np.float32)
+        if first:
+            self._y_ndim_ = y.ndim
+            self.n_outputs_ = y2d.shape[1]
+        elif y2d.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y2d.shape[1]} targets but {type(self).__name__} was fitted "
+                f"on {self.n_outputs_}."
+            )
+        return torch.from_numpy(y2d), y2d
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            The shape of y at fit.
+        """
+        prediction = NeuralNet.predict_proba(self, X).astype(np.float64)
+        if _is_internal(X) or self._y_ndim_ != 1:
+            return prediction
+        return prediction.reshape(len(prediction))
+
+    @available_if(lambda self: False)
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Not available: a regressor has no probabilities; use predict."""
+        return NeuralNet.predict_proba(self, X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
