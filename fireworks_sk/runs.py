@@ -128,12 +128,23 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def check_config(config: Mapping[str, Any]) -> None:
-    """Refuse unknown and missing keys and unknown types, naming them."""
+    """Refuse unknown and missing keys and unknown types, naming them.
+
+    What the config holds is checked before what it lacks, so a misspelt key
+    is named rather than reported missing.
+    """
     _check_keys("", config)
+    _check_keys("data", config.get("data", {}))
+    for position, step in enumerate(config.get("steps", [])):
+        _check_keys("steps", step, f"steps[{position}]")
+        _check_type(step.get("type"), STEP_TYPES, f"steps[{position}].type")
+    if "model" in config:
+        _check_keys("model", config["model"])
+        _check_type(config["model"].get("type"), MODEL_TYPES, "model.type")
+    _check_keys("search", config.get("search", {}))
     for key in ("data", "steps", "model"):
         if key not in config:
             raise ConfigError(f"Config key {key!r} is missing.")
-    _check_keys("data", config["data"])
     for required in ("source", "target"):
         if required not in config["data"]:
             raise ConfigError(f"Config key 'data.{required}' is missing.")
@@ -141,12 +152,6 @@ def check_config(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"data.source {config['data']['source']!r} is not one of {list(_SOURCES)}."
         )
-    for position, step in enumerate(config["steps"]):
-        _check_keys("steps", step, f"steps[{position}]")
-        _check_type(step.get("type"), STEP_TYPES, f"steps[{position}].type")
-    _check_keys("model", config["model"])
-    _check_type(config["model"].get("type"), MODEL_TYPES, "model.type")
-    _check_keys("search", config.get("search", {}))
 
 
 def _check_keys(section: str, values: Any, where: str | None = None) -> None:
