@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn import metrics
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
+from skorch.dataset import ValidSplit
 
 from fireworks_sk import pipes
 from fireworks_sk.exceptions import FireworksError
@@ -55,7 +56,7 @@ _KEYS = {
         "test_size",
     },
     "steps": {"type", "name", "params"},
-    "model": {"type", "params"},
+    "model": {"type", "params", "valid_fraction"},
     "search": {"cv", "scoring", "grid"},
 }
 _SOURCES = ("csv", "parquet", "sql", "penguins")
@@ -92,6 +93,7 @@ def demo_config(output: str | Path = "runs/demo") -> dict[str, Any]:
         "model": {
             "type": "TorchClassifier",
             "params": {"max_epochs": 25, "batch_size": 32},
+            "valid_fraction": 0.2,
         },
         "search": {
             "cv": 3,
@@ -230,12 +232,17 @@ def build_pipeline(config: Mapping[str, Any]) -> Pipeline:
         steps.append(
             (step.get("name", step["type"].lower()), kind(**step.get("params", {})))
         )
-    model = getattr(estimators, config["model"]["type"])
-    params = {
-        "random_state": config.get("seed", 0),
-        **config["model"].get("params", {}),
-    }
-    steps.append(("model", model(**params)))
+    model = config["model"]
+    seed = config.get("seed", 0)
+    params = {"random_state": seed, **model.get("params", {})}
+    if "valid_fraction" in model:
+        # skorch holds out this fraction in each fit for valid_loss.
+        params["train_split"] = ValidSplit(
+            float(model["valid_fraction"]),
+            stratified=model["type"] == "TorchClassifier",
+            random_state=seed,
+        )
+    steps.append(("model", getattr(estimators, model["type"])(**params)))
     return Pipeline(steps)
 
 

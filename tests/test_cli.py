@@ -37,6 +37,7 @@ type = "Stack"
 [model]
 type = "TorchClassifier"
 params = {{ max_epochs = 4, batch_size = 64 }}
+valid_fraction = 0.2
 
 [search]
 cv = 2
