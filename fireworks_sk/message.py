@@ -533,10 +533,10 @@ def _as_tensor(name: str, column: Column) -> torch.Tensor:
         return column
     dtype = column.dtype
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        if column.hasnans:
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        elif isinstance(dtype, np.dtype):
+        if isinstance(dtype, np.dtype):
             values = column.to_numpy()
+        elif column.hasnans:
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             values = column.to_numpy(dtype=dtype.numpy_dtype)
         return torch.from_numpy(np.array(values, copy=True))

@@ -36,8 +36,10 @@ def _tensor(name: str, column: Column, dtype: torch.dtype) -> torch.Tensor:
     elif pd.api.types.is_complex_dtype(column.dtype):
         raise ValueError(f"Complex data not supported (column {name!r}).")
     else:
-        exact = column.dtype.kind in "biu" and not column.hasnans
-        array = column.to_numpy(dtype=None if exact else np.float64, na_value=np.nan)
+        exact = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"
+        array = (
+            column.to_numpy() if exact else column.to_numpy(np.float64, na_value=np.nan)
+        )
         # A copy: pandas hands out read-only views under copy-on-write.
         values = torch.from_numpy(np.array(array, dtype=array.dtype, copy=True))
     if values.is_complex():
@@ -48,6 +50,37 @@ def _tensor(name: str, column: Column, dtype: torch.dtype) -> torch.Tensor:
 
 def _width(column: Column) -> int:
     return int(np.prod(column.shape[1:]))
+
+
+_NUMPY_DTYPES = {
+    torch.float16: np.float16,
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+    torch.int8: np.int8,
+    torch.int16: np.int16,
+    torch.int32: np.int32,
+    torch.int64: np.int64,
+    torch.uint8: np.uint8,
+    torch.bool: np.bool_,
+}
+
+
+def _block(name: str, column: Column, n: int, width: int) -> np.ndarray:
+    """A column's values as an (n, width) numpy array, without a copy if it can."""
+    if isinstance(column, torch.Tensor):
+        values = column.detach().cpu()
+        if values.dtype not in _NUMPY_DTYPES or values.is_complex():
+            values = _tensor(name, values, torch.float64)
+        return values.reshape(n, width).numpy()
+    if not _is_number_column(column) or pd.api.types.is_complex_dtype(column.dtype):
+        _tensor(name, column, torch.float64)  # raises, naming the column
+    # numpy dtypes hold no pandas NA (float NaN is caught by the finite check);
+    # extension dtypes (Int64, boolean) go through float with NA as NaN.
+    exact = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"
+    values = (
+        column.to_numpy() if exact else column.to_numpy(np.float64, na_value=np.nan)
+    )
+    return values.reshape(n, width)
 
 
 class ToTensor(Pipe):
@@ -148,16 +181,7 @@ class Stack(Pipe):
 
     def _transform(self, message: Message) -> Message:
         n = len(message)
-        parts = [
-            _tensor(c, message[c], self.dtype).reshape(n, _width(message[c]))
-            for c in self.columns_
-        ]
-        width = sum(p.shape[1] for p in parts)
-        stacked = torch.empty((n, width), dtype=self.dtype)
-        start = 0
-        for part in parts:
-            stacked[:, start : start + part.shape[1]] = part
-            start += part.shape[1]
+        stacked = self._stack(message, n)
         first = self.columns_[0] if self.columns_ else None
         out: dict[str, Column] = {}
         for name in message.columns:
@@ -168,6 +192,20 @@ class Stack(Pipe):
         if first is None:
             out[self.into] = stacked
         return Message._from_columns(out, n)
+
+    def _stack(self, message: Message, n: int) -> torch.Tensor:
+        """Copy every column once into one (n, width) array, then check it once."""
+        widths = [_width(message[c]) for c in self.columns_]
+        buffer_dtype = self.dtype if self.dtype in _NUMPY_DTYPES else torch.float32
+        buffer = np.empty((n, sum(widths)), dtype=_NUMPY_DTYPES[buffer_dtype])
+        start = 0
+        for name, width in zip(self.columns_, widths):
+            buffer[:, start : start + width] = _block(name, message[name], n, width)
+            start += width
+        if buffer.dtype.kind == "f" and not np.isfinite(buffer).all():
+            for name in self.columns_:
+                check_finite(name, _tensor(name, message[name], torch.float64))
+        return torch.from_numpy(buffer).to(self.dtype)
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
         if name != self.into:

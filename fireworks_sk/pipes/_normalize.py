@@ -161,9 +161,7 @@ class BatchNormalizer(StatefulPipe):
         return torch.where(tiny, torch.ones_like(std), std)
 
     def _transform(self, message: Message) -> Message:
-        return message.assign(
-            **{name: self._apply(name, message[name], False) for name in self.columns_}
-        )
+        return message.assign(**self._apply(message, inverse=False))
 
     def inverse_transform(self, X: Any) -> Message:
         """Undo the scaling: ``x * scale_ + mean_``.
@@ -178,30 +176,57 @@ class BatchNormalizer(StatefulPipe):
         Message
         """
         message = self._validate(X, reset=False, check_dtypes=False)
-        return message.assign(
-            **{name: self._apply(name, message[name], True) for name in self.columns_}
-        )
+        return message.assign(**self._apply(message, inverse=True))
 
-    def _apply(self, name: str, column: Column, inverse: bool) -> Column:
-        mean = (
-            self.mean_[name] if self.with_mean else torch.zeros_like(self.mean_[name])
-        )
-        scale = self.scale_[name]
-        if isinstance(column, torch.Tensor):
-            dtype = column.dtype if column.is_floating_point() else torch.float32
-            values = column.to(dtype)
-            check_finite(name, values)
-            mean, scale = mean.to(dtype, copy=False), scale.to(dtype, copy=False)
-            mean, scale = mean.to(column.device), scale.to(column.device)
-            return values * scale + mean if inverse else (values - mean) / scale
-        dtype = np.float32 if column.dtype == np.float32 else np.float64
-        values = column.to_numpy(dtype=dtype, na_value=np.nan)
+    def _apply(self, message: Message, inverse: bool) -> dict[str, Column]:
+        out = {
+            name: self._apply_tensor(name, message[name], inverse)
+            for name in self.columns_
+            if message.is_tensor(name)
+        }
+        pandas_columns = [n for n in self.columns_ if not message.is_tensor(n)]
+        for dtype in (np.float32, np.float64):
+            group = [n for n in pandas_columns if _float_dtype(message[n]) is dtype]
+            if group:
+                out.update(self._apply_series(message, group, dtype, inverse))
+        return out
+
+    def _stats(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.mean_[name]
+        return (mean if self.with_mean else torch.zeros_like(mean)), self.scale_[name]
+
+    def _apply_tensor(self, name: str, column: torch.Tensor, inverse: bool) -> Column:
+        dtype = column.dtype if column.is_floating_point() else torch.float32
+        values = column.to(dtype)
         check_finite(name, values)
-        m, s = mean.numpy().astype(dtype), scale.numpy().astype(dtype)
+        mean, scale = (
+            s.to(device=column.device, dtype=dtype) for s in self._stats(name)
+        )
+        return values * scale + mean if inverse else (values - mean) / scale
+
+    def _apply_series(
+        self, message: Message, names: list[str], dtype: type, inverse: bool
+    ) -> dict[str, pd.Series]:
+        # All pandas columns of one dtype as one (columns, rows) block: one
+        # finite check and one arithmetic pass instead of one per column.
+        values = np.stack(
+            [message[n].to_numpy(dtype=dtype, na_value=np.nan) for n in names]
+        )
+        if not np.isfinite(values).all():
+            for name, row in zip(names, values):
+                check_finite(name, row)
+        stats = [self._stats(n) for n in names]
+        mean = np.array([float(m) for m, _ in stats], dtype=dtype)[:, None]
+        scale = np.array([float(s) for _, s in stats], dtype=dtype)[:, None]
         if inverse:
-            out = np.multiply(values, s)
-            out += m
+            out = np.multiply(values, scale)
+            out += mean
         else:
-            out = np.subtract(values, m)
-            out /= s
-        return pd.Series(out, name=name, copy=False)
+            out = np.subtract(values, mean)
+            out /= scale
+        return {n: pd.Series(out[i], name=n, copy=False) for i, n in enumerate(names)}
+
+
+def _float_dtype(column: pd.Series) -> type:
+    """The float dtype a scaled pandas column gets: float32 stays float32."""
+    return np.float32 if column.dtype == np.float32 else np.float64
