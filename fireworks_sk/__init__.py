@@ -14,6 +14,13 @@ from fireworks_sk.pipes import (
     Stack,
     ToTensor,
 )
+from fireworks_sk.stream import (
+    fit_stream,
+    predict_stream,
+    transform_stream,
+    write_parquet,
+    write_sql,
+)
 
 __version__ = "0.1.0"
 
@@ -33,4 +40,9 @@ __all__ = [
     "Stack",
     "ToTensor",
     "__version__",
+    "fit_stream",
+    "predict_stream",
+    "transform_stream",
+    "write_parquet",
+    "write_sql",
 ]
