@@ -147,7 +147,11 @@ class ParquetSource(Source):
 
     def _row_counts(self, files: list[Path]) -> list[int]:
         pq = import_extra("pyarrow.parquet", "parquet", "ParquetSource")
-        return [pq.ParquetFile(file).metadata.num_rows for file in files]
+        counts = []
+        for file in files:
+            with _open_parquet(pq, file) as parquet:
+                counts.append(parquet.metadata.num_rows)
+        return counts
 
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
         pq = import_extra("pyarrow.parquet", "parquet", "ParquetSource")
@@ -167,7 +171,7 @@ class ParquetSource(Source):
     def _read_file(self, pq: Any, path: Path, offset: int) -> Iterator[tuple]:
         import pyarrow as pa
 
-        with pq.ParquetFile(path) as parquet:
+        with _open_parquet(pq, path) as parquet:
             self._check_columns(parquet, path)
             metadata = parquet.metadata
             groups = range(metadata.num_row_groups)
@@ -200,6 +204,15 @@ class ParquetSource(Source):
 
     def _describe(self) -> str:
         return repr(self.path_or_dir)
+
+
+def _open_parquet(pq: Any, path: Path) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise SourceError(f"Opening {str(path)!r} as Parquet failed: {exc}") from exc
 
 
 def _group(ends: np.ndarray, row: int) -> int:
