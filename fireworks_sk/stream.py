@@ -644,6 +644,13 @@ def _arrow_table(pa: Any, frame: pd.DataFrame, writer: Any, index: int) -> Any:
         ) from exc
 
 
+def _cause(exc: BaseException) -> BaseException:
+    """The driver's error under SQLAlchemy's and pandas' wrappers."""
+    while exc.__cause__ is not None or getattr(exc, "orig", None) is not None:
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return exc
+
+
 def write_sql(
     results: Iterable[Any],
     url: Any,
@@ -679,10 +686,10 @@ def write_sql(
             try:
                 with engine.begin() as connection:
                     frame.to_sql(table, connection, if_exists="append", index=False)
-            except sa.exc.SQLAlchemyError as exc:
+            except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
                 raise SourceError(
                     f"write_sql: appending chunk {index} to table {table!r} failed "
-                    f"after {rows} rows were written: {getattr(exc, 'orig', exc)}"
+                    f"after {rows} rows were written: {_cause(exc)}"
                 ) from exc
             rows += len(frame)
     finally:

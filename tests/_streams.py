@@ -87,6 +87,8 @@ def assert_columns_close(a: Message, b: Message) -> None:
             tol = 1e-6 if left.dtype == torch.float32 else 1e-9
             torch.testing.assert_close(left, right, rtol=tol, atol=tol)
         elif left.dtype.kind == "f":
-            np.testing.assert_allclose(left.to_numpy(), right.to_numpy(), rtol=1e-9)
+            np.testing.assert_allclose(
+                left.to_numpy(), right.to_numpy(), rtol=1e-9, atol=1e-9
+            )
         else:
             pd.testing.assert_series_equal(left, right)
