@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -75,6 +77,56 @@ def _progress(total: int | None, desc: str, verbose: int) -> Any:
     return tqdm(total=total, desc=desc, unit="rows", unit_scale=True)
 
 
+class _ReadAhead:
+    """Chunks read by a background thread, at most ``depth`` ahead of use.
+
+    Readers (pyarrow, database drivers) release the GIL, so reading the next
+    chunk overlaps fitting on this one. The chunk iterator runs and is closed
+    in the reading thread only, as SQLite connections require.
+    """
+
+    def __init__(self, chunks: Iterator[Chunk], depth: int = 1) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(chunks,), daemon=True)
+        self._thread.start()
+
+    def _read(self, chunks: Iterator[Chunk]) -> None:
+        try:
+            for chunk in chunks:
+                if not self._put(("chunk", chunk)):
+                    return
+            self._put(("done", None))
+        except BaseException as exc:  # handed to the consuming thread
+            self._put(("error", exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, item: tuple) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Chunk]:
+        try:
+            while True:
+                kind, value = self._queue.get()
+                if kind == "done":
+                    return
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            self._stop.set()
+            self._thread.join()
+
+
 def _pass(
     source: Source,
     desc: str,
@@ -87,7 +139,7 @@ def _pass(
     bar = _progress(source.n_rows, desc, verbose)
     rows = 0
     try:
-        for chunk in source._chunks(rng):
+        for chunk in _ReadAhead(source._chunks(rng)):
             yield chunk
             rows += len(chunk.message)
             bar.update(len(chunk.message))
@@ -250,11 +302,25 @@ def _shapes_unsettled(x: Any, tainted: Columns) -> bool:
     return any(c in x and x.is_tensor(c) for c in tainted)
 
 
+def _same_layout(before: Any, after: Any) -> bool:
+    """Same column names, kinds (tensor or pandas) and tensor row shapes."""
+    if not (isinstance(before, Message) and isinstance(after, Message)):
+        return False
+    if before.columns != after.columns:
+        return False
+    return all(
+        before.is_tensor(c) == after.is_tensor(c)
+        and tuple(before[c].shape[1:]) == tuple(after[c].shape[1:])
+        for c in before.columns
+    )
+
+
 class _Group:
     """Consecutive steps fitted in one pass; opened on the pass's first chunk."""
 
     def __init__(self) -> None:
-        self.members: list[tuple[Any, bool]] = []
+        # (step, learns from every chunk, transform skippable after chunk 0)
+        self.members: list[tuple[Any, bool, bool]] = []
 
     def open(self, steps: list[Any], start: int, x: Any, y: Any) -> int:
         """Fit the steps that can share this pass on the first chunk.
@@ -266,7 +332,7 @@ class _Group:
             step = steps[index]
             if _shapes_unsettled(x, tainted):
                 return index
-            stateful = hasattr(step, "partial_fit")
+            stateful = not _is_stateless(step)
             if stateful and tainted != set():
                 probe = clone(step).partial_fit(x, y)
                 if _overlaps(_reads(probe), tainted):
@@ -280,22 +346,25 @@ class _Group:
             if stateful or _overlaps(_reads(step), tainted):
                 changed = _changed(x, out)
                 tainted = None if None in (changed, tainted) else tainted | changed
-            self.members.append((step, stateful))
+            # A learning step that keeps the column layout changes only values no
+            # later member reads, so later chunks may skip its transform.
+            skip = stateful and _same_layout(x, out)
+            self.members.append((step, stateful, skip))
             x = out
         return len(steps)
 
     @property
     def learns(self) -> bool:
         """Whether any member learns from more than the first chunk."""
-        return any(stateful for _, stateful in self.members)
+        return any(stateful for _, stateful, _ in self.members)
 
     def feed(self, x: Any, y: Any) -> None:
         """Update the members with one more chunk."""
-        last = max(i for i, (_, stateful) in enumerate(self.members) if stateful)
-        for i, (step, stateful) in enumerate(self.members[: last + 1]):
+        last = max(i for i, (_, stateful, _) in enumerate(self.members) if stateful)
+        for i, (step, stateful, skip) in enumerate(self.members[: last + 1]):
             if stateful:
                 step.partial_fit(x, y)
-            if i < last:
+            if i < last and not skip:
                 x = step.transform(x)
 
 

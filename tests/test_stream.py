@@ -136,8 +136,9 @@ def test_fit_stream_equals_fit_for_every_source(make_source, chunk_size):
         OneHot(["color"], min_frequency=5),
         IndexEncoder(CATEGORICAL),
         Junction([("scale", BatchNormalizer(NUMERIC)), ("hot", OneHot(CATEGORICAL))]),
+        Junction([("scale", BatchNormalizer(NUMERIC)), ("codes", Stack(["i"]))]),
     ],
-    ids=["BatchNormalizer", "OneHot", "IndexEncoder", "Junction"],
+    ids=["BatchNormalizer", "OneHot", "IndexEncoder", "Junction", "Junction-Stack"],
 )
 @pytest.mark.parametrize("chunk_size", [1, 10])
 def test_fit_stream_fits_a_single_pipe_as_fit_does(pipe, chunk_size):
@@ -145,6 +146,20 @@ def test_fit_stream_fits_a_single_pipe_as_fit_does(pipe, chunk_size):
     streamed = fit_stream(pipe, DataFrameSource(frame, chunk_size), verbose=0)
     in_memory = pipe.__class__(**pipe.get_params(deep=False)).fit(frame)
     assert streamed is pipe
+    assert_columns_close(streamed.transform(frame), in_memory.transform(frame))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 10])
+def test_shared_pass_with_skipped_transforms_equals_fit(chunk_size):
+    # BatchNormalizer() turns the int column "i" into floats; OneHot() then
+    # encodes only what is not float. Later chunks of the shared pass skip the
+    # scaling transform, and OneHot must still see what fit shows it.
+    frame = stream_frame()
+    source = Counting(frame, chunk_size)
+    streamed = fit_stream(Pipeline([("s", BatchNormalizer()), ("h", OneHot())]), source)
+    in_memory = Pipeline([("s", BatchNormalizer()), ("h", OneHot())]).fit(frame)
+    assert source.passes == 1
+    assert streamed[1].columns_ == in_memory[1].columns_ == ["color", "size", "label"]
     assert_columns_close(streamed.transform(frame), in_memory.transform(frame))
 
 
@@ -201,7 +216,8 @@ def test_stateless_pipeline_reads_only_the_first_chunk():
     source = Counting(stream_frame(), 10)
     pipe = Pipeline([("select", SelectColumns(NUMERIC)), ("tensor", ToTensor())])
     fit_stream(pipe, source, verbose=0)
-    assert (source.passes, source.chunks_read) == (1, 1)
+    # The chunk used, plus at most two the read-ahead thread had started on.
+    assert source.passes == 1 and source.chunks_read <= 3
     assert_columns_close(
         pipe.transform(stream_frame()), pipe.fit_transform(stream_frame())
     )
@@ -319,6 +335,14 @@ def test_max_epochs_passes_of_one_epoch_each():
         _EpochRecorder(), DataFrameSource(frame, 50), y="label", epochs=1, verbose=0
     )
     assert len(again.calls_) == 3
+
+
+def test_read_ahead_stops_reading_when_the_consumer_stops():
+    source = Counting(stream_frame(), 1)
+    chunks = transform_stream(BatchNormalizer(NUMERIC).fit(stream_frame()), source)
+    next(chunks)
+    chunks.close()
+    assert source.chunks_read <= 3
 
 
 # ---------------------------------------------------------------- failures

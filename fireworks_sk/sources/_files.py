@@ -184,7 +184,7 @@ class ParquetSource(Source):
             for batch in _guarded(batches, (pa.ArrowException, OSError), where):
                 rows = _rows(start, start + batch.num_rows)
                 position = f"{where()}, {rows} of the file"
-                yield offset + start, position, batch.to_pandas()
+                yield offset + start, position, batch.to_pandas(split_blocks=True)
                 start += batch.num_rows
 
     def _column_list(self) -> list[str] | None:
