@@ -406,9 +406,15 @@ def _accepts(method: Any, name: str) -> bool:
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
+def _wants_classes(learner: Any) -> bool:
+    if learner is None or not is_classifier(learner):
+        return False
+    return _accepts(learner.partial_fit, "classes")
+
+
 def _learner_kwargs(learner: Any, classes: Any, target: _Target) -> dict[str, Any]:
     """``classes=`` for a classifier (all of them are needed on the first call)."""
-    if not (is_classifier(learner) and _accepts(learner.partial_fit, "classes")):
+    if not _wants_classes(learner):
         return {}
     if classes is not None:
         return {"classes": np.asarray(classes)}
@@ -446,13 +452,32 @@ def _shuffled(x: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any]:
     return x, y
 
 
+def _shuffle_rng(
+    learner: Any, shuffle: bool | None, random_state: Any, per_call: dict
+) -> np.random.Generator | None:
+    """The generator of the shuffling; None when not shuffling.
+
+    ``shuffle=None`` shuffles for estimators trained epoch by epoch (skorch's
+    ``max_epochs``), seeded by ``random_state`` or else the estimator's own.
+    """
+    if shuffle is None:
+        shuffle = bool(per_call)
+    if not shuffle:
+        return None
+    if random_state is None:
+        random_state = getattr(learner, "random_state", None)
+    if isinstance(random_state, np.random.RandomState):
+        random_state = random_state.randint(2**31)
+    return np.random.default_rng(random_state)
+
+
 def _fit_learner(
     transformers: list[Any], learner: Any, source: Source, target: _Target, **opts
 ) -> None:
     """``epochs`` passes of ``partial_fit`` over the transformed chunks."""
     kwargs = _learner_kwargs(learner, opts["classes"], target)
     n_epochs, per_call = _epochs(learner, opts["epochs"])
-    rng = np.random.default_rng(opts["random_state"]) if opts["shuffle"] else None
+    rng = _shuffle_rng(learner, opts["shuffle"], opts["random_state"], per_call)
     name = type(learner).__name__
     for epoch in range(n_epochs):
         desc = f"fit {name}, epoch {epoch + 1}/{n_epochs}"
@@ -479,7 +504,7 @@ def fit_stream(
     y: Any = None,
     classes: Any = None,
     epochs: int | None = None,
-    shuffle: bool = False,
+    shuffle: bool | None = None,
     random_state: int | None = None,
     verbose: int = 1,
 ) -> Any:
@@ -510,12 +535,14 @@ def fit_stream(
     epochs : int or None, default=None
         Passes of the final estimator over the stream. None means its
         ``max_epochs`` where ``partial_fit`` takes ``epochs`` (skorch), else 1.
-    shuffle : bool, default=False
+    shuffle : bool or None, default=None
         Train the final estimator on the chunks in a random order (where the
         source allows: DataFrameSource, ParquetSource by file) and on the rows
-        of each chunk in a random order.
+        of each chunk in a random order. None shuffles for estimators trained
+        epoch by epoch (``max_epochs``, as Torch estimators) and not otherwise.
     random_state : int or None, default=None
-        Seed of the shuffling.
+        Seed of the shuffling; None uses the final estimator's
+        ``random_state``, so a seeded estimator is trained reproducibly.
     verbose : int, default=1
         0 shows nothing; otherwise a tqdm bar per pass (rows, rows/s) when
         tqdm is installed.
@@ -541,9 +568,8 @@ def fit_stream(
     fitted = clone(estimator)
     transformers, learner = _split_learner(_flat_steps(fitted))
     target = _Target(y, "fit_stream")
-    kwargs = _learner_kwargs(learner, classes, target) if learner is not None else {}
-    if kwargs.get("classes", 0) is None:
-        target.classes = []
+    if _wants_classes(learner) and classes is None and isinstance(y, str):
+        target.classes = []  # gathered while the transformers are fitted
     _fit_transformers(transformers, source, target, verbose)
     if learner is not None:
         if isinstance(target.classes, list):

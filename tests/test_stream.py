@@ -316,6 +316,7 @@ class _EpochRecorder(ClassifierMixin, BaseEstimator):
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         self.calls_ = [*getattr(self, "calls_", []), (len(X), fit_params, classes)]
+        self.seen_ = [*getattr(self, "seen_", []), *X["x"].tolist()]
         self.classes_ = np.asarray(classes)
         return self
 
@@ -323,11 +324,28 @@ class _EpochRecorder(ClassifierMixin, BaseEstimator):
         return np.full(len(X), self.classes_[0])
 
 
+def test_epoch_trained_estimators_are_shuffled_by_default_with_a_seed():
+    frame = stream_frame()[["x", "label"]]
+
+    def seen(**kwargs):
+        model = fit_stream(
+            _EpochRecorder(max_epochs=1),
+            DataFrameSource(frame, 10),
+            y="label",
+            verbose=0,
+            **kwargs,
+        )
+        return model.seen_
+
+    assert sorted(seen(random_state=0)) == sorted(frame["x"])
+    assert seen(random_state=0) == seen(random_state=0) != frame["x"].tolist()
+    assert seen(shuffle=False) == frame["x"].tolist()
+
+
 def test_max_epochs_passes_of_one_epoch_each():
     frame = stream_frame()[["x", "label"]]
-    model = fit_stream(
-        _EpochRecorder(), DataFrameSource(frame, 50), y="label", verbose=0
-    )
+    source = DataFrameSource(frame, 50)
+    model = fit_stream(_EpochRecorder(), source, y="label", shuffle=False, verbose=0)
     assert [n for n, _, _ in model.calls_] == [50, 50, 3] * 3
     assert all(kwargs == {"epochs": 1} for _, kwargs, _ in model.calls_)
     assert list(model.calls_[0][2]) == ["no", "yes"]
