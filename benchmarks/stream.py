@@ -78,12 +78,7 @@ def run_case(case: str, folder: Path, chunk_size: int, warm: bool) -> dict:
     before = _rss_kb("VmRSS")
     start = time.perf_counter()
     if case.startswith("pyarrow"):
-        rows, convert = 0, case.endswith("to_pandas")
-        for file in sorted(folder.glob("*.parquet")):
-            for batch in pq.ParquetFile(file).iter_batches(batch_size=chunk_size):
-                if convert:
-                    batch.to_pandas(split_blocks=True)
-                rows += batch.num_rows
+        rows = read_with_pyarrow(folder, chunk_size, case.endswith("to_pandas"))
     else:
         copies = 3 if case == "fit x3" else 1
         source = ParquetSource([folder] * copies, chunk_size)
@@ -95,6 +90,19 @@ def run_case(case: str, folder: Path, chunk_size: int, warm: bool) -> dict:
     seconds = time.perf_counter() - start
     growth = (_rss_kb("VmHWM") - before) / 1024
     return {"case": case, "seconds": seconds, "rows": rows, "growth_mb": growth}
+
+
+def read_with_pyarrow(folder: Path, chunk_size: int, convert: bool) -> int:
+    """The baseline: every batch of every file, optionally as pandas."""
+    import pyarrow.parquet as pq
+
+    rows = 0
+    for file in sorted(folder.glob("*.parquet")):
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=chunk_size):
+            if convert:
+                batch.to_pandas(split_blocks=True)
+            rows += batch.num_rows
+    return rows
 
 
 def in_own_process(case: str, folder: Path, chunk_size: int, warm: bool) -> dict:

@@ -136,7 +136,7 @@ def _pass(
     empty_ok: bool = False,
 ) -> Iterator[Chunk]:
     """One pass over ``source`` with a progress bar; refuses an empty stream."""
-    bar = _progress(source.n_rows, desc, verbose)
+    bar = _progress(source.n_rows if verbose else None, desc, verbose)
     rows = 0
     try:
         for chunk in _ReadAhead(source._chunks(rng)):
