@@ -110,15 +110,21 @@ class _SchemaCheck:
 class Source:
     """A re-iterable stream of Messages of at most ``chunk_size`` rows.
 
-    Subclasses implement ``_read(order)``, yielding ``(offset, position, data)``
-    with ``data`` a DataFrame, Message or Arrow record batch; this class checks
-    sizes and dtypes. Iterating again reads the data again from the start.
+    Subclasses set ``chunk_size`` and implement ``_read(rng)``, yielding
+    ``(offset, position, data)``: the row offset of ``data`` in the stream, a
+    description of where it came from for error messages, and a DataFrame,
+    Message or dict of columns. This class splits what is longer than
+    ``chunk_size``, skips what is empty, and checks that every chunk has the
+    columns and dtypes of the first. ``rng``, when given, asks for the pieces
+    in a random order where the source can do that cheaply (``offset`` stays
+    the natural one). Iterating again reads the data again from the start.
     """
 
     #: Appended to dtype mismatch errors: how to make the dtypes agree.
     _dtype_hint = "Cast the column to one dtype before streaming it."
 
     def __iter__(self) -> Iterator[Message]:
+        """The chunks, as Messages, from the start of the data."""
         for chunk in self._chunks():
             yield chunk.message
 
