@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from typing import Any
 
 import numpy as np
@@ -139,10 +140,11 @@ def _pass(
     bar = _progress(source.n_rows if verbose else None, desc, verbose)
     rows = 0
     try:
-        for chunk in _ReadAhead(source._chunks(rng)):
-            yield chunk
-            rows += len(chunk.message)
-            bar.update(len(chunk.message))
+        with closing(iter(_ReadAhead(source._chunks(rng)))) as chunks:
+            for chunk in chunks:
+                yield chunk
+                rows += len(chunk.message)
+                bar.update(len(chunk.message))
     finally:
         bar.close()
     if rows == 0 and not empty_ok:
@@ -378,15 +380,17 @@ def _fit_group(
     """
     group, end = _Group(), start
     names = ", ".join(type(s).__name__ for s in steps[start:])
-    for chunk in _pass(source, f"fit {names}", verbose):
-        x, y = target.split(chunk)
-        x = _through(steps[:start], x)
-        if not group.members:
-            end = group.open(steps, start, x, y)
-            if not group.learns:
-                return end, False
-        else:
-            group.feed(x, y)
+    # closing(): stop the reading thread now, also when a step raises.
+    with closing(_pass(source, f"fit {names}", verbose)) as chunks:
+        for chunk in chunks:
+            x, y = target.split(chunk)
+            x = _through(steps[:start], x)
+            if not group.members:
+                end = group.open(steps, start, x, y)
+                if not group.learns:
+                    return end, False
+            else:
+                group.feed(x, y)
     return end, True
 
 
@@ -481,18 +485,20 @@ def _fit_learner(
     name = type(learner).__name__
     for epoch in range(n_epochs):
         desc = f"fit {name}, epoch {epoch + 1}/{n_epochs}"
-        for chunk in _pass(source, desc, opts["verbose"], rng):
-            x, y = target.split(chunk)
-            x = _through(transformers, x)
-            if rng is not None:
-                x, y = _shuffled(x, y, rng)
-            args = (x,) if y is None else (x, y)
-            learner.partial_fit(*args, **kwargs, **per_call)
+        with closing(_pass(source, desc, opts["verbose"], rng)) as chunks:
+            for chunk in chunks:
+                x, y = target.split(chunk)
+                x = _through(transformers, x)
+                if rng is not None:
+                    x, y = _shuffled(x, y, rng)
+                args = (x,) if y is None else (x, y)
+                learner.partial_fit(*args, **kwargs, **per_call)
 
 
 def _collect_classes(source: Source, target: _Target, verbose: int) -> None:
-    for chunk in _pass(source, "collect classes", verbose):
-        target.split(chunk)
+    with closing(_pass(source, "collect classes", verbose)) as chunks:
+        for chunk in chunks:
+            target.split(chunk)
     target.finish_classes()
 
 
@@ -658,8 +664,9 @@ def _apply_stream(
     call = getattr(estimator, method)
 
     def results() -> Iterator[Any]:
-        for chunk in _pass(source, method, verbose, empty_ok=True):
-            yield call(target.split(chunk)[0])
+        with closing(_pass(source, method, verbose, empty_ok=True)) as chunks:
+            for chunk in chunks:
+                yield call(target.split(chunk)[0])
 
     return results()
 

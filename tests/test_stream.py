@@ -363,6 +363,16 @@ def test_read_ahead_stops_reading_when_the_consumer_stops():
     assert source.chunks_read <= 3
 
 
+def test_a_failing_step_stops_the_reading_thread_at_once():
+    import threading
+
+    frame = stream_frame()[NUMERIC].assign(z=lambda f: f["z"].where(f.index != 50))
+    before = threading.active_count()
+    with pytest.raises(ValueError, match="NaN in column 'z'"):
+        fit_stream(BatchNormalizer(), DataFrameSource(frame, 10), verbose=0)
+    assert threading.active_count() == before
+
+
 # ---------------------------------------------------------------- failures
 def test_failed_stream_leaves_an_unfitted_estimator_unfitted():
     pipe = _preprocessing()
