@@ -116,10 +116,7 @@ class ParquetSource(Source):
     ... # doctest: +SKIP
     """
 
-    _dtype_hint = (
-        "Files must share one schema; an integer column with missing values reads "
-        "as float64 in the batches that have them, so store it as float."
-    )
+    _dtype_hint = "The files must share one schema; cast the column when writing."
 
     def __init__(
         self,
@@ -156,6 +153,7 @@ class ParquetSource(Source):
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
         pq = import_extra("pyarrow.parquet", "parquet", "ParquetSource")
         files = self.files
+        floats = self._ints_with_nulls(pq, files)
         if rng is None:
             order, offsets = range(len(files)), None
         else:
@@ -164,11 +162,28 @@ class ParquetSource(Source):
         offset = 0
         for i in order:
             start = offset if offsets is None else offsets[i]
-            for item in self._read_file(pq, files[i], start):
+            for item in self._read_file(pq, files[i], start, floats):
                 offset += len(item[2])
                 yield item
 
-    def _read_file(self, pq: Any, path: Path, offset: int) -> Iterator[tuple]:
+    def _ints_with_nulls(self, pq: Any, files: list[Path]) -> set[str]:
+        """Integer columns with a missing value in some row group (footers).
+
+        pandas reads an integer batch with a missing value as float64, one
+        without as int64; reading every batch of such a column as float64
+        keeps the chunks alike, as ``pandas.read_parquet`` of all files is.
+        """
+        import pyarrow as pa
+
+        found: set[str] = set()
+        for file in files:
+            with _open_parquet(pq, file) as parquet:
+                found |= _nullable_ints(pa, parquet)
+        return found
+
+    def _read_file(
+        self, pq: Any, path: Path, offset: int, floats: set[str]
+    ) -> Iterator[tuple]:
         import pyarrow as pa
 
         with _open_parquet(pq, path) as parquet:
@@ -184,7 +199,7 @@ class ParquetSource(Source):
             for batch in _guarded(batches, (pa.ArrowException, OSError), where):
                 rows = _rows(start, start + batch.num_rows)
                 position = f"{where()}, {rows} of the file"
-                yield offset + start, position, batch.to_pandas(split_blocks=True)
+                yield offset + start, position, _to_pandas(batch, floats)
                 start += batch.num_rows
 
     def _column_list(self) -> list[str] | None:
@@ -213,6 +228,27 @@ def _open_parquet(pq: Any, path: Path) -> Any:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"Opening {str(path)!r} as Parquet failed: {exc}") from exc
+
+
+def _to_pandas(batch: Any, floats: set[str]) -> pd.DataFrame:
+    # split_blocks: numeric columns are not copied into one consolidated block.
+    frame = batch.to_pandas(split_blocks=True)
+    cast = {c: "float64" for c in floats if c in frame and frame[c].dtype.kind in "iu"}
+    return frame.astype(cast) if cast else frame
+
+
+def _nullable_ints(pa: Any, parquet: Any) -> set[str]:
+    ints = {f.name for f in parquet.schema_arrow if pa.types.is_integer(f.type)}
+    metadata, found = parquet.metadata, set()
+    for g in range(metadata.num_row_groups):
+        group = metadata.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            stats = column.statistics
+            if column.path_in_schema in ints and stats is not None:
+                if stats.has_null_count and stats.null_count > 0:
+                    found.add(column.path_in_schema)
+    return found
 
 
 def _group(ends: np.ndarray, row: int) -> int:

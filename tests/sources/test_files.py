@@ -128,6 +128,18 @@ def test_parquet_schema_change_between_files_names_file_and_column(tmp_path):
         list(ParquetSource(directory, 10))
 
 
+def test_parquet_int_column_with_some_missing_values_reads_as_float(tmp_path):
+    directory = tmp_path / "gaps"
+    directory.mkdir()
+    pd.DataFrame({"a": [1, 2, 3]}).to_parquet(directory / "0.parquet")
+    pd.DataFrame({"a": pd.array([4, None, 6], dtype="Int64")}).to_parquet(
+        directory / "1.parquet"
+    )
+    chunks = list(ParquetSource(directory, 2))
+    assert {m["a"].dtype for m in chunks} == {np.dtype("float64")}
+    assert Message.concat(chunks).equals(Message(pd.read_parquet(directory)))
+
+
 @pytest.mark.parametrize("name", ["missing.parquet", "missing_dir"])
 def test_parquet_source_missing_path_names_it(tmp_path, name):
     with pytest.raises(FileNotFoundError, match=name):
