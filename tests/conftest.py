@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from fireworks_sk import Message
@@ -33,8 +35,6 @@ def pg_url() -> str:
     Tests using it skip when no server is configured or reachable, except
     under CI=true, where they fail: CI (.ci/run) starts a server.
     """
-    import os
-
     url = os.environ.get("FIREWORKS_SK_PG_URL")
     if not url:
         _pg_unavailable("FIREWORKS_SK_PG_URL is not set")
@@ -55,8 +55,6 @@ def pg_url() -> str:
 
 
 def _pg_unavailable(reason: str) -> None:
-    import os
-
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(
             f"PostgreSQL tests cannot run: {reason}. CI=true requires them; .ci/run "
