@@ -1,4 +1,4 @@
-"""Shared fixtures: Messages of every column kind (tensor-only, pandas-only, mixed)."""
+"""Shared fixtures: Messages of every column kind, and a PostgreSQL server URL."""
 
 from __future__ import annotations
 
