@@ -69,7 +69,8 @@ def main() -> None:
     print(f"| fit + transform, {args.rows:,} rows | seconds (best of {args.repeat}) |")
     print("|---|---|")
     print(f"| fireworks_sk BatchNormalizer + OneHot | {ours:.3f} |")
-    print(f"| scikit-learn ColumnTransformer(StandardScaler, OneHotEncoder) | {theirs:.3f} |")
+    sklearn_name = "scikit-learn ColumnTransformer(StandardScaler, OneHotEncoder)"
+    print(f"| {sklearn_name} | {theirs:.3f} |")
     print(f"| speed-up | {theirs / ours:.1f}× |")
 
 

@@ -21,6 +21,13 @@ from fireworks_sk.pipes import (
     Stack,
     ToTensor,
 )
+from fireworks_sk.stream import (
+    fit_stream,
+    predict_stream,
+    transform_stream,
+    write_parquet,
+    write_sql,
+)
 
 __version__ = "0.1.0"
 
@@ -43,8 +50,13 @@ __all__ = [
     "TorchClassifier",
     "TorchRegressor",
     "__version__",
+    "fit_stream",
     "inspect",
     "load",
     "plot_history",
+    "predict_stream",
     "save",
+    "transform_stream",
+    "write_parquet",
+    "write_sql",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sklearn.exceptions
 
-__all__ = ["FireworksError", "NotFittedError", "SchemaError"]
+__all__ = ["FireworksError", "NotFittedError", "SchemaError", "SourceError"]
 
 
 class FireworksError(Exception):
@@ -22,3 +22,7 @@ class NotFittedError(FireworksError, sklearn.exceptions.NotFittedError):
 
 class SchemaError(FireworksError, ValueError):
     """Input columns or dtypes differ from what an estimator was fitted on."""
+
+
+class SourceError(FireworksError, RuntimeError):
+    """A data source failed to read; the message names the source and position."""

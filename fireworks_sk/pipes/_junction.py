@@ -15,11 +15,17 @@ from fireworks_sk.pipes._base import Pipe
 __all__ = ["Junction"]
 
 
-def _all_branches_have(method: str):
-    def check(junction: Junction) -> bool:
-        return all(hasattr(pipe, method) for _, pipe in junction._named_pipes())
+def _can_partial_fit(pipe: Any) -> bool:
+    # A Pipe without partial_fit learns only its input schema (the library's
+    # convention: Pipes that learn statistics are StatefulPipes), so fitting it
+    # on the first batch is its partial fit.
+    return hasattr(pipe, "partial_fit") or (
+        isinstance(pipe, Pipe) and not isinstance(pipe, Junction)
+    )
 
-    return check
+
+def _all_branches_can_partial_fit(junction: Junction) -> bool:
+    return all(_can_partial_fit(pipe) for _, pipe in junction._named_pipes())
 
 
 def _branch_output(pipe: Any, message: Message) -> Message:
@@ -137,9 +143,12 @@ class Junction(_BaseComposition, Pipe):
             pipe.fit(message, y)
         return self
 
-    @available_if(_all_branches_have("partial_fit"))
+    @available_if(_all_branches_can_partial_fit)
     def partial_fit(self, X: Any, y: Any = None) -> Junction:
         """Update every branch with one batch.
+
+        Branches without ``partial_fit`` (Pipes that learn only their input
+        schema, such as Stack or ToTensor) are fitted on the first batch.
 
         Parameters
         ----------
@@ -155,7 +164,10 @@ class Junction(_BaseComposition, Pipe):
         if first_call:
             self.pipes_ = [(name, clone(pipe)) for name, pipe in self._named_pipes()]
         for _, pipe in self.pipes_:
-            pipe.partial_fit(message, y)
+            if hasattr(pipe, "partial_fit"):
+                pipe.partial_fit(message, y)
+            elif first_call:
+                pipe.fit(message, y)
         return self
 
     def _transform(self, message: Message) -> Message:

@@ -1,0 +1,7 @@
+"""Streams of Messages read chunk by chunk: DataFrames, CSV, Parquet and SQL."""
+
+from fireworks_sk.sources._base import DataFrameSource, Source
+from fireworks_sk.sources._files import CSVSource, ParquetSource
+from fireworks_sk.sources._sql import SQLSource
+
+__all__ = ["CSVSource", "DataFrameSource", "ParquetSource", "SQLSource", "Source"]

@@ -1,0 +1,215 @@
+"""Source: a re-iterable stream of Messages, and DataFrameSource."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.message import Message
+
+__all__ = ["Chunk", "DataFrameSource", "Source", "import_extra"]
+
+
+def import_extra(module: str, extra: str, user: str) -> Any:
+    """Import an optional dependency, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"{user} needs the optional dependency {module.split('.')[0]!r}; install "
+            f"it with: pip install 'fireworks-sk[{extra}]'"
+        ) from exc
+
+
+def _check_chunk_size(owner: str, chunk_size: Any) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral):
+        raise TypeError(
+            f"{owner}(chunk_size=...) must be a positive int; got "
+            f"{type(chunk_size).__name__}."
+        )
+    if chunk_size < 1:
+        raise ValueError(f"{owner}(chunk_size={chunk_size}) must be at least 1.")
+    return int(chunk_size)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of a stream, with where it came from.
+
+    Attributes
+    ----------
+    message : Message
+        At most ``chunk_size`` rows.
+    offset : int
+        Row offset of the chunk's first row in the stream's natural order.
+    position : str
+        Where the rows came from, for error messages (file, row group, rows).
+    """
+
+    message: Message
+    offset: int
+    position: str
+
+
+def _dtype_key(column: Any) -> tuple:
+    """What must agree between chunks: kind, dtype and trailing shape."""
+    if isinstance(column, torch.Tensor):
+        return ("tensor", column.dtype, tuple(column.shape[1:]))
+    dtype = column.dtype
+    # Categories differ batch by batch (Parquet dictionaries); their type must not.
+    if isinstance(dtype, pd.CategoricalDtype):
+        return ("category", bool(dtype.ordered), dtype.categories.dtype)
+    return ("series", dtype)
+
+
+def _describe(key: tuple) -> str:
+    if key[0] == "tensor":
+        shape = f" with rows of shape {key[2]}" if key[2] else ""
+        return f"a {key[1]} tensor{shape}"
+    if key[0] == "category":
+        return f"category (of {key[2]})"
+    return str(key[1])
+
+
+class _SchemaCheck:
+    """Compares every chunk with the first one of an iteration."""
+
+    def __init__(self, owner: str, hint: str) -> None:
+        self.owner = owner
+        self.hint = hint
+        self.first: tuple[str, dict[str, tuple]] | None = None
+
+    def __call__(self, message: Message, position: str) -> None:
+        keys = {name: _dtype_key(message[name]) for name in message.columns}
+        if self.first is None:
+            self.first = (position, keys)
+            return
+        first_position, expected = self.first
+        if list(keys) != list(expected):
+            raise SchemaError(
+                f"{self.owner}: the chunk at {position} has columns {list(keys)!r}, "
+                f"but the first chunk ({first_position}) had {list(expected)!r}."
+            )
+        for name, key in keys.items():
+            if key != expected[name]:
+                raise SchemaError(
+                    f"{self.owner}: column {name!r} is {_describe(key)} in the chunk "
+                    f"at {position}, but {_describe(expected[name])} in the first "
+                    f"chunk ({first_position}). {self.hint}"
+                )
+
+
+class Source:
+    """A re-iterable stream of Messages of at most ``chunk_size`` rows.
+
+    Subclasses set ``chunk_size`` and implement ``_read(rng)``, yielding
+    ``(offset, position, data)``: the row offset of ``data`` in the stream, a
+    description of where it came from for error messages, and a DataFrame,
+    Message or dict of columns. This class splits what is longer than
+    ``chunk_size``, skips what is empty, and checks that every chunk has the
+    columns and dtypes of the first. ``rng``, when given, asks for the pieces
+    in a random order where the source can do that cheaply (``offset`` stays
+    the natural one). Iterating again reads the data again from the start.
+    """
+
+    #: Appended to dtype mismatch errors: how to make the dtypes agree.
+    _dtype_hint = "Cast the column to one dtype before streaming it."
+
+    def __iter__(self) -> Iterator[Message]:
+        """The chunks, as Messages, from the start of the data."""
+        for chunk in self._chunks():
+            yield chunk.message
+
+    @property
+    def n_rows(self) -> int | None:
+        """Rows in the stream when known without reading it, else None."""
+        return None
+
+    def _chunks(self, rng: np.random.Generator | None = None) -> Iterator[Chunk]:
+        """Checked chunks; ``rng`` shuffles the chunk order where possible."""
+        check = _SchemaCheck(type(self).__name__, self._dtype_hint)
+        for offset, position, data in self._read(rng):
+            message = data if isinstance(data, Message) else Message(data)
+            for start, part in _split(message, self.chunk_size):
+                check(part, position)
+                yield Chunk(part, offset + start, position)
+
+    def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}({self._describe()}, chunk_size={self.chunk_size})"
+
+    def _describe(self) -> str:
+        return "..."
+
+
+def _split(message: Message, size: int) -> Iterator[tuple[int, Message]]:
+    """Pieces of at most ``size`` rows; an empty Message gives none."""
+    if 0 < len(message) <= size:
+        yield 0, message
+        return
+    for start in range(0, len(message), size):
+        yield start, message[start : start + size]
+
+
+def _rows(start: int, stop: int) -> str:
+    return f"rows {start}-{stop - 1}"
+
+
+class DataFrameSource(Source):
+    """Stream an in-memory DataFrame or Message in chunks.
+
+    Useful to test a streamed fit against an in-memory one, and to stream a
+    Message with tensor columns. Chunks share the buffers of the input.
+
+    Parameters
+    ----------
+    df : DataFrame or Message
+        The data; it is not copied.
+    chunk_size : int
+        Rows per chunk; the last chunk may be shorter.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fireworks_sk.sources import DataFrameSource
+    >>> source = DataFrameSource(pd.DataFrame({"x": range(5)}), chunk_size=2)
+    >>> [len(m) for m in source]
+    [2, 2, 1]
+    """
+
+    def __init__(self, df: pd.DataFrame | Message, chunk_size: int) -> None:
+        if not isinstance(df, (pd.DataFrame, Message)):
+            raise TypeError(
+                f"DataFrameSource expects a DataFrame or a Message; got "
+                f"{type(df).__name__}."
+            )
+        self.df = df
+        self.chunk_size = _check_chunk_size("DataFrameSource", chunk_size)
+        self._message = df if isinstance(df, Message) else Message(df)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in the data."""
+        return len(self._message)
+
+    def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
+        starts = np.arange(0, len(self._message), self.chunk_size)
+        if rng is not None:
+            starts = rng.permutation(starts)
+        for start in starts.tolist():
+            stop = min(start + self.chunk_size, len(self._message))
+            yield start, _rows(start, stop), self._message[start:stop]
+
+    def _describe(self) -> str:
+        return f"<{len(self._message)} rows × {len(self._message.columns)} columns>"

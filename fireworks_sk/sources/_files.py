@@ -1,0 +1,272 @@
+"""File sources: CSVSource (pandas' chunked reader) and ParquetSource (pyarrow)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fireworks_sk.exceptions import SchemaError, SourceError
+from fireworks_sk.sources._base import Source, _check_chunk_size, _rows, import_extra
+
+__all__ = ["CSVSource", "ParquetSource"]
+
+_PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+PathLike = str | os.PathLike
+
+
+def _missing(owner: str, path: PathLike, what: str = "No such file") -> OSError:
+    return FileNotFoundError(errno.ENOENT, f"{owner}: {what}", os.fspath(path))
+
+
+def _guarded(
+    items: Iterator[Any], errors: tuple[type[Exception], ...], where: Callable[[], str]
+) -> Iterator[Any]:
+    """Re-raise a reader's errors as SourceError naming ``where()`` it failed."""
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except errors as exc:
+            raise SourceError(f"Reading {where()} failed: {exc}") from exc
+        yield item
+
+
+class CSVSource(Source):
+    """Stream a CSV file in chunks with pandas' chunked reader.
+
+    pandas infers dtypes chunk by chunk, so a column that is integer in one
+    chunk and has a missing value (float) in another raises an error naming
+    both; pass ``dtype=`` to fix the type of such columns.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file.
+    chunk_size : int
+        Rows per chunk; the last chunk may be shorter.
+    **read_csv_kwargs
+        Passed to :func:`pandas.read_csv` (``sep``, ``dtype``, ``usecols``, ...).
+
+    Examples
+    --------
+    >>> from fireworks_sk.sources import CSVSource
+    >>> source = CSVSource("data.csv", chunk_size=10_000, dtype={"age": "float64"})
+    ... # doctest: +SKIP
+    """
+
+    _dtype_hint = "Pass dtype={column: ...} to CSVSource to read it one way."
+
+    def __init__(self, path: PathLike, chunk_size: int, **read_csv_kwargs: Any) -> None:
+        clash = sorted({"chunksize", "iterator", "nrows"} & set(read_csv_kwargs))
+        if clash:
+            raise TypeError(
+                f"CSVSource sets chunking itself; remove the arguments {clash!r}."
+            )
+        self.path = path
+        self.chunk_size = _check_chunk_size("CSVSource", chunk_size)
+        self.read_csv_kwargs = read_csv_kwargs
+
+    def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
+        if not Path(self.path).is_file():
+            raise _missing("CSVSource", self.path)
+        offset = 0
+        kwargs = {**self.read_csv_kwargs, "chunksize": self.chunk_size}
+        with pd.read_csv(self.path, **kwargs) as reader:
+            where = lambda: f"{os.fspath(self.path)!r} after data row {offset}"  # noqa: E731
+            for frame in _guarded(reader, (ValueError,), where):
+                yield offset, self._position(offset, len(frame)), frame
+                offset += len(frame)
+
+    def _position(self, start: int, n: int) -> str:
+        return f"{os.fspath(self.path)!r}, data {_rows(start, start + n)}"
+
+    def _describe(self) -> str:
+        return repr(os.fspath(self.path))
+
+
+class ParquetSource(Source):
+    """Stream Parquet files in chunks, one file at a time, with bounded memory.
+
+    Each file is read with ``pyarrow.parquet.ParquetFile.iter_batches``, so at
+    most one row group's worth of data is held at once.
+
+    Parameters
+    ----------
+    path_or_dir : str, path-like, or list of them
+        A Parquet file, a directory (its ``*.parquet``, ``*.parq`` and ``*.pq``
+        files, recursively, in sorted order; names starting with ``.`` or ``_``
+        are skipped), or a list of files and directories read in order.
+    chunk_size : int
+        Most rows per chunk. Chunks end at row-group boundaries, so some
+        chunks may be shorter.
+    columns : list of str or None, default=None
+        Columns to read; None reads every column.
+
+    Examples
+    --------
+    >>> from fireworks_sk.sources import ParquetSource
+    >>> source = ParquetSource("data/", chunk_size=100_000, columns=["x", "y"])
+    ... # doctest: +SKIP
+    """
+
+    _dtype_hint = "The files must share one schema; cast the column when writing."
+
+    def __init__(
+        self,
+        path_or_dir: PathLike | Sequence[PathLike],
+        chunk_size: int,
+        columns: list[str] | None = None,
+    ) -> None:
+        self.path_or_dir = path_or_dir
+        self.chunk_size = _check_chunk_size("ParquetSource", chunk_size)
+        self.columns = columns
+
+    @property
+    def files(self) -> list[Path]:
+        """The files read, in order."""
+        if isinstance(self.path_or_dir, (str, os.PathLike)):
+            entries = [self.path_or_dir]
+        else:
+            entries = list(self.path_or_dir)
+        return [file for entry in entries for file in _parquet_files(Path(entry))]
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in all files, from the file footers."""
+        return sum(self._row_counts(self.files))
+
+    def _row_counts(self, files: list[Path]) -> list[int]:
+        pq = import_extra("pyarrow.parquet", "parquet", "ParquetSource")
+        counts = []
+        for file in files:
+            with _open_parquet(pq, file) as parquet:
+                counts.append(parquet.metadata.num_rows)
+        return counts
+
+    def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
+        pq = import_extra("pyarrow.parquet", "parquet", "ParquetSource")
+        files = self.files
+        floats = self._ints_with_nulls(pq, files)
+        if rng is None:
+            order, offsets = range(len(files)), None
+        else:
+            order = rng.permutation(len(files)).tolist()
+            offsets = np.cumsum([0, *self._row_counts(files)]).tolist()
+        offset = 0
+        for i in order:
+            start = offset if offsets is None else offsets[i]
+            for item in self._read_file(pq, files[i], start, floats):
+                offset += len(item[2])
+                yield item
+
+    def _ints_with_nulls(self, pq: Any, files: list[Path]) -> set[str]:
+        """Integer columns with a missing value in some row group (footers).
+
+        pandas reads an integer batch with a missing value as float64, one
+        without as int64; reading every batch of such a column as float64
+        keeps the chunks alike, as ``pandas.read_parquet`` of all files is.
+        """
+        import pyarrow as pa
+
+        found: set[str] = set()
+        for file in files:
+            with _open_parquet(pq, file) as parquet:
+                found |= _nullable_ints(pa, parquet)
+        return found
+
+    def _read_file(
+        self, pq: Any, path: Path, offset: int, floats: set[str]
+    ) -> Iterator[tuple]:
+        import pyarrow as pa
+
+        with _open_parquet(pq, path) as parquet:
+            self._check_columns(parquet, path)
+            metadata = parquet.metadata
+            groups = range(metadata.num_row_groups)
+            ends = np.cumsum([metadata.row_group(g).num_rows for g in groups])
+            start = 0
+            where = lambda: f"{str(path)!r}, row group {_group(ends, start)}"  # noqa: E731
+            batches = parquet.iter_batches(
+                batch_size=self.chunk_size, columns=self._column_list()
+            )
+            for batch in _guarded(batches, (pa.ArrowException, OSError), where):
+                rows = _rows(start, start + batch.num_rows)
+                position = f"{where()}, {rows} of the file"
+                yield offset + start, position, _to_pandas(batch, floats)
+                start += batch.num_rows
+
+    def _column_list(self) -> list[str] | None:
+        if self.columns is None:
+            return None
+        return [self.columns] if isinstance(self.columns, str) else list(self.columns)
+
+    def _check_columns(self, parquet: Any, path: Path) -> None:
+        wanted = self._column_list() or []
+        names = parquet.schema_arrow.names
+        missing = [c for c in wanted if c not in names]
+        if missing:
+            raise SchemaError(
+                f"ParquetSource(columns=...) names columns {missing!r} that the file "
+                f"{str(path)!r} lacks. Its columns: {names!r}."
+            )
+
+    def _describe(self) -> str:
+        return repr(self.path_or_dir)
+
+
+def _open_parquet(pq: Any, path: Path) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise SourceError(f"Opening {str(path)!r} as Parquet failed: {exc}") from exc
+
+
+def _to_pandas(batch: Any, floats: set[str]) -> pd.DataFrame:
+    # split_blocks: numeric columns are not copied into one consolidated block.
+    frame = batch.to_pandas(split_blocks=True)
+    cast = {c: "float64" for c in floats if c in frame and frame[c].dtype.kind in "iu"}
+    return frame.astype(cast) if cast else frame
+
+
+def _nullable_ints(pa: Any, parquet: Any) -> set[str]:
+    ints = {f.name for f in parquet.schema_arrow if pa.types.is_integer(f.type)}
+    metadata, found = parquet.metadata, set()
+    for g in range(metadata.num_row_groups):
+        group = metadata.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            stats = column.statistics
+            if column.path_in_schema in ints and stats is not None:
+                if stats.has_null_count and stats.null_count > 0:
+                    found.add(column.path_in_schema)
+    return found
+
+
+def _group(ends: np.ndarray, row: int) -> int:
+    return int(np.searchsorted(ends, row, side="right"))
+
+
+def _parquet_files(entry: Path) -> list[Path]:
+    if entry.is_file():
+        return [entry]
+    if not entry.is_dir():
+        raise _missing("ParquetSource", entry, "No such file or directory")
+    found = sorted(
+        path
+        for path in entry.rglob("*")
+        if path.is_file()
+        and path.suffix in _PARQUET_SUFFIXES
+        and not any(part[0] in "._" for part in path.relative_to(entry).parts)
+    )
+    if not found:
+        raise _missing("ParquetSource", entry, "No Parquet files in the directory")
+    return found
