@@ -158,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"fireworks-sk: error: {message}", file=sys.stderr)
+        one_line = " ".join(str(message).split())
+        print(f"fireworks-sk: error: {one_line}", file=sys.stderr)
         return 1
     return 0

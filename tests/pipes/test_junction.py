@@ -156,9 +156,14 @@ def test_partial_fit_in_chunks_equals_fit(m):
     assert chunked.transform(m).equals(full.transform(m))
 
 
-def test_partial_fit_exists_only_when_every_branch_has_it():
+def test_partial_fit_exists_when_every_branch_can_learn_by_batches():
+    # Stateful Pipes merge batches; stateless Pipes are fitted on the first
+    # batch; a branch that is neither (a plain transformer) rules it out.
+    from sklearn.preprocessing import FunctionTransformer
+
     assert hasattr(scale_and_encode(), "partial_fit")
-    assert not hasattr(Junction([FunctionPipe(add_half)]), "partial_fit")
+    assert hasattr(Junction([FunctionPipe(add_half)]), "partial_fit")
+    assert not hasattr(Junction([FunctionTransformer()]), "partial_fit")
 
 
 def test_transform_before_fit_raises_not_fitted(m):
