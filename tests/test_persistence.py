@@ -25,6 +25,7 @@ from fireworks_sk import (
     Junction,
     Message,
     OneHot,
+    SchemaError,
     SelectColumns,
     Stack,
     ToTensor,
@@ -272,3 +273,48 @@ def test_skops_refuses_torch_modules_instead_of_pickling_them(tmp_path):
     with pytest.raises(ValueError, match="cannot store Linear"):
         save(model, tmp_path / "m.fwsk", format="skops")
     assert not list(tmp_path.iterdir())
+
+
+def test_skops_file_loads_in_a_fresh_process(tmp_path, frame, pipeline):
+    pytest.importorskip("skops")
+    path = save(pipeline, tmp_path / "model.fwsk", format="skops")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    script = textwrap.dedent(
+        f"""
+        import pandas as pd, torch
+        from fireworks_sk import load
+        model = load({str(path)!r})
+        out = model.transform(pd.read_csv({str(tmp_path / "data.csv")!r}))
+        torch.save(out.to_tensors(), {str(tmp_path / "out.pt")!r})
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    reloaded = torch.load(tmp_path / "out.pt")
+    expected = pipeline.transform(pd.read_csv(tmp_path / "data.csv")).to_tensors()
+    for name in expected:
+        assert torch.equal(reloaded[name], expected[name]), name
+
+
+@pytest.fixture
+def loaded(tmp_path, pipeline):
+    return load(save(pipeline, tmp_path / "model.fwsk"))
+
+
+def test_loaded_model_names_missing_columns(loaded, frame):
+    with pytest.raises(SchemaError, match=r"missing:\n- size"):
+        loaded.transform(frame.drop(columns="size"))
+
+
+def test_loaded_model_names_extra_columns(loaded, frame):
+    with pytest.raises(SchemaError, match=r"unseen at fit time:\n- extra"):
+        loaded.transform(frame.assign(extra=1.0))
+
+
+def test_loaded_model_refuses_reordered_columns(loaded, frame):
+    with pytest.raises(SchemaError, match="same order"):
+        loaded.transform(frame[["size", "x", "n"]])
+
+
+def test_loaded_model_warns_on_a_dtype_change_naming_both(loaded, frame):
+    with pytest.warns(UserWarning, match="Column 'n' has dtype float64 .* int64"):
+        loaded.transform(frame.assign(n=frame["n"].astype(float)))
