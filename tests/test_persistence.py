@@ -67,10 +67,7 @@ def pipeline(frame):
     return Pipeline(steps).fit(frame)
 
 
-def test_save_then_load_in_a_fresh_process_gives_equal_output(
-    tmp_path, frame, pipeline
-):
-    path = save(pipeline, tmp_path / "model.fwsk")
+def _assert_fresh_process_transform_equals(path, tmp_path, frame, pipeline):
     frame.to_csv(tmp_path / "data.csv", index=False)
     script = textwrap.dedent(
         f"""
@@ -87,6 +84,13 @@ def test_save_then_load_in_a_fresh_process_gives_equal_output(
     assert reloaded.keys() == expected.keys()
     for name in expected:
         assert torch.equal(reloaded[name], expected[name]), name
+
+
+def test_save_then_load_in_a_fresh_process_gives_equal_output(
+    tmp_path, frame, pipeline
+):
+    path = save(pipeline, tmp_path / "model.fwsk")
+    _assert_fresh_process_transform_equals(path, tmp_path, frame, pipeline)
 
 
 def test_inspect_reads_the_manifest(tmp_path, pipeline):
@@ -278,21 +282,7 @@ def test_skops_refuses_torch_modules_instead_of_pickling_them(tmp_path):
 def test_skops_file_loads_in_a_fresh_process(tmp_path, frame, pipeline):
     pytest.importorskip("skops")
     path = save(pipeline, tmp_path / "model.fwsk", format="skops")
-    frame.to_csv(tmp_path / "data.csv", index=False)
-    script = textwrap.dedent(
-        f"""
-        import pandas as pd, torch
-        from fireworks_sk import load
-        model = load({str(path)!r})
-        out = model.transform(pd.read_csv({str(tmp_path / "data.csv")!r}))
-        torch.save(out.to_tensors(), {str(tmp_path / "out.pt")!r})
-        """
-    )
-    subprocess.run([sys.executable, "-c", script], check=True)
-    reloaded = torch.load(tmp_path / "out.pt")
-    expected = pipeline.transform(pd.read_csv(tmp_path / "data.csv")).to_tensors()
-    for name in expected:
-        assert torch.equal(reloaded[name], expected[name]), name
+    _assert_fresh_process_transform_equals(path, tmp_path, frame, pipeline)
 
 
 @pytest.fixture
