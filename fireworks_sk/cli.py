@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -154,6 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`fireworks-sk inspect MODEL | head`): not an
+        # error to report. Output still buffered goes nowhere at exit.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 1
     except (OSError, ValueError, TypeError, KeyError, ImportError) as exc:
         if args.debug:
             raise

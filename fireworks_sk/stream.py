@@ -305,13 +305,18 @@ def _shapes_unsettled(x: Any, tainted: Columns) -> bool:
 
 
 def _same_layout(before: Any, after: Any) -> bool:
-    """Same column names, kinds (tensor or pandas) and tensor row shapes."""
+    """Same column names, kinds (tensor or pandas), dtypes and row shapes.
+
+    Dtypes count: a later step records its input's dtypes and checks each
+    chunk against them (an int column scaled to float is a changed layout).
+    """
     if not (isinstance(before, Message) and isinstance(after, Message)):
         return False
     if before.columns != after.columns:
         return False
     return all(
         before.is_tensor(c) == after.is_tensor(c)
+        and before[c].dtype == after[c].dtype
         and tuple(before[c].shape[1:]) == tuple(after[c].shape[1:])
         for c in before.columns
     )

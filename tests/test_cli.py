@@ -226,3 +226,16 @@ def test_python_dash_m_runs_the_command():
     )
     assert result.returncode == 0
     assert result.stdout.startswith("fireworks-sk ")
+
+
+def test_a_closed_pipe_is_not_reported_as_an_error(monkeypatch, capsys):
+    # `fireworks-sk inspect MODEL | head`: the reader leaves early.
+    import fireworks_sk.cli as cli
+
+    def reader_gone(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_inspect", reader_gone)
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
+    assert main(["inspect", "model.fwsk"]) == 1
+    assert capsys.readouterr().err == ""

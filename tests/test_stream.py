@@ -507,3 +507,13 @@ def test_write_sql_to_postgres(pg_url):
         count = pd.read_sql(f'SELECT count(*) AS n FROM "{table}"', engine)["n"][0]
         engine.dispose()
     assert count == N_STREAM
+
+
+def test_shared_pass_feeds_later_steps_the_dtypes_they_were_fitted_on(recwarn):
+    # BatchNormalizer turns the int column "n" to float64: later chunks must
+    # reach OneHot transformed too, or its dtype check warns on every chunk.
+    frame = pd.DataFrame({"n": [1, 2, 3, 4, 5, 6], "c": list("ababab")})
+    pipe = Pipeline([("s", BatchNormalizer()), ("o", OneHot(["c"]))])
+    fit_stream(pipe, DataFrameSource(frame, 2), verbose=0)
+    assert not [w for w in recwarn if "was fitted on dtype" in str(w.message)]
+    assert pipe.named_steps["o"].categories_["c"].tolist() == ["a", "b"]
