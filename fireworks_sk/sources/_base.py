@@ -117,7 +117,8 @@ class Source:
     ``chunk_size`` (None: nothing is split), skips what is empty, and checks
     that every chunk has the columns and dtypes of the first. ``rng``, when
     given, asks for the pieces in a random order where the source can do that
-    cheaply (``offset`` stays the natural one). Iterating again reads the data again from the start.
+    cheaply (``offset`` stays the natural one). Iterating again reads the
+    data again from the start.
     """
 
     #: Appended to dtype mismatch errors: how to make the dtypes agree.
