@@ -156,7 +156,9 @@ class Source:
 
 def _split(message: Message, size: int | None) -> Iterator[tuple[int, Message]]:
     """Pieces of at most ``size`` rows (None: one piece); an empty one gives none."""
-    if 0 < len(message) and (size is None or len(message) <= size):
+    if len(message) == 0:
+        return
+    if size is None or len(message) <= size:
         yield 0, message
         return
     for start in range(0, len(message), size):
