@@ -320,12 +320,15 @@ or Dask DataFrame
             )
         return message
 
-    def _to_output(self, message: Message) -> Any:
-        """Return a DataFrame when scikit-learn's set_output asks for one."""
-        config = getattr(self, "_sklearn_output_config", {}).get(
+    def _output_config(self) -> str:
+        """What scikit-learn's set_output asks ``transform`` to return."""
+        return getattr(self, "_sklearn_output_config", {}).get(
             "transform", sklearn.get_config()["transform_output"]
         )
-        if config in ("pandas", "polars"):
+
+    def _to_output(self, message: Message) -> Any:
+        """Return a DataFrame when scikit-learn's set_output asks for one."""
+        if self._output_config() in ("pandas", "polars"):
             frame = message.to_dataframe()
             frame.columns = self.get_feature_names_out()
             return frame

@@ -134,6 +134,16 @@ def transform_partitions(pipe: Pipe, X: Any) -> Any:
         the divisions of ``X`` still hold.
     """
     pipe._check_fitted()
+    config = pipe._output_config()
+    if config != "default":
+        # scikit-learn's set_output wrapper would turn the result into one
+        # in-memory frame, computing every partition on the client.
+        raise TypeError(
+            f"{type(pipe).__name__} has set_output(transform={config!r}), which "
+            "would compute the whole Dask DataFrame into memory. Transforming a "
+            "Dask DataFrame already gives a Dask DataFrame of named columns; call "
+            "set_output(transform='default') on the Pipe or the Pipeline."
+        )
     meta = _transform_frame(_meta(pipe, X), pipe)
     return X.map_partitions(_transform_frame, pipe, meta=meta)
 

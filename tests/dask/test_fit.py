@@ -155,6 +155,17 @@ def test_pipeline_of_pipes_fits_and_transforms_a_dask_frame(client):
     )
 
 
+def test_set_output_pandas_refuses_to_compute_a_dask_frame_into_memory(client):
+    ddf = dd.from_pandas(frame(), npartitions=2)
+    pipeline = make_pipeline(BatchNormalizer(), OneHot()).set_output(transform="pandas")
+    with pytest.raises(TypeError, match="set_output.*'pandas'.*into memory"):
+        pipeline.fit(ddf)
+    with pytest.raises(TypeError, match="set_output"):
+        pipeline.set_output(transform="default").fit(ddf)[0].set_output(
+            transform="pandas"
+        ).transform(ddf)
+
+
 @pytest.mark.parametrize("pipe_class", PIPES)
 def test_pipes_fitted_on_the_cluster_pickle_and_load(client, pipe_class, tmp_path):
     df = frame()
