@@ -53,21 +53,31 @@ class DaskSource(Source):
         self.chunk_size = (
             None if chunk_size is None else _check_chunk_size("DaskSource", chunk_size)
         )
+        self._partition_offsets: np.ndarray | None = None
 
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
         order = np.arange(self.ddf.npartitions)
         offsets = None
         if rng is not None:
             order = rng.permutation(order)
-            # Offsets in the natural order need every partition's length first.
-            lengths = self.ddf.map_partitions(len).compute()
-            offsets = np.concatenate([[0], np.cumsum(lengths)])
+            offsets = self._offsets()
         offset = 0
         for i in order.tolist():
             frame = self.ddf.get_partition(i).compute()
             start = offset if offsets is None else int(offsets[i])
             yield start, self._position(i, start, len(frame)), frame
             offset += len(frame)
+
+    def _offsets(self) -> np.ndarray:
+        """Row offset of every partition in the natural order.
+
+        A shuffled pass needs every partition's length first: one pass of
+        ``len`` on the workers, done once and kept for later epochs.
+        """
+        if self._partition_offsets is None:
+            lengths = self.ddf.map_partitions(len).compute()
+            self._partition_offsets = np.concatenate([[0], np.cumsum(lengths)])
+        return self._partition_offsets
 
     def _position(self, partition: int, start: int, rows: int) -> str:
         where = f"partition {partition} of {self.ddf.npartitions}"

@@ -21,6 +21,7 @@ from fireworks_sk import (
     local_cluster,
 )
 from fireworks_sk.sources import DaskSource, DataFrameSource
+from tests.dask.conftest import from_pieces
 
 dd = pytest.importorskip("dask.dataframe", reason="the 'dask' extra is not installed")
 pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
@@ -112,3 +113,15 @@ def test_dask_source_skips_empty_partitions_and_splits_long_ones(client):
 def test_dask_source_refuses_a_pandas_frame():
     with pytest.raises(TypeError, match="dask.dataframe.DataFrame.*DataFrameSource"):
         DaskSource(_frame())
+
+
+def test_dask_source_shuffled_chunks_keep_their_natural_offsets(client):
+    frame = _frame(100)
+    pieces = [frame.iloc[:10], frame.iloc[10:10], frame.iloc[10:55], frame.iloc[55:]]
+    source = DaskSource(from_pieces(pieces))
+    for seed in range(3):
+        chunks = list(source._chunks(np.random.default_rng(seed)))
+        assert sorted(c.offset for c in chunks) == [0, 10, 55]
+        for chunk in chunks:
+            rows = frame.iloc[chunk.offset : chunk.offset + len(chunk.message)]
+            assert chunk.message["a"].tolist() == rows["a"].tolist()
