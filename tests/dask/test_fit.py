@@ -8,9 +8,20 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from fireworks_sk import BatchNormalizer, IndexEncoder, OneHot, Stack, fit_stream
+from fireworks_sk import (
+    BatchNormalizer,
+    DropColumns,
+    FunctionPipe,
+    IndexEncoder,
+    OneHot,
+    SelectColumns,
+    Stack,
+    ToTensor,
+    fit_stream,
+)
 from fireworks_sk.sources import DaskSource, DataFrameSource
 from tests.dask.conftest import cut, frame, from_pieces
 
@@ -128,6 +139,36 @@ def test_transform_is_lazy_with_correct_meta(client, pipe_class):
             np.testing.assert_allclose(computed[got], expected[want], rtol=1e-6)
         else:
             assert computed[got].tolist() == expected[want].tolist()
+
+
+def _double_a(message):
+    return message.assign(a2=message["a"] * 2)
+
+
+@pytest.mark.parametrize(
+    "pipe",
+    [
+        ToTensor(["a", "i"]),
+        Stack(["a", "big"], into="ab"),
+        SelectColumns(["a", "s"]),
+        DropColumns(["s"]),
+        FunctionPipe(_double_a),
+    ],
+    ids=lambda p: type(p).__name__,
+)
+def test_stateless_pipes_fit_on_the_meta_and_transform_lazily(client, pipe):
+    df = frame()
+    ddf = from_pieces(cut(df, SIZES))
+    out = pipe.fit(ddf).transform(ddf).compute()
+    expected = clone(pipe).fit(df)
+    names = expected.get_feature_names_out().tolist()
+    assert list(out.columns) == names
+    want = expected.transform(df).to_dataframe().set_axis(names, axis=1)
+    for name in names:
+        if pd.api.types.is_numeric_dtype(want[name]):
+            np.testing.assert_allclose(out[name], want[name], rtol=1e-6)
+        else:
+            assert out[name].tolist() == want[name].tolist()
 
 
 def test_pipeline_of_pipes_fits_and_transforms_a_dask_frame(client):
