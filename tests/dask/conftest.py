@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client() -> Iterator:
     """A ``distributed.Client`` on a LocalCluster of 2 single-thread processes.
 
-    Started once for the session (about 10 s on 2 cores) by
-    ``fireworks_sk.local_cluster``, which binds everything to 127.0.0.1.
+    Started once for tests/dask (2 to 10 s on 2 cores) by
+    ``fireworks_sk.local_cluster``, which binds everything to 127.0.0.1, and
+    closed after its last test, so the rest of the suite runs without it.
     """
     pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
     from fireworks_sk import local_cluster
