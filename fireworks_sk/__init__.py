@@ -1,5 +1,6 @@
 """fireworks_sk: reproducible machine-learning pipelines on PyTorch and scikit-learn."""
 
+from fireworks_sk.cluster import local_cluster
 from fireworks_sk.estimators import (
     MessageLoader,
     TorchClassifier,
@@ -53,6 +54,7 @@ __all__ = [
     "fit_stream",
     "inspect",
     "load",
+    "local_cluster",
     "plot_history",
     "predict_stream",
     "save",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +19,17 @@ from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
 
-__all__ = ["Pipe", "StatefulPipe", "as_message", "check_finite"]
+__all__ = ["Pipe", "StatefulPipe", "as_message", "check_finite", "is_dask"]
+
+
+def is_dask(X: Any) -> bool:
+    """Whether ``X`` is a Dask DataFrame or Series, without importing dask.
+
+    Such an object exists only once ``dask.dataframe`` has been imported, so a
+    look in ``sys.modules`` answers without the import (or the extra).
+    """
+    dd = sys.modules.get("dask.dataframe")
+    return dd is not None and isinstance(X, (dd.DataFrame, dd.Series))
 
 
 def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
@@ -33,6 +44,13 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
     """
     if isinstance(X, Message):
         return X, True
+    if is_dask(X):
+        # np.asarray below would silently compute the whole collection.
+        raise TypeError(
+            f"A Dask {type(X).__name__} cannot be converted to one Message. Fit "
+            "and transform it with a Pipe other than Junction, stream it with "
+            "DaskSource, or call .compute() on it first."
+        )
     if scipy.sparse.issparse(X):
         raise TypeError(
             "Sparse data was passed, but Pipes need dense data: convert it with "
@@ -133,13 +151,20 @@ class Pipe(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        X : Message, DataFrame, dict, array-like of shape (n_samples, n_features), \
+or Dask DataFrame
+            A Dask DataFrame's schema is read from its meta; no partition is
+            computed unless the Pipe learns statistics.
         y : ignored
 
         Returns
         -------
         self
         """
+        if is_dask(X):
+            from fireworks_sk.pipes._dask import fit_schema
+
+            return fit_schema(self, X)
         message = self._validate(X, reset=True)
         self._fit(message)
         return self
@@ -154,8 +179,14 @@ class Pipe(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Message, or DataFrame under ``set_output(transform="pandas")``
+        Message, or DataFrame under ``set_output(transform="pandas")``; a
+        Dask DataFrame for a Dask DataFrame (lazy, tensor columns flattened
+        into ``get_feature_names_out()`` columns, index kept).
         """
+        if is_dask(X):
+            from fireworks_sk.pipes._dask import transform_partitions
+
+            return transform_partitions(self, X)
         message = self._validate(X, reset=False)
         return self._to_output(self._transform(message))
 
@@ -251,16 +282,18 @@ class Pipe(TransformerMixin, BaseEstimator):
                     f"{type(self).__name__} got 0 rows; at least 1 row is required "
                     "to fit."
                 )
-            self.n_features_in_ = len(message.columns)
-            if named:
-                self.feature_names_in_ = np.asarray(message.columns, dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self._schema_in = {
-                name: _zero_rows(message[name]) for name in message.columns
-            }
+            self._record_schema(message, named)
             return message
         return self._align(message, named, check_dtypes)
+
+    def _record_schema(self, message: Message, named: bool) -> None:
+        """Remember the input columns, their kinds, dtypes and row shapes."""
+        self.n_features_in_ = len(message.columns)
+        if named:
+            self.feature_names_in_ = np.asarray(message.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._schema_in = {name: _zero_rows(message[name]) for name in message.columns}
 
     def _align(
         self, message: Message, named: bool, check_dtypes: bool = True
@@ -287,12 +320,15 @@ class Pipe(TransformerMixin, BaseEstimator):
             )
         return message
 
-    def _to_output(self, message: Message) -> Any:
-        """Return a DataFrame when scikit-learn's set_output asks for one."""
-        config = getattr(self, "_sklearn_output_config", {}).get(
+    def _output_config(self) -> str:
+        """What scikit-learn's set_output asks ``transform`` to return."""
+        return getattr(self, "_sklearn_output_config", {}).get(
             "transform", sklearn.get_config()["transform_output"]
         )
-        if config in ("pandas", "polars"):
+
+    def _to_output(self, message: Message) -> Any:
+        """Return a DataFrame when scikit-learn's set_output asks for one."""
+        if self._output_config() in ("pandas", "polars"):
             frame = message.to_dataframe()
             frame.columns = self.get_feature_names_out()
             return frame
@@ -338,9 +374,13 @@ class StatefulPipe(Pipe):
     def partial_fit(self, X: Any, y: Any = None) -> StatefulPipe:
         """Update the statistics with one batch.
 
+        A Dask DataFrame counts as one batch: the statistics of its partitions
+        are computed and merged on the workers, and only those travel back.
+
         Parameters
         ----------
-        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+        X : Message, DataFrame, dict, array-like of shape (n_samples, n_features), \
+or Dask DataFrame
         y : ignored
 
         Returns
@@ -348,6 +388,10 @@ class StatefulPipe(Pipe):
         self
         """
         first_call = not hasattr(self, "n_samples_seen_")
+        if is_dask(X):
+            from fireworks_sk.pipes._dask import partial_fit_partitions
+
+            return partial_fit_partitions(self, X, first_call=first_call)
         message = self._validate(X, reset=first_call)
         if len(message) == 0:
             return self

@@ -17,20 +17,33 @@ __all__ = ["BatchNormalizer"]
 
 @dataclass(frozen=True)
 class _Moments:
-    """Count, mean and sum of squared deviations (M2) of one column, in float64."""
+    """Count, mean and sum of squared deviations (M2) of one column, in float64.
+
+    The mean is kept as ``shift + offset``: ``shift`` is a value of the
+    column, ``offset`` the mean of ``x - shift``. Near a large mean (1e8, std
+    1) the difference of two means, which the merge weighs, then keeps every
+    digit; a rounded mean alone would lose about 1e-8 of it per merge.
+    """
 
     n: int
-    mean: torch.Tensor
+    shift: torch.Tensor
+    offset: torch.Tensor
     m2: torch.Tensor
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.shift + self.offset
 
     def merge(self, other: _Moments) -> _Moments:
         # Chan, Golub and LeVeque's pairwise update: exact for any split of the
         # rows and stable for large offsets, unlike a running sum of squares.
+        # Shifts are data values of one column, so their difference is exact
+        # when they are close (Sterbenz), which is when precision is at stake.
         n = self.n + other.n
-        delta = other.mean - self.mean
-        mean = self.mean + delta * (other.n / n)
+        delta = (other.shift - self.shift) + (other.offset - self.offset)
+        offset = self.offset + delta * (other.n / n)
         m2 = self.m2 + other.m2 + delta * delta * (self.n * other.n / n)
-        return _Moments(n, mean, m2)
+        return _Moments(n, self.shift, offset, m2)
 
 
 def _is_scalable(column: Column) -> bool:
@@ -62,15 +75,16 @@ def _moments(name: str, column: Column) -> _Moments:
     values = _float64(name, column)
     check_finite(name, values)
     # numpy and torch share this arithmetic; axis 0 is the row axis for both.
-    mean = values.mean(0)
-    m2 = ((values - mean) ** 2).sum(0)
+    shift = values[0]
+    centred = values - shift
+    offset = centred.mean(0)
+    m2 = ((centred - offset) ** 2).sum(0)
     # Statistics live on the CPU whatever the data's device, so that a fitted
     # model loads on a machine without a GPU.
     cpu = torch.device("cpu")
     return _Moments(
         values.shape[0],
-        torch.as_tensor(mean, device=cpu),
-        torch.as_tensor(m2, device=cpu),
+        *(torch.as_tensor(v, device=cpu) for v in (shift, offset, m2)),
     )
 
 
@@ -147,7 +161,12 @@ class BatchNormalizer(StatefulPipe):
     def _get_state(self) -> tuple[int, dict[str, _Moments]]:
         n = self.n_samples_seen_
         return n, {
-            name: _Moments(n, self.mean_[name], self.var_[name] * n)
+            name: _Moments(
+                n,
+                self.mean_[name],
+                torch.zeros_like(self.mean_[name]),
+                self.var_[name] * n,
+            )
             for name in self.columns_
         }
 

@@ -114,10 +114,11 @@ class Source:
     ``(offset, position, data)``: the row offset of ``data`` in the stream, a
     description of where it came from for error messages, and a DataFrame,
     Message or dict of columns. This class splits what is longer than
-    ``chunk_size``, skips what is empty, and checks that every chunk has the
-    columns and dtypes of the first. ``rng``, when given, asks for the pieces
-    in a random order where the source can do that cheaply (``offset`` stays
-    the natural one). Iterating again reads the data again from the start.
+    ``chunk_size`` (None: nothing is split), skips what is empty, and checks
+    that every chunk has the columns and dtypes of the first. ``rng``, when
+    given, asks for the pieces in a random order where the source can do that
+    cheaply (``offset`` stays the natural one). Iterating again reads the
+    data again from the start.
     """
 
     #: Appended to dtype mismatch errors: how to make the dtypes agree.
@@ -153,9 +154,11 @@ class Source:
         return "..."
 
 
-def _split(message: Message, size: int) -> Iterator[tuple[int, Message]]:
-    """Pieces of at most ``size`` rows; an empty Message gives none."""
-    if 0 < len(message) <= size:
+def _split(message: Message, size: int | None) -> Iterator[tuple[int, Message]]:
+    """Pieces of at most ``size`` rows (None: one piece); an empty one gives none."""
+    if len(message) == 0:
+        return
+    if size is None or len(message) <= size:
         yield 0, message
         return
     for start in range(0, len(message), size):

@@ -1,0 +1,78 @@
+"""local_cluster: a Dask cluster on this machine that listens on loopback only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fireworks_sk.sources._base import import_extra
+
+__all__ = ["local_cluster"]
+
+_LOOPBACK = "127.0.0.1"
+# Without an explicit host an in-process LocalCluster listens on 0.0.0.0, and
+# the dashboards on every interface: reachable from the network.
+_ADDRESS_KEYWORDS = ("host", "ip", "dashboard_address", "worker_dashboard_address")
+
+
+@contextmanager
+def local_cluster(
+    n_workers: int | None = None,
+    *,
+    threads_per_worker: int | None = None,
+    processes: bool = True,
+    **kwargs: Any,
+) -> Iterator[Any]:
+    """Start a Dask ``LocalCluster`` bound to 127.0.0.1, with a ``Client`` on it.
+
+    The scheduler, the workers and their dashboards listen on 127.0.0.1 only
+    (dashboards on free ports). The client becomes the default for Dask
+    computations and for ``joblib.parallel_config(backend="dask")`` inside the
+    ``with`` block; both are closed on leaving it.
+
+    Parameters
+    ----------
+    n_workers : int or None, default=None
+        Worker processes (or threads with ``processes=False``); None lets
+        Dask choose from the number of cores.
+    threads_per_worker : int or None, default=None
+        Threads per worker; None lets Dask choose.
+    processes : bool, default=True
+        Workers in processes of their own (no shared GIL), or in this one.
+    **kwargs
+        Passed to :class:`distributed.LocalCluster` (``memory_limit``, ...),
+        except the address keywords ``host``, ``ip``, ``dashboard_address``
+        and ``worker_dashboard_address``, which are fixed to loopback.
+
+    Yields
+    ------
+    distributed.Client
+
+    Examples
+    --------
+    >>> import joblib
+    >>> from fireworks_sk import local_cluster
+    >>> with local_cluster(n_workers=2, threads_per_worker=1) as client:
+    ...     with joblib.parallel_config(backend="dask"):
+    ...         search.fit(X, y)  # doctest: +SKIP
+    """
+    distributed = import_extra("distributed", "dask", "local_cluster")
+    fixed = sorted(set(kwargs) & set(_ADDRESS_KEYWORDS))
+    if fixed:
+        raise TypeError(
+            f"local_cluster binds to {_LOOPBACK} only and sets {fixed!r} itself. To "
+            "listen elsewhere, start distributed.LocalCluster or a scheduler "
+            "yourself and connect with distributed.Client(address)."
+        )
+    cluster = distributed.LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=processes,
+        host=_LOOPBACK,
+        dashboard_address=f"{_LOOPBACK}:0",
+        worker_dashboard_address=f"{_LOOPBACK}:0",
+        **kwargs,
+    )
+    with cluster, distributed.Client(cluster) as client:
+        yield client
