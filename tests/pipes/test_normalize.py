@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -269,3 +271,23 @@ def test_accepts_dataframe_dict_and_array_and_returns_a_message(X):
     np.testing.assert_allclose(
         np.asarray(out).ravel(), [-1.069, -0.267, 1.336], atol=1e-3
     )
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 7])
+def test_partial_fit_in_tiny_chunks_keeps_a_large_mean_exact(chunk_size):
+    # Mean 1e8, std 1: merging from the rounded mean_ drifted by ~3e-9.
+    values = np.random.default_rng(0).normal(1e8, 1.0, 600)
+    scaler = BatchNormalizer()
+    for start in range(0, len(values), chunk_size):
+        scaler.partial_fit(pd.DataFrame({"x": values[start : start + chunk_size]}))
+    np.testing.assert_allclose(float(scaler.var_["x"]), values.var(), rtol=1e-12)
+    np.testing.assert_allclose(float(scaler.mean_["x"]), values.mean(), rtol=1e-15)
+
+
+def test_partial_fit_continues_exactly_after_a_pickle_round_trip():
+    values = np.random.default_rng(1).normal(1e8, 1.0, 400)
+    scaler = BatchNormalizer().partial_fit(pd.DataFrame({"x": values[:200]}))
+    scaler = pickle.loads(pickle.dumps(scaler))
+    for start in range(200, 400, 3):
+        scaler.partial_fit(pd.DataFrame({"x": values[start : start + 3]}))
+    np.testing.assert_allclose(float(scaler.var_["x"]), values.var(), rtol=1e-12)
