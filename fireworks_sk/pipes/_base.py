@@ -246,6 +246,12 @@ class Pipe(TransformerMixin, BaseEstimator):
             self._check_fitted()
         message, named = as_message(X, min_rows=1 if reset else 0)
         if reset:
+            # A Message without columns has no rows either: name the real cause.
+            if not message.columns:
+                raise ValueError(
+                    f"{type(self).__name__} got no columns; at least 1 column is "
+                    "required to fit."
+                )
             if len(message) == 0:
                 raise ValueError(
                     f"{type(self).__name__} got 0 rows; at least 1 row is required "
