@@ -176,6 +176,7 @@ class _Encoder(StatefulPipe):
                 f"Column {name!r} has rows of shape {shape}; the encoding gives "
                 f"{(width,) if width else ()}."
             )
+        check_finite(name, column)
         return column.cpu()
 
 
