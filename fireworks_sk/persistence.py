@@ -95,6 +95,10 @@ def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"Cannot save to {str(path)!r}: its folder is missing.")
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Cannot save to {str(path)!r}: it is a folder; name a file in it."
+        )
     payload = _serialise(obj, format)
     manifest = _manifest(obj, format, payload)
     _write_atomically(path, manifest, payload)
@@ -330,7 +334,11 @@ def _read(path: Path, *, payload: bool = True) -> tuple[dict[str, Any], bytes]:
             f"{str(path)!r} is corrupt or not a fireworks_sk file ({exc}); it may be "
             "truncated. Save the model again."
         ) from exc
-    if manifest.get("fireworks_sk_file") != _FILE_VERSION:
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("fireworks_sk_file") != _FILE_VERSION
+        or manifest.get("format") not in FORMATS
+    ):
         raise CorruptFileError(f"{str(path)!r} is not a fireworks_sk model file.")
     return manifest, data
 
