@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
 
-__all__ = ["Pipe", "StatefulPipe", "as_message", "check_finite"]
+__all__ = ["Pipe", "StatefulPipe", "as_message", "check_finite", "restored_on_error"]
 
 
 def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
@@ -86,6 +87,35 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
     )
 
 
+def _snapshot(obj: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """The attributes of ``obj`` and of its fitted branches, copied shallowly.
+
+    Fitting replaces attributes (statistics are merged into new objects), so
+    putting these back undoes a fit.
+    """
+    snapshots = [(obj, dict(vars(obj)))]
+    for _, branch in getattr(obj, "pipes_", None) or []:
+        snapshots += _snapshot(branch)
+    return snapshots
+
+
+@contextlib.contextmanager
+def restored_on_error(obj: Any) -> Iterator[None]:
+    """Put ``obj`` back as it was if the block raises.
+
+    A fit that fails on bad input leaves the Pipe as before the call: unfitted,
+    or with its previous fit, never half-fitted.
+    """
+    snapshots = _snapshot(obj)
+    try:
+        yield
+    except BaseException:
+        for owner, attributes in snapshots:
+            vars(owner).clear()
+            vars(owner).update(attributes)
+        raise
+
+
 def _zero_rows(column: Any) -> Any:
     """An empty column of the same kind, dtype and row shape, on the CPU.
 
@@ -140,8 +170,9 @@ class Pipe(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        message = self._validate(X, reset=True)
-        self._fit(message)
+        with restored_on_error(self):
+            message = self._validate(X, reset=True)
+            self._fit(message)
         return self
 
     def transform(self, X: Any) -> Message:
@@ -338,8 +369,9 @@ class StatefulPipe(Pipe):
         -------
         self
         """
-        self._reset()
-        return self.partial_fit(X, y)
+        with restored_on_error(self):
+            self._reset()
+            return self.partial_fit(X, y)
 
     def partial_fit(self, X: Any, y: Any = None) -> StatefulPipe:
         """Update the statistics with one batch.
@@ -354,15 +386,16 @@ class StatefulPipe(Pipe):
         self
         """
         first_call = not hasattr(self, "n_samples_seen_")
-        message = self._validate(X, reset=first_call)
-        if len(message) == 0:
-            return self
-        if first_call:
-            self.columns_ = self._select_columns(message)
-        state = self._chunk_state(message)
-        if not first_call:
-            state = self._merge_states(self._get_state(), state)
-        self._set_state(state)
+        with restored_on_error(self):
+            message = self._validate(X, reset=first_call)
+            if len(message) == 0:
+                return self
+            if first_call:
+                self.columns_ = self._select_columns(message)
+            state = self._chunk_state(message)
+            if not first_call:
+                state = self._merge_states(self._get_state(), state)
+            self._set_state(state)
         return self
 
     def _reset(self) -> None:
