@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fireworks_sk import __version__
+from fireworks_sk.exceptions import FireworksError
 
 __all__ = ["main"]
 
@@ -154,7 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         args.handler(args)
-    except (OSError, ValueError, TypeError, KeyError, ImportError) as exc:
+    except (
+        FireworksError,
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        ImportError,
+    ) as exc:
         if args.debug:
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
