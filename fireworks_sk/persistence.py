@@ -305,11 +305,24 @@ def _write_atomically(path: Path, manifest: dict[str, Any], payload: bytes) -> N
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise _save_failed(path, exc) from exc
         raise
     _fsync_folder(path.parent)
+
+
+def _save_failed(path: Path, exc: OSError) -> OSError:
+    """The OSError of a failed write, naming the file and what was kept."""
+    reason = exc.strerror or str(exc)
+    message = (
+        f"Saving to {str(path)!r} failed: {reason}. Any previous file there is "
+        "unchanged."
+    )
+    # OSError(errno, ...) picks the matching subclass (PermissionError, ...).
+    return OSError(exc.errno, message) if exc.errno else OSError(message)
 
 
 def _fsync_folder(folder: Path) -> None:
