@@ -100,6 +100,8 @@ def _inspect(args: argparse.Namespace) -> None:
 
     manifest = inspect(args.model)
     print(json.dumps(manifest, indent=2))
+    if args.manifest_only:
+        return
     print()
     print(load(args.model))
 
@@ -142,6 +144,12 @@ def _parser() -> argparse.ArgumentParser:
         "inspect", help="print a model file's manifest and pipeline"
     )
     inspect.add_argument("model")
+    inspect.add_argument(
+        "--manifest-only",
+        action="store_true",
+        help="print the manifest alone; loading a joblib file runs code from it, "
+        "so use this on files from others",
+    )
     inspect.set_defaults(handler=_inspect)
     return parser
 
