@@ -104,6 +104,9 @@ def apply(message, df, operation):
             pd.concat([df.iloc[arg:], df.iloc[:arg]], ignore_index=True),
         )
     present = [c for c in arg if c in df.columns]
+    if not present:
+        # m[[]] selects no rows (a Message without columns has no rows).
+        return message, df
     return message[present], df[present]
 
 
