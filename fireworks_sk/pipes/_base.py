@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -339,7 +339,13 @@ class Pipe(TransformerMixin, BaseEstimator):
         """The columns a Pipe acts on: ``self.columns`` checked, or ``default``."""
         if self.columns is None:
             return default
-        names = [self.columns] if isinstance(self.columns, str) else list(self.columns)
+        names = [self.columns] if isinstance(self.columns, str) else self.columns
+        names = list(names) if isinstance(names, Iterable) else [names]
+        if not all(isinstance(c, str) for c in names):
+            raise TypeError(
+                f"{type(self).__name__}(columns=...) must be a column name, a list "
+                f"of names or None; got {self.columns!r}."
+            )
         missing = [c for c in names if c not in message]
         if missing:
             raise SchemaError(
