@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 import torch
 
 from fireworks_sk.exceptions import SchemaError
@@ -341,6 +342,14 @@ class FunctionPipe(Pipe):
         if func is None:
             return message
         result = func(message)
+        tables = (Message, pd.DataFrame, Mapping)
+        if not isinstance(result, tables) and not scipy.sparse.issparse(result):
+            if np.ndim(result) != 2:
+                raise TypeError(
+                    f"FunctionPipe's {role} {getattr(func, '__name__', func)!r} "
+                    f"returned {type(result).__name__}; it must return a Message, "
+                    "DataFrame, dict or 2-D array."
+                )
         result = as_message(result)[0]
         if len(result) != len(message):
             raise ValueError(
