@@ -304,6 +304,7 @@ def _write_atomically(path: Path, manifest: dict[str, Any], payload: bytes) -> N
                 archive.writestr(_PAYLOAD, payload)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, _file_mode(path))
         os.replace(temporary, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -312,6 +313,28 @@ def _write_atomically(path: Path, manifest: dict[str, Any], payload: bytes) -> N
             raise _save_failed(path, exc) from exc
         raise
     _fsync_folder(path.parent)
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions a plain ``open(path, "wb")`` would give the file.
+
+    mkstemp creates the temporary file readable by its owner only; a model
+    saved by a training job must stay readable by the service that loads it.
+    An existing file keeps its mode.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        return path.stat().st_mode & 0o777
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Reading the umask without setting it (os.umask sets it process-wide,
+    # racing other threads) is possible on Linux only.
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
 
 
 def _save_failed(path: Path, exc: OSError) -> OSError:
