@@ -991,3 +991,44 @@ def test_cli_train_bad_config_is_one_clear_line(tmp_path, capsys, config, match)
 def test_cli_train_missing_config_is_named(tmp_path, capsys):
     assert main(["train", str(tmp_path / "absent.toml")]) == 1
     assert "absent.toml" in _error(capsys)
+
+
+# ------------------------------------------------------- parameters, funcs
+@pytest.mark.parametrize("name", ["BatchNormalizer", "OneHot", "IndexEncoder"])
+@pytest.mark.parametrize("columns", [5, ["x", 3]])
+def test_columns_parameter_of_the_wrong_type_is_named(name, columns):
+    pipe = type(PIPES[name]())(columns=columns)
+    raises_and_keeps(pipe.fit, frame(), TypeError, r"\(columns=...\) must be a column")
+
+
+@pytest.mark.parametrize("name", ["BatchNormalizer", "OneHot"])
+def test_columns_parameter_may_be_any_sequence_of_names(name):
+    pipe = type(PIPES[name]())(columns=pd.Index(["c"] if name == "OneHot" else ["x"]))
+    assert pipe.fit(frame()).columns_ == (["c"] if name == "OneHot" else ["x"])
+
+
+@pytest.mark.parametrize("result", [3, None, "text", np.arange(4.0)])
+def test_function_pipe_func_returning_no_table_is_named(result):
+    pipe = fsk.FunctionPipe(func=lambda m: result)
+    raises_and_keeps(pipe.fit_transform, frame(), TypeError, "func '<lambda>' returned")
+
+
+def test_function_pipe_func_changing_the_rows_is_named():
+    pipe = fsk.FunctionPipe(func=lambda m: m[:1])
+    raises_and_keeps(pipe.fit_transform, frame(), ValueError, "returned 1 rows for 4")
+
+
+@pytest.mark.parametrize("name", ["OneHot", "IndexEncoder"])
+def test_inverse_of_data_that_was_never_encoded_names_the_column(name):
+    pipe = PIPES[name]().fit(frame())
+    raises_and_keeps(
+        pipe.inverse_transform, frame(), TypeError, "needs the encoded column 'c'"
+    )
+
+
+def test_indexencoder_inverse_refuses_fractional_codes():
+    pipe = fsk.IndexEncoder(columns=["c"]).fit(frame())
+    bad = pipe.transform(frame()).assign(c=torch.tensor([1.0, 1.5, 2.0, 1.0]))
+    raises_and_keeps(
+        pipe.inverse_transform, bad, ValueError, "Code 1.5 at row 1 of column 'c'"
+    )

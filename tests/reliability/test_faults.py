@@ -409,3 +409,17 @@ def test_a_stream_that_fails_then_succeeds_fits_as_fit_does():
     expected = fsk.BatchNormalizer().fit(data)
     torch.testing.assert_close(pipe.mean_["a"], expected.mean_["a"])
     assert pipe.n_samples_seen_ == 100
+
+
+def test_saved_file_has_the_permissions_of_a_plain_open(tmp_path):
+    # mkstemp makes owner-only files; the saved model must be readable as
+    # open() would make it (umask), and a replaced file keeps its mode.
+    umask = os.umask(0o022)
+    try:
+        path = fsk.save({"v": 1}, tmp_path / "model.fwsk")
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o640)
+        fsk.save({"v": 2}, path)
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
