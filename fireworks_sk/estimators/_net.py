@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import types
 import warnings
 from collections.abc import Iterator
@@ -77,6 +78,10 @@ def _seeded(seed: int | None, devices: list[int]) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         _seed_torch(seed, devices)
         yield
+
+
+# Re-entrant: fit calls partial_fit, which enters the fit context again.
+_SEEDED_FIT_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -223,6 +228,9 @@ class _MessageNet:
     def _fit_context(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             if self.random_state is not None:
+                # torch's generator is one per process: seeded fits in several
+                # threads would interleave their draws (and their restores).
+                stack.enter_context(_SEEDED_FIT_LOCK)
                 stack.enter_context(torch.random.fork_rng(devices=self._cuda_devices()))
             stack.enter_context(_thread_limit())
             yield
