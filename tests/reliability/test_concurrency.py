@@ -211,3 +211,29 @@ def test_threads_saving_to_one_path_never_leave_a_corrupt_file(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(save_many, objects))
     assert [p.name for p in tmp_path.iterdir()] == ["model.fwsk"]
+
+
+# ---------------------------------------------------------------- training
+def test_seeded_fits_in_threads_equal_serial_fits():
+    # torch has one random generator per process; seeded fits running in
+    # threads at once must not interleave their draws (init, dropout, shuffle).
+    X, y = penguin_like(n=200)
+    X = X.drop(columns="island")
+
+    def fit(seed):
+        net = fsk.TorchClassifier(
+            random_state=seed,
+            max_epochs=3,
+            batch_size=16,
+            train_split=None,
+            verbose=0,
+            module__dropout=0.3,
+        )
+        return net.fit(X.to_numpy(np.float32), y).predict_proba(X.to_numpy(np.float32))
+
+    serial = [fit(seed) for seed in range(4)]
+    rng = torch.get_rng_state()
+    threaded = _run_at_once(fit, list(range(4)) * 2)
+    for seed, got in enumerate(threaded):
+        np.testing.assert_array_equal(got, serial[seed % 4])
+    assert torch.equal(torch.get_rng_state(), rng)
