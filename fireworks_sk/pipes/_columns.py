@@ -172,6 +172,13 @@ class Stack(Pipe):
     def _fit(self, message: Message) -> None:
         default = [c for c in message.columns if _is_number_column(message[c])]
         self.columns_ = self._resolve_columns(message, default)
+        if not self.columns_:
+            # A (n, 0) feature column would reach the model silently.
+            raise SchemaError(
+                f"Stack found no numeric or tensor columns to stack among "
+                f"{message.columns!r}. Encode categorical columns first (OneHot, "
+                "IndexEncoder) or name the columns."
+            )
         clash = self.into in message and self.into not in self.columns_
         if clash:
             raise SchemaError(
