@@ -1032,3 +1032,25 @@ def test_indexencoder_inverse_refuses_fractional_codes():
     raises_and_keeps(
         pipe.inverse_transform, bad, ValueError, "Code 1.5 at row 1 of column 'c'"
     )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["a", 1, 2.5], [1, 2, 3.5], ["x", "y", "z"]],
+    ids=["mixed", "ints", "str"],
+)
+def test_stack_with_nothing_numeric_to_stack_is_refused(values):
+    # An object column is not numeric even when it holds numbers; Stack used
+    # to return an (n, 0) feature column that reached the model silently.
+    data = pd.DataFrame({"o": pd.Series(values, dtype=object)})
+    raises_and_keeps(
+        fsk.Stack().fit, data, SchemaError, r"no numeric or tensor columns .*\['o'\]"
+    )
+
+
+def test_totensor_leaves_object_columns_alone_by_default():
+    # Policy: columns=None converts numeric columns only.
+    data = pd.DataFrame({"o": pd.Series(["a", 1, 2.5], dtype=object), "x": [1.0] * 3})
+    out = fsk.ToTensor().fit_transform(data)
+    assert out["o"].tolist() == ["a", 1, 2.5]
+    assert isinstance(out["x"], torch.Tensor)
