@@ -202,3 +202,25 @@ def test_trusted_does_not_apply_to_joblib_files(tmp_path):
     path = fsk.save({"a": 1}, tmp_path / "m.fwsk")
     with pytest.raises(ValueError, match="'trusted' applies to skops files only"):
         fsk.load(path, trusted=["builtins.dict"])
+
+
+@pytest.mark.parametrize("injection", INJECTIONS)
+def test_sql_source_binds_parameters_on_postgres(pg_url, injection):
+    import sqlalchemy as sa
+
+    table = "fwsk_reliability_injection"
+    engine = sa.create_engine(pg_url)
+    try:
+        pd.DataFrame({"a": [0.0, 1.0], "b": ["s0", "s1"]}).to_sql(
+            table, engine, if_exists="replace", index=False
+        )
+        query = f"select * from {table} where b = :b"
+        assert list(SQLSource(engine, query, 2, {"b": injection})) == []
+        assert [len(m) for m in SQLSource(engine, query, 2, {"b": "s1"})] == [1]
+        with engine.connect() as connection:
+            count = connection.execute(sa.text(f"select count(*) from {table}"))
+            assert count.scalar() == 2
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"drop table if exists {table}"))
+        engine.dispose()
