@@ -70,14 +70,24 @@ def _rebuild_series(state: dict[str, Any]) -> pd.Series:
     return pd.Series(state["values"], index=index, dtype=dtype, name=state["name"])
 
 
+def _torch_dtype(name: Any) -> torch.dtype:
+    """``torch.<name>``, only if it is a dtype: a crafted file could name any
+    attribute of torch (``torch.load``) and have it stored, and later called,
+    as a Pipe's state."""
+    dtype = getattr(torch, name, None) if isinstance(name, str) else None
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"{name!r} is not a torch dtype; the saved state is corrupt.")
+    return dtype
+
+
 def from_portable(value: Any) -> Any:
     """Inverse of :func:`to_portable`."""
     if isinstance(value, dict):
         if _TENSOR in value:
             tensor = torch.from_numpy(np.array(value["values"], copy=True))
-            return tensor.view(getattr(torch, value[_TENSOR]))
+            return tensor.view(_torch_dtype(value[_TENSOR]))
         if _DTYPE in value:
-            return getattr(torch, value[_DTYPE])
+            return _torch_dtype(value[_DTYPE])
         if _SERIES in value:
             return _rebuild_series(value)
         return {key: from_portable(item) for key, item in value.items()}

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fireworks_sk import __version__
+from fireworks_sk.exceptions import FireworksError
 
 __all__ = ["main"]
 
@@ -100,6 +101,8 @@ def _inspect(args: argparse.Namespace) -> None:
 
     manifest = inspect(args.model)
     print(json.dumps(manifest, indent=2))
+    if args.manifest_only:
+        return
     print()
     print(load(args.model))
 
@@ -142,6 +145,12 @@ def _parser() -> argparse.ArgumentParser:
         "inspect", help="print a model file's manifest and pipeline"
     )
     inspect.add_argument("model")
+    inspect.add_argument(
+        "--manifest-only",
+        action="store_true",
+        help="print the manifest alone; loading a joblib file runs code from it, "
+        "so use this on files from others",
+    )
     inspect.set_defaults(handler=_inspect)
     return parser
 
@@ -160,7 +169,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # error to report. Output still buffered goes nowhere at exit.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 1
-    except (OSError, ValueError, TypeError, KeyError, ImportError) as exc:
+    except (
+        FireworksError,
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        ImportError,
+    ) as exc:
         if args.debug:
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

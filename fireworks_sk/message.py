@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 import torch
 
 from fireworks_sk._portable import from_portable, to_portable
@@ -40,6 +41,13 @@ def _is_numeric_array(values: np.ndarray) -> bool:
 
 def _to_column(name: str, values: Any) -> Column:
     """Turn one user-supplied column into a Series or a tensor, sharing memory."""
+    if scipy.sparse.issparse(values) or (
+        isinstance(values, torch.Tensor) and values.layout != torch.strided
+    ):
+        raise TypeError(
+            f"Column {name!r} is sparse ({type(values).__name__}); Message columns "
+            "are dense: convert it with '.toarray()' or '.to_dense()' first."
+        )
     if isinstance(values, torch.Tensor):
         if values.dim() == 0:
             raise ValueError(

@@ -95,6 +95,10 @@ def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"Cannot save to {str(path)!r}: its folder is missing.")
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Cannot save to {str(path)!r}: it is a folder; name a file in it."
+        )
     payload = _serialise(obj, format)
     manifest = _manifest(obj, format, payload)
     _write_atomically(path, manifest, payload)
@@ -300,12 +304,48 @@ def _write_atomically(path: Path, manifest: dict[str, Any], payload: bytes) -> N
                 archive.writestr(_PAYLOAD, payload)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, _file_mode(path))
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise _save_failed(path, exc) from exc
         raise
     _fsync_folder(path.parent)
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions a plain ``open(path, "wb")`` would give the file.
+
+    mkstemp creates the temporary file readable by its owner only; a model
+    saved by a training job must stay readable by the service that loads it.
+    An existing file keeps its mode.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        return path.stat().st_mode & 0o777
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Reading the umask without setting it (os.umask sets it process-wide,
+    # racing other threads) is possible on Linux only.
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
+def _save_failed(path: Path, exc: OSError) -> OSError:
+    """The OSError of a failed write, naming the file and what was kept."""
+    reason = exc.strerror or str(exc)
+    message = (
+        f"Saving to {str(path)!r} failed: {reason}. Any previous file there is "
+        "unchanged."
+    )
+    # OSError(errno, ...) picks the matching subclass (PermissionError, ...).
+    return OSError(exc.errno, message) if exc.errno else OSError(message)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -330,7 +370,11 @@ def _read(path: Path, *, payload: bool = True) -> tuple[dict[str, Any], bytes]:
             f"{str(path)!r} is corrupt or not a fireworks_sk file ({exc}); it may be "
             "truncated. Save the model again."
         ) from exc
-    if manifest.get("fireworks_sk_file") != _FILE_VERSION:
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("fireworks_sk_file") != _FILE_VERSION
+        or manifest.get("format") not in FORMATS
+    ):
         raise CorruptFileError(f"{str(path)!r} is not a fireworks_sk model file.")
     return manifest, data
 

@@ -137,6 +137,11 @@ def check_config(config: Mapping[str, Any]) -> None:
     """
     _check_keys("", config)
     _check_keys("data", config.get("data", {}))
+    if not isinstance(config.get("steps", []), list):
+        raise ConfigError(
+            f"steps must be an array of tables ([[steps]]); got "
+            f"{type(config['steps']).__name__}."
+        )
     for position, step in enumerate(config.get("steps", [])):
         _check_keys("steps", step, f"steps[{position}]")
         _check_type(step.get("type"), STEP_TYPES, f"steps[{position}].type")

@@ -124,7 +124,9 @@ class MessageLoader:
         self.device = None if device is None else torch.device(device)
         self.message = self._prepare(as_message(message)[0])
         seed = check_seed(random_state, "MessageLoader")
-        if seed is None:
+        if seed is None and self.shuffle:
+            # Only a shuffling loader draws: predict must not move the caller's
+            # random stream (nor race on it from several threads).
             seed = int(torch.randint(2**62, (1,), dtype=torch.int64))
         self._seed = seed
         self.epoch = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import types
 import warnings
 from collections.abc import Iterator
@@ -77,6 +78,10 @@ def _seeded(seed: int | None, devices: list[int]) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         _seed_torch(seed, devices)
         yield
+
+
+# Re-entrant: fit calls partial_fit, which enters the fit context again.
+_SEEDED_FIT_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -223,6 +228,9 @@ class _MessageNet:
     def _fit_context(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             if self.random_state is not None:
+                # torch's generator is one per process: seeded fits in several
+                # threads would interleave their draws (and their restores).
+                stack.enter_context(_SEEDED_FIT_LOCK)
                 stack.enter_context(torch.random.fork_rng(devices=self._cuda_devices()))
             stack.enter_context(_thread_limit())
             yield
@@ -331,6 +339,13 @@ class _MessageNet:
                 )
             return array_message(X, min_rows=1 if fitting else 0), False, y
         message = as_message(X)[0]
+        if self.target is not None and fitting and y is None:
+            if self.target not in message:
+                raise ValueError(
+                    f"{type(self).__name__}(target={self.target!r}) names a column "
+                    f"that X lacks; pass y, or add the column. X has columns "
+                    f"{message.columns!r}."
+                )
         if self.target is not None and self.target in message:
             if y is None:
                 y = message[self.target]
@@ -341,10 +356,10 @@ class _MessageNet:
         if not first:
             return self._align(message, named)
         name = type(self).__name__
-        if len(message) == 0:
-            raise ValueError(f"{name} got 0 rows; at least 1 row is required to fit.")
         if not message.columns:
             raise ValueError(f"{name} got no input columns; X needs at least one.")
+        if len(message) == 0:
+            raise ValueError(f"{name} got 0 rows; at least 1 row is required to fit.")
         self.n_features_in_ = (
             len(message.columns) if named else message[ARRAY_COLUMN].shape[1]
         )
@@ -575,6 +590,18 @@ def _labels(y: Any) -> np.ndarray:
     return column_or_1d(y, warn=True)
 
 
+def _unique_labels(y: Any) -> np.ndarray:
+    """Sorted distinct labels; labels of several types (1 and "a") are refused."""
+    try:
+        return np.unique(y)
+    except TypeError as exc:
+        types = sorted({type(v).__name__ for v in np.asarray(y, dtype=object)})
+        raise TypeError(
+            f"y mixes labels of types {types!r}, which cannot be sorted into "
+            "classes; cast y to one type (e.g. y.astype(str))."
+        ) from exc
+
+
 def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Indices of ``y`` in ``classes``; unknown labels raise naming them."""
     order = np.argsort(classes, kind="stable")
@@ -702,9 +729,10 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             )
         y = _labels(y)
         assert_all_finite(y, input_name="y")
+        _unique_labels(y)  # before scikit-learn's checks, whose error says less
         check_classification_targets(y)
         if first:
-            self.classes_inferred_ = np.unique(y if classes is None else classes)
+            self.classes_inferred_ = _unique_labels(y if classes is None else classes)
             self.n_outputs_ = len(self.classes_)
         codes = _encode_labels(y, np.asarray(self.classes_))
         return torch.from_numpy(codes), codes

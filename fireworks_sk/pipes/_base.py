@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,14 @@ from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
 
-__all__ = ["Pipe", "StatefulPipe", "as_message", "check_finite", "is_dask"]
+__all__ = [
+    "Pipe",
+    "StatefulPipe",
+    "as_message",
+    "check_finite",
+    "is_dask",
+    "restored_on_error",
+]
 
 
 def is_dask(X: Any) -> bool:
@@ -104,6 +112,35 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
     )
 
 
+def _snapshot(obj: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """The attributes of ``obj`` and of its fitted branches, copied shallowly.
+
+    Fitting replaces attributes (statistics are merged into new objects), so
+    putting these back undoes a fit.
+    """
+    snapshots = [(obj, dict(vars(obj)))]
+    for _, branch in getattr(obj, "pipes_", None) or []:
+        snapshots += _snapshot(branch)
+    return snapshots
+
+
+@contextlib.contextmanager
+def restored_on_error(obj: Any) -> Iterator[None]:
+    """Put ``obj`` back as it was if the block raises.
+
+    A fit that fails on bad input leaves the Pipe as before the call: unfitted,
+    or with its previous fit, never half-fitted.
+    """
+    snapshots = _snapshot(obj)
+    try:
+        yield
+    except BaseException:
+        for owner, attributes in snapshots:
+            vars(owner).clear()
+            vars(owner).update(attributes)
+        raise
+
+
 def _zero_rows(column: Any) -> Any:
     """An empty column of the same kind, dtype and row shape, on the CPU.
 
@@ -161,12 +198,13 @@ or Dask DataFrame
         -------
         self
         """
-        if is_dask(X):
-            from fireworks_sk.pipes._dask import fit_schema
+        with restored_on_error(self):
+            if is_dask(X):
+                from fireworks_sk.pipes._dask import fit_schema
 
-            return fit_schema(self, X)
-        message = self._validate(X, reset=True)
-        self._fit(message)
+                return fit_schema(self, X)
+            message = self._validate(X, reset=True)
+            self._fit(message)
         return self
 
     def transform(self, X: Any) -> Message:
@@ -277,6 +315,12 @@ or Dask DataFrame
             self._check_fitted()
         message, named = as_message(X, min_rows=1 if reset else 0)
         if reset:
+            # A Message without columns has no rows either: name the real cause.
+            if not message.columns:
+                raise ValueError(
+                    f"{type(self).__name__} got no columns; at least 1 column is "
+                    "required to fit."
+                )
             if len(message) == 0:
                 raise ValueError(
                     f"{type(self).__name__} got 0 rows; at least 1 row is required "
@@ -338,7 +382,13 @@ or Dask DataFrame
         """The columns a Pipe acts on: ``self.columns`` checked, or ``default``."""
         if self.columns is None:
             return default
-        names = [self.columns] if isinstance(self.columns, str) else list(self.columns)
+        names = [self.columns] if isinstance(self.columns, str) else self.columns
+        names = list(names) if isinstance(names, Iterable) else [names]
+        if not all(isinstance(c, str) for c in names):
+            raise TypeError(
+                f"{type(self).__name__}(columns=...) must be a column name, a list "
+                f"of names or None; got {self.columns!r}."
+            )
         missing = [c for c in names if c not in message]
         if missing:
             raise SchemaError(
@@ -368,8 +418,9 @@ class StatefulPipe(Pipe):
         -------
         self
         """
-        self._reset()
-        return self.partial_fit(X, y)
+        with restored_on_error(self):
+            self._reset()
+            return self.partial_fit(X, y)
 
     def partial_fit(self, X: Any, y: Any = None) -> StatefulPipe:
         """Update the statistics with one batch.
@@ -388,19 +439,20 @@ or Dask DataFrame
         self
         """
         first_call = not hasattr(self, "n_samples_seen_")
-        if is_dask(X):
-            from fireworks_sk.pipes._dask import partial_fit_partitions
+        with restored_on_error(self):
+            if is_dask(X):
+                from fireworks_sk.pipes._dask import partial_fit_partitions
 
-            return partial_fit_partitions(self, X, first_call=first_call)
-        message = self._validate(X, reset=first_call)
-        if len(message) == 0:
-            return self
-        if first_call:
-            self.columns_ = self._select_columns(message)
-        state = self._chunk_state(message)
-        if not first_call:
-            state = self._merge_states(self._get_state(), state)
-        self._set_state(state)
+                return partial_fit_partitions(self, X, first_call=first_call)
+            message = self._validate(X, reset=first_call)
+            if len(message) == 0:
+                return self
+            if first_call:
+                self.columns_ = self._select_columns(message)
+            state = self._chunk_state(message)
+            if not first_call:
+                state = self._merge_states(self._get_state(), state)
+            self._set_state(state)
         return self
 
     def _reset(self) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 import torch
 
 from fireworks_sk.exceptions import SchemaError
@@ -171,6 +172,13 @@ class Stack(Pipe):
     def _fit(self, message: Message) -> None:
         default = [c for c in message.columns if _is_number_column(message[c])]
         self.columns_ = self._resolve_columns(message, default)
+        if not self.columns_:
+            # A (n, 0) feature column would reach the model silently.
+            raise SchemaError(
+                f"Stack found no numeric or tensor columns to stack among "
+                f"{message.columns!r}. Encode categorical columns first (OneHot, "
+                "IndexEncoder) or name the columns."
+            )
         clash = self.into in message and self.into not in self.columns_
         if clash:
             raise SchemaError(
@@ -341,6 +349,14 @@ class FunctionPipe(Pipe):
         if func is None:
             return message
         result = func(message)
+        tables = (Message, pd.DataFrame, Mapping)
+        if not isinstance(result, tables) and not scipy.sparse.issparse(result):
+            if np.ndim(result) != 2:
+                raise TypeError(
+                    f"FunctionPipe's {role} {getattr(func, '__name__', func)!r} "
+                    f"returned {type(result).__name__}; it must return a Message, "
+                    "DataFrame, dict or 2-D array."
+                )
         result = as_message(result)[0]
         if len(result) != len(message):
             raise ValueError(

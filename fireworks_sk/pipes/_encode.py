@@ -169,13 +169,21 @@ class _Encoder(StatefulPipe):
             )
         column = message[name]
         if not isinstance(column, torch.Tensor):
-            column = torch.as_tensor(np.asarray(column))
+            values = np.asarray(column)
+            if values.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"{type(self).__name__}.inverse_transform needs the encoded "
+                    f"column {name!r} (numbers, the output of transform); got dtype "
+                    f"{values.dtype}."
+                )
+            column = torch.as_tensor(values)
         shape = tuple(column.shape[1:])
         if shape != ((width,) if width else ()):
             raise ValueError(
                 f"Column {name!r} has rows of shape {shape}; the encoding gives "
                 f"{(width,) if width else ()}."
             )
+        check_finite(name, column)
         return column.cpu()
 
 
@@ -455,7 +463,14 @@ class IndexEncoder(_Encoder):
         message = X if isinstance(X, Message) else Message(X)
         decoded = {}
         for name in self.columns_:
-            codes = self._encoded_column(message, name, 0).numpy().astype(np.int64)
+            encoded = self._encoded_column(message, name, 0).numpy()
+            codes = encoded.astype(np.int64)
+            if not np.array_equal(codes, encoded):
+                row = int(np.flatnonzero(codes != encoded)[0])
+                raise ValueError(
+                    f"Code {float(encoded[row])} at row {row} of column {name!r} is "
+                    "not a whole number; codes come from transform."
+                )
             positions = codes - self._offset
             valid = (positions >= 0) & (positions < len(self.categories_[name]))
             if not valid.all() and self.handle_unknown == "error":

@@ -10,7 +10,7 @@ from sklearn.utils.metaestimators import _BaseComposition, available_if
 
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
-from fireworks_sk.pipes._base import Pipe
+from fireworks_sk.pipes._base import Pipe, restored_on_error
 
 __all__ = ["Junction"]
 
@@ -137,10 +137,11 @@ class Junction(_BaseComposition, Pipe):
         -------
         self
         """
-        message = self._validate(X, reset=True)
-        self.pipes_ = [(name, clone(pipe)) for name, pipe in self._named_pipes()]
-        for _, pipe in self.pipes_:
-            pipe.fit(message, y)
+        with restored_on_error(self):
+            message = self._validate(X, reset=True)
+            self.pipes_ = [(name, clone(pipe)) for name, pipe in self._named_pipes()]
+            for _, pipe in self.pipes_:
+                pipe.fit(message, y)
         return self
 
     @available_if(_all_branches_can_partial_fit)
@@ -160,14 +161,18 @@ class Junction(_BaseComposition, Pipe):
         self
         """
         first_call = not hasattr(self, "pipes_")
-        message = self._validate(X, reset=first_call)
-        if first_call:
-            self.pipes_ = [(name, clone(pipe)) for name, pipe in self._named_pipes()]
-        for _, pipe in self.pipes_:
-            if hasattr(pipe, "partial_fit"):
-                pipe.partial_fit(message, y)
-            elif first_call:
-                pipe.fit(message, y)
+        # All branches or none: a branch failing undoes those updated before it.
+        with restored_on_error(self):
+            message = self._validate(X, reset=first_call)
+            if first_call:
+                self.pipes_ = [
+                    (name, clone(pipe)) for name, pipe in self._named_pipes()
+                ]
+            for _, pipe in self.pipes_:
+                if hasattr(pipe, "partial_fit"):
+                    pipe.partial_fit(message, y)
+                elif first_call:
+                    pipe.fit(message, y)
         return self
 
     def _transform(self, message: Message) -> Message:

@@ -223,9 +223,7 @@ class BatchNormalizer(StatefulPipe):
     ) -> dict[str, pd.Series]:
         # All pandas columns of one dtype as one (columns, rows) block: one
         # finite check and one arithmetic pass instead of one per column.
-        values = np.stack(
-            [message[n].to_numpy(dtype=dtype, na_value=np.nan) for n in names]
-        )
+        values = np.stack([_as_float(message[n], n, dtype) for n in names])
         if not np.isfinite(values).all():
             for name, row in zip(names, values):
                 check_finite(name, row)
@@ -239,6 +237,16 @@ class BatchNormalizer(StatefulPipe):
             out = np.subtract(values, mean)
             out /= scale
         return {n: pd.Series(out[i], name=n, copy=False) for i, n in enumerate(names)}
+
+
+def _as_float(column: pd.Series, name: str, dtype: type) -> np.ndarray:
+    """The column as floats; a column that turned non-numeric since fit is named."""
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        raise TypeError(
+            f"BatchNormalizer cannot scale column {name!r} of dtype {column.dtype}; "
+            "it was numeric when fitted and is not numeric now."
+        )
+    return column.to_numpy(dtype=dtype, na_value=np.nan)
 
 
 def _float_dtype(column: pd.Series) -> type:

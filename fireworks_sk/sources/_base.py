@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.exceptions import FireworksError, SchemaError, SourceError
 from fireworks_sk.message import Message
 
 __all__ = ["Chunk", "DataFrameSource", "Source", "import_extra"]
@@ -137,11 +138,37 @@ class Source:
     def _chunks(self, rng: np.random.Generator | None = None) -> Iterator[Chunk]:
         """Checked chunks; ``rng`` shuffles the chunk order where possible."""
         check = _SchemaCheck(type(self).__name__, self._dtype_hint)
-        for offset, position, data in self._read(rng):
+        with contextlib.closing(self._read(rng)) as pieces:
+            yield from self._checked(pieces, check)
+
+    def _checked(self, pieces: Iterator[tuple], check: _SchemaCheck) -> Iterator[Chunk]:
+        """Split and check the pieces; a failure after the first names where."""
+        rows, position = 0, None
+        while True:
+            try:
+                offset, position, data = next(pieces)
+            except StopIteration:
+                return
+            except FireworksError:
+                raise
+            except Exception as exc:
+                if position is None:
+                    raise
+                raise self._failed(exc, rows, position) from exc
             message = data if isinstance(data, Message) else Message(data)
             for start, part in _split(message, self.chunk_size):
                 check(part, position)
                 yield Chunk(part, offset + start, position)
+                rows += len(part)
+
+    def _failed(self, exc: Exception, rows: int, position: str) -> Exception:
+        """``exc`` with where the stream stopped; an OSError stays an OSError."""
+        where = f"{self!r} failed after {rows} rows, after the chunk at {position}"
+        if isinstance(exc, OSError) and exc.errno:
+            return OSError(exc.errno, f"{where}: {exc.strerror}")
+        if isinstance(exc, OSError):
+            return OSError(f"{where}: {exc}")
+        return SourceError(f"{where}: {type(exc).__name__}: {exc}")
 
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
         raise NotImplementedError

@@ -78,11 +78,20 @@ class CSVSource(Source):
             raise _missing("CSVSource", self.path)
         offset = 0
         kwargs = {**self.read_csv_kwargs, "chunksize": self.chunk_size}
-        with pd.read_csv(self.path, **kwargs) as reader:
+        with self._open(kwargs) as reader:
             where = lambda: f"{os.fspath(self.path)!r} after data row {offset}"  # noqa: E731
             for frame in _guarded(reader, (ValueError,), where):
                 yield offset, self._position(offset, len(frame)), frame
                 offset += len(frame)
+
+    def _open(self, kwargs: dict[str, Any]) -> Any:
+        # pandas reads the header on opening: an empty file fails here.
+        try:
+            return pd.read_csv(self.path, **kwargs)
+        except ValueError as exc:
+            raise SourceError(
+                f"Opening {os.fspath(self.path)!r} as CSV failed: {exc}"
+            ) from exc
 
     def _position(self, start: int, n: int) -> str:
         return f"{os.fspath(self.path)!r}, data {_rows(start, start + n)}"
