@@ -26,24 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-NUMERIC = [f"f{i}" for i in range(8)]
-
-
-def write_dataset(folder: Path, rows: int, files: int, seed: int = 0) -> None:
-    """``rows`` rows in ``files`` Parquet files, with a large-offset column."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    small = np.array([f"s{i}" for i in range(5)])
-    large = np.array([f"l{i}" for i in range(50)])
-    for k, n in enumerate(np.diff(np.linspace(0, rows, files + 1).astype(int))):
-        columns = {name: rng.normal(i, 1 + i, n) for i, name in enumerate(NUMERIC)}
-        columns["f0"] += 1e8
-        columns["small"] = small[rng.integers(0, 5, n)]
-        columns["large"] = large[rng.integers(0, 50, n)]
-        pq.write_table(pa.table(columns), folder / f"part-{k:03d}.parquet")
+# Run as a script, its folder is on sys.path: the sibling benchmark imports.
+from stream import write_dataset  # noqa: E402
 
 
 def _pipeline():
@@ -131,7 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.gettempdir()) / f"fireworks-dask-{args.rows}"
     if not folder.exists():
-        write_dataset(folder, args.rows, args.files)
+        write_dataset(folder, args.rows, args.files, offset=1e8)
 
     from fireworks_sk import local_cluster
 

@@ -36,8 +36,13 @@ NUMERIC = [f"f{i}" for i in range(8)]
 CATEGORICAL = ["small", "large"]
 
 
-def write_dataset(folder: Path, rows: int, files: int, seed: int = 0) -> None:
-    """``rows`` rows in ``files`` files, written file by file to bound memory."""
+def write_dataset(
+    folder: Path, rows: int, files: int, seed: int = 0, offset: float = 0.0
+) -> None:
+    """``rows`` rows in ``files`` files, written file by file to bound memory.
+
+    ``offset`` is added to column ``f0`` (1e8 tests precision at a large mean).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -47,6 +52,7 @@ def write_dataset(folder: Path, rows: int, files: int, seed: int = 0) -> None:
     large = np.array([f"l{i}" for i in range(50)])
     for k, n in enumerate(np.diff(np.linspace(0, rows, files + 1).astype(int))):
         columns = {name: rng.normal(i, 1 + i, n) for i, name in enumerate(NUMERIC)}
+        columns["f0"] += offset
         columns["small"] = small[rng.integers(0, 5, n)]
         columns["large"] = large[rng.integers(0, 50, n)]
         pq.write_table(pa.table(columns), folder / f"part-{k:03d}.parquet")

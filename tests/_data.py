@@ -71,3 +71,18 @@ def snapshot(message: Message) -> dict:
 def assert_unchanged(message: Message, before: dict) -> None:
     assert message.columns == list(before)
     assert Message(before).equals(message)
+
+
+def shops_frame(rows: int = 240, labels: tuple = ("no", "yes")) -> pd.DataFrame:
+    """Two numeric columns, a shop category and a learnable binary ``label``."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(10, 3, rows),
+            "b": rng.normal(-2, 0.5, rows),
+            "shop": rng.choice(["north", "south", "east"], rows),
+        }
+    )
+    positive = frame["a"] + 4 * (frame["shop"] == "east") > 11
+    frame["label"] = np.where(positive, labels[1], labels[0])
+    return frame

@@ -16,21 +16,11 @@ from fireworks_sk import (
     predict_stream,
 )
 from fireworks_sk.sources import DataFrameSource
+from tests._data import shops_frame
 
 
-def _frame(rows: int = 240) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {
-            "a": rng.normal(10, 3, rows),
-            "b": rng.normal(-2, 0.5, rows),
-            "shop": rng.choice(["north", "south", "east"], rows),
-        }
-    )
-    frame["label"] = np.where(
-        frame["a"] + 4 * (frame["shop"] == "east") > 11, "yes", "no"
-    )
-    return frame
+def _frame() -> pd.DataFrame:
+    return shops_frame()
 
 
 def _model(seed: int = 0) -> Pipeline:

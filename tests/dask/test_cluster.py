@@ -21,6 +21,7 @@ from fireworks_sk import (
     local_cluster,
 )
 from fireworks_sk.sources import DaskSource, DataFrameSource
+from tests._data import shops_frame
 from tests.dask.conftest import from_pieces
 
 dd = pytest.importorskip("dask.dataframe", reason="the 'dask' extra is not installed")
@@ -62,16 +63,7 @@ def test_local_cluster_refuses_an_address_keyword():
 
 
 def _frame(rows: int = 240) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {
-            "a": rng.normal(10, 3, rows),
-            "b": rng.normal(-2, 0.5, rows),
-            "shop": rng.choice(["north", "south", "east"], rows),
-        }
-    )
-    frame["label"] = np.where(frame["a"] + 4 * (frame["shop"] == "east") > 11, 1, 0)
-    return frame
+    return shops_frame(rows, labels=(0, 1))
 
 
 def _model() -> Pipeline:
