@@ -130,7 +130,8 @@ class _Batches:
 class _MessageNet:
     """Message input, seeding and MessageLoader feeding for skorch nets.
 
-    Subclasses implement ``_encode_target(y, first, classes)``.
+    Subclasses implement ``_encode_target(y, first, classes)``, for a y that
+    is not None.
     """
 
     # skorch's NeuralNet.__init__ sets these three; TorchClassifier removes them
@@ -139,6 +140,28 @@ class _MessageNet:
     history_ = None
     initialized_ = False
     virtual_params_ = types.MappingProxyType({})
+
+    def _init_net(
+        self,
+        module: Any,
+        criterion: Any,
+        *,
+        inputs: Any,
+        target: Any,
+        random_state: Any,
+        **skorch_params: Any,
+    ) -> None:
+        """The body of both estimators' ``__init__``: store parameters only.
+
+        Each estimator keeps its own explicit signature, which scikit-learn
+        reads for ``get_params``; their defaults differ (the criterion).
+        """
+        super().__init__(None, criterion=None, **_skorch_defaults(skorch_params))
+        self._store_components(module=module, criterion=criterion)
+        self.inputs = inputs
+        self.target = target
+        self.random_state = random_state
+        self._drop_init_state()
 
     def _store_components(self, **components: Any) -> None:
         # skorch's __setattr__ refuses torch module instances outside its
@@ -212,6 +235,11 @@ class _MessageNet:
         message = self._check_columns(message, named, first=first)
         if first:
             self.inputs_, self._stack_ = self._resolve_inputs(message)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None; pass y or name a column of X with target=...."
+            )
         y_tensor, y_split = self._encode_target(y, first=first, classes=classes)
         dataset = self.dataset(
             self._feed(message), y_tensor, positional=self._positional()
@@ -703,30 +731,23 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         train_split: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            None,
-            criterion=None,
+        self._init_net(
+            module,
+            criterion,
+            inputs=inputs,
+            target=target,
+            random_state=random_state,
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
             batch_size=batch_size,
             train_split=train_split,
-            **_skorch_defaults(kwargs),
+            **kwargs,
         )
-        self._store_components(module=module, criterion=criterion)
-        self.inputs = inputs
-        self.target = target
-        self.random_state = random_state
-        self._drop_init_state()
 
     def _encode_target(
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None; pass y or name a column of X with target=...."
-            )
         y = _labels(y)
         assert_all_finite(y, input_name="y")
         _unique_labels(y)  # before scikit-learn's checks, whose error says less
@@ -811,30 +832,23 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
         train_split: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            None,
-            criterion=None,
+        self._init_net(
+            module,
+            criterion,
+            inputs=inputs,
+            target=target,
+            random_state=random_state,
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
             batch_size=batch_size,
             train_split=train_split,
-            **_skorch_defaults(kwargs),
+            **kwargs,
         )
-        self._store_components(module=module, criterion=criterion)
-        self.inputs = inputs
-        self.target = target
-        self.random_state = random_state
-        self._drop_init_state()
 
     def _encode_target(
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None; pass y or name a column of X with target=...."
-            )
         if isinstance(y, torch.Tensor):
             y = y.detach().cpu().numpy()
         y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
