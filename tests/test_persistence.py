@@ -647,9 +647,7 @@ def _flag_central_directory(data, offset, value):
         pytest.param(10, 99, id="compression 99 (was NotImplementedError)"),
     ],
 )
-def test_zip_header_damage_is_corrupt_file_error(
-    tmp_path, pipeline, offset, value, was
-):
+def test_zip_header_damage_is_corrupt_file_error(tmp_path, pipeline, offset, value):
     path = save(pipeline, tmp_path / "m.fwsk")
     path.write_bytes(_flag_central_directory(path.read_bytes(), offset, value))
     with pytest.raises(CorruptFileError, match=r"m\.fwsk"):
