@@ -292,6 +292,7 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
     with _damage_is_corruption(path):
         with zipfile.ZipFile(io.BytesIO(payload)) as inner:
             _check_members(path, inner, len(payload))
+            _check_arrays(path, inner)
         found = sio.get_untrusted_types(data=payload)
     refused = [name for name in found if name not in allowed]
     if refused:
@@ -301,6 +302,30 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
         )
     with _damage_is_corruption(path):
         return sio.loads(payload, trusted=found)
+
+
+def _check_arrays(path: Path, inner: zipfile.ZipFile) -> None:
+    """Refuse a numpy array whose header states more data than its member
+    holds: numpy allocates the stated size before reading."""
+    headers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    for info in inner.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        with inner.open(info) as handle:
+            version = np.lib.format.read_magic(handle)
+            if version not in headers:
+                raise ValueError(f"array {info.filename!r} has format {version}")
+            shape, _, dtype = headers[version](handle)
+            stated = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            held = info.file_size - handle.tell()
+        if stated != held:
+            raise ValueError(
+                f"array {info.filename!r} states {stated} bytes of data and holds "
+                f"{held}"
+            )
 
 
 def _refuse_pickles(obj: Any) -> None:

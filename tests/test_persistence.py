@@ -697,3 +697,35 @@ def test_a_folder_refusing_the_temporary_file_names_the_target(
     with pytest.raises(PermissionError, match="Saving to .*model.fwsk' failed") as info:
         save(pipeline, path)
     assert "abcd1234" not in str(info.value)
+
+
+def test_a_skops_array_stating_more_data_than_it_holds_is_refused(tmp_path, frame):
+    # numpy would allocate the stated 64 GiB before finding the data missing.
+    path = save(BatchNormalizer(["x"]).fit(frame), tmp_path / "m.fwsk", format="skops")
+    with zipfile.ZipFile(path) as outer:
+        manifest = json.loads(outer.read("manifest.json"))
+        inner = zipfile.ZipFile(io.BytesIO(outer.read("payload")))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (2**33,)}
+    )
+    members = [
+        _stored(
+            n, header.getvalue() + bytes(8) if n.endswith(".npy") else inner.read(n)
+        )
+        for n in inner.namelist()
+    ]
+    payload = _zip(members)
+    manifest.update(
+        sha256=hashlib.sha256(payload).hexdigest(), payload_bytes=len(payload)
+    )
+    path.write_bytes(
+        _zip(
+            [
+                _stored("manifest.json", json.dumps(manifest).encode()),
+                _stored("payload", payload),
+            ]
+        )
+    )
+    with pytest.raises(CorruptFileError, match="states 68719476736 bytes of data"):
+        load(path)
