@@ -729,3 +729,10 @@ def test_a_skops_array_stating_more_data_than_it_holds_is_refused(tmp_path, fram
     )
     with pytest.raises(CorruptFileError, match="states 68719476736 bytes of data"):
         load(path)
+
+
+def test_save_refuses_a_manifest_that_load_would_refuse(tmp_path, monkeypatch):
+    monkeypatch.setattr(persistence, "_MANIFEST_LIMIT", 100)
+    with pytest.raises(ValueError, match=r"manifest takes \d+ bytes, over the 100"):
+        save(BatchNormalizer(), tmp_path / "m.fwsk")
+    assert not list(tmp_path.iterdir())
