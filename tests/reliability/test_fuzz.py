@@ -4,7 +4,8 @@ CorruptFileError naming the file, never another error.
 The mutations are seeded, so a failure reproduces: bit flips, truncations,
 inserted and deleted bytes, and edits of the zip headers' fields (sizes,
 offsets, flags, compression methods, name lengths). ``fuzz`` also serves a
-longer run by hand, e.g. ``fuzz(path, X, expected, count=100_000, seed=1)``.
+longer run by hand: ``fuzz(path, X, expected, count=50_000, seed=1)`` on a
+joblib and a skops file gave the 100,000 mutations docs/reliability.md reports.
 """
 
 from __future__ import annotations
