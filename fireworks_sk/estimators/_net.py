@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
+import random
 import threading
 import types
 import warnings
 from collections.abc import Iterator
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -15,6 +18,7 @@ import pandas as pd
 import torch
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.utils import assert_all_finite
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -41,7 +45,7 @@ from fireworks_sk.pipes._base import _schema_diff, as_message
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
 # Independent random streams derived from one random_state.
-_INIT_STREAM, _SHUFFLE_STREAM, _EPOCH_STREAM = 0, 1, 2
+_INIT_STREAM, _SHUFFLE_STREAM, _EPOCH_STREAM, _SPLIT_STREAM = 0, 1, 2, 3
 
 # Attributes learned from the data (besides skorch's module_, history_, ...).
 _DATA_ATTRIBUTES = (
@@ -78,6 +82,25 @@ def _seeded(seed: int | None, devices: list[int]) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         _seed_torch(seed, devices)
         yield
+
+
+@contextlib.contextmanager
+def _seeded_globals(seed: int, devices: list[int]) -> Iterator[None]:
+    """Seed torch's, numpy's and Python's global generators, restoring them after.
+
+    For code the estimator does not own that draws from the global state, as
+    skorch's ``ValidSplit`` (through scikit-learn's splitters) and
+    ``torch.utils.data.random_split`` do.
+    """
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        with _seeded(seed, devices):
+            np.random.seed(seed % 2**32)
+            random.seed(seed)
+            yield
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
 
 
 # Re-entrant: fit calls partial_fit, which enters the fit context again.
@@ -192,11 +215,12 @@ class _MessageNet:
         -------
         self
         """
-        self._check_fit_params(fit_params)
-        reset = not self.warm_start or not self.initialized_
-        dataset, y_split = self._prepare_fit(X, y, reset=reset)
-        with self._fit_context():
-            return super().fit(dataset, y_split, **fit_params)
+        with _restored_on_error(self):
+            self._check_fit_params(fit_params)
+            reset = not self.warm_start or not self.initialized_
+            dataset, y_split = self._prepare_fit(X, y, reset=reset)
+            with self._fit_context():
+                return super().fit(dataset, y_split, **fit_params)
 
     def partial_fit(
         self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any
@@ -216,11 +240,14 @@ class _MessageNet:
         -------
         self
         """
-        self._check_fit_params(fit_params)
-        if not _is_internal(X):
+        if _is_internal(X):  # from fit, which restores on error itself
+            with self._fit_context():
+                return super().partial_fit(X, y, **fit_params)
+        with _restored_on_error(self):
+            self._check_fit_params(fit_params)
             X, y = self._prepare_fit(X, y, reset=False, classes=classes)
-        with self._fit_context():
-            return super().partial_fit(X, y, **fit_params)
+            with self._fit_context():
+                return super().partial_fit(X, y, **fit_params)
 
     def check_data(self, X: Any, y: Any = None) -> None:
         """Do nothing: ``fit`` has validated and encoded X and y already."""
@@ -288,6 +315,19 @@ class _MessageNet:
         seed = self._seed(_EPOCH_STREAM, len(self.history) - 1)
         if seed is not None:
             _seed_torch(seed, self._cuda_devices())
+
+    def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """skorch's train/validation split, its randomness seeded by ``random_state``.
+
+        A ``train_split`` that draws from the global random state (skorch's
+        ``ValidSplit`` without a ``random_state`` of its own) splits the same
+        way in every fit with the same seed; one with its own seed keeps it.
+        """
+        seed = self._seed(_SPLIT_STREAM)
+        if seed is None or not self.train_split:
+            return super().get_split_datasets(X, y, **fit_params)
+        with _seeded_globals(seed, self._cuda_devices()):
+            return super().get_split_datasets(X, y, **fit_params)
 
     def _set_training(self, training: bool = True) -> None:
         """Switch train/eval mode only where it differs.
@@ -548,7 +588,19 @@ class _MessageNet:
             kwargs.setdefault("random_state", self._seed(_SHUFFLE_STREAM))
         if self.device is not None and torch.device(self.device).type != "cpu":
             kwargs.setdefault("device", self.device)
+        if not training and kwargs.get("drop_last"):
+            raise ValueError(
+                f"{type(self).__name__}(iterator_valid__drop_last=True) would drop "
+                "rows from predictions and validation scores; leave it False."
+            )
         loader = getattr(self, prefix)(data.loader_message(), **kwargs)
+        if training and isinstance(loader, MessageLoader) and not len(loader):
+            raise ValueError(
+                f"{type(self).__name__} has {len(data)} training rows, which make "
+                f"no batch of batch_size={loader.batch_size} with "
+                f"drop_last={loader.drop_last}, so no epoch would train; lower "
+                "batch_size or set iterator_train__drop_last=False."
+            )
         return _Batches(loader, data.positional, net=self if training else None)
 
     def forward_iter(
@@ -565,6 +617,16 @@ class _MessageNet:
     def _eval_batch(self) -> float:
         size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
         return float("inf") if size == -1 else size
+
+    def get_loss(self, y_pred: Any, y_true: Any, *args: Any, **kwargs: Any) -> Any:
+        """skorch's loss, on module outputs checked against the classes or targets.
+
+        A tensor output whose shape does not fit y is refused before the
+        criterion can broadcast it into a loss that trains nothing.
+        """
+        if isinstance(y_pred, torch.Tensor) and isinstance(y_true, torch.Tensor):
+            y_true = self._check_output(tuple(y_pred.shape), y_true)
+        return super().get_loss(y_pred, y_true, *args, **kwargs)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Accuracy (classifier) or R² (regressor) of ``predict(X)`` against y.
@@ -599,6 +661,61 @@ class _MessageNet:
                 f"{type(self).__name__} does not support sample_weight: skorch "
                 "passes fit parameters unchanged to module.forward for every batch."
             )
+        _check_epochs(type(self).__name__, "max_epochs", self.max_epochs)
+        if fit_params.get("epochs") is not None:
+            _check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
+
+
+def _check_epochs(owner: str, name: str, value: Any) -> None:
+    """Refuse a number of epochs that trains nothing, as scikit-learn's max_iter."""
+    if isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)):
+        if value >= 1:
+            return
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {owner} must be an int in the range "
+        f"[1, inf). Got {value!r} instead."
+    )
+
+
+def _state(obj: Any) -> dict[str, Any] | None:
+    """A deep copy of a module's or optimizer's state; None for lazy modules."""
+    if isinstance(obj, torch.nn.Module):
+        if any(torch.nn.parameter.is_lazy(p) for p in obj.parameters()):
+            return None
+        return copy.deepcopy(obj.state_dict())
+    if isinstance(obj, torch.optim.Optimizer):
+        return copy.deepcopy(obj.state_dict())
+    return None
+
+
+@contextlib.contextmanager
+def _restored_on_error(net: Any) -> Iterator[None]:
+    """Put ``net`` back as it was if the block raises, trained weights included.
+
+    A fit that fails, on bad input or in the middle of training, leaves the
+    net as before the call: unfitted, or with its previous fit, its weights,
+    optimizer state and history, never half-fitted. Modules and optimizers are
+    trained in place, so their states are copied; the history only grows, so
+    it is cut back to its length.
+    """
+    attributes = dict(vars(net))
+    states = {
+        id(obj): (obj, state)
+        for obj in attributes.values()
+        if (state := _state(obj)) is not None
+    }
+    history = attributes.get("history_")
+    length = None if history is None else len(history)
+    try:
+        yield
+    except BaseException:
+        vars(net).clear()
+        vars(net).update(attributes)
+        for obj, state in states.values():
+            obj.load_state_dict(state)
+        if length is not None:
+            del history[length:]
+        raise
 
 
 def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -616,6 +733,16 @@ def _labels(y: Any) -> np.ndarray:
     elif isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
     return column_or_1d(y, warn=True)
+
+
+def _check_no_missing(y: np.ndarray) -> None:
+    """Refuse NaN or None among labels of any dtype, naming y and the row."""
+    missing = pd.isna(y)
+    if missing.any():
+        raise ValueError(
+            f"Input y contains NaN or None (first at row {int(np.argmax(missing))}); "
+            "drop those rows or give them a label first."
+        )
 
 
 def _unique_labels(y: Any) -> np.ndarray:
@@ -749,6 +876,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
         y = _labels(y)
+        _check_no_missing(y)
         assert_all_finite(y, input_name="y")
         _unique_labels(y)  # before scikit-learn's checks, whose error says less
         check_classification_targets(y)
@@ -757,6 +885,35 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             self.n_outputs_ = len(self.classes_)
         codes = _encode_labels(y, np.asarray(self.classes_))
         return torch.from_numpy(codes), codes
+
+    def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
+        """Refuse module outputs that are not one score per class."""
+        n_classes = self.n_outputs_
+        if len(shape) != 2 or shape[1] != n_classes:
+            raise ValueError(
+                f"{type(self).__name__}'s module returns outputs of shape {shape}, "
+                f"but there are {n_classes} classes "
+                f"{np.asarray(self.classes_).tolist()!r}: it must return shape "
+                f"(n_rows, {n_classes}), one score per class. Set the width of "
+                "its last layer to the number of classes (module=None does)."
+            )
+        return y_true
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, one column per class of ``classes_``.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        proba = super().predict_proba(X)
+        if hasattr(self, "n_outputs_"):
+            self._check_output(proba.shape)
+        return proba
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels.
@@ -876,9 +1033,34 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
             The shape of y at fit.
         """
         prediction = NeuralNet.predict_proba(self, X).astype(np.float64)
+        if not hasattr(self, "n_outputs_"):
+            return prediction
+        self._check_output(prediction.shape)
+        prediction = prediction.reshape(len(prediction), self.n_outputs_)
         if _is_internal(X) or self._y_ndim_ != 1:
             return prediction
         return prediction.reshape(len(prediction))
+
+    def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
+        """Refuse outputs that are not one value per target; align y to them.
+
+        A module that returns shape (n_rows,) for a single target is trained
+        against y of that shape too, as skorch users expect, rather than
+        against (n_rows, 1), which the criterion would broadcast to
+        (n_rows, n_rows).
+        """
+        n_targets = self.n_outputs_
+        if len(shape) == 2 and shape[1] == n_targets:
+            return y_true
+        if len(shape) == 1 and n_targets == 1:
+            return None if y_true is None else y_true.reshape(-1)
+        single = " or (n_rows,)" if n_targets == 1 else ""
+        raise ValueError(
+            f"{type(self).__name__}'s module returns outputs of shape {shape}, "
+            f"but y has {n_targets} target{'s' if n_targets > 1 else ''}: it "
+            f"must return shape (n_rows, {n_targets}){single}, one value per "
+            "target."
+        )
 
     @available_if(lambda self: False)
     def predict_proba(self, X: Any) -> np.ndarray:
