@@ -38,7 +38,7 @@ from fireworks_sk.estimators._data import (
 )
 from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
 from fireworks_sk.estimators._module import DefaultMLP
-from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import _schema_diff, as_message
 
@@ -59,6 +59,11 @@ _DATA_ATTRIBUTES = (
     "_feed_schema_",
     "_y_ndim_",
 )
+
+
+class _NotInitializedError(NotFittedError, NotInitializedError):
+    """An unfitted net was used: caught as fireworks_sk's, scikit-learn's and
+    skorch's not-fitted errors alike."""
 
 
 def _is_internal(X: Any) -> bool:
@@ -295,6 +300,17 @@ class _MessageNet:
         base = check_seed(self.random_state, type(self).__name__)
         return None if base is None else derive_seed(base, *stream)
 
+    def check_is_fitted(
+        self, attributes: Any = None, *args: Any, **kwargs: Any
+    ) -> None:
+        """skorch's check, raising an error that ``fireworks_sk.NotFittedError``,
+        scikit-learn's ``NotFittedError`` and skorch's ``NotInitializedError``
+        all catch."""
+        try:
+            super().check_is_fitted(attributes, *args, **kwargs)
+        except NotInitializedError as exc:
+            raise _NotInitializedError(str(exc)) from exc
+
     def _cuda_devices(self) -> list[int]:
         if self.device is None or not torch.cuda.is_available():
             return []
@@ -349,12 +365,40 @@ class _MessageNet:
         target. A module passed as an instance is used as it is; pass the class
         to have ``random_state`` seed its initialisation.
         """
+        self._warn_if_unseedable()
         with _seeded(self._seed(_INIT_STREAM), self._cuda_devices()):
             if self.module is None:
                 self.module_ = self._default_module()
             else:
                 super().initialize_module()
             self._materialise(self.module_)
+        return self
+
+    def _warn_if_unseedable(self) -> None:
+        """A module instance, used as it is, escapes ``random_state``."""
+        if self.random_state is None or not isinstance(self.module, torch.nn.Module):
+            return
+        if self.get_params_for("module"):
+            return  # skorch builds a new instance from the module__ parameters
+        warnings.warn(
+            f"{type(self).__name__} got module as an instance "
+            f"({type(self.module).__name__}(...)): random_state cannot "
+            "re-initialise it, so training starts from the weights it holds, and "
+            "a second fit continues where the first stopped. Pass the class, "
+            "with its arguments as module__name=..., to have random_state seed "
+            "its initialisation.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    def initialize_optimizer(self, *args: Any, **kwargs: Any) -> Any:
+        """skorch's optimizer; a name such as ``"adam"`` means the torch.optim class."""
+        if not isinstance(self.optimizer, str):
+            return super().initialize_optimizer(*args, **kwargs)
+        optimizer = _optimizer_class(self.optimizer, type(self).__name__)
+        named_parameters = self.get_all_learnable_params()
+        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
+        self.optimizer_ = optimizer(*args, **kwargs)
         return self
 
     def _default_module(self) -> DefaultMLP:
@@ -525,12 +569,19 @@ class _MessageNet:
     def _positional(self) -> bool:
         return self._stack_ or len(self.inputs_) == 1
 
-    def _feed(self, message: Message) -> Message:
-        """The tensors passed to forward: one per input, or one stacked matrix."""
-        if self._stack_:
-            columns = {ARRAY_COLUMN: stack_columns(message, self.inputs_)}
+    def _feed(
+        self, message: Message, inputs: list[str] | None = None, stack: bool = False
+    ) -> Message:
+        """The tensors passed to forward: one per input, or one stacked matrix.
+
+        ``inputs`` defaults to the fitted ones (``inputs_``, ``_stack_``).
+        """
+        if inputs is None:
+            inputs, stack = self.inputs_, self._stack_
+        if stack:
+            columns = {ARRAY_COLUMN: stack_columns(message, inputs)}
         else:
-            columns = {c: column_tensor(c, message[c]) for c in self.inputs_}
+            columns = {c: column_tensor(c, message[c]) for c in inputs}
         return Message._from_columns(columns, len(message))
 
     # ------------------------------------------------------ skorch's hooks
@@ -540,16 +591,23 @@ class _MessageNet:
             return X
         self.check_is_fitted()
         if not hasattr(self, "n_features_in_"):
-            raise NotInitializedError(
-                f"This {type(self).__name__} was initialised but never fitted, so it "
-                "does not know its input columns; fit it, or load a fitted one "
-                "with joblib.load."
-            )
+            return self._unchecked_dataset(X)
         feed = self._frame_matrix(X)
         if feed is None:
             message, named, _ = self._split_target(X, None, fitting=False)
             feed = self._feed(self._align(message, named))
         return self.dataset(feed, positional=self._positional())
+
+    def _unchecked_dataset(self, X: Any) -> MessageDataset:
+        """X for a net that was initialised (and loaded) but never fitted.
+
+        As in skorch, after ``initialize()`` and ``load_params(...)`` X is fed
+        as it comes: there are no fitted columns to check it against.
+        """
+        message, _, _ = self._split_target(X, None, fitting=False)
+        inputs, stack = self._resolve_inputs(message)
+        feed = self._feed(message, inputs, stack)
+        return self.dataset(feed, positional=stack or len(inputs) == 1)
 
     def _frame_matrix(self, X: Any) -> Message | None:
         """A DataFrame of exactly the fitted numeric columns in one conversion.
@@ -618,15 +676,53 @@ class _MessageNet:
         size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
         return float("inf") if size == -1 else size
 
-    def get_loss(self, y_pred: Any, y_true: Any, *args: Any, **kwargs: Any) -> Any:
+    def get_loss(
+        self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False
+    ) -> Any:
         """skorch's loss, on module outputs checked against the classes or targets.
 
         A tensor output whose shape does not fit y is refused before the
-        criterion can broadcast it into a loss that trains nothing.
+        criterion can broadcast it into a loss that trains nothing. The first
+        training batch of each fit also warns about probabilities fed to
+        ``CrossEntropyLoss``.
         """
         if isinstance(y_pred, torch.Tensor) and isinstance(y_true, torch.Tensor):
             y_true = self._check_output(tuple(y_pred.shape), y_true)
-        return super().get_loss(y_pred, y_true, *args, **kwargs)
+            if training and vars(self).pop("_outputs_unchecked_", False):
+                self._warn_if_probabilities(y_pred)
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        super().on_train_begin(net, **kwargs)
+        self._outputs_unchecked_ = True
+
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        super().on_train_end(net, **kwargs)
+        vars(self).pop("_outputs_unchecked_", None)
+
+    def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:
+        """Warn when outputs fed to CrossEntropyLoss look like probabilities.
+
+        ``CrossEntropyLoss`` applies softmax itself; rows that are already
+        probabilities (as after a final ``Softmax``) train on a flattened loss.
+        """
+        criterion = getattr(self, "criterion_", None)
+        if not isinstance(criterion, torch.nn.CrossEntropyLoss):
+            return
+        if y_pred.ndim != 2 or y_pred.shape[1] < 2:
+            return
+        scores = y_pred.detach().float()
+        in_range = bool(((scores >= 0) & (scores <= 1)).all())
+        ones = torch.ones(len(scores), device=scores.device)
+        if in_range and torch.allclose(scores.sum(dim=1), ones, atol=1e-4):
+            warnings.warn(
+                f"{type(self).__name__}'s module returns rows that look like "
+                "probabilities (each in [0, 1], summing to 1), but CrossEntropyLoss "
+                "expects logits and applies softmax itself. Remove the final "
+                "Softmax, or pass criterion=torch.nn.NLLLoss to keep it.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Accuracy (classifier) or R² (regressor) of ``predict(X)`` against y.
@@ -649,6 +745,20 @@ class _MessageNet:
         if isinstance(y, torch.Tensor):
             y = y.detach().cpu().numpy()
         return super().score(X, y, sample_weight=sample_weight)
+
+    def __repr__(self) -> str:
+        """The parameters set away from their defaults, as scikit-learn shows them.
+
+        skorch's own repr shows the module instead (``[uninitialized](...)``);
+        ``net.module_`` still prints it.
+        """
+        defaults = _default_params(type(self))
+        shown = [
+            f"{name}={value!r}"
+            for name, value in sorted(self.get_params(deep=False).items())
+            if name not in defaults or repr(value) != repr(defaults[name])
+        ]
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def _get_param_names(self) -> list[str]:
         # skorch lists its private ``_params_to_validate`` among the parameters;
@@ -716,6 +826,32 @@ def _restored_on_error(net: Any) -> Iterator[None]:
         if length is not None:
             del history[length:]
         raise
+
+
+def _default_params(cls: type) -> dict[str, Any]:
+    """The parameters of ``cls()``; none when a subclass requires arguments."""
+    try:
+        return cls().get_params(deep=False)
+    except TypeError:
+        return {}
+
+
+def _optimizer_class(name: str, owner: str) -> type:
+    """The torch.optim class named ``name``, case aside ("adam", "SGD")."""
+    classes = {
+        key.lower(): value
+        for key, value in vars(torch.optim).items()
+        if isinstance(value, type)
+        and issubclass(value, torch.optim.Optimizer)
+        and value is not torch.optim.Optimizer
+    }
+    if name.lower() not in classes:
+        raise ValueError(
+            f"{owner}(optimizer={name!r}) names no torch.optim optimizer. Pass an "
+            "optimizer class such as torch.optim.Adam, a callable returning an "
+            f"optimizer, or one of the names {sorted(classes)!r}."
+        )
+    return classes[name.lower()]
 
 
 def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -786,7 +922,12 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         None builds :class:`~fireworks_sk.estimators.DefaultMLP`, whose input
         width is inferred (``LazyLinear``) and whose output width is the number
         of classes; set its layers with ``module__hidden_units=(64, 64)``.
-        The module returns logits.
+        The module returns logits of shape (n_rows, n_classes); another width
+        is refused at fit. A class is built, seeded by ``random_state``, at
+        every fit. An instance is used as it is: ``random_state`` cannot
+        re-initialise it, training starts from the weights it holds and a
+        second fit continues where the first stopped (a warning says so when
+        ``random_state`` is set).
     inputs : str, list of str or None, default=None
         Columns fed to ``module.forward``: one column positionally, several as
         keyword arguments named after the columns. None feeds every tensor
@@ -800,14 +941,19 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         derived from ``(random_state, epoch)``; the global torch random state
         is left as it was. The same seed gives bit-identical weights on the CPU.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
-    optimizer : torch optimizer class, default=torch.optim.Adam
+    optimizer : torch optimizer class or str, default=torch.optim.Adam
+        A name such as ``"adam"`` or ``"sgd"`` means the torch.optim class of
+        that name, case aside.
     lr : float, default=0.01
     max_epochs : int, default=30
+        Epochs per ``fit`` or ``partial_fit``; at least 1.
     batch_size : int, default=128
     train_split : callable or None, default=None
         skorch's internal validation split; None trains on all rows, as
         ``MLPClassifier`` does. Use ``skorch.dataset.ValidSplit(5)`` to get
-        ``valid_loss`` for ``EarlyStopping``.
+        ``valid_loss`` for ``EarlyStopping``. ``random_state`` seeds a split
+        that draws from the global random state (``ValidSplit`` without a
+        ``random_state`` of its own).
     **kwargs
         Any other skorch parameter (``callbacks``, ``device``, ``warm_start``,
         ``iterator_train__shuffle``, ``module__dropout``, ...). ``verbose``
@@ -831,6 +977,12 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
     skorch's scoring callbacks see the encoded targets (class indices) and
     predict on the internal :class:`MessageDataset`, where ``predict`` returns
     class indices too, so ``EpochScoring("accuracy")`` is right for any labels.
+
+    A ``fit`` or ``partial_fit`` that raises leaves the net as it was before
+    the call, weights, optimizer state and history included. A net given a
+    module can be used as in skorch: ``initialize()``, ``load_params(...)``,
+    then ``predict``; X is then fed unchecked, and ``predict`` returns class
+    indices unless ``classes`` is set.
 
     Examples
     --------
@@ -929,7 +1081,14 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             as its scoring callbacks pass them, class indices.
         """
         index = self.predict_proba(X).argmax(axis=1)
-        return index if _is_internal(X) else np.asarray(self.classes_)[index]
+        if _is_internal(X) or not self._knows_classes():
+            return index
+        return np.asarray(self.classes_)[index]
+
+    def _knows_classes(self) -> bool:
+        """False for a net initialised and loaded without ``classes=``: as in
+        skorch, its predictions are then class indices."""
+        return self.classes is not None or hasattr(self, "classes_inferred_")
 
 
 class TorchRegressor(_MessageNet, NeuralNetRegressor):
@@ -943,12 +1102,15 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
     ----------
     module : torch.nn.Module class or instance, or None, default=None
         None builds a :class:`~fireworks_sk.estimators.DefaultMLP` with one
-        output per target.
+        output per target. The module returns shape (n_rows, n_targets), or
+        (n_rows,) for a single target (trained against y of that shape); another
+        width is refused at fit. An instance escapes ``random_state``, as for
+        :class:`TorchClassifier`.
     inputs : str, list of str or None, default=None
     target : str or None, default=None
     random_state : int, numpy Generator or None, default=None
     criterion : torch criterion class, default=torch.nn.MSELoss
-    optimizer : torch optimizer class, default=torch.optim.Adam
+    optimizer : torch optimizer class or str, default=torch.optim.Adam
     lr : float, default=0.01
     max_epochs : int, default=30
     batch_size : int, default=128
