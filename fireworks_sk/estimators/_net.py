@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import random
 import threading
@@ -788,14 +787,29 @@ def _check_epochs(owner: str, name: str, value: Any) -> None:
 
 
 def _state(obj: Any) -> dict[str, Any] | None:
-    """A deep copy of a module's or optimizer's state; None for lazy modules."""
+    """A copy of a module's or optimizer's state; None for lazy modules."""
     if isinstance(obj, torch.nn.Module):
         if any(torch.nn.parameter.is_lazy(p) for p in obj.parameters()):
             return None
-        return copy.deepcopy(obj.state_dict())
+        return _copied(obj.state_dict())
     if isinstance(obj, torch.optim.Optimizer):
-        return copy.deepcopy(obj.state_dict())
+        return _copied(obj.state_dict())
     return None
+
+
+def _copied(tree: Any) -> Any:
+    """Tensors cloned through nested dicts and lists; other leaves are values.
+
+    A state dict holds references to the tensors training updates in place;
+    this is ``copy.deepcopy`` for that shape of data, several times faster.
+    """
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, dict):
+        return {key: _copied(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_copied(value) for value in tree]
+    return tree
 
 
 @contextlib.contextmanager
