@@ -16,6 +16,7 @@ from skorch.dataset import ValidSplit
 from fireworks_sk import TorchClassifier, TorchRegressor
 
 FAST = {"max_epochs": 4, "batch_size": 16}
+LINEAR = {"module__in_features": 4, "module__out_features": 2}
 
 
 def _binary(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -95,6 +96,17 @@ def test_failed_partial_fit_with_unknown_label_keeps_classes_and_weights():
         clf.partial_fit(X[:3], np.array(["yes", "maybe", "no"]))
     assert clf.classes_.tolist() == ["no", "yes"]
     assert state_dicts_equal(clf.module_, weights)
+
+
+def test_failed_refit_on_new_labels_keeps_the_old_classes_and_weights():
+    X, y = _binary()
+    clf = TorchClassifier(torch.nn.Linear, **FAST, **LINEAR).fit(X, y)
+    before = clf.predict_proba(X)
+    three = np.where(X[:, 1] > 0.5, "maybe", y)
+    with pytest.raises(ValueError, match="but there are 3 classes"):
+        clf.fit(X, three)
+    assert clf.classes_.tolist() == ["no", "yes"]
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
 def test_failed_first_fit_leaves_the_net_unfitted_and_module_untouched():
