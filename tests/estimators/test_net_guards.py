@@ -220,6 +220,16 @@ def test_max_epochs_that_trains_nothing_is_refused(max_epochs):
     assert not hasattr(clf, "module_")
 
 
+def test_max_epochs_error_is_the_one_scikit_learn_raises_for_max_iter():
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = _binary()
+    with pytest.raises(ValueError) as sklearn_error:
+        MLPClassifier(max_iter=0).fit(X, y)
+    with pytest.raises(type(sklearn_error.value)):
+        TorchClassifier(max_epochs=0).fit(X, y)
+
+
 def test_partial_fit_with_zero_epochs_is_refused():
     X, y = _binary()
     with pytest.raises(InvalidParameterError, match="'epochs' parameter"):
