@@ -7,6 +7,7 @@ putting a net back as it was when a fit fails.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator
 from numbers import Integral
 from typing import Any
@@ -28,7 +29,7 @@ __all__ = [
     "NetNotFittedError",
     "check_epochs",
     "check_no_missing",
-    "default_params",
+    "list_skorch_params",
     "optimizer_class",
     "restored_net_on_error",
 ]
@@ -93,12 +94,26 @@ def optimizer_class(name: str, owner: str) -> type:
     return classes[name.lower()]
 
 
-def default_params(cls: type) -> dict[str, Any]:
-    """The parameters of ``cls()``; none when a subclass requires arguments."""
-    try:
-        return cls().get_params(deep=False)
-    except TypeError:
-        return {}
+def list_skorch_params(cls: type) -> type:
+    """Name every skorch parameter, with ``cls``'s default, in ``cls.__init__``.
+
+    The estimators take skorch's parameters through ``**kwargs``. scikit-learn's
+    repr (also of a Pipeline or a search holding the net), ``help()`` and
+    ``inspect.signature`` read the signature, and would otherwise show every
+    one of them as set by the user. Used as a class decorator.
+    """
+    signature = inspect.signature(cls.__init__)
+    *named, var_keyword = signature.parameters.values()
+    known = {parameter.name for parameter in named}
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value)
+        for name, value in sorted(cls().get_params(deep=False).items())
+        if name not in known
+    ]
+    cls.__init__.__signature__ = signature.replace(
+        parameters=[*named, *extra, var_keyword]
+    )
+    return cls
 
 
 def _state(obj: Any) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from sklearn.base import BaseEstimator
 from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -37,7 +38,7 @@ from fireworks_sk.estimators._guards import (
     NetNotFittedError,
     check_epochs,
     check_no_missing,
-    default_params,
+    list_skorch_params,
     optimizer_class,
     restored_net_on_error,
 )
@@ -746,19 +747,25 @@ class _MessageNet:
             y = y.detach().cpu().numpy()
         return super().score(X, y, sample_weight=sample_weight)
 
-    def __repr__(self) -> str:
-        """The parameters set away from their defaults, as scikit-learn shows them.
+    # scikit-learn's repr: the parameters set away from the defaults that the
+    # signature of __init__ lists (see list_skorch_params). skorch's shows the
+    # module instead; ``net.module_`` still prints it.
+    __repr__ = BaseEstimator.__repr__
 
-        skorch's own repr shows the module instead (``[uninitialized](...)``);
-        ``net.module_`` still prints it.
+    def set_params(self, **params: Any) -> Any:
+        """skorch's ``set_params``; ``callbacks`` on an unfitted net is only stored.
+
+        skorch builds the callbacks as soon as they are set, which fails on a
+        value that ``__init__`` accepted; scikit-learn asks that
+        ``set_params`` store, as ``__init__`` does, and ``fit`` check. A fitted
+        net, and ``callbacks__*`` routes, which need built callbacks, take
+        skorch's way.
         """
-        defaults = default_params(type(self))
-        shown = [
-            f"{name}={value!r}"
-            for name, value in sorted(self.get_params(deep=False).items())
-            if name not in defaults or repr(value) != repr(defaults[name])
-        ]
-        return f"{type(self).__name__}({', '.join(shown)})"
+        routes = any(key.startswith("callbacks__") for key in params)
+        if "callbacks" in params and not routes and not self.initialized_:
+            vars(self)["callbacks"] = params.pop("callbacks")
+            vars(self).pop("callbacks_", None)  # built again by fit
+        return super().set_params(**params)
 
     def _get_param_names(self) -> list[str]:
         # skorch lists its private ``_params_to_validate`` among the parameters;
@@ -820,6 +827,7 @@ def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return order[position].astype(np.int64)
 
 
+@list_skorch_params
 class TorchClassifier(_MessageNet, NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` that reads Messages and seeds itself.
 
@@ -1003,6 +1011,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         return self.classes is not None or hasattr(self, "classes_inferred_")
 
 
+@list_skorch_params
 class TorchRegressor(_MessageNet, NeuralNetRegressor):
     """A skorch ``NeuralNetRegressor`` that reads Messages and seeds itself.
 
