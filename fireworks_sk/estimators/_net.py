@@ -694,10 +694,12 @@ class _MessageNet:
         return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """skorch's hook; marks the next training batch's outputs for checking."""
         super().on_train_begin(net, **kwargs)
         self._outputs_unchecked_ = True
 
     def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        """skorch's hook; drops the mark when no batch took it."""
         super().on_train_end(net, **kwargs)
         vars(self).pop("_outputs_unchecked_", None)
 
