@@ -1140,11 +1140,13 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
         if len(shape) == 1 and n_targets == 1:
             return None if y_true is None else y_true.reshape(-1)
         single = " or (n_rows,)" if n_targets == 1 else ""
+        # .squeeze() turns the output of a one-row batch into a scalar.
+        hint = " (use .squeeze(-1), not .squeeze())" if not shape else ""
         raise ValueError(
             f"{type(self).__name__}'s module returns outputs of shape {shape}, "
             f"but y has {n_targets} target{'s' if n_targets > 1 else ''}: it "
             f"must return shape (n_rows, {n_targets}){single}, one value per "
-            "target."
+            f"target{hint}."
         )
 
     @available_if(lambda self: False)
