@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse
-import sklearn
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import _check_feature_names_in, check_array
+from sklearn.utils.validation import check_array
 
+from fireworks_sk._compat import check_feature_names_in, transform_output
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
@@ -271,7 +271,7 @@ or Dask DataFrame
             and len(input_features) == len(flat)
         ):
             return dict(zip(flat, map(str, input_features)))
-        names = list(_check_feature_names_in(self, input_features))
+        names = list(check_feature_names_in(self, input_features))
         return dict(zip(self._input_names(), names))
 
     # ---------------------------------------------------------------- hooks
@@ -366,9 +366,7 @@ or Dask DataFrame
 
     def _output_config(self) -> str:
         """What scikit-learn's set_output asks ``transform`` to return."""
-        return getattr(self, "_sklearn_output_config", {}).get(
-            "transform", sklearn.get_config()["transform_output"]
-        )
+        return transform_output(self)
 
     def _to_output(self, message: Message) -> Any:
         """Return a DataFrame when scikit-learn's set_output asks for one."""

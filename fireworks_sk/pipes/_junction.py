@@ -6,8 +6,9 @@ from typing import Any
 
 from sklearn import config_context
 from sklearn.base import clone
-from sklearn.utils.metaestimators import _BaseComposition, available_if
+from sklearn.utils.metaestimators import available_if
 
+from fireworks_sk._compat import BaseComposition
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import Pipe, restored_on_error
@@ -41,7 +42,7 @@ def _branch_output(pipe: Any, message: Message) -> Message:
     return out if isinstance(out, Message) else Message(out)
 
 
-class Junction(_BaseComposition, Pipe):
+class Junction(BaseComposition, Pipe):
     """Apply several pipes to the same input and merge their outputs by column.
 
     A column that no branch changes appears once, as it was. A column changed
