@@ -14,9 +14,10 @@ from __future__ import annotations
 import inspect
 import os
 import queue
+import secrets
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from typing import Any
 
 import numpy as np
@@ -700,7 +701,9 @@ def write_parquet(
     """Write chunks of results to one Parquet file, a row group per chunk.
 
     The file appears only when every chunk is written (it is written beside
-    the destination and renamed), so a failed stream leaves no partial file.
+    the destination under a name of its own and renamed), so a failed stream
+    leaves no partial file, and of several writers to one path the last to
+    finish wins with a whole file: readers never see a mixed or partial one.
 
     Parameters
     ----------
@@ -719,7 +722,7 @@ def write_parquet(
     pa = import_extra("pyarrow", "parquet", "write_parquet")
     pq = import_extra("pyarrow.parquet", "parquet", "write_parquet")
     path = os.fspath(path)
-    partial = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.partial")
+    partial = _partial_file(path)
     writer, rows = None, 0
     try:
         for index, result in enumerate(results):
@@ -732,11 +735,32 @@ def write_parquet(
             raise ValueError("write_parquet got no results to write.")
         writer.close()
         os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
+    except BaseException:
+        if writer is not None:
             writer.close()
-            os.remove(partial)
+        with suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
     return rows
+
+
+def _partial_file(path: str) -> str:
+    """Create a new empty hidden file beside ``path``; return its name.
+
+    The name is random and created exclusively (``O_EXCL``), so concurrent
+    writers never share a file and a stale one from a killed run is left
+    alone; it is short enough for the file system however long the
+    destination's name is. Its mode is what a plain ``open`` would give.
+    """
+    folder, base = os.path.split(path)
+    partial = os.path.join(folder, f".{base[:64]}.{secrets.token_hex(8)}.partial")
+    try:
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise type(exc)(
+            exc.errno, f"write_parquet cannot write {path!r}: {exc.strerror}"
+        ) from exc
+    return partial
 
 
 def _arrow_table(pa: Any, frame: pd.DataFrame, writer: Any, index: int) -> Any:
