@@ -85,13 +85,20 @@ class _ReadAhead:
     Readers (pyarrow, database drivers) release the GIL, so reading the next
     chunk overlaps fitting on this one. The chunk iterator runs and is closed
     in the reading thread only, as SQLite connections require.
+
+    The consumer never waits on a read in progress: it polls the queue, so
+    Ctrl-C takes effect at once on every platform, and on leaving (an error,
+    an interrupt, ``close``) it gives the reader ``grace`` seconds to stop. A
+    reader still blocked in a read after that is left behind: it is a daemon
+    thread, and it closes the source when the read returns.
     """
 
+    grace = 0.5
+
     def __init__(self, chunks: Iterator[Chunk], depth: int = 1) -> None:
+        self._chunks = chunks
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(chunks,), daemon=True)
-        self._thread.start()
 
     def _read(self, chunks: Iterator[Chunk]) -> None:
         try:
@@ -115,10 +122,27 @@ class _ReadAhead:
                 continue
         return False
 
+    def _get(self) -> tuple:
+        # A timeout lets signals in where a plain lock wait does not (Windows).
+        while True:
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
     def __iter__(self) -> Iterator[Chunk]:
+        # Started here, inside the try: however iteration ends, even by an
+        # interrupt before the first chunk, the reader is told to stop.
+        thread = threading.Thread(
+            target=self._read,
+            args=(self._chunks,),
+            name="fireworks_sk read-ahead",
+            daemon=True,
+        )
         try:
+            thread.start()
             while True:
-                kind, value = self._queue.get()
+                kind, value = self._get()
                 if kind == "done":
                     return
                 if kind == "error":
@@ -126,7 +150,8 @@ class _ReadAhead:
                 yield value
         finally:
             self._stop.set()
-            self._thread.join()
+            if thread.ident is not None:
+                thread.join(timeout=self.grace)
 
 
 def _pass(
