@@ -30,6 +30,7 @@ from skorch.dataset import ValidSplit
 from fireworks_sk import pipes
 from fireworks_sk.exceptions import FireworksError
 from fireworks_sk.persistence import _versions, save
+from fireworks_sk.sources._files import regular_file
 
 __all__ = ["ConfigError", "RunResult", "demo_config", "load_config", "run"]
 
@@ -125,6 +126,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{str(path)!r} is not valid TOML: {exc}.") from exc
+    except RecursionError as exc:  # tomllib recurses once per nesting level
+        raise ConfigError(f"{str(path)!r} is nested too deeply to read.") from exc
     check_config(config)
     return config
 
@@ -190,6 +193,7 @@ def read_data(data: Mapping[str, Any]) -> pd.DataFrame:
         path = Path(_required(data, "path"))
         if not path.exists():
             raise FileNotFoundError(f"No data file at {str(path)!r}.")
+        regular_file(path, "data.path")
         frame = pd.read_csv(path) if source == "csv" else pd.read_parquet(path)
     else:
         frame = _read_sql(_required(data, "url"), _required(data, "query"))
