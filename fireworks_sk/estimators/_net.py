@@ -784,7 +784,6 @@ class _MessageNet:
         if fit_params.get("epochs") is not None:
             check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
 
-
     # ----------------------------------------------- streams (fit_stream)
     # One epoch is one pass over a stream of chunks; the chunks are batches of
     # the epoch. Everything fit_stream needs from the net is in this section.
@@ -855,7 +854,10 @@ class _MessageNet:
             for dataset in self._datasets(valid):
                 batches = self.get_iterator(dataset, training=False)
                 self.run_single_epoch(
-                    batches, training=False, prefix="valid", step_fn=self.validation_step
+                    batches,
+                    training=False,
+                    prefix="valid",
+                    step_fn=self.validation_step,
                 )
         # run_single_epoch records the count of its own call, a chunk's.
         for prefix in ("train", "valid"):
@@ -863,6 +865,7 @@ class _MessageNet:
             if count or prefix == "train":
                 self.history.record(f"{prefix}_batch_count", count)
         self.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+
 
 def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Defaults that differ from skorch's: silent, Message feeding, no split."""
