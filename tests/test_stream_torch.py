@@ -19,6 +19,7 @@ from fireworks_sk import (
     OneHot,
     Stack,
     TorchClassifier,
+    TorchRegressor,
     fit_stream,
     predict_stream,
 )
@@ -268,3 +269,28 @@ def test_fit_stream_leaves_the_source_frame_unchanged():
     copy = frame.copy()
     _fit(_model(max_epochs=1), frame=frame)
     pd.testing.assert_frame_equal(frame, copy)
+
+
+def test_target_as_an_array_trains_as_a_target_column():
+    frame = shops_frame()
+    by_column = _fit(_model(seed=2))[-1]
+    X = frame.drop(columns="label")
+    by_array = fit_stream(
+        _model(seed=2), DataFrameSource(X, 50), y=frame["label"], verbose=0
+    )[-1]
+    assert _weights_equal(by_column, by_array)
+
+
+def test_torch_regressor_trains_one_epoch_per_pass():
+    frame = shops_frame().drop(columns=["label", "shop"])
+    frame["target"] = 2.0 * frame["a"] - frame["b"]
+    model = Pipeline(
+        [
+            ("scale", BatchNormalizer(["a", "b"])),
+            ("net", TorchRegressor(max_epochs=30, lr=0.02, random_state=0)),
+        ]
+    )
+    fit_stream(model, DataFrameSource(frame, 64), y="target", verbose=0)
+    losses = model[-1].history_[:, "train_loss"]
+    assert len(losses) == 30
+    assert losses[-1] < losses[0] / 10

@@ -815,16 +815,19 @@ class _MessageNet:
             with self._fit_context(), contextlib.closing(iter(passes(0))) as chunks:
                 x, y = next(chunks)
                 first, _ = self._prepare_fit(x, y, reset=reset, classes=classes)
+                del x, y  # memory holds the chunks in use only
                 if reset:
                     self.initialize()
                 self.notify("on_train_begin", X=None, y=None)
                 try:
                     for epoch in range(n_epochs):
                         if epoch == 0:
-                            train = self._datasets(chunks, first)
+                            train, first = self._datasets(chunks, first), None
                         else:
                             train = self._datasets(passes(epoch))
-                        self._stream_epoch(train, valid and valid(epoch), epoch)
+                        self._stream_epoch(
+                            train, valid and self._datasets(valid(epoch))
+                        )
                 except KeyboardInterrupt:
                     pass
                 self.notify("on_train_end", X=None, y=None)
@@ -833,32 +836,37 @@ class _MessageNet:
     def _datasets(
         self, chunks: Iterable[tuple[Any, Any]], first: Any = None
     ) -> Iterator[Any]:
-        if first is not None:
-            yield first
+        """The chunks encoded for training, checked against the first one."""
         with contextlib.closing(iter(chunks)) as pairs:
+            if first is not None:
+                yield first
+                del first
             for x, y in pairs:
                 yield self._prepare_fit(x, y, reset=False)[0]
 
-    def _stream_epoch(self, train: Iterator[Any], valid: Any, epoch: int) -> None:
+    def _stream_epoch(self, train: Iterator[Any], valid: Iterator[Any] | None) -> None:
         self.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+        epoch = len(self.history) - 1  # as the shuffle order of fit counts it
         with contextlib.closing(train):
             for index, dataset in enumerate(train):
                 batches = self.get_iterator(dataset, training=True)
                 if index and hasattr(batches.loader, "set_epoch"):
-                    batches.net = None  # keeps the order set here
+                    # The first chunk takes fit's order for the epoch; each
+                    # later one an order of its own.
+                    batches.net = None
                     batches.loader.set_epoch(derive_seed(epoch, index))
                 self.run_single_epoch(
                     batches, training=True, prefix="train", step_fn=self.train_step
                 )
         if valid is not None:
-            for dataset in self._datasets(valid):
-                batches = self.get_iterator(dataset, training=False)
-                self.run_single_epoch(
-                    batches,
-                    training=False,
-                    prefix="valid",
-                    step_fn=self.validation_step,
-                )
+            with contextlib.closing(valid):
+                for dataset in valid:
+                    self.run_single_epoch(
+                        self.get_iterator(dataset, training=False),
+                        training=False,
+                        prefix="valid",
+                        step_fn=self.validation_step,
+                    )
         # run_single_epoch records the count of its own call, a chunk's.
         for prefix in ("train", "valid"):
             count = sum(f"{prefix}_loss" in b for b in self.history[-1, "batches"])
