@@ -294,3 +294,11 @@ def test_torch_regressor_trains_one_epoch_per_pass():
     losses = model[-1].history_[:, "train_loss"]
     assert len(losses) == 30
     assert losses[-1] < losses[0] / 10
+
+
+def test_a_bare_torch_classifier_streams_without_a_pipeline():
+    frame = shops_frame().drop(columns="shop")
+    net = TorchClassifier(max_epochs=3, lr=0.05, batch_size=32, random_state=0)
+    fit_stream(net, DataFrameSource(frame, 50), y="label", verbose=0)
+    assert len(net.history_) == 3
+    assert net.feature_names_in_.tolist() == ["a", "b"]
