@@ -449,7 +449,8 @@ class Message:
                 parts.append(column.set_axis(index))
                 continue
             values = column.detach().cpu()
-            parts += list(values.reshape(self._length, -1).numpy().T)
+            width = int(np.prod(values.shape[1:]))
+            parts += list(values.reshape(self._length, width).numpy().T)
         frame = pd.DataFrame(dict(enumerate(parts)), index=index)
         frame.columns = names
         return frame
