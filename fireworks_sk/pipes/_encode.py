@@ -380,7 +380,10 @@ class IndexEncoder(_Encoder):
     """Encode category columns as int64 code tensors, for ``torch.nn.Embedding``.
 
     Codes follow the sorted categories. With ``handle_unknown="ignore"`` code 0
-    is reserved for unknown categories and known ones start at 1.
+    is reserved for unknown categories and known ones start at 1. The codes
+    are fixed at fit: switching to ``"error"`` later keeps them (unknown
+    categories then raise), switching to ``"ignore"`` later is refused, as no
+    code is free for unknown ones.
 
     Parameters
     ----------
@@ -429,21 +432,31 @@ class IndexEncoder(_Encoder):
         self._check_handle_unknown(("error", "ignore"))
         return super().partial_fit(X, y)
 
-    @property
-    def _offset(self) -> int:
-        return 1 if self.handle_unknown == "ignore" else 0
-
     def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
         super()._set_state(state)
-        self.n_codes_ = {n: len(c) + self._offset for n, c in self.categories_.items()}
+        # The codes are fixed by the first fit: a later set_params may not
+        # shift them under a model trained on them.
+        if not hasattr(self, "_offset_"):
+            self._offset_ = 1 if self.handle_unknown == "ignore" else 0
+        self._check_offset()
+        self.n_codes_ = {n: len(c) + self._offset_ for n, c in self.categories_.items()}
+
+    def _check_offset(self) -> None:
+        if self.handle_unknown == "ignore" and self._offset_ == 0:
+            raise ValueError(
+                "IndexEncoder was fitted with handle_unknown='error', so code 0 is "
+                "a category and none is reserved for unknown ones; fit it again "
+                "with handle_unknown='ignore' (every code then moves up by one)."
+            )
 
     def _encode(self, name: str, column: Column) -> torch.Tensor:
         codes = self._codes(name, column)
         if self.handle_unknown == "error" and (codes < 0).any():
             raise self._unknown_error(name, column, codes)
-        return torch.from_numpy(codes.astype(np.int64) + self._offset)
+        return torch.from_numpy(codes.astype(np.int64) + self._offset_)
 
     def _transform(self, message: Message) -> Message:
+        self._check_offset()
         return message.assign(
             **{name: self._encode(name, message[name]) for name in self.columns_}
         )
@@ -472,7 +485,7 @@ class IndexEncoder(_Encoder):
                     f"Code {float(encoded[row])} at row {row} of column {name!r} is "
                     "not a whole number; codes come from transform."
                 )
-            positions = codes - self._offset
+            positions = codes - self._offset_
             valid = (positions >= 0) & (positions < len(self.categories_[name]))
             if not valid.all() and self.handle_unknown == "error":
                 row = int(np.flatnonzero(~valid)[0])

@@ -412,3 +412,23 @@ def test_allow_nan_tag_says_what_the_encoder_does_with_nan(Encoder):
     assert not named.__sklearn_tags__().input_tags.allow_nan
     with pytest.raises(ValueError, match="NaN.* in column 'f'"):
         named.fit(frame)
+
+
+def test_index_encoder_codes_do_not_move_when_handle_unknown_changes_after_fit():
+    m = Message({"c": ["a", "b", "a"]})
+    strict = IndexEncoder().fit(m)
+    strict.set_params(handle_unknown="ignore")
+    with pytest.raises(ValueError, match="fitted with handle_unknown='error'"):
+        strict.transform(m)
+    with pytest.raises(ValueError, match="fitted with handle_unknown='error'"):
+        strict.partial_fit(m)
+    strict.set_params(handle_unknown="error")
+    assert strict.transform(m)["c"].tolist() == [0, 1, 0]
+    lenient = IndexEncoder(handle_unknown="ignore").fit(m)
+    assert lenient.n_codes_ == {"c": 3}
+    lenient.set_params(handle_unknown="error")
+    assert lenient.transform(m)["c"].tolist() == [1, 2, 1]  # unchanged codes
+    assert lenient.n_codes_ == {"c": 3}
+    with pytest.raises(ValueError, match="unknown categories \\['z'\\]"):
+        lenient.transform(Message({"c": ["z"]}))
+    assert lenient.fit(m).transform(m)["c"].tolist() == [0, 1, 0]  # refit: new codes
