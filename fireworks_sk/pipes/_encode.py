@@ -55,7 +55,30 @@ def _value_counts(name: str, column: Column) -> pd.Series:
     if counts.index.hasnans:
         raise _missing_error(name, values)
     # A Categorical reports its declared categories too; keep those seen.
-    return counts[counts > 0]
+    counts = counts[counts > 0]
+    index = counts.index
+    if isinstance(index, pd.CategoricalIndex) and not index.ordered:
+        # Unordered categories are sorted by value, as scikit-learn sorts them:
+        # their declared order belongs to one batch (a Parquet file's
+        # dictionary), and batches may declare them in different orders.
+        counts.index = index.astype(index.categories.dtype)
+    return counts
+
+
+def _check_same_order(name: str, a: pd.Index, b: pd.Index) -> None:
+    """Refuse batches of an ordered Categorical that declare different orders."""
+    ordered = [isinstance(i, pd.CategoricalIndex) and i.ordered for i in (a, b)]
+    if not any(ordered):
+        return
+    if not all(ordered) or list(a.categories) != list(b.categories):
+        shown = [
+            list(i.categories) if o else "unordered" for i, o in zip((a, b), ordered)
+        ]
+        raise TypeError(
+            f"Column {name!r} is an ordered Categorical whose categories differ "
+            f"between batches ({shown[0]!r}, then {shown[1]!r}); give every batch "
+            "the same categories in the same order."
+        )
 
 
 def _sorted_index(name: str, counts: pd.Series) -> pd.Series:
@@ -92,6 +115,7 @@ class _Encoder(StatefulPipe):
     def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, pd.Series]]:
         merged = {}
         for name in a[1]:
+            _check_same_order(name, a[1][name].index, b[1][name].index)
             try:
                 merged[name] = a[1][name].add(b[1][name], fill_value=0).astype(np.int64)
             except TypeError as exc:
@@ -213,8 +237,8 @@ class OneHot(_Encoder):
     Attributes
     ----------
     categories_ : dict of str to ndarray
-        Sorted categories seen in fit, per column; a pandas Categorical column
-        keeps its declared order.
+        Sorted categories seen in fit, per column; an ordered pandas
+        Categorical column keeps its declared order.
     infrequent_categories_ : dict of str to ndarray or None
         Categories grouped as infrequent, per column; None when there are none.
     n_samples_seen_ : int
@@ -396,8 +420,8 @@ class IndexEncoder(_Encoder):
     Attributes
     ----------
     categories_ : dict of str to ndarray
-        Sorted categories seen in fit, per column; a pandas Categorical column
-        keeps its declared order.
+        Sorted categories seen in fit, per column; an ordered pandas
+        Categorical column keeps its declared order.
     n_codes_ : dict of str to int
         Number of distinct codes per column: the ``num_embeddings`` to use.
     n_samples_seen_ : int
