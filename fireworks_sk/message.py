@@ -261,11 +261,6 @@ class Message:
         return (self._length, width)
 
     @property
-    def ndim(self) -> int:
-        """2, the dimensions of ``np.asarray(message)``."""
-        return 2
-
-    @property
     def dtypes(self) -> dict[str, Any]:
         """The dtype of each column: a ``torch.dtype`` or a pandas/numpy dtype."""
         return {name: column.dtype for name, column in self._columns.items()}
