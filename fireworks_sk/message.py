@@ -431,7 +431,7 @@ class Message:
             raise ValueError(
                 f"to_dataframe got {len(names)} names for {self.shape[1]} features."
             )
-        duplicated = sorted({n for n in names if names.count(n) > 1})
+        duplicated = sorted(set(pd.Index(names)[pd.Index(names).duplicated()]))
         if duplicated:
             raise ValueError(
                 f"Flattening tensor columns gives duplicate DataFrame columns "
