@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse
 import torch
 
+from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 
 __all__ = [
@@ -173,7 +174,8 @@ class Message:
     data : DataFrame, Message, dict of str to column, or None, default=None
         The columns. Tensors are kept as they are; numeric numpy arrays become
         tensors that share their memory; other arrays, lists and Series become
-        pandas columns.
+        pandas columns. A polars DataFrame or a pyarrow Table is read as the
+        pandas DataFrame it converts to.
 
     Examples
     --------
@@ -188,6 +190,7 @@ class Message:
 
     def __init__(self, data: Any = None) -> None:
         columns: dict[str, Column] = {}
+        data = native_to_pandas(data)
         if data is None:
             items: Iterable[tuple[Any, Any]] = ()
         elif isinstance(data, Message):

@@ -16,6 +16,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_array
 
+from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
@@ -25,8 +26,10 @@ __all__ = [
     "StatefulPipe",
     "as_message",
     "check_finite",
+    "dtypes_agree",
     "is_dask",
     "restored_on_error",
+    "selector_frame",
 ]
 
 
@@ -66,6 +69,7 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
         )
     if isinstance(X, Mapping):
         return Message(X), True
+    X = native_to_pandas(X)
     if isinstance(X, pd.DataFrame):
         if all(isinstance(c, str) for c in X.columns):
             return Message(X), True
@@ -78,6 +82,29 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
     if array.dtype == object:
         frame = frame.infer_objects()
     return Message(frame), False
+
+
+def selector_frame(message: Message) -> pd.DataFrame:
+    """A 0-row DataFrame of ``message``'s columns and dtypes, for column selectors.
+
+    A callable ``columns`` (such as scikit-learn's ``make_column_selector``)
+    is given this frame: the same for a Dask DataFrame's meta and for data in
+    memory, so the selection depends on names and dtypes only. A tensor
+    column appears as a column of its element dtype.
+    """
+    return pd.DataFrame(
+        {name: _selector_column(message[name]) for name in message.columns}
+    )
+
+
+def _selector_column(column: Any) -> Any:
+    if isinstance(column, pd.Series):
+        return column.iloc[:0].reset_index(drop=True)
+    try:
+        dtype = torch.empty(0, dtype=column.dtype).numpy().dtype
+    except TypeError:  # bfloat16 and other dtypes numpy lacks
+        dtype = np.dtype(np.float32)
+    return pd.Series(np.empty(0, dtype=dtype))
 
 
 def _first_bad_row(bad: np.ndarray | torch.Tensor) -> int:
@@ -382,12 +409,17 @@ or Dask DataFrame
         """The columns a Pipe acts on: ``self.columns`` checked, or ``default``."""
         if self.columns is None:
             return default
-        names = [self.columns] if isinstance(self.columns, str) else self.columns
+        names = self.columns
+        if callable(names) and not isinstance(names, str):
+            names = names(selector_frame(message))
+        names = [names] if isinstance(names, str) else names
         names = list(names) if isinstance(names, Iterable) else [names]
         if not all(isinstance(c, str) for c in names):
             raise TypeError(
                 f"{type(self).__name__}(columns=...) must be a column name, a list "
-                f"of names or None; got {self.columns!r}."
+                f"of names, a callable that returns names (such as "
+                f"sklearn.compose.make_column_selector) or None; got "
+                f"{self.columns!r}, which gives {names!r}."
             )
         missing = [c for c in names if c not in message]
         if missing:
@@ -492,13 +524,40 @@ def _check_column_schema(
             f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
             f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
         )
-    if check_dtype and got.dtype != fitted.dtype:
+    if check_dtype and not dtypes_agree(fitted.dtype, got.dtype):
         warnings.warn(
             f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
             f"{fitted.dtype}.",
             UserWarning,
             stacklevel=4,
         )
+
+
+def _dtype_family(dtype: Any) -> Any:
+    """A dtype, with pandas's spellings of one kind of value made one.
+
+    Strings (object, str, string[python], string[pyarrow]) are one family, as
+    are int64 and Int64, float64 and Float64, bool and boolean: Dask reads
+    strings as string[pyarrow], pandas as str or object, and a nullable column
+    holds the same values as its plain counterpart.
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(
+        dtype, pd.CategoricalDtype
+    ):
+        return "string"
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        numpy_dtype = getattr(dtype, "numpy_dtype", None)
+        return dtype if numpy_dtype is None else np.dtype(numpy_dtype)
+    return dtype
+
+
+def dtypes_agree(fitted: Any, got: Any) -> bool:
+    """Whether a column of dtype ``got`` holds what one of ``fitted`` held."""
+    if fitted == got:
+        return True
+    return _dtype_family(fitted) == _dtype_family(got)
 
 
 def _schema_diff(
