@@ -9,6 +9,7 @@ from fireworks_sk import (
     BatchNormalizer,
     DropColumns,
     FunctionPipe,
+    Impute,
     IndexEncoder,
     Junction,
     OneHot,
@@ -39,6 +40,8 @@ def two_branch_junction() -> Junction:
 
 ESTIMATORS = [
     BatchNormalizer(),
+    Impute(),
+    Impute(strategy="most_frequent", add_indicator=True),
     OneHot(),
     IndexEncoder(),
     ToTensor(),
