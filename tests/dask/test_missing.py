@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.compose import make_column_selector
 from sklearn.pipeline import make_pipeline
 
-from fireworks_sk import Impute, OneHot
+from fireworks_sk import Impute, IndexEncoder, OneHot
 from tests.dask.conftest import cut, from_pieces
 
 dd = pytest.importorskip("dask.dataframe", reason="the 'dask' extra is not installed")
@@ -76,3 +76,19 @@ def test_pipeline_chosen_by_dtype_fitted_on_dask_serves_pandas(client):
         for frame in (df, df.astype({"s": "str"})):
             got = np.asarray(pipeline.transform(frame))
             np.testing.assert_allclose(got, np.asarray(expected.transform(df)))
+
+
+@pytest.mark.parametrize("encoder_class", [OneHot, IndexEncoder])
+def test_missing_category_on_dask_partitions_equals_pandas(client, encoder_class):
+    df = gappy()
+    ddf = from_pieces(cut(df, SIZES))
+    expected = encoder_class(["s", "i"], missing="category").fit(df)
+    fitted = encoder_class(["s", "i"], missing="category").fit(ddf)
+    assert fitted.n_samples_seen_ == expected.n_samples_seen_
+    for name, categories in expected.categories_.items():
+        got = pd.Series(fitted.categories_[name], dtype=object)
+        assert got.equals(pd.Series(categories, dtype=object)), name
+    assert pd.isna(fitted.categories_["s"][-1])
+    out = fitted.transform(ddf).compute()
+    assert list(out.columns) == expected.get_feature_names_out().tolist()
+    np.testing.assert_array_equal(out.to_numpy(), np.asarray(expected.transform(df)))
