@@ -39,10 +39,16 @@ def _values(name: str, column: Column, missing: str = "error") -> pd.Series:
         values = column.detach().cpu().numpy()
         _check_finite(name, values, missing)
         return pd.Series(values, name=name, copy=False)
+    if missing == "category" and column.hasnans:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return column  # its missing values are NaN already
+        if not isinstance(column.dtype, np.dtype) or column.dtype == object:
+            # Object, string, boolean, Int64, Float64: None and pd.NA as NaN.
+            values = column.to_numpy(dtype=object, na_value=np.nan, copy=True)
+            values[pd.isna(values)] = np.nan
+            return pd.Series(values, name=name, copy=False)
     if column.dtype.kind in "fc":
         _check_finite(name, column.to_numpy(), missing)
-    elif missing == "category" and column.dtype == object and column.hasnans:
-        column = column.mask(column.isna(), np.nan)
     return column
 
 

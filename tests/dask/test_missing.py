@@ -79,9 +79,13 @@ def test_pipeline_chosen_by_dtype_fitted_on_dask_serves_pandas(client):
 
 
 @pytest.mark.parametrize("encoder_class", [OneHot, IndexEncoder])
-def test_missing_category_on_dask_partitions_equals_pandas(client, encoder_class):
+@pytest.mark.parametrize("strings", ["object", "string[pyarrow]"])
+def test_missing_category_on_dask_partitions_equals_pandas(
+    client, encoder_class, strings
+):
+    # Dask reads strings as string[pyarrow], whose missing value is pd.NA.
     df = gappy()
-    ddf = from_pieces(cut(df, SIZES))
+    ddf = from_pieces(cut(df.astype({"s": strings}), SIZES))
     expected = encoder_class(["s", "i"], missing="category").fit(df)
     fitted = encoder_class(["s", "i"], missing="category").fit(ddf)
     assert fitted.n_samples_seen_ == expected.n_samples_seen_
