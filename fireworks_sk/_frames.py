@@ -30,8 +30,8 @@ def is_native_frame(data: Any) -> bool:
 def native_to_pandas(data: Any) -> Any:
     """``data`` as a pandas DataFrame if it is another library's eager dataframe.
 
-    Anything else (pandas objects, dicts, arrays, Messages, lazy frames) is
-    returned unchanged. Column names and column order are kept.
+    Anything else (pandas objects, dicts, arrays, Messages) is returned
+    unchanged. Column names and column order are kept.
 
     Parameters
     ----------
@@ -40,10 +40,22 @@ def native_to_pandas(data: Any) -> Any:
     Returns
     -------
     pandas.DataFrame or ``data``
+
+    Raises
+    ------
+    TypeError
+        For a lazy frame (a polars LazyFrame, a DuckDB relation): a Message
+        holds its data in memory, so collecting is left to the caller.
     """
     if isinstance(data, pd.DataFrame):
         return data
-    frame = nw.from_native(data, eager_only=True, pass_through=True)
+    frame = nw.from_native(data, pass_through=True)
     if isinstance(frame, nw.DataFrame):
         return frame.to_pandas()
+    if isinstance(frame, nw.LazyFrame):
+        raise TypeError(
+            f"Got a lazy {type(data).__module__.split('.')[0]} {type(data).__name__}; "
+            "a Message holds its data in memory. Collect it first (polars: "
+            "'.collect()'), or stream it in chunks with a source."
+        )
     return data
