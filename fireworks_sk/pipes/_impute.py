@@ -66,7 +66,10 @@ def _value_counts(column: Column) -> list[pd.Series]:
         counts = column.value_counts(sort=False, dropna=True)
         # A Categorical reports its declared categories too; keep those seen.
         return [counts[counts > 0]]
-    flat = column.detach().cpu().reshape(column.shape[0], -1).numpy()
+    flat = column.detach().cpu().reshape(column.shape[0], -1)
+    if flat.is_floating_point():
+        flat = flat.to(torch.float64)  # numpy has no bfloat16
+    flat = flat.numpy()
     return [
         pd.Series(flat[:, j]).value_counts(sort=False, dropna=True)
         for j in range(flat.shape[1])

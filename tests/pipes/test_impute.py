@@ -26,6 +26,7 @@ from fireworks_sk import (
     save,
 )
 from fireworks_sk.sources import DataFrameSource
+from tests._data import assert_unchanged, snapshot
 
 N = 103
 CHUNK_SIZES = [1, 2, 50, N, N + 42]
@@ -164,6 +165,47 @@ def test_tensor_chunks_merge_exactly():
     for start in range(0, N, 10):
         chunked.partial_fit(message[start : start + 10])
     assert_same_statistics(chunked, fitted)
+
+
+def with_gaps(message: Message, seed: int = 0) -> Message:
+    """``message`` with about a fifth of its float values missing."""
+    rng = np.random.default_rng(seed)
+    columns = {}
+    for name in message.columns:
+        column = message[name]
+        gaps = rng.random(column.shape) < 0.2
+        if isinstance(column, torch.Tensor) and column.is_floating_point():
+            column = column.masked_fill(torch.from_numpy(gaps), float("nan"))
+        elif isinstance(column, pd.Series) and column.dtype.kind in "fO":
+            column = column.mask(gaps)
+        columns[name] = column
+    return Message(columns)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_column_kind_is_filled_and_chunks_merge_exactly(make_message, strategy):
+    message = with_gaps(make_message())
+    before = snapshot(message)
+    fitted = Impute(strategy=strategy).fit(message)
+    out = fitted.transform(message)
+    assert_unchanged(message, before)
+    for name in fitted.columns_:
+        column = out[name]
+        missing = column.isnan() if isinstance(column, torch.Tensor) else column.isna()
+        assert not bool(missing.any()), name
+    chunked = Impute(strategy=strategy)
+    for start in range(0, len(message), 7):
+        chunked.partial_fit(message[start : start + 7])
+    assert_same_statistics(chunked, fitted)
+
+
+def test_half_precision_tensors_are_filled():
+    values = torch.tensor([[1.0, float("nan")], [1.0, 2.0], [3.0, 2.0]])
+    for dtype in (torch.float16, torch.bfloat16):
+        message = Message({"t": values.to(dtype)})
+        for strategy in STRATEGIES:
+            out = Impute(strategy=strategy).fit_transform(message)["t"]
+            assert out.dtype == dtype and not bool(out.isnan().any())
 
 
 # ------------------------------------------------------------ transform time
