@@ -97,9 +97,10 @@ class _Encoder(StatefulPipe):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.categorical = True
-        # Floating-point columns are not encoded unless named, so a NaN there is
-        # passed through; NaN in an encoded column raises, naming the column.
-        tags.input_tags.allow_nan = True
+        # By default floating-point columns are not encoded, so a NaN there is
+        # passed through; named columns may be float, and NaN in an encoded
+        # column raises, naming the column.
+        tags.input_tags.allow_nan = self.columns is None
         return tags
 
     def _select_columns(self, message: Message) -> list[str]:

@@ -400,3 +400,15 @@ def test_onehot_categories_are_those_seen_in_fit_for_a_categorical_column():
     # Seen ones only, in the Categorical's declared order (pandas' sort order).
     assert pipe.categories_["k"].tolist() == ["b", "a"]
     assert pipe.get_feature_names_out().tolist() == ["k_b", "k_a"]
+
+
+@pytest.mark.parametrize("Encoder", [OneHot, IndexEncoder])
+def test_allow_nan_tag_says_what_the_encoder_does_with_nan(Encoder):
+    frame = pd.DataFrame({"f": [1.0, np.nan, 2.0], "c": ["a", "b", "a"]})
+    default = Encoder()
+    assert default.__sklearn_tags__().input_tags.allow_nan
+    assert default.fit_transform(frame)["f"].isna().sum() == 1  # passed through
+    named = Encoder(columns=["f", "c"])
+    assert not named.__sklearn_tags__().input_tags.allow_nan
+    with pytest.raises(ValueError, match="NaN.* in column 'f'"):
+        named.fit(frame)
