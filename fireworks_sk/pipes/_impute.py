@@ -120,9 +120,9 @@ class Impute(StatefulPipe):
         The value of ``strategy="constant"``; None means 0 for numeric
         columns and ``"missing_value"`` for the others, as in SimpleImputer.
     add_indicator : bool, default=False
-        Append one boolean column ``<name>_missing`` per filled column, True
-        where the value was missing (a tensor of the same shape for a tensor
-        column).
+        Append one column ``<name>_missing`` per filled column: 1.0 where the
+        value was missing, else 0.0, as in SimpleImputer's output (a float
+        tensor of the same shape for a tensor column).
 
     Attributes
     ----------
@@ -370,7 +370,13 @@ def _fills_by_mean(column: Column) -> bool:
 
 
 def _missing(column: Column) -> Column:
-    """True where ``column`` holds a missing value: a bool tensor or Series."""
+    """1.0 where ``column`` holds a missing value, else 0.0.
+
+    Floats, as in SimpleImputer's output: a tensor of the column's float
+    dtype (float32 for an integer tensor), or a float64 Series.
+    """
     if isinstance(column, torch.Tensor):
-        return torch.isnan(column) if column.is_floating_point() else (column != column)
-    return pd.Series(column.isna().to_numpy(), name=column.name, copy=False)
+        dtype = column.dtype if column.is_floating_point() else torch.float32
+        return torch.isnan(column).to(dtype)
+    missing = column.isna().to_numpy().astype(np.float64)
+    return pd.Series(missing, name=column.name, copy=False)

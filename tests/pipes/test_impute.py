@@ -154,7 +154,7 @@ def test_tensor_columns_are_filled_element_by_element(strategy):
     np.testing.assert_allclose(
         out["t"].reshape(N, -1).numpy(), theirs.transform(values), rtol=1e-6
     )
-    assert torch.equal(out["t_missing"], torch.isnan(message["t"]))
+    assert torch.equal(out["t_missing"], torch.isnan(message["t"]).float())
     assert out["w"] is message["w"]
 
 
