@@ -12,7 +12,7 @@ import torch
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
 
-__all__ = ["IndexEncoder", "OneHot"]
+__all__ = ["IndexEncoder", "OneHot", "sorted_counts"]
 
 _SHOWN = 5
 
@@ -76,7 +76,7 @@ def _value_counts(name: str, column: Column, missing: str) -> pd.Series:
     return counts[counts > 0]
 
 
-def _sorted_index(name: str, counts: pd.Series) -> pd.Series:
+def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
     """Counts sorted by value, the missing-value category last."""
     try:
         counts = counts.sort_index()
@@ -128,7 +128,7 @@ class _Encoder(StatefulPipe):
 
     def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
         self.n_samples_seen_, counts = state
-        counts = {name: _sorted_index(name, c) for name, c in counts.items()}
+        counts = {name: sorted_counts(name, c) for name, c in counts.items()}
         self.categories_ = {name: c.index.to_numpy() for name, c in counts.items()}
         self._counts = counts
 

@@ -12,7 +12,7 @@ import torch
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
-from fireworks_sk.pipes._encode import _sorted_index
+from fireworks_sk.pipes._encode import sorted_counts
 
 __all__ = ["Impute"]
 
@@ -89,7 +89,7 @@ def _most_frequent(name: str, counts: pd.Series) -> Any:
     """The most frequent value; the smallest among ties, as SimpleImputer picks."""
     if counts.empty:
         return None
-    counts = _sorted_index(name, counts)
+    counts = sorted_counts(name, counts)
     value = counts.index[int(np.argmax(counts.to_numpy()))]
     return value.item() if isinstance(value, np.generic) else value
 

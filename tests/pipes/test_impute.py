@@ -20,6 +20,7 @@ from fireworks_sk import (
     Impute,
     Message,
     NotFittedError,
+    OneHot,
     SchemaError,
     fit_stream,
     load,
@@ -359,3 +360,23 @@ def test_columns_chosen_by_dtype_before_scaling():
     out = pipeline.fit_transform(frame)
     assert pipeline[0].columns_ == ["a"]
     assert abs(float(out["a"].mean())) < 1e-12
+
+
+def test_fit_stream_of_a_pipeline_with_gaps_equals_fit():
+    frame = gappy_mixed()
+
+    def pipeline():
+        return make_pipeline(
+            Impute(["a"]),
+            BatchNormalizer(["a"]),
+            OneHot(["color", "kind"], missing="category"),
+        )
+
+    expected = pipeline().fit(frame)
+    streamed = fit_stream(pipeline(), DataFrameSource(frame, 10))
+    assert streamed[0].statistics_["a"] == pytest.approx(
+        expected[0].statistics_["a"], rel=1e-12
+    )
+    np.testing.assert_allclose(
+        np.asarray(streamed.transform(frame)), np.asarray(expected.transform(frame))
+    )
