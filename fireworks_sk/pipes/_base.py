@@ -619,7 +619,13 @@ def _check_column_schema(
             f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
             f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
         )
-    if check_dtype and not dtypes_agree(fitted.dtype, got.dtype):
+    # Categoricals declare categories per batch (a Parquet file's dictionary):
+    # another list of categories is not another kind of column.
+    both_categorical = all(
+        isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
+    )
+    agree = both_categorical or dtypes_agree(fitted.dtype, got.dtype)
+    if check_dtype and not agree:
         warnings.warn(
             f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
             f"{fitted.dtype}.",

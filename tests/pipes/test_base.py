@@ -249,3 +249,22 @@ def test_names_equal_up_to_unicode_normal_form_are_refused():
     m = Message({"\u00e9": [1.0, 2.0], "e\u0301": [3.0, 4.0]})  # é twice
     with pytest.raises(fireworks_sk.SchemaError, match="the same text in another form"):
         BatchNormalizer().fit(m)
+
+
+def test_n_features_in_counts_flat_features_and_names_name_columns():
+    m = Message({"t": torch.zeros(4, 3), "s": ["a", "b", "a", "b"]})
+    pipe = SelectColumns().fit(m)
+    assert pipe.n_features_in_ == m.shape[1] == 4
+    assert list(pipe.feature_names_in_) == ["t", "s"]
+    assert list(pipe.get_feature_names_out()) == ["t_0", "t_1", "t_2", "s"]
+    renamed = pipe.get_feature_names_out(["a", "b", "c", "d"])  # flat names
+    assert list(renamed) == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="input_features is not equal"):
+        pipe.get_feature_names_out(["u", "s"])
+
+
+def test_pandas_output_of_a_series_sliced_with_a_step_keeps_its_values():
+    df = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0]})
+    m = Message({"a": df.iloc[::2]["a"]})
+    out = SelectColumns().set_output(transform="pandas").fit_transform(m)
+    assert out["a"].tolist() == [0.0, 2.0, 4.0]

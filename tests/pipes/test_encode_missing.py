@@ -34,8 +34,8 @@ def test_every_missing_marker_is_one_category_sorted_last():
     assert encoder.categories_["color"][:3].tolist() == ["blue", "green", "red"]
     assert len(encoder.categories_["color"]) == 4
     assert pd.isna(encoder.categories_["color"][3])
-    # A Categorical keeps its declared order, missing last.
-    assert encoder.categories_["kind"][:2].tolist() == ["y", "x"]
+    assert encoder.categories_["kind"][:2].tolist() == ["x", "y"]
+    assert pd.isna(encoder.categories_["kind"][2])
     assert np.isnan(encoder.categories_["f"][-1])
     names = encoder.get_feature_names_out().tolist()
     assert names[:4] == ["color_blue", "color_green", "color_red", "color_nan"]
@@ -66,6 +66,17 @@ def test_inverse_transform_gives_the_missing_value_back(encoder_class):
         kept = frame[name].notna()
         assert back[name][kept].tolist() == frame[name][kept].tolist(), name
     assert back["kind"].dtype == frame["kind"].dtype
+
+
+@pytest.mark.parametrize("size", [1, 2, N])
+def test_ordered_categorical_keeps_its_order_with_missing_last(size):
+    frame = gappy()
+    frame["kind"] = frame["kind"].cat.as_ordered()
+    encoder = OneHot(["kind"], missing="category")
+    for start in range(0, N, size):
+        encoder.partial_fit(frame.iloc[start : start + size])
+    assert encoder.categories_["kind"][:2].tolist() == ["y", "x"]
+    assert pd.isna(encoder.categories_["kind"][2])
 
 
 def test_index_encoder_gives_missing_the_last_code():
