@@ -207,7 +207,8 @@ class Message:
             items = data.items()
         else:
             raise TypeError(
-                f"Message expects a DataFrame, a dict of columns or a Message; got "
+                "Message expects a DataFrame (pandas or polars), a pyarrow Table, "
+                f"a dict of columns or a Message; got "
                 f"{type(data).__name__}."
             )
         for name, values in items:

@@ -130,6 +130,11 @@ def test_torch_estimator_reads_the_frame_by_name(convert):
     )
 
 
+def test_message_of_something_else_lists_what_it_takes():
+    with pytest.raises(TypeError, match=r"pandas or polars\), a pyarrow Table"):
+        Message([1, 2, 3])
+
+
 def test_a_lazy_frame_is_refused_with_the_fix():
     lazy = as_polars(pandas_frame()).lazy()
     with pytest.raises(TypeError, match=r"lazy polars LazyFrame.*\.collect\(\)"):

@@ -186,10 +186,16 @@ def _zero_rows(column: Any) -> Any:
 class Pipe(TransformerMixin, BaseEstimator):
     """Base class of every preprocessing step.
 
-    A Pipe takes a Message, DataFrame, dict or 2-D array and returns a Message
-    with the same rows. Subclasses implement ``_fit(message)`` (optional) and
-    ``_transform(message)``; ``fit`` records the input schema, ``transform``
-    checks the input against it.
+    A Pipe takes a Message, a pandas or polars DataFrame, a pyarrow Table, a
+    dict or a 2-D array and returns a Message with the same rows. Subclasses
+    implement ``_fit(message)`` (optional) and ``_transform(message)``;
+    ``fit`` records the input schema, ``transform`` checks the input against
+    it.
+
+    A Pipe's ``columns`` parameter takes a name, a list of names, None (every
+    column it can act on) or a callable such as scikit-learn's
+    ``make_column_selector``: called once at fit with a 0-row DataFrame of the
+    input's columns and dtypes, its names are kept in ``columns_``.
     """
 
     def __sklearn_is_fitted__(self) -> bool:
