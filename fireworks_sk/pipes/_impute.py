@@ -188,6 +188,12 @@ or Dask DataFrame
                 f"Impute(strategy={self.strategy!r}) is not one of "
                 f"{list(_STRATEGIES)!r}."
             )
+        value = self.fill_value
+        if value is not None and (not pd.api.types.is_scalar(value) or pd.isna(value)):
+            raise ValueError(
+                f"Impute(fill_value={value!r}) must be one value that is not itself "
+                "missing, such as 0 or 'unknown'; or None for the defaults."
+            )
         return super().partial_fit(X, y)
 
     # ------------------------------------------------------------ fitting

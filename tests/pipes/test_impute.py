@@ -300,6 +300,12 @@ def test_text_fill_value_for_a_numeric_column_is_refused():
         Impute(strategy="constant", fill_value="x").fit(pd.DataFrame({"a": [1.0]}))
 
 
+@pytest.mark.parametrize("value", [np.nan, pd.NA, [0, 1], {"a": 0}])
+def test_fill_value_must_be_one_present_value(value):
+    with pytest.raises(ValueError, match=r"fill_value=.* must be one value"):
+        Impute(strategy="constant", fill_value=value).fit(gappy_numbers())
+
+
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="strategy='median'"):
         Impute(strategy="median").fit(gappy_numbers())
