@@ -567,7 +567,11 @@ def _regrouped(X: Any, schema: Mapping[str, Any]) -> Message | None:
     usual schema check.
     """
     layout = X.attrs.get(LAYOUT) if isinstance(X, pd.DataFrame) else None
-    if not layout or [column for column, _ in layout] != list(schema):
+    well_formed = isinstance(layout, list) and all(
+        isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], list)
+        for pair in layout
+    )
+    if not well_formed or [column for column, _ in layout] != list(schema):
         return None
     if list(X.columns) != [f for _, names in layout for f in names]:
         return None

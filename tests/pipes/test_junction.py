@@ -266,3 +266,13 @@ def test_a_sklearn_branch_without_feature_names_gets_positional_ones(holes):
     assert out.columns == ["twice0", "a", "b"]  # in branch order
     assert list(junction.get_feature_names_out()) == ["twice0", "a", "b"]
     assert out["twice0"].tolist() == [2.0, 0.0, 6.0]
+
+
+def test_junction_whose_outputs_name_one_feature_twice_is_refused(m):
+    # The scale branch passes "y" on, the stack branch stacks it as "y" too.
+    from fireworks_sk import Stack
+
+    junction = Junction([("scale", BatchNormalizer(["x"])), ("stack", Stack(["y"]))])
+    with pytest.raises(fireworks_sk.SchemaError, match="feature name 'y' twice"):
+        junction.fit(m)
+    assert not hasattr(junction, "pipes_")

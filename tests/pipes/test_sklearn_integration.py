@@ -156,6 +156,10 @@ def test_a_pipe_reads_back_the_pandas_output_of_the_pipe_before_it(Xy):
     # A frame whose columns were changed is not taken for the Message.
     with pytest.raises(SchemaError, match="Feature names unseen at fit time"):
         stack.transform(frame[["a", "b", "c_v", "c_u", "c_w"]])
+    for layout in ["junk", [("a",)], [("a", "b", "c")], None]:
+        frame.attrs["fireworks_sk.layout"] = layout
+        with pytest.raises(SchemaError, match="Feature names unseen at fit time"):
+            stack.transform(frame)
 
 
 def test_message_shape_counts_flat_features_as_sklearn_does():
