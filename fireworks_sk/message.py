@@ -265,11 +265,6 @@ class Message:
         return (self._length, width)
 
     @property
-    def ndim(self) -> int:
-        """2, the dimensions of ``np.asarray(message)``."""
-        return 2
-
-    @property
     def dtypes(self) -> dict[str, Any]:
         """The dtype of each column: a ``torch.dtype`` or a pandas/numpy dtype."""
         return {name: column.dtype for name, column in self._columns.items()}
@@ -440,7 +435,7 @@ class Message:
             raise ValueError(
                 f"to_dataframe got {len(names)} names for {self.shape[1]} features."
             )
-        duplicated = sorted({n for n in names if names.count(n) > 1})
+        duplicated = sorted(set(pd.Index(names)[pd.Index(names).duplicated()]))
         if duplicated:
             raise ValueError(
                 f"Flattening tensor columns gives duplicate DataFrame columns "

@@ -501,7 +501,6 @@ def test_shape_is_the_shape_of_the_array_and_len_columns_counts_columns():
         }
     )
     assert m.shape == np.asarray(m).shape == (4, 8)
-    assert m.ndim == np.asarray(m).ndim == 2
     assert len(m.columns) == 4
     assert m[["b"]].shape == (4, 1)
     assert m[:0].shape == (0, 8)

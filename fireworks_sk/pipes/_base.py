@@ -75,6 +75,8 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
         return Message(X), True
     X = native_to_pandas(X)
     if isinstance(X, pd.DataFrame):
+        if not X.columns.is_unique:
+            Message(X)  # raises, naming the duplicated columns
         # scikit-learn's own rule: raises TypeError for mixed str / non-str.
         if _get_feature_names(X) is not None:
             return Message(X), True

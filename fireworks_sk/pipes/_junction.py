@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 from sklearn.base import clone
 from sklearn.utils.metaestimators import _BaseComposition, available_if
 
@@ -56,15 +57,18 @@ def _branch_output(
     out = pipe.transform(_branch_input(pipe, message))
     if isinstance(out, Message):
         return out
-    values = out if isinstance(out, pd.DataFrame) else np.asarray(out)
-    if values.ndim != 2 or (names is not None and values.shape[1] != len(names)):
+    if scipy.sparse.issparse(out):
+        out = out.toarray()  # Message columns are dense (OneHotEncoder's default)
+    if not isinstance(out, pd.DataFrame):
+        out = pd.DataFrame(np.asarray(out)).infer_objects()
+    if names is not None and out.shape[1] != len(names):
         raise ValueError(
-            f"Junction branch {name!r} returned a table of shape {values.shape}; "
-            f"it returned {len(names or [])} columns when fitted."
+            f"Junction branch {name!r} returned {out.shape[1]} columns; it "
+            f"returned {len(names)} when fitted."
         )
     if names is None:
-        names = [f"{name}{i}" for i in range(values.shape[1])]
-    return Message(pd.DataFrame(np.asarray(values), columns=names))
+        names = [f"{name}{i}" for i in range(out.shape[1])]
+    return Message(out.set_axis(names, axis=1))
 
 
 def _branch_names(name: str, pipe: Any, message: Message) -> list[str] | None:

@@ -276,3 +276,20 @@ def test_junction_whose_outputs_name_one_feature_twice_is_refused(m):
     with pytest.raises(fireworks_sk.SchemaError, match="feature name 'y' twice"):
         junction.fit(m)
     assert not hasattr(junction, "pipes_")
+
+
+def test_a_sparse_sklearn_branch_gives_dense_named_columns(holes):
+    from sklearn.preprocessing import OneHotEncoder
+
+    junction = Junction([("hot", OneHotEncoder()), ("keep", SelectColumns())])
+    out = junction.fit_transform(holes[["c"]])  # OneHotEncoder's output is sparse
+    assert out.columns == ["c_u", "c_v", "c"]
+    assert out["c_v"].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_a_sklearn_branch_keeps_the_dtypes_of_its_dataframe_output(holes):
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().set_output(transform="pandas")
+    out = Junction([("scale", scaler)]).fit_transform(holes[["b"]].astype("float32"))
+    assert out["b"].dtype == np.float32
