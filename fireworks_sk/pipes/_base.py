@@ -26,6 +26,7 @@ __all__ = [
     "Pipe",
     "StatefulPipe",
     "as_message",
+    "check_column_schema",
     "check_finite",
     "check_unique_names",
     "dtypes_agree",
@@ -419,7 +420,7 @@ or Dask DataFrame
         if message.columns != fitted:
             raise SchemaError(_schema_diff(name, fitted, message.columns, named))
         for column, fitted_column in self._schema_in.items():
-            _check_column_schema(
+            check_column_schema(
                 name, column, fitted_column, message[column], check_dtypes
             )
         return message
@@ -616,7 +617,7 @@ def check_unique_names(owner: str, names: Sequence[str]) -> None:
         seen[key] = name
 
 
-def _check_column_schema(
+def check_column_schema(
     owner: str, name: str, fitted: Any, got: Any, check_dtype: bool
 ) -> None:
     """Refuse a column whose kind or row shape changed since fit; warn on dtype."""

@@ -11,7 +11,7 @@ import torch
 
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
-from fireworks_sk.pipes._base import StatefulPipe, check_finite
+from fireworks_sk.pipes._base import StatefulPipe, check_column_schema, check_finite
 from fireworks_sk.pipes._encode import sorted_counts
 
 __all__ = ["Impute"]
@@ -195,6 +195,21 @@ or Dask DataFrame
                 "missing, such as 0 or 'unknown'; or None for the defaults."
             )
         return super().partial_fit(X, y)
+
+    def _align(
+        self, message: Message, named: bool, check_dtypes: bool = True
+    ) -> Message:
+        message = super()._align(message, named, check_dtypes=False)
+        if not check_dtypes:
+            return message
+        owner = type(self).__name__
+        for name, fitted in self._schema_in.items():
+            # An int column that was complete at fit arrives as float64 once a
+            # value is missing (pandas's NaN): expected here, so no warning.
+            filled = name in self.columns_ and _is_number(fitted)
+            if not (filled and _is_number(message[name])):
+                check_column_schema(owner, name, fitted, message[name], True)
+        return message
 
     # ------------------------------------------------------------ fitting
     def _select_columns(self, message: Message) -> list[str]:

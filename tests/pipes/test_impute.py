@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -216,6 +217,19 @@ def test_missing_values_seen_only_at_transform_are_filled():
     out = imputer.transform(pd.DataFrame({"a": [np.nan, 5.0], "s": [None, "u"]}))
     assert out["a"].tolist() == [1.0, 5.0]
     assert out["s"].tolist() == ["v", "u"]
+
+
+def test_int_column_with_a_missing_value_only_at_transform_draws_no_warning():
+    train = pd.DataFrame({"year": [2007, 2008, 2008], "s": ["a", "b", "b"]})
+    imputer = Impute(strategy="most_frequent").fit(train)
+    served = pd.DataFrame({"year": [np.nan, 2009.0], "s": ["a", "b"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = imputer.transform(served)
+    assert out["year"].tolist() == [2008.0, 2009.0]
+    # A column Impute does not fill keeps the usual dtype check.
+    with pytest.warns(UserWarning, match="Column 'year' has dtype float64"):
+        Impute(["s"], strategy="most_frequent").fit(train).transform(served)
 
 
 def test_column_without_any_value_at_fit_is_named_when_it_must_fill():
