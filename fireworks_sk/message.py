@@ -192,7 +192,8 @@ class Message:
 
     def __init__(self, data: Any = None) -> None:
         columns: dict[str, Column] = {}
-        data = native_to_pandas(data)
+        if not isinstance(data, (Message, pd.DataFrame, Mapping, type(None))):
+            data = native_to_pandas(data)  # polars, pyarrow: looked up only here
         if data is None:
             items: Iterable[tuple[Any, Any]] = ()
         elif isinstance(data, Message):
