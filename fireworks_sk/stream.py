@@ -75,7 +75,8 @@ def _progress(total: int | None, desc: str, verbose: int) -> Any:
         from tqdm.auto import tqdm
     except ImportError:
         return _NoBar()
-    return tqdm(total=total, desc=desc, unit="rows", unit_scale=True)
+    # Whole rows: unit_scale would show "0.00rows" before the first chunk.
+    return tqdm(total=total, desc=desc, unit=" rows")
 
 
 class _ReadAhead:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import sqlite3
 import subprocess
 import sys
+import weakref
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
 
+import fireworks_sk.cli as cli
+from fireworks_sk import BatchNormalizer, load, save
 from fireworks_sk.cli import main
 from fireworks_sk.datasets import load_penguins
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CONFIG = """
 seed = 3
@@ -206,11 +217,145 @@ def test_schema_mismatch_at_predict_is_one_clear_line(
 ):
     data = pd.read_csv(penguins_csv).drop(columns=["species", "island"])
     data.to_csv(tmp_path / "short.csv", index=False)
-    status = main(
-        ["predict", str(trained / "model.fwsk"), str(tmp_path / "short.csv"), "--quiet"]
+    out = tmp_path / "p.csv"
+    model = str(trained / "model.fwsk")
+    status = main(["predict", model, str(tmp_path / "short.csv"), "--out", str(out)])
+    assert status == 1
+    assert "lacks columns ['island']" in _error_line(capsys)
+    assert list(tmp_path.iterdir()) == [tmp_path / "short.csv"]  # nothing written
+
+
+def _predict(model, data, *options):
+    return main(["predict", str(model), str(data), "--quiet", *map(str, options)])
+
+
+def test_predict_picks_and_orders_columns_by_the_saved_schema(
+    trained, penguins_csv, tmp_path
+):
+    # An id first, the label still in, the columns reversed: all accepted.
+    data = pd.read_csv(penguins_csv)
+    shuffled = data.assign(id=[f"p{i}" for i in range(len(data))])
+    shuffled = shuffled[["id", *data.columns[::-1]]]
+    shuffled.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "p.csv"
+    assert (
+        _predict(
+            trained / "model.fwsk", tmp_path / "new.csv", "--out", out, "--keep", "id"
+        )
+        == 0
+    )
+    written = pd.read_csv(out)
+    model = load(trained / "model.fwsk")
+    assert list(written.columns) == ["id", "prediction"]
+    assert list(written["id"]) == list(shuffled["id"])
+    expected = model.predict(data.drop(columns="species"))
+    assert list(written["prediction"]) == list(expected)
+
+
+def test_predict_proba_writes_one_column_per_class(trained, penguins_csv, tmp_path):
+    data = pd.read_csv(penguins_csv).drop(columns="species")
+    out = tmp_path / "p.parquet"
+    assert _predict(trained / "model.fwsk", penguins_csv, "--out", out, "--proba") == 0
+    written = pd.read_parquet(out)
+    model = load(trained / "model.fwsk")
+    classes = [f"proba_{c}" for c in model.classes_]
+    assert list(written.columns) == ["prediction", *classes]
+    np.testing.assert_allclose(
+        written[classes].to_numpy(), model.predict_proba(data), rtol=1e-6
+    )
+
+
+def test_predict_writes_every_output_of_a_two_output_regressor(tmp_path):
+    data = load_penguins().dropna()
+    X = data[["bill_length_mm", "bill_depth_mm"]]
+    y = data[["flipper_length_mm", "body_mass_g"]].to_numpy()
+    model = make_pipeline(BatchNormalizer(), LinearRegression()).fit(X, y)
+    save(model, tmp_path / "two.fwsk")
+    data.to_csv(tmp_path / "data.csv", index=False)
+    out = tmp_path / "p.csv"
+    assert _predict(tmp_path / "two.fwsk", tmp_path / "data.csv", "--out", out) == 0
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["prediction_0", "prediction_1"]
+    np.testing.assert_allclose(written.to_numpy(), model.predict(X))
+
+
+def test_predict_refuses_an_unknown_output_format_before_any_work(tmp_path, capsys):
+    # The model does not even exist: the extension is checked first.
+    status = _predict(
+        tmp_path / "absent.fwsk", tmp_path / "absent.csv", "--out", tmp_path / "p.json"
     )
     assert status == 1
-    assert "island" in _error_line(capsys)
+    assert "follows the extension, one of ['.csv', '.parquet']" in _error_line(capsys)
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_predict_names_a_missing_keep_column(trained, penguins_csv, tmp_path, capsys):
+    status = _predict(trained / "model.fwsk", penguins_csv, "--keep", "id")
+    assert status == 1
+    assert "--keep names columns ['id'] that the data lacks" in _error_line(capsys)
+
+
+def test_predict_writes_each_chunk_before_reading_the_next(monkeypatch, tmp_path):
+    # Memory stays bounded: a chunk is written and dropped before the next one.
+    alive = []
+    written_before = []
+    out = tmp_path / "p.csv"
+
+    def chunks():
+        for index in range(4):
+            written_before.append(sum(ref() is not None for ref in alive))
+            frame = pd.DataFrame({"prediction": [index] * 10})
+            alive.append(weakref.ref(frame))
+            yield frame
+            del frame
+
+    cli._write_csv_file(chunks(), out)
+    gc.collect()
+    assert written_before == [0, 0, 0, 0]
+    assert pd.read_csv(out)["prediction"].tolist() == [
+        i for i in range(4) for _ in range(10)
+    ]
+
+
+def _command(*args):
+    return [sys.executable, "-m", "fireworks_sk", *map(str, args)]
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def test_predict_into_a_closed_pipe_ends_quietly_with_status_0(
+    trained, penguins_csv, tmp_path
+):
+    big = pd.concat([pd.read_csv(penguins_csv)] * 150, ignore_index=True)
+    big.to_csv(tmp_path / "big.csv", index=False)
+    # `fireworks-sk predict MODEL DATA | head -1`
+    process = subprocess.Popen(
+        _command("predict", trained / "model.fwsk", tmp_path / "big.csv", "--quiet"),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout.readline() == b"prediction\n"
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=300) == 0
+    assert stderr == b""
+
+
+def test_predict_progress_counts_whole_rows(trained, penguins_csv):
+    result = subprocess.run(
+        _command("predict", trained / "model.fwsk", penguins_csv),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = len(pd.read_csv(penguins_csv))
+    assert f"{rows} rows" in result.stderr
+    assert "0.00" not in result.stderr
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -230,12 +375,10 @@ def test_python_dash_m_runs_the_command():
 
 def test_a_closed_pipe_is_not_reported_as_an_error(monkeypatch, capsys):
     # `fireworks-sk inspect MODEL | head`: the reader leaves early.
-    import fireworks_sk.cli as cli
-
     def reader_gone(args):
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr(cli, "_inspect", reader_gone)
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
-    assert main(["inspect", "model.fwsk"]) == 1
+    assert main(["inspect", "model.fwsk"]) == 0
     assert capsys.readouterr().err == ""
