@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.pipeline import Pipeline
 
 from fireworks_sk.exceptions import FireworksError, SchemaError
 from fireworks_sk.message import Message
@@ -144,18 +145,24 @@ def outputs(
     ``prediction_0``, ``prediction_1``, ...; ``proba`` adds ``proba_<class>``
     for each class of a classifier.
     """
-    predicted = _numpy(model.predict(message))
-    columns = _columns("prediction", predicted)
+    if proba and not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+        raise ValueError(
+            f"{type(model).__name__} gives no class probabilities; drop --proba."
+        )
+    final, features = _final_step(model, message)
+    columns = _columns("prediction", _numpy(final.predict(features)))
     if proba:
-        classes = getattr(model, "classes_", None)
-        if classes is None or not hasattr(model, "predict_proba"):
-            raise ValueError(
-                f"{type(model).__name__} gives no class probabilities; drop --proba."
-            )
-        probabilities = _numpy(model.predict_proba(message))
-        for position, label in enumerate(classes):
+        probabilities = _numpy(final.predict_proba(features))
+        for position, label in enumerate(model.classes_):
             columns[f"proba_{label}"] = probabilities[:, position]
     return columns
+
+
+def _final_step(model: Any, message: Message) -> tuple[Any, Any]:
+    """A Pipeline's last step and its input: the steps before it run once."""
+    if isinstance(model, Pipeline) and len(model) > 1:
+        return model[-1], model[:-1].transform(message)
+    return model, message
 
 
 def _numpy(values: Any) -> np.ndarray:
