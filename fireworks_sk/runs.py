@@ -30,6 +30,7 @@ from skorch.dataset import ValidSplit
 from fireworks_sk import pipes
 from fireworks_sk.exceptions import FireworksError
 from fireworks_sk.persistence import _versions, save
+from fireworks_sk.sources._files import regular_file
 
 __all__ = ["ConfigError", "RunResult", "demo_config", "load_config", "run"]
 
@@ -190,6 +191,7 @@ def read_data(data: Mapping[str, Any]) -> pd.DataFrame:
         path = Path(_required(data, "path"))
         if not path.exists():
             raise FileNotFoundError(f"No data file at {str(path)!r}.")
+        regular_file(path, "data.path")
         frame = pd.read_csv(path) if source == "csv" else pd.read_parquet(path)
     else:
         frame = _read_sql(_required(data, "url"), _required(data, "query"))

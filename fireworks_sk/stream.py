@@ -14,9 +14,10 @@ from __future__ import annotations
 import inspect
 import os
 import queue
+import secrets
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from typing import Any
 
 import numpy as np
@@ -85,13 +86,20 @@ class _ReadAhead:
     Readers (pyarrow, database drivers) release the GIL, so reading the next
     chunk overlaps fitting on this one. The chunk iterator runs and is closed
     in the reading thread only, as SQLite connections require.
+
+    The consumer never waits on a read in progress: it polls the queue, so
+    Ctrl-C takes effect at once on every platform, and on leaving (an error,
+    an interrupt, ``close``) it gives the reader ``grace`` seconds to stop. A
+    reader still blocked in a read after that is left behind: it is a daemon
+    thread, and it closes the source when the read returns.
     """
 
+    grace = 0.5
+
     def __init__(self, chunks: Iterator[Chunk], depth: int = 1) -> None:
+        self._chunks = chunks
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(chunks,), daemon=True)
-        self._thread.start()
 
     def _read(self, chunks: Iterator[Chunk]) -> None:
         try:
@@ -115,10 +123,27 @@ class _ReadAhead:
                 continue
         return False
 
+    def _get(self) -> tuple:
+        # A timeout lets signals in where a plain lock wait does not (Windows).
+        while True:
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
     def __iter__(self) -> Iterator[Chunk]:
+        # Started here, inside the try: however iteration ends, even by an
+        # interrupt before the first chunk, the reader is told to stop.
+        thread = threading.Thread(
+            target=self._read,
+            args=(self._chunks,),
+            name="fireworks_sk read-ahead",
+            daemon=True,
+        )
         try:
+            thread.start()
             while True:
-                kind, value = self._queue.get()
+                kind, value = self._get()
                 if kind == "done":
                     return
                 if kind == "error":
@@ -126,7 +151,8 @@ class _ReadAhead:
                 yield value
         finally:
             self._stop.set()
-            self._thread.join()
+            if thread.ident is not None:
+                thread.join(timeout=self.grace)
 
 
 def _pass(
@@ -701,7 +727,9 @@ def write_parquet(
     """Write chunks of results to one Parquet file, a row group per chunk.
 
     The file appears only when every chunk is written (it is written beside
-    the destination and renamed), so a failed stream leaves no partial file.
+    the destination under a name of its own and renamed), so a failed stream
+    leaves no partial file, and of several writers to one path the last to
+    finish wins with a whole file: readers never see a mixed or partial one.
 
     Parameters
     ----------
@@ -720,7 +748,7 @@ def write_parquet(
     pa = import_extra("pyarrow", "parquet", "write_parquet")
     pq = import_extra("pyarrow.parquet", "parquet", "write_parquet")
     path = os.fspath(path)
-    partial = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.partial")
+    partial = _partial_file(path)
     writer, rows = None, 0
     try:
         for index, result in enumerate(results):
@@ -733,11 +761,32 @@ def write_parquet(
             raise ValueError("write_parquet got no results to write.")
         writer.close()
         os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
+    except BaseException:
+        if writer is not None:
             writer.close()
-            os.remove(partial)
+        with suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
     return rows
+
+
+def _partial_file(path: str) -> str:
+    """Create a new empty hidden file beside ``path``; return its name.
+
+    The name is random and created exclusively (``O_EXCL``), so concurrent
+    writers never share a file and a stale one from a killed run is left
+    alone; it is short enough for the file system however long the
+    destination's name is. Its mode is what a plain ``open`` would give.
+    """
+    folder, base = os.path.split(path)
+    partial = os.path.join(folder, f".{base[:64]}.{secrets.token_hex(8)}.partial")
+    try:
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise type(exc)(
+            exc.errno, f"write_parquet cannot write {path!r}: {exc.strerror}"
+        ) from exc
+    return partial
 
 
 def _arrow_table(pa: Any, frame: pd.DataFrame, writer: Any, index: int) -> Any:

@@ -382,3 +382,38 @@ def test_a_closed_pipe_is_not_reported_as_an_error(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
     assert main(["inspect", "model.fwsk"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------ every failure is one line
+def _train_config(tmp_path, data_path, source="csv"):
+    config = tmp_path / "run.toml"
+    location = f'path = "{data_path}"'
+    config.write_text(
+        CONFIG.format(output=tmp_path / "out", source=source, location=location)
+    )
+    return config
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
+@pytest.mark.parametrize("source", ["csv", "parquet"])
+def test_train_refuses_a_data_path_that_is_not_a_regular_file(
+    tmp_path, capsys, monkeypatch, kind, source
+):
+    if kind == "device":
+        path, described = "/dev/zero", "a character device"
+    elif kind == "fifo":
+        path, described = tmp_path / "pipe.csv", "a FIFO (named pipe)"
+        os.mkfifo(path)
+    else:
+        path, described = tmp_path / "folder", "a directory"
+        path.mkdir()
+
+    def never(*args, **kwargs):
+        pytest.fail("the data was opened for reading")
+
+    monkeypatch.setattr(pd, "read_csv", never)
+    monkeypatch.setattr(pd, "read_parquet", never)
+    assert main(["train", str(_train_config(tmp_path, path, source))]) == 1
+    line = _error_line(capsys)
+    assert f"'{path}' is {described}, not a regular file" in line

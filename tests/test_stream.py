@@ -475,6 +475,66 @@ def test_write_parquet_leaves_no_file_when_the_stream_fails(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_parquet_stale_partial_never_hides_the_real_error(tmp_path):
+    # A run killed mid-write leaves its hidden partial file behind.
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "out.parquet"
+    stale = tmp_path / ".out.parquet.partial"
+    stale.write_bytes(b"PAR1 cut short by a kill")
+    source = Counting(stream_frame()[NUMERIC], 10, fail_at=0)
+    scaler = BatchNormalizer().fit(stream_frame()[NUMERIC])
+    with pytest.raises(OSError, match="disk gone at chunk 0"):
+        write_parquet(transform_stream(scaler, source), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [stale.name]
+    # A later run writes the file and leaves the stale one alone.
+    assert write_parquet([np.arange(3)], path) == 3
+    assert pd.read_parquet(path)["prediction"].tolist() == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [stale.name, path.name]
+
+
+def test_write_parquet_writers_to_one_path_never_share_a_partial_file(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "out.parquet"
+    first = pd.DataFrame({"a": np.arange(10)})
+    second = pd.DataFrame({"a": np.arange(100, 105)})
+    seen = []
+
+    def slow_writer():
+        yield first[:5]
+        # Another writer to the same path starts and finishes meanwhile.
+        write_parquet([second], path)
+        seen.append(pd.read_parquet(path))
+        yield first[5:]
+
+    assert write_parquet(slow_writer(), path) == 10
+    # Each reader saw one writer's whole file, never a mix.
+    pd.testing.assert_frame_equal(seen[0], second)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), first)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_write_parquet_with_no_results_leaves_no_file(tmp_path):
+    path = tmp_path / "out.parquet"
+    with pytest.raises(ValueError, match="no results to write"):
+        write_parquet([], path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_parquet_takes_the_longest_legal_file_name(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / ("p" * 247 + ".parquet")  # 255 characters: NAME_MAX
+    assert write_parquet([np.arange(4)], path) == 4
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_write_parquet_into_a_missing_folder_names_the_destination(tmp_path):
+    path = tmp_path / "nowhere" / "out.parquet"
+    with pytest.raises(
+        FileNotFoundError, match=r"cannot write '.*nowhere/out.parquet'"
+    ):
+        write_parquet([np.arange(4)], path)
+
+
 def test_write_sql_appends_a_transaction_per_chunk(tmp_path):
     sa = pytest.importorskip("sqlalchemy")
     url = f"sqlite:///{tmp_path / 'out.db'}"
