@@ -16,12 +16,16 @@ from fireworks_sk.exceptions import FireworksError
 __all__ = ["main"]
 
 _CHUNK_ROWS = 50_000
+_FORCE_HELP = (
+    "write into the run folder even if it exists; by default an existing "
+    "folder is kept and the run goes to FOLDER-2, FOLDER-3, ..."
+)
 
 
 def _demo(args: argparse.Namespace) -> None:
     from fireworks_sk.runs import demo_config, run
 
-    result = run(demo_config(args.out))
+    result = run(demo_config(args.out), force=args.force)
     _report(result)
 
 
@@ -31,11 +35,31 @@ def _train(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     if args.out:
         config["output"] = args.out
-    _report(run(config))
+    _report(run(config, force=args.force))
+
+
+def _init(args: argparse.Namespace) -> None:
+    from fireworks_sk.runs import template
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise FileExistsError(
+            f"{args.path!r} exists; choose another path, or --force to replace it."
+        )
+    path.write_text(template(), encoding="utf-8")
+    print(f"Wrote {args.path}; edit it, then: fireworks-sk train {args.path}")
 
 
 def _report(result: Any) -> None:
     record = result.record
+    if record["description"]:
+        print(record["description"])
+    data = record["data"]
+    if data["dropped_rows"]:
+        print(
+            f"rows: {data['rows']} used, {data['dropped_rows']} dropped for "
+            "missing values"
+        )
     print(f"best parameters: {json.dumps(record['best_params'])}")
     scoring = record["config"].get("search", {}).get("scoring") or "score"
     print(f"cross-validated {scoring}: {record['cv_score']:.3f}")
@@ -218,11 +242,32 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--out", default="runs/demo", help="run folder (default runs/demo)"
     )
+    demo.add_argument("--force", action="store_true", help=_FORCE_HELP)
     demo.set_defaults(handler=_demo)
-    train = commands.add_parser("train", help="train per a TOML config")
-    train.add_argument("config", help="TOML run config")
+    train = commands.add_parser(
+        "train",
+        help="train per a TOML config",
+        description="Train, tune and evaluate a pipeline as a TOML run config "
+        "describes; write the model, a run record (run.json) and a learning "
+        "curve to a new run folder.",
+        epilog="Start from a commented template: fireworks-sk init run.toml. "
+        "Every key is described in the guide 'Putting a model to work' "
+        "(docs/production.md).",
+    )
+    train.add_argument(
+        "config", help="TOML run config (fireworks-sk init writes a template)"
+    )
     train.add_argument("--out", help="run folder, overriding the config's 'output'")
+    train.add_argument("--force", action="store_true", help=_FORCE_HELP)
     train.set_defaults(handler=_train)
+    init = commands.add_parser(
+        "init", help="write a commented template run config for train"
+    )
+    init.add_argument(
+        "path", nargs="?", default="run.toml", help="where (default run.toml)"
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.set_defaults(handler=_init)
     predict = commands.add_parser(
         "predict", help="predict for a CSV, Parquet or SQL source"
     )

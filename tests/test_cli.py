@@ -15,12 +15,21 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 import fireworks_sk.cli as cli
-from fireworks_sk import BatchNormalizer, load, save
+from fireworks_sk import (
+    BatchNormalizer,
+    OneHot,
+    Stack,
+    TorchClassifier,
+    load,
+    save,
+)
 from fireworks_sk.cli import main
 from fireworks_sk.datasets import load_penguins
+from fireworks_sk.runs import curve_title, load_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -417,3 +426,154 @@ def test_train_refuses_a_data_path_that_is_not_a_regular_file(
     assert main(["train", str(_train_config(tmp_path, path, source))]) == 1
     line = _error_line(capsys)
     assert f"'{path}' is {described}, not a regular file" in line
+
+
+# ------------------------------------------ train explains itself
+def _config(tmp_path, *replacements, source="penguins", location=""):
+    """CONFIG on the bundled penguins (11 rows with missing values), edited."""
+    text = CONFIG.format(output=tmp_path / "out", source=source, location=location)
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def no_search(monkeypatch):
+    """Fail the test if the search starts: the error must come before it."""
+
+    def never(*args, **kwargs):
+        pytest.fail("the search started")
+
+    monkeypatch.setattr(GridSearchCV, "fit", never)
+
+
+def test_each_run_gets_its_own_folder_its_description_and_dropped_rows(
+    tmp_path, capsys
+):
+    config = _config(tmp_path, ("seed = 3", 'seed = 3\ndescription = "first try"'))
+    assert main(["train", str(config)]) == 0
+    first = capsys.readouterr()
+    assert main(["train", str(config)]) == 0
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    again = json.loads((tmp_path / "out-2" / "run.json").read_text())
+    assert record["metrics"] == again["metrics"]  # kept, not overwritten
+    assert record["description"] == "first try"
+    dropped = len(load_penguins()) - len(load_penguins().dropna())
+    assert record["data"]["dropped_rows"] == dropped
+    assert f"{dropped} dropped for missing values" in first.out
+    assert "first try" in first.out
+    assert "search: 100%" in first.err and "4/4" in first.err  # 2 candidates x 2
+    assert "out-2" in capsys.readouterr().out
+    # --force writes into the named folder.
+    (tmp_path / "out" / "run.json").unlink()
+    assert main(["train", str(config), "--force"]) == 0
+    assert (tmp_path / "out" / "run.json").is_file()
+    assert not (tmp_path / "out-3").exists()
+
+
+def test_a_failing_step_is_one_line_naming_it_before_the_search(
+    tmp_path, capsys, no_search
+):
+    config = _config(tmp_path, ('"island", "sex"', '"island", "plann"'))
+    assert main(["train", str(config)]) == 1
+    line = _error_line(capsys)
+    assert line.startswith("fireworks-sk: error: Step 'onehot' (OneHot) failed")
+    assert "names columns ['plann'] that the input lacks" in line
+    assert len(line) < 500
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_fit_failing_during_the_search_is_one_line(tmp_path, capsys):
+    # The first candidate passes the trial fit; the second fails in the search.
+    config = _config(tmp_path, ("[0.01, 0.03]", "[0.01, -1.0]"))
+    assert main(["train", str(config)]) == 1
+    err = capsys.readouterr().err
+    # The progress bar's lines come first; the error is one line of its own.
+    assert "Traceback" not in err
+    lines = [x for x in err.splitlines() if x.strip() and not x.startswith("search:")]
+    assert len(lines) == 1, err
+    line = lines[0]
+    assert "A fit failed during the search: ValueError: Invalid learning rate" in line
+    assert len(line) < 500
+    assert not (tmp_path / "out").exists()  # the failed run leaves no folder
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("seed = 3", 'seed = "abc"', "'seed' must be an integer; got 'abc'"),
+        (
+            'target = "species"',
+            'target = "species"\ncolumns = "island"',
+            "'data.columns' must be an array of column names",
+        ),
+        (
+            'target = "species"',
+            'target = "species"\ncolumns = ["island", "beak"]',
+            "data.columns names columns ['beak'] that the data lacks",
+        ),
+        ('target = "species"', 'target = "kind"', "data.target 'kind' is not a column"),
+        ("cv = 2", "cv = 1", "'search.cv' must be an integer >= 2; got 1"),
+        ("[0.01, 0.03]", "0.01", "'search.grid.model__lr' must be a non-empty array"),
+        ('"model__lr"', '"model__lrr"', "search.grid: ValueError: Invalid parameter"),
+        ("valid_fraction = 0.2", "valid_fraction = 2", "'model.valid_fraction' must"),
+    ],
+)
+def test_config_errors_name_the_key_before_any_fit(
+    tmp_path, capsys, no_search, old, new, message
+):
+    assert main(["train", str(_config(tmp_path, (old, new)))]) == 1
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_is_an_existing_file_fails_before_any_fit(
+    tmp_path, capsys, no_search
+):
+    (tmp_path / "out").write_text("not a folder")
+    assert main(["train", str(_config(tmp_path))]) == 1
+    assert "is an existing file; name a folder" in _error_line(capsys)
+
+
+def test_init_writes_a_template_that_train_accepts(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "run.toml"
+    assert main(["init", str(path)]) == 0
+    text = path.read_text()
+    assert text.count("#") > 20  # commented
+    config = load_config(path)
+    config.update(output=str(tmp_path / "run"))
+    config["model"]["params"]["max_epochs"] = 2
+    config["search"]["grid"] = {"model__lr": [0.03]}
+    result = run(config, verbose=0)
+    assert result.record["description"] == config["description"]
+    assert main(["init", str(path)]) == 1  # never replaced silently
+    assert "exists" in _error_line(capsys)
+
+
+def test_train_help_points_to_init_and_the_docs(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "fireworks-sk init run.toml" in help_text
+    assert "docs/production.md" in help_text
+
+
+def test_the_learning_curve_names_the_model_and_counts_whole_epochs(penguins_csv):
+    from fireworks_sk.estimators import plot_history
+
+    frame = pd.read_csv(penguins_csv)
+    X, y = frame.drop(columns="species"), frame["species"].to_numpy()
+    pipeline = make_pipeline(
+        BatchNormalizer(),
+        OneHot(columns=["island", "sex"]),
+        Stack(),
+        TorchClassifier(max_epochs=3, random_state=0, verbose=0),
+    )
+    search = GridSearchCV(pipeline, {"torchclassifier__lr": [0.03]}, cv=2).fit(X, y)
+    assert curve_title(search) == "TorchClassifier (torchclassifier__lr=0.03)"
+    ax = plot_history(search.best_estimator_[-1])
+    ax.figure.canvas.draw()
+    assert all(float(tick).is_integer() for tick in ax.get_xticks())
