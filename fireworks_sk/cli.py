@@ -82,6 +82,11 @@ def _predict(args: argparse.Namespace) -> None:
 
     _check_out(args.out)
     model, manifest = load_model(args.model)
+    if not hasattr(model, "predict"):
+        raise TypeError(
+            f"{args.model!r} holds a {type(model).__name__}, which has no predict "
+            "method; predict needs a model ending in an estimator."
+        )
     scorer = _Scorer(model, manifest, keep=args.keep or [], proba=args.proba)
     # The columns are checked on one row before the stream and its bar start.
     first = next(iter(_source(args, rows=1)), None)
@@ -350,8 +355,9 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
-    Errors print one line on standard error and give status 1 (2 for usage
-    errors), with no traceback unless ``--debug`` is given.
+    Every failure prints one line on standard error and gives status 1 (2 for
+    usage errors, 130 for Ctrl-C), with no traceback unless ``--debug`` is
+    given.
     """
     args = _parser().parse_args(argv)
     try:
@@ -361,18 +367,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         # error to report. Output still buffered goes nowhere at exit.
         _silence_stdout()
         return 0
-    except (
-        FireworksError,
-        OSError,
-        ValueError,
-        TypeError,
-        KeyError,
-        ImportError,
-    ) as exc:
+    except KeyboardInterrupt:
         if args.debug:
             raise
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        one_line = " ".join(str(message).split())
-        print(f"fireworks-sk: error: {one_line}", file=sys.stderr)
+        print("fireworks-sk: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"fireworks-sk: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+# How input and the environment fail: the message says all a user needs.
+_EXPECTED = (FireworksError, OSError, ValueError, TypeError, KeyError, ImportError)
+
+
+def _one_line(exc: Exception) -> str:
+    """``exc`` as one line; anything unexpected also names its type."""
+    if isinstance(exc, RecursionError):
+        text = f"the input is nested too deeply to read ({exc})"
+    elif isinstance(exc, _EXPECTED):
+        text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    else:
+        text = f"{type(exc).__name__}: {exc} (--debug shows the traceback)"
+    return " ".join(text.split()) or type(exc).__name__

@@ -148,6 +148,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{str(path)!r} is not valid TOML: {exc}.") from exc
+    except RecursionError as exc:  # tomllib recurses once per nesting level
+        raise ConfigError(f"{str(path)!r} is nested too deeply to read.") from exc
     check_config(config)
     return config
 

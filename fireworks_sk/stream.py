@@ -764,9 +764,11 @@ def write_parquet(
         writer.close()
         os.replace(partial, path)
     except BaseException:
+        # Cleaning up must not replace the error being raised.
         if writer is not None:
-            writer.close()
-        with suppress(FileNotFoundError):
+            with suppress(Exception):
+                writer.close()
+        with suppress(OSError):
             os.unlink(partial)
         raise
     return rows

@@ -577,3 +577,140 @@ def test_the_learning_curve_names_the_model_and_counts_whole_epochs(penguins_csv
     ax = plot_history(search.best_estimator_[-1])
     ax.figure.canvas.draw()
     assert all(float(tick).is_integer() for tick in ax.get_xticks())
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A small saved classifier and a CSV it can predict."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    import fireworks_sk as fsk
+
+    folder = tmp_path_factory.mktemp("small")
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    model = Pipeline([("scale", fsk.BatchNormalizer()), ("lr", LogisticRegression())])
+    model.fit(frame, [0, 0, 1, 1])
+    frame.to_csv(folder / "rows.csv", index=False)
+    return fsk.save(model, folder / "model.fwsk"), folder / "rows.csv"
+
+
+def _rewritten(path, target, edit_manifest):
+    """A copy of a saved file whose manifest ``edit_manifest`` changed."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as copy:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "manifest.json":
+                manifest = json.loads(data)
+                edit_manifest(manifest)
+                data = json.dumps(manifest).encode()
+            copy.writestr(info, data)
+    return target
+
+
+def _patched_headers(path, target, offsets, value):
+    """A copy of ``path`` with a 2-byte field of every zip header set to ``value``.
+
+    ``offsets``: the field's offset in local headers and in central ones.
+    """
+    data = bytearray(path.read_bytes())
+    for signature, offset in zip((b"PK\x03\x04", b"PK\x01\x02"), offsets):
+        start = data.find(signature)
+        while start != -1:
+            data[start + offset : start + offset + 2] = value.to_bytes(2, "little")
+            start = data.find(signature, start + 4)
+    target.write_bytes(bytes(data))
+    return target
+
+
+def _broken_model(kind, model, tmp_path):
+    target = tmp_path / f"{kind}.fwsk"
+    if kind == "versions-a-list":
+        return _rewritten(model, target, lambda m: m.update(versions=["torch"]))
+    if kind == "encrypted-flag":  # general purpose flag bit 0
+        return _patched_headers(model, target, (6, 8), 0x1)
+    return _patched_headers(model, target, (8, 10), 99)  # unknown compression
+
+
+@pytest.mark.parametrize("kind", ["versions-a-list", "encrypted-flag", "compression"])
+@pytest.mark.parametrize("command", ["inspect", "predict"])
+def test_a_damaged_model_file_is_one_line_and_status_1(
+    small_model, tmp_path, capsys, kind, command
+):
+    model, rows = small_model
+    broken = _broken_model(kind, model, tmp_path)
+    argv = [command, str(broken)] + (
+        [str(rows), "--quiet"] if command == "predict" else []
+    )
+    assert main(argv) == 1
+    assert _error_line(capsys).startswith("fireworks-sk: error: ")
+
+
+def test_a_model_without_predict_is_one_line(small_model, tmp_path, capsys):
+    import fireworks_sk as fsk
+
+    model, rows = small_model
+    scaler = fsk.save(fsk.BatchNormalizer().fit(pd.read_csv(rows)), tmp_path / "s.fwsk")
+    assert main(["predict", str(scaler), str(rows), "--quiet"]) == 1
+    assert "predict" in _error_line(capsys)
+
+
+def test_an_unreachable_database_is_one_line_naming_it(small_model, tmp_path, capsys):
+    model, _ = small_model
+    url = f"sqlite:///{tmp_path}/no/such/folder/data.db"
+    argv = ["predict", str(model), url, "--query", "SELECT a, b FROM t", "--quiet"]
+    assert main(argv) == 1
+    line = _error_line(capsys)
+    assert "could not connect" in line and "no/such/folder/data.db" in line
+
+
+def test_train_from_an_unreachable_database_is_one_line(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/no/such/folder/data.db"
+    location = f'url = "{url}"\nquery = "SELECT * FROM penguins"'
+    config = tmp_path / "run.toml"
+    config.write_text(
+        CONFIG.format(output=tmp_path / "out", source="sql", location=location)
+    )
+    assert main(["train", str(config)]) == 1
+    assert "unable to open database file" in _error_line(capsys)
+
+
+@pytest.mark.parametrize("nesting", ["array", "inline-table"])
+def test_a_toml_nesting_bomb_is_one_line_naming_the_config(tmp_path, capsys, nesting):
+    depth = 100_000
+    if nesting == "array":
+        value = "[" * depth + "]" * depth
+    else:
+        value = "{ a = " * depth + "1" + " }" * depth
+    config = tmp_path / "bomb.toml"
+    config.write_text(f"x = {value}\n")
+    assert main(["train", str(config)]) == 1
+    line = _error_line(capsys)
+    assert "bomb.toml" in line and "nested too deeply" in line
+
+
+def test_an_unexpected_error_is_one_line_naming_its_type(monkeypatch, capsys):
+    import fireworks_sk.cli as cli
+
+    def bug(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "_inspect", bug)
+    assert main(["inspect", "model.fwsk"]) == 1
+    line = _error_line(capsys)
+    assert "ZeroDivisionError: division by zero" in line and "--debug" in line
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "inspect", "model.fwsk"])
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    import fireworks_sk.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_inspect", interrupted)
+    assert main(["inspect", "model.fwsk"]) == 130
+    assert _error_line(capsys) == "fireworks-sk: interrupted"

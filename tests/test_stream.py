@@ -492,6 +492,29 @@ def test_write_parquet_stale_partial_never_hides_the_real_error(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [stale.name, path.name]
 
 
+def test_write_parquet_failing_cleanup_never_hides_the_real_error(
+    tmp_path, monkeypatch
+):
+    pq = pytest.importorskip("pyarrow.parquet")
+
+    def results():
+        yield np.arange(3)
+        raise OSError("disk gone mid-stream")
+
+    real_close, failed = pq.ParquetWriter.close, []
+
+    def close(self):
+        real_close(self)
+        if not failed:
+            failed.append(True)
+            raise OSError("closing failed too")
+
+    monkeypatch.setattr(pq.ParquetWriter, "close", close)
+    with pytest.raises(OSError, match="disk gone mid-stream"):
+        write_parquet(results(), tmp_path / "out.parquet")
+    assert failed and list(tmp_path.iterdir()) == []
+
+
 def test_write_parquet_writers_to_one_path_never_share_a_partial_file(tmp_path):
     pytest.importorskip("pyarrow")
     path = tmp_path / "out.parquet"

@@ -75,7 +75,7 @@ class SQLSource(Source):
         engine = self._engine(sa)
         offset = 0
         try:
-            with engine.connect() as connection:
+            with self._connect(sa, engine) as connection:
                 result = self._execute(sa, connection)
                 while True:
                     rows = self._fetch(sa, result, offset)
@@ -91,7 +91,16 @@ class SQLSource(Source):
     def _engine(self, sa: Any) -> Any:
         if isinstance(self.url, sa.engine.Engine):
             return self.url
-        return sa.create_engine(self.url)
+        try:
+            return sa.create_engine(self.url)
+        except sa.exc.SQLAlchemyError as exc:  # a malformed URL, an unknown driver
+            raise self._error(exc, "could not start") from exc
+
+    def _connect(self, sa: Any, engine: Any) -> Any:
+        try:
+            return engine.connect()
+        except sa.exc.SQLAlchemyError as exc:  # no server, refused, bad login
+            raise self._error(exc, "could not connect") from exc
 
     def _statement(self, sa: Any) -> Any:
         return sa.text(self.query) if isinstance(self.query, str) else self.query

@@ -173,3 +173,27 @@ def test_postgres_streams_through_a_server_side_cursor(pg_url):
         assert sum(len(m) for m in SQLSource(engine, _query(table), 10)) == N_STREAM
         engine.dispose()
     assert cursors == ["ServerCursor"]
+
+
+def test_unreachable_database_is_a_source_error_naming_it(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/folder/data.db"
+    with pytest.raises(
+        SourceError, match=r"(?s)no/such/folder/data.db could not connect: .*Query:"
+    ):
+        list(SQLSource(url, "SELECT 1", 5))
+
+
+def test_refused_postgres_connection_hides_the_password():
+    pytest.importorskip("psycopg")
+    # Port 1 on loopback: nothing listens there, the connection is refused.
+    url = "postgresql+psycopg://reader:hunter2@127.0.0.1:1/db"
+    with pytest.raises(
+        SourceError, match=r"reader:\*\*\*@127.0.0.1:1/db could not"
+    ) as info:
+        list(SQLSource(url, "SELECT 1", 5))
+    assert "hunter2" not in str(info.value)
+
+
+def test_unknown_database_driver_is_a_source_error():
+    with pytest.raises(SourceError, match="nosuchdb://x could not start"):
+        list(SQLSource("nosuchdb://x", "SELECT 1", 5))
