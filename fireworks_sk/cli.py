@@ -82,11 +82,6 @@ def _predict(args: argparse.Namespace) -> None:
 
     _check_out(args.out)
     model, manifest = load_model(args.model)
-    if not hasattr(model, "predict"):
-        raise TypeError(
-            f"{args.model!r} holds a {type(model).__name__}, which has no predict "
-            "method; predict needs a model ending in an estimator."
-        )
     scorer = _Scorer(model, manifest, keep=args.keep or [], proba=args.proba)
     # The columns are checked on one row before the stream and its bar start.
     first = next(iter(_source(args, rows=1)), None)

@@ -57,6 +57,13 @@ def load_model(
     model : object
     manifest : dict
         As :func:`fireworks_sk.inspect` returns it.
+
+    Raises
+    ------
+    ValueError
+        If ``format`` is given and the file is of another format.
+    TypeError
+        If the object saved has no ``predict`` method.
     """
     if format not in (None, "joblib", "skops"):
         raise ValueError(f"format must be 'joblib', 'skops' or None; got {format!r}.")
@@ -67,7 +74,13 @@ def load_model(
             "it was not loaded."
         )
     trusted = list(trusted) if trusted else None
-    return load(path, trusted=trusted), manifest
+    model = load(path, trusted=trusted)
+    if not hasattr(model, "predict"):
+        raise TypeError(
+            f"{os.fspath(path)!r} holds a {type(model).__name__}, which has no "
+            "predict method; save a model that ends in an estimator."
+        )
+    return model, manifest
 
 
 def input_names(manifest: dict[str, Any]) -> list[str] | None:
@@ -79,9 +92,9 @@ def input_names(manifest: dict[str, Any]) -> list[str] | None:
 def conform(data: Any, manifest: dict[str, Any]) -> Message:
     """The model's input columns of ``data``, in the order the model was fitted on.
 
-    Extra columns are left out. A numeric column whose dtype differs from the
-    saved one (integers where floats were fitted, as JSON and CSV give them) is
-    cast to it; anything else is left to the model to accept or refuse.
+    Extra columns are left out. Where floats were fitted, integers (as JSON and
+    CSV give them) and JSON nulls (missing values) are cast to the saved dtype;
+    anything else is left to the model to accept or refuse.
 
     Parameters
     ----------
@@ -122,13 +135,15 @@ def _needs_cast(values: Any, column: dict[str, Any]) -> bool:
     if column.get("kind") != "pandas" or isinstance(values, torch.Tensor):
         return False
     saved = column.get("dtype", "")
-    return (
-        str(values.dtype) != saved
-        and pd.api.types.is_float_dtype(saved)
-        and (
-            pd.api.types.is_integer_dtype(values.dtype)
-            or pd.api.types.is_bool_dtype(values.dtype)
-        )
+    if str(values.dtype) == saved or not pd.api.types.is_float_dtype(saved):
+        return False
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return True
+    # JSON null in a numeric column arrives as None in an object column.
+    return values.dtype == object and all(
+        value is None
+        or (isinstance(value, (int, float)) and not isinstance(value, bool))
+        for value in values
     )
 
 
@@ -299,13 +314,20 @@ def _rows(body: bytes) -> list[dict[str, Any]]:
         raise _BadRequest(
             422, f"'rows' must be a non-empty list of objects; got {_kind(rows)}."
         )
-    bad = next((i for i, row in enumerate(rows) if not isinstance(row, dict)), None)
-    if bad is not None:
-        raise _BadRequest(
-            422,
-            f"'rows' must be a list of objects {{column: value}}; rows[{bad}] is "
-            f"{_kind(rows[bad])}.",
-        )
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise _BadRequest(
+                422,
+                f"'rows' must be a list of objects {{column: value}}; rows[{index}] "
+                f"is {_kind(row)}.",
+            )
+        for name, value in row.items():
+            if isinstance(value, (list, dict)):
+                raise _BadRequest(
+                    422,
+                    f"rows[{index}][{name!r}] is {_kind(value)}; values must be "
+                    "strings, numbers, booleans or null.",
+                )
     return rows
 
 

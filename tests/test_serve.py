@@ -188,6 +188,17 @@ BAD = {
         422,
         r"column 'bill_length_mm'",
     ),
+    "null in a numeric column": (
+        lambda X: {"rows": [_row(X, bill_length_mm=None)]},
+        422,
+        r"NaN .*in column 'bill_length_mm'",
+    ),
+    "a list as a value": (
+        lambda X: {"rows": [_row(X, island=["Biscoe"])]},
+        422,
+        r"rows\[0\]\['island'\] is a list; values must be",
+    ),
+    "deeply nested JSON": (lambda X: b"[" * 10_000, 400, r"not valid JSON"),
     "malformed JSON": (lambda X: b'{"rows": [', 400, r"not valid JSON"),
     "not JSON text": (lambda X: b"\xff\xfe", 400, r"not valid JSON"),
     "rows not a list": (lambda X: {"rows": "all"}, 422, r"'rows' must be a non"),
@@ -264,6 +275,16 @@ def test_format_skops_refuses_a_joblib_file_in_one_line(model_file):
         f"fireworks-sk: error: {str(model_file)!r} is a joblib file, not skops; "
         "it was not loaded."
     ]
+
+
+def test_create_app_refuses_a_model_that_cannot_predict(tmp_path, penguins):
+    X, _ = penguins
+    scaler = fsk.save(
+        fsk.BatchNormalizer().fit(X.drop(columns=["island", "sex"])),
+        tmp_path / "scaler.fwsk",
+    )
+    with pytest.raises(TypeError, match="BatchNormalizer, which has no predict"):
+        create_app(scaler)
 
 
 def test_create_app_refuses_an_unknown_format(model_file):
