@@ -90,7 +90,7 @@ def _predict(args: argparse.Namespace) -> None:
     frames = predict_stream(scorer, _source(args), verbose=int(not args.quiet))
     if args.out is None:
         _write_csv(frames, sys.stdout)
-    elif args.out.endswith(".parquet"):
+    elif args.out.lower().endswith(".parquet"):
         from fireworks_sk.stream import write_parquet
 
         write_parquet(frames, args.out)
@@ -102,7 +102,7 @@ def _check_out(out: str | None) -> None:
     """Refuse an output the command cannot write, before any work."""
     if out is None:
         return
-    if not out.endswith(_OUT_FORMATS):
+    if not out.lower().endswith(_OUT_FORMATS):
         raise ValueError(
             f"--out {out!r}: the output format follows the extension, one of "
             f"{list(_OUT_FORMATS)}."

@@ -507,27 +507,45 @@ def preflight(search: GridSearchCV, X: pd.DataFrame, y: Any) -> None:
     RunError
         If a step fails; the message names the step and the cause.
     """
-    pipeline = clone(search.estimator)
     first = next(iter(ParameterGrid(search.param_grid)), {})
+    _trial_fit(search.estimator, first, X, y, "before the search")
+
+
+def _trial_fit(
+    estimator: Pipeline, params: dict[str, Any], X: pd.DataFrame, y: Any, when: str
+) -> None:
+    """Fit a clone with ``params`` on a few rows, naming the step that fails."""
+    pipeline = clone(estimator)
     try:
-        pipeline.set_params(**first)
+        pipeline.set_params(**params)
     except ValueError as exc:
         raise ConfigError(f"search.grid: {_one_line(exc)}") from exc
     if hasattr(pipeline[-1], "max_epochs"):
         pipeline[-1].set_params(max_epochs=1, train_split=None)
     Xt, yt = X.iloc[:_PREFLIGHT_ROWS], y[:_PREFLIGHT_ROWS]
     for index, (name, step) in enumerate(pipeline.steps):
-        last = index == len(pipeline.steps) - 1
         try:
-            if last:
+            if index == len(pipeline.steps) - 1:
                 step.fit(Xt, yt)
             else:
                 Xt = step.fit_transform(Xt, yt)
         except Exception as exc:  # any failure of user-configured code
+            candidate = f" of {_jsonable(params)}" if params else ""
             raise RunError(
-                f"Step {name!r} ({type(step).__name__}) failed in a trial fit on "
-                f"{len(yt)} rows, before the search: {_one_line(exc)}"
+                f"Step {name!r} ({type(step).__name__}) failed in a trial fit"
+                f"{candidate} on {len(yt)} rows, {when}: {_one_line(exc)}"
             ) from exc
+
+
+def _search_failure(search: GridSearchCV, X: pd.DataFrame, y: Any) -> RunError | None:
+    """Why the search failed: the first candidate whose trial fit fails names
+    its step; else the search's own error is reported alone."""
+    for params in list(ParameterGrid(search.param_grid))[1:]:
+        try:
+            _trial_fit(search.estimator, params, X, y, "in the search")
+        except RunError as exc:
+            return exc
+    return None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -561,6 +579,9 @@ def _fit_search(search: GridSearchCV, X: pd.DataFrame, y: Any, verbose: int) -> 
     try:
         search.fit(X, y)
     except Exception as exc:  # any failure of user-configured code
+        named = _search_failure(search, X, y)
+        if named is not None:
+            raise named from exc
         raise RunError(f"A fit failed during the search: {_one_line(exc)}") from exc
     finally:
         bar.close()

@@ -263,7 +263,7 @@ def test_predict_picks_and_orders_columns_by_the_saved_schema(
 
 def test_predict_proba_writes_one_column_per_class(trained, penguins_csv, tmp_path):
     data = pd.read_csv(penguins_csv).drop(columns="species")
-    out = tmp_path / "p.parquet"
+    out = tmp_path / "p.PARQUET"  # the extension in any case
     assert _predict(trained / "model.fwsk", penguins_csv, "--out", out, "--proba") == 0
     written = pd.read_parquet(out)
     model = load(trained / "model.fwsk")
@@ -496,9 +496,29 @@ def test_a_fit_failing_during_the_search_is_one_line(tmp_path, capsys):
     lines = [x for x in err.splitlines() if x.strip() and not x.startswith("search:")]
     assert len(lines) == 1, err
     line = lines[0]
-    assert "A fit failed during the search: ValueError: Invalid learning rate" in line
+    assert line.startswith(
+        "fireworks-sk: error: Step 'model' (TorchClassifier) failed in a trial fit "
+        "of {'model__lr': -1.0} on 64 rows, in the search: ValueError: Invalid "
+        "learning rate"
+    )
     assert len(line) < 500
     assert not (tmp_path / "out").exists()  # the failed run leaves no folder
+
+
+def test_a_search_failure_no_trial_fit_explains_is_still_one_line(
+    tmp_path, capsys, monkeypatch
+):
+    def fails(self, X, y=None, **params):
+        raise RuntimeError("out of memory\n  in a worker")
+
+    monkeypatch.setattr(GridSearchCV, "fit", fails)
+    assert main(["train", str(_config(tmp_path)), "--force"]) == 1
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip() and not x.startswith("search:")]
+    assert lines == [
+        "fireworks-sk: error: A fit failed during the search: RuntimeError: out of "
+        "memory in a worker"
+    ]
 
 
 @pytest.mark.parametrize(
