@@ -734,3 +734,9 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_inspect", interrupted)
     assert main(["inspect", "model.fwsk"]) == 130
     assert _error_line(capsys) == "fireworks-sk: interrupted"
+
+
+def test_predict_refuses_a_device_as_data(small_model, capsys):
+    model, _ = small_model
+    assert main(["predict", str(model), "/dev/zero", "--quiet"]) == 1
+    assert "'/dev/zero' is a character device" in _error_line(capsys)

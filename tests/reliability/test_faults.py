@@ -28,8 +28,9 @@ from skorch.callbacks import Callback, Checkpoint, LoadInitState
 import fireworks_sk as fsk
 from fireworks_sk import Message
 from fireworks_sk.exceptions import SourceError
-from fireworks_sk.sources import CSVSource, DataFrameSource, ParquetSource
+from fireworks_sk.sources import CSVSource, DataFrameSource, ParquetSource, SQLSource
 from fireworks_sk.sources._base import Source
+from tests._streams import pg_table
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -530,3 +531,46 @@ def test_error_in_a_chunk_surfaces_while_the_next_read_is_blocked(call):
     finally:
         source.release.set()
         watchdog.cancel()
+
+
+def test_ctrl_c_while_postgres_waits_on_a_locked_table(pg_url):
+    sa = pytest.importorskip("sqlalchemy")
+    main = threading.main_thread().ident
+    with pg_table(pg_url, numeric_frame()) as table:
+        engine = sa.create_engine(pg_url)
+        holder = engine.connect()
+        holder.execute(sa.text(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE'))
+        watchdog = threading.Timer(DEADLINE, holder.rollback)
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND pid <> pg_backend_pid() AND query LIKE :table"
+        )
+
+        def ctrl_c():
+            # SIGINT to the main thread once the stream's query waits on the lock.
+            with engine.connect() as watcher:
+                end = time.monotonic() + DEADLINE
+                while time.monotonic() < end:
+                    found = watcher.execute(sa.text(waiting), {"table": f"%{table}%"})
+                    if found.scalar():
+                        signal.pthread_kill(main, signal.SIGINT)
+                        return
+                    time.sleep(0.01)
+
+        before = _read_ahead_threads()
+        sender = threading.Thread(target=ctrl_c, daemon=True)
+        source = SQLSource(pg_url, f'SELECT * FROM "{table}"', 20)
+        watchdog.start()
+        sender.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                fsk.fit_stream(fsk.BatchNormalizer(), source, verbose=0)
+            assert not watchdog.finished.is_set(), "the stream waited for the lock"
+        finally:
+            watchdog.cancel()
+            sender.join(DEADLINE)
+            holder.rollback()
+            holder.close()
+            for thread in _read_ahead_threads() - before:
+                thread.join(DEADLINE)
+            engine.dispose()
