@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 import fireworks_sk as fsk
-from fireworks_sk.cli import _parser
+from fireworks_sk.cli import _parser, main
 from fireworks_sk.datasets import load_penguins
 from fireworks_sk.serve import conform, create_app
 
@@ -317,3 +317,41 @@ def test_benchmark_script_runs_and_prints_its_table():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| POST /predict over loopback |" in result.stdout
     assert "| in process, predict_proba |" in result.stdout
+
+
+def test_the_serve_command_loads_once_with_its_options(monkeypatch, capsys):
+    import uvicorn
+
+    import fireworks_sk.serve as serve
+
+    calls = []
+    monkeypatch.setattr(
+        serve, "create_app", lambda *args, **kwargs: calls.append((args, kwargs))
+    )
+    monkeypatch.setattr(
+        uvicorn, "run", lambda app, **kwargs: calls.append(("run", kwargs))
+    )
+    argv = ["serve", "m.fwsk", "--format", "skops", "--trusted", "a.B", "c.D"]
+    assert main([*argv, "--port", "9000", "--max-body-bytes", "10"]) == 0
+    assert calls == [
+        (
+            ("m.fwsk",),
+            {"format": "skops", "trusted": ["a.B", "c.D"], "max_body_bytes": 10},
+        ),
+        ("run", {"host": "127.0.0.1", "port": 9000, "log_level": "info"}),
+    ]
+
+
+def test_load_model_passes_trusted_types_to_load(monkeypatch, skops_file):
+    import fireworks_sk.serve as serve
+
+    seen = {}
+    real = serve.load
+
+    def spy(path, **kwargs):
+        seen.update(kwargs)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(serve, "load", spy)
+    serve.load_model(skops_file, format="skops", trusted=("x.Y",))
+    assert seen["trusted"] == ["x.Y"]
