@@ -1,4 +1,4 @@
-"""The ``fireworks-sk`` command: demo, train, predict, inspect."""
+"""The ``fireworks-sk`` command: demo, init, train, predict, serve, inspect."""
 
 from __future__ import annotations
 
@@ -161,29 +161,29 @@ def _values(column: Any) -> Any:
 
 def _write_csv(frames: Any, handle: Any) -> int:
     """Write each table as soon as it comes, the header once; return the rows."""
-    rows = 0
+    rows, header = 0, True
     for frame in frames:
-        frame.to_csv(handle, header=rows == 0, index=False)
+        frame.to_csv(handle, header=header, index=False)
         handle.flush()
-        rows += len(frame)
+        rows, header = rows + len(frame), False
         del frame  # not held while the next chunk is computed
     return rows
 
 
 def _write_csv_file(frames: Any, path: Path) -> None:
-    """Write CSV beside ``path`` and rename it in place once complete."""
-    import tempfile
+    """Write CSV beside ``path`` and rename it in place once complete.
 
-    fd, partial = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
-    )
+    The partial file is named per process and created with the permissions a
+    plain ``open`` gives, so the scores stay readable by whoever reads them.
+    """
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        with os.fdopen(fd, "w", newline="") as handle:
+        with open(partial, "w", newline="", encoding="utf-8") as handle:
             _write_csv(frames, handle)
         os.replace(partial, path)
     finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+        if partial.exists():
+            partial.unlink()
 
 
 def _source(args: argparse.Namespace, rows: int = _CHUNK_ROWS) -> Any:

@@ -255,6 +255,10 @@ def test_predict_picks_and_orders_columns_by_the_saved_schema(
     )
     written = pd.read_csv(out)
     model = load(trained / "model.fwsk")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as a plain open gives
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
     assert list(written.columns) == ["id", "prediction"]
     assert list(written["id"]) == list(shuffled["id"])
     expected = model.predict(data.drop(columns="species"))
