@@ -443,7 +443,7 @@ def run(
     )
     search = _search(config)
     preflight(search, X_train, y_train)
-    output = _reserve(output, force)
+    output, created = _reserve(output, force)
     say(
         f"Tuning on {len(X_train)} rows: {_n_candidates(search)} candidates, "
         f"{search.cv}-fold cross-validation ..."
@@ -472,8 +472,9 @@ def run(
         }
         (output / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     except BaseException:
-        with contextlib.suppress(OSError):
-            output.rmdir()  # only when the failed run left it empty
+        if created:
+            with contextlib.suppress(OSError):
+                output.rmdir()  # only when the failed run left it empty
         raise
     return RunResult(output, model_path, record)
 
@@ -553,16 +554,18 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: " + " ".join(str(message).split())
 
 
-def _reserve(output: Path, force: bool) -> Path:
-    """Create the run's folder: ``output``, or the first free ``output-N``."""
+def _reserve(output: Path, force: bool) -> tuple[Path, bool]:
+    """The run's folder, ``output`` or the first free ``output-N``, and
+    whether this run created it."""
     if force:
+        created = not output.exists()
         output.mkdir(parents=True, exist_ok=True)
-        return output
+        return output, created
     candidate, number = output, 1
     while True:
         try:
             candidate.mkdir(parents=True)
-            return candidate
+            return candidate, True
         except FileExistsError:
             number += 1
             candidate = output.with_name(f"{output.name}-{number}")

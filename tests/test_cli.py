@@ -744,3 +744,16 @@ def test_predict_refuses_a_device_as_data(small_model, capsys):
     model, _ = small_model
     assert main(["predict", str(model), "/dev/zero", "--quiet"]) == 1
     assert "'/dev/zero' is a character device" in _error_line(capsys)
+
+
+def test_a_failed_forced_run_keeps_the_folder_it_did_not_create(
+    tmp_path, capsys, monkeypatch
+):
+    def fails(self, X, y=None, **params):
+        raise RuntimeError("the search failed")
+
+    monkeypatch.setattr(GridSearchCV, "fit", fails)
+    (tmp_path / "out").mkdir()
+    assert main(["train", str(_config(tmp_path)), "--force"]) == 1
+    assert "the search failed" in capsys.readouterr().err
+    assert (tmp_path / "out").is_dir()
