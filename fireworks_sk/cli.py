@@ -83,10 +83,11 @@ def _predict(args: argparse.Namespace) -> None:
     _check_out(args.out)
     model, manifest = load_model(args.model)
     scorer = _Scorer(model, manifest, keep=args.keep or [], proba=args.proba)
-    # The columns are checked on one row before the stream and its bar start.
+    # One row is scored before the stream and its bar start, so that a missing
+    # column or a bad value is reported alone.
     first = next(iter(_source(args, rows=1)), None)
     if first is not None:
-        scorer.select(first)
+        scorer.predict(first)
     frames = predict_stream(scorer, _source(args), verbose=int(not args.quiet))
     if args.out is None:
         _write_csv(frames, sys.stdout)
@@ -150,7 +151,14 @@ class _Scorer:
 
         chunk_in = self.select(chunk)
         kept = {name: _values(chunk[name]) for name in self.keep}
-        return pd.DataFrame({**kept, **outputs(self.model, chunk_in, proba=self.proba)})
+        predicted = outputs(self.model, chunk_in, proba=self.proba)
+        clash = [name for name in kept if name in predicted]
+        if clash:
+            raise ValueError(
+                f"--keep names columns {clash!r} that the output writes too; "
+                "rename them in the data."
+            )
+        return pd.DataFrame({**kept, **predicted})
 
 
 def _values(column: Any) -> Any:

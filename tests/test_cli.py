@@ -302,6 +302,19 @@ def test_predict_refuses_an_unknown_output_format_before_any_work(tmp_path, caps
     assert not (tmp_path / "p.json").exists()
 
 
+def test_predict_refuses_a_keep_column_the_output_would_overwrite(
+    trained, penguins_csv, tmp_path, capsys
+):
+    data = pd.read_csv(penguins_csv).assign(prediction="mine")
+    data.to_csv(tmp_path / "new.csv", index=False)
+    # Without --quiet: the error comes before the progress bar starts.
+    model, data_path = trained / "model.fwsk", tmp_path / "new.csv"
+    assert main(["predict", str(model), str(data_path), "--keep", "prediction"]) == 1
+    assert "--keep names columns ['prediction'] that the output writes" in _error_line(
+        capsys
+    )
+
+
 def test_predict_names_a_missing_keep_column(trained, penguins_csv, tmp_path, capsys):
     status = _predict(trained / "model.fwsk", penguins_csv, "--keep", "id")
     assert status == 1
