@@ -541,9 +541,10 @@ def test_ctrl_c_while_postgres_waits_on_a_locked_table(pg_url):
         holder = engine.connect()
         holder.execute(sa.text(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE'))
         watchdog = threading.Timer(DEADLINE, holder.rollback)
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND pid <> pg_backend_pid() AND query LIKE :table"
+        # A lock on the table that some backend waits for.
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted "
+            "AND relation = to_regclass(:table)"
         )
 
         def ctrl_c():
@@ -551,7 +552,7 @@ def test_ctrl_c_while_postgres_waits_on_a_locked_table(pg_url):
             with engine.connect() as watcher:
                 end = time.monotonic() + DEADLINE
                 while time.monotonic() < end:
-                    found = watcher.execute(sa.text(waiting), {"table": f"%{table}%"})
+                    found = watcher.execute(waiting, {"table": f'"{table}"'})
                     if found.scalar():
                         signal.pthread_kill(main, signal.SIGINT)
                         return
