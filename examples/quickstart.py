@@ -30,10 +30,6 @@ def main() -> None:
             ("model", LogisticRegression(max_iter=1000)),
         ]
     )
-    # Plain scikit-learn estimators count features with X.shape[1], which for a
-    # Message is its number of columns; DataFrame output gives them one column
-    # per feature, named by get_feature_names_out.
-    pipeline.set_output(transform="pandas")
     search = GridSearchCV(
         pipeline,
         {"scale__with_std": [True, False], "model__C": [0.01, 0.1, 1.0]},

@@ -1,32 +1,42 @@
 """Save and load fitted objects with a manifest, a checksum and atomic writes.
 
-A saved file is a zip archive of two members: ``manifest.json`` (versions,
-input schema, creation time, random states, the payload's SHA-256) and
-``payload``, the object serialised with joblib or skops. :func:`inspect` reads
-the manifest alone and so runs no code from the file.
+A saved file is a zip archive of two members, stored uncompressed:
+``manifest.json`` (versions, input schema, creation time, random states, the
+payload's SHA-256 and size) and ``payload``, the object serialised with joblib
+or skops. :func:`inspect` reads the manifest alone and so runs no code from the
+file.
 
 Security: a joblib (pickle) payload runs arbitrary code when loaded. Load
 joblib files only from sources you trust; use ``format="skops"`` for files that
-come from others.
+come from others, and load them with ``load(path, format="skops")``. Reading is
+bounded: sizes are checked against the file before anything is read, and no
+member is ever decompressed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import io
 import json
 import os
 import platform
+import re
+import struct
 import tempfile
+import types
 import warnings
 import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import torch
 
 from fireworks_sk.exceptions import FireworksError
@@ -43,6 +53,12 @@ __all__ = [
 FORMATS = ("joblib", "skops")
 _MANIFEST, _PAYLOAD = "manifest.json", "payload"
 _FILE_VERSION = 1
+# A manifest is a few kilobytes; this bound keeps a hostile one from taking
+# memory or time before it is refused.
+_MANIFEST_LIMIT = 4 * 2**20
+# The longest name a temporary file takes from the target's name: with the
+# random part and suffix it stays far below the usual limit of 255 bytes.
+_TEMPORARY_STEM = 40
 _PACKAGES = ("fireworks-sk", "torch", "scikit-learn", "skorch", "pandas", "numpy")
 
 
@@ -51,7 +67,8 @@ class CorruptFileError(FireworksError, ValueError):
 
 
 class UntrustedTypesError(FireworksError, TypeError):
-    """A skops file holds types that the caller did not trust."""
+    """A skops file holds types that the caller did not trust, or a file that
+    had to be skops is not."""
 
 
 class VersionMismatchWarning(UserWarning):
@@ -73,7 +90,9 @@ def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
         Destination file; its folder must exist.
     format : {"joblib", "skops"}, default="joblib"
         joblib handles any object; skops files load without running code,
-        for the objects listed in the persistence guide.
+        for the objects listed in the persistence guide. An object that holds
+        a torch module or a skorch net anywhere inside is refused as skops:
+        its module would be pickled inside the file.
 
     Returns
     -------
@@ -90,8 +109,7 @@ def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
     >>> fsk.load("scaler.fwsk").mean_["body_mass_g"]  # doctest: +SKIP
     tensor(4207.0571, dtype=torch.float64)
     """
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {list(FORMATS)!r}; got {format!r}.")
+    _check_format(format)
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"Cannot save to {str(path)!r}: its folder is missing.")
@@ -100,22 +118,39 @@ def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
             f"Cannot save to {str(path)!r}: it is a folder; name a file in it."
         )
     payload = _serialise(obj, format)
-    manifest = _manifest(obj, format, payload)
+    manifest = json.dumps(_manifest(obj, format, payload), indent=2).encode()
+    if len(manifest) > _MANIFEST_LIMIT:
+        raise ValueError(
+            f"Cannot save to {str(path)!r}: the manifest takes {len(manifest)} bytes, "
+            f"over the {_MANIFEST_LIMIT} that load accepts (an input schema of "
+            "very many columns)."
+        )
     _write_atomically(path, manifest, payload)
     return path
 
 
-def load(path: str | os.PathLike, *, trusted: list[str] | None = None) -> Any:
+def load(
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    trusted: Sequence[str] | None = None,
+) -> Any:
     """Load an object saved by :func:`save`, checking its integrity.
 
     Parameters
     ----------
     path : str or path-like
+    format : {"skops", "joblib"} or None, default=None
+        The format the file must have. ``"skops"`` is the receiver's
+        guarantee for a file from others: a file of any other format is
+        refused before its payload is read. None follows the file's manifest,
+        which its author wrote.
     trusted : list of str or None, default=None
-        For skops files: fully qualified names of types to trust beyond
-        fireworks_sk's Pipes and Messages and the types skops trusts itself
-        (scikit-learn's estimators among them). Unused for joblib files, which
-        run code when loaded and must come from a trusted source.
+        For skops files: exact, fully qualified names of types and functions
+        to trust beyond fireworks_sk's Pipes and Messages and the types skops
+        trusts itself (scikit-learn's estimators, numpy's ufuncs). Names are
+        compared whole, never as prefixes. Unused for joblib files, which run
+        code when loaded and must come from a trusted source.
 
     Returns
     -------
@@ -126,29 +161,30 @@ def load(path: str | os.PathLike, *, trusted: list[str] | None = None) -> Any:
     CorruptFileError
         If the file is truncated, altered, or not a fireworks_sk file.
     UntrustedTypesError
-        If a skops file holds types not trusted; the message lists them.
+        If a skops file holds types not trusted (the message lists them), or
+        ``format="skops"`` was asked for and the file is not a skops file.
 
     Warns
     -----
     VersionMismatchWarning
         If the file was saved with other library versions.
+
+    Examples
+    --------
+    >>> import fireworks_sk as fsk
+    >>> model = fsk.load("model.fwsk", format="skops")  # doctest: +SKIP
     """
+    if format is not None:
+        _check_format(format)
+    allowed = _trusted_names(trusted)
     path = Path(path)
-    manifest, payload = _read(path)
-    digest = hashlib.sha256(payload).hexdigest()
-    if digest != manifest.get("sha256"):
-        raise CorruptFileError(
-            f"{str(path)!r} is corrupt: its payload does not match the checksum in "
-            "its manifest (altered or partly written)."
-        )
-    _warn_on_version_mismatch(path, manifest.get("versions", {}))
+    with _archive(path) as archive:
+        manifest = _read_manifest(path, archive)
+        _refuse_other_format(path, manifest["format"], format, trusted)
+        payload = _read_payload(path, archive, manifest)
+    _warn_on_version_mismatch(path, manifest["versions"])
     if manifest["format"] == "skops":
-        return _load_skops(payload, trusted, path)
-    if trusted is not None:
-        raise ValueError(
-            f"{str(path)!r} is a joblib file: 'trusted' applies to skops files only. "
-            "joblib files run code when loaded; load them only from trusted sources."
-        )
+        return _load_skops(payload, allowed, path)
     return joblib.load(io.BytesIO(payload))
 
 
@@ -164,14 +200,48 @@ def inspect(path: str | os.PathLike) -> dict[str, Any]:
     dict
         ``format``, ``object``, ``versions``, ``input_schema``,
         ``random_state``, ``created``, ``sha256``, ``payload_bytes``.
+
+    Raises
+    ------
+    CorruptFileError
+        If the file is not a fireworks_sk file or its manifest is damaged.
     """
-    return _read(Path(path), payload=False)[0]
+    path = Path(path)
+    with _archive(path) as archive:
+        return _read_manifest(path, archive)
 
 
+def _check_format(format: Any) -> None:
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)!r}; got {format!r}.")
+
+
+def _refuse_other_format(
+    path: Path, found: str, wanted: str | None, trusted: Sequence[str] | None
+) -> None:
+    if wanted == "skops" and found != "skops":
+        raise UntrustedTypesError(
+            f"{str(path)!r} is a {found} file, not a skops file: loading it would "
+            "run code from it. Refused; ask its author for a skops file, or load it "
+            "with format=None only if you trust where it came from."
+        )
+    if wanted is not None and found != wanted:
+        raise ValueError(
+            f"{str(path)!r} is a {found} file, not {wanted}; load it with "
+            f"format={found!r}."
+        )
+    if found == "joblib" and trusted is not None:
+        raise ValueError(
+            f"{str(path)!r} is a joblib file: 'trusted' applies to skops files only. "
+            "joblib files run code when loaded; load them only from trusted sources."
+        )
+
+
+# ------------------------------------------------------------------ skops
 def _serialise(obj: Any, format: str) -> bytes:
     if format == "skops":
-        _refuse_torch_modules(obj)
-        return _skops().dumps(obj)
+        _refuse_pickles(obj)
+        return _skops().dumps(obj, compression=zipfile.ZIP_STORED)
     buffer = io.BytesIO()
     joblib.dump(obj, buffer)
     return buffer.getvalue()
@@ -187,49 +257,146 @@ def _skops() -> Any:
     return skops.io
 
 
-def _load_skops(payload: bytes, trusted: list[str] | None, path: Path) -> Any:
+def _own_types() -> frozenset[str]:
+    """The exact names of fireworks_sk's classes that a skops file may hold.
+
+    Their saved state is plain data (see fireworks_sk._portable). Trust goes
+    by whole name: a prefix such as ``fireworks_sk.pipes.`` would also match
+    ``fireworks_sk.pipes._base.os``, a module reached through an attribute.
+    """
+    from fireworks_sk import pipes
+    from fireworks_sk.message import Message
+
+    public = [getattr(pipes, name) for name in pipes.__all__]
+    classes = [Message] + [
+        c for c in public if isinstance(c, type) and issubclass(c, pipes.Pipe)
+    ]
+    return frozenset(f"{c.__module__}.{c.__qualname__}" for c in classes)
+
+
+def _trusted_names(trusted: Sequence[str] | None) -> frozenset[str]:
+    if trusted is None:
+        return _own_types()
+    if isinstance(trusted, str) or not all(isinstance(t, str) for t in trusted):
+        raise TypeError(
+            "trusted must be a list of fully qualified type names, such as "
+            f"['mypackage.MyStep']; got {trusted!r}."
+        )
+    return _own_types() | frozenset(trusted)
+
+
+def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
+    """Audit the payload with skops, then build it: no name outside ``allowed``
+    (and skops' own defaults) is imported, looked up or called."""
     sio = _skops()
-    found = sio.get_untrusted_types(data=payload)
-    allowed = set(trusted or [])
-    refused = [t for t in found if t not in allowed and not _ours(t)]
+    with _damage_is_corruption(path):
+        with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+            _check_members(path, inner, len(payload))
+            _check_arrays(path, inner)
+        found = sio.get_untrusted_types(data=payload)
+    refused = [name for name in found if name not in allowed]
     if refused:
         raise UntrustedTypesError(
             f"{str(path)!r} holds types that are not trusted: {refused!r}. Load it "
             "only if you trust them, with load(path, trusted=[...]) naming them."
         )
-    return sio.loads(payload, trusted=found)
+    with _damage_is_corruption(path):
+        return sio.loads(payload, trusted=found)
 
 
-def _refuse_torch_modules(obj: Any) -> None:
-    """skops cannot store a torch module without pickling it: refuse, not hide it."""
-    for part in _parts(obj):
-        if isinstance(part, torch.nn.Module) or hasattr(part, "module_"):
+def _check_arrays(path: Path, inner: zipfile.ZipFile) -> None:
+    """Refuse a numpy array whose header states more data than its member
+    holds: numpy allocates the stated size before reading."""
+    headers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    for info in inner.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        with inner.open(info) as handle:
+            version = np.lib.format.read_magic(handle)
+            if version not in headers:
+                raise ValueError(f"array {info.filename!r} has format {version}")
+            shape, _, dtype = headers[version](handle)
+            stated = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            held = info.file_size - handle.tell()
+        if stated != held:
             raise ValueError(
-                f"format='skops' cannot store {type(part).__name__}: its torch module "
-                "would be pickled inside the file, and loading it would run code. "
-                "Use format='joblib' and load such files only from trusted sources."
+                f"array {info.filename!r} states {stated} bytes of data and holds "
+                f"{held}"
             )
 
 
-def _parts(obj: Any) -> list[Any]:
-    """The object and the estimators nested in Pipelines, Junctions and searches."""
-    parts = [obj]
-    nested = [s for _, s in getattr(obj, "steps", [])]
-    nested += [p for _, p in getattr(obj, "pipes_", None) or []]
-    nested += [obj.best_estimator_] if hasattr(obj, "best_estimator_") else []
-    for child in nested:
-        parts += _parts(child)
-    return parts
+def _refuse_pickles(obj: Any) -> None:
+    """skops stores a torch module or skorch net by pickling it: refuse, not hide it."""
+    from skorch import NeuralNet
+
+    for where, part in _walk(obj):
+        if isinstance(part, (torch.nn.Module, NeuralNet)):
+            raise ValueError(
+                f"format='skops' cannot store {type(part).__name__} (at {where}): "
+                "its torch module would be pickled inside the file, and loading it "
+                "would run code. Use format='joblib' and load such files only from "
+                "trusted sources."
+            )
 
 
-# Types whose state is plain data (see fireworks_sk._portable): safe to trust.
-_TRUSTED_PREFIXES = ("fireworks_sk.pipes.", "fireworks_sk.message.")
+_LEAVES = (
+    type,
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    str,
+    bytes,
+    bytearray,
+    int,
+    float,
+    complex,
+    np.ndarray,
+    np.generic,
+    torch.Tensor,
+)
 
 
-def _ours(type_name: str) -> bool:
-    return type_name.startswith(_TRUSTED_PREFIXES)
+def _walk(obj: Any) -> Iterator[tuple[str, Any]]:
+    """Every object inside ``obj``, each with where it sits.
+
+    Follows estimator parameters (``get_params``, whose recursion gives
+    ``get_params(deep=True)``), attributes, and the items of lists, tuples,
+    sets and dicts, so a net inside a TransformedTargetRegressor, a
+    VotingClassifier's list or a dict is found as surely as a Pipeline step.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [(type(obj).__name__, obj)]
+    while stack:
+        where, part = stack.pop()
+        if part is None or isinstance(part, _LEAVES) or id(part) in seen:
+            continue
+        seen.add(id(part))
+        yield where, part
+        stack.extend(reversed(list(_children(where, part))))
 
 
+def _children(where: str, part: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(part, dict):
+        for key, value in part.items():
+            yield f"{where}[{key!r}]", key
+            yield f"{where}[{key!r}]", value
+        return
+    if isinstance(part, (list, tuple, set, frozenset)):
+        for index, item in enumerate(part):
+            yield f"{where}[{index}]", item
+        return
+    if hasattr(part, "get_params"):
+        with contextlib.suppress(Exception):
+            for name, value in part.get_params(deep=False).items():
+                yield f"{where}.{name}", value
+    for name, value in getattr(part, "__dict__", {}).items():
+        yield f"{where}.{name}", value
+
+
+# --------------------------------------------------------------- manifest
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in _PACKAGES:
@@ -291,16 +458,20 @@ def _random_states(obj: Any) -> dict[str, int]:
     }
 
 
-def _write_atomically(path: Path, manifest: dict[str, Any], payload: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
+# ------------------------------------------------------------------ write
+def _write_atomically(path: Path, manifest: bytes, payload: bytes) -> None:
+    try:
+        fd, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name[:_TEMPORARY_STEM]}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise _save_failed(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             with zipfile.ZipFile(
                 handle, "w", compression=zipfile.ZIP_STORED
             ) as archive:
-                archive.writestr(_MANIFEST, json.dumps(manifest, indent=2))
+                archive.writestr(_MANIFEST, manifest)
                 archive.writestr(_PAYLOAD, payload)
             handle.flush()
             os.fsync(handle.fileno())
@@ -338,7 +509,11 @@ def _umask() -> int:
 
 
 def _save_failed(path: Path, exc: OSError) -> OSError:
-    """The OSError of a failed write, naming the file and what was kept."""
+    """The OSError of a failed write, naming the file and what was kept.
+
+    The message names the target, never the temporary file (whose name the
+    OSError carries), and keeps the reason.
+    """
     reason = exc.strerror or str(exc)
     message = (
         f"Saving to {str(path)!r} failed: {reason}. Any previous file there is "
@@ -358,25 +533,187 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def _read(path: Path, *, payload: bool = True) -> tuple[dict[str, Any], bytes]:
+# ------------------------------------------------------------------- read
+# What the zip, JSON and skops readers raise on damaged bytes: an unsupported
+# zip version (NotImplementedError), an encryption flag (RuntimeError), a seek
+# before the file's start (OSError EINVAL), nesting too deep (RecursionError).
+_DAMAGE = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    TypeError,
+    ValueError,
+    RuntimeError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+)
+
+
+@contextlib.contextmanager
+def _damage_is_corruption(path: Path) -> Iterator[None]:
+    """Turn the errors of reading damaged bytes into one CorruptFileError."""
+    try:
+        yield
+    except (CorruptFileError, UntrustedTypesError):
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, None):
+            raise
+        raise _corrupt(path, exc) from exc
+    except _DAMAGE as exc:
+        raise _corrupt(path, exc) from exc
+
+
+def _corrupt(path: Path, exc: BaseException) -> CorruptFileError:
+    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    return CorruptFileError(
+        f"{str(path)!r} is corrupt or not a fireworks_sk file ({reason}); it may be "
+        "truncated or altered. Save the model again."
+    )
+
+
+@contextlib.contextmanager
+def _archive(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The file opened as a zip whose members are checked, none yet read."""
     if not path.is_file():
         raise FileNotFoundError(f"No saved model at {str(path)!r}.")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            manifest = json.loads(archive.read(_MANIFEST))
-            data = archive.read(_PAYLOAD) if payload else b""
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, EOFError) as exc:
+    with open(path, "rb") as handle:
+        with _damage_is_corruption(path):
+            archive = zipfile.ZipFile(handle)
+        with archive:
+            names = sorted(info.filename for info in archive.infolist())
+            if names != sorted((_MANIFEST, _PAYLOAD)):
+                raise CorruptFileError(
+                    f"{str(path)!r} is not a fireworks_sk model file: it holds "
+                    f"{names[:5]!r}, not exactly {[_MANIFEST, _PAYLOAD]!r}."
+                )
+            _check_members(path, archive, os.fstat(handle.fileno()).st_size)
+            yield archive
+
+
+def _check_members(path: Path, archive: zipfile.ZipFile, room: int) -> None:
+    """Refuse members that are compressed, encrypted, or larger than ``room``.
+
+    fireworks_sk and skops store members as they are, so a member's stated
+    size is the number of bytes read for it, and all of them fit in the file.
+    Checked before anything is read or decompressed: a zip bomb's stated size
+    or compression gives it away.
+    """
+    total = 0
+    for info in archive.infolist():
+        if info.flag_bits & 0x1:
+            raise _corrupt(path, ValueError(f"member {info.filename!r} is encrypted"))
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise _corrupt(
+                path,
+                ValueError(
+                    f"member {info.filename!r} is compressed; fireworks_sk stores "
+                    "members uncompressed and never decompresses one"
+                ),
+            )
+        total += info.file_size
+        if info.file_size != info.compress_size or total > room:
+            raise _corrupt(
+                path,
+                ValueError(
+                    f"member {info.filename!r} states {info.file_size} bytes "
+                    f"({info.compress_size} stored), out of proportion to the "
+                    f"{room} bytes it came in"
+                ),
+            )
+
+
+def _read_manifest(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
+    info = archive.getinfo(_MANIFEST)
+    if info.file_size > _MANIFEST_LIMIT:
+        raise _corrupt(
+            path,
+            ValueError(
+                f"its manifest states {info.file_size} bytes, over the limit of "
+                f"{_MANIFEST_LIMIT}"
+            ),
+        )
+    with _damage_is_corruption(path):
+        manifest = json.loads(archive.read(info))
+    _check_manifest(path, manifest)
+    return manifest
+
+
+def _read_payload(
+    path: Path, archive: zipfile.ZipFile, manifest: dict[str, Any]
+) -> bytes:
+    info = archive.getinfo(_PAYLOAD)
+    if info.file_size != manifest["payload_bytes"]:
+        raise _corrupt(
+            path,
+            ValueError(
+                f"its payload holds {info.file_size} bytes, its manifest says "
+                f"{manifest['payload_bytes']}"
+            ),
+        )
+    with _damage_is_corruption(path):
+        payload = archive.read(info)
+    if len(payload) != info.file_size:
+        raise _corrupt(path, ValueError("its payload is shorter than stated"))
+    if hashlib.sha256(payload).hexdigest() != manifest["sha256"]:
         raise CorruptFileError(
-            f"{str(path)!r} is corrupt or not a fireworks_sk file ({exc}); it may be "
-            "truncated. Save the model again."
-        ) from exc
+            f"{str(path)!r} is corrupt: its payload does not match the checksum in "
+            "its manifest (altered or partly written)."
+        )
+    return payload
+
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "fireworks_sk_file": int,
+    "format": str,
+    "object": str,
+    "versions": dict,
+    "input_schema": (list, type(None)),
+    "random_state": dict,
+    "created": str,
+    "sha256": str,
+    "payload_bytes": int,
+}
+
+
+def _check_manifest(path: Path, manifest: Any) -> None:
+    """Every field with its type: a damaged manifest is refused here, not met
+    later as an AttributeError deep in loading."""
     if (
         not isinstance(manifest, dict)
         or manifest.get("fireworks_sk_file") != _FILE_VERSION
         or manifest.get("format") not in FORMATS
     ):
         raise CorruptFileError(f"{str(path)!r} is not a fireworks_sk model file.")
-    return manifest, data
+    for field, kind in _FIELDS.items():
+        value = manifest.get(field)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            _bad_field(path, field, value)
+    if not re.fullmatch(r"[0-9a-f]{64}", manifest["sha256"]):
+        _bad_field(path, "sha256", manifest["sha256"])
+    if manifest["payload_bytes"] < 0:
+        _bad_field(path, "payload_bytes", manifest["payload_bytes"])
+    for field, kind in (("versions", str), ("random_state", int)):
+        if not all(
+            isinstance(v, kind) and not isinstance(v, bool)
+            for v in manifest[field].values()
+        ):
+            _bad_field(path, field, manifest[field])
+    for column in manifest["input_schema"] or []:
+        if not isinstance(column, dict) or not isinstance(column.get("name"), str):
+            _bad_field(path, "input_schema", column)
+
+
+def _bad_field(path: Path, field: str, value: Any) -> None:
+    shown = " ".join(repr(value).split())[:80]
+    raise CorruptFileError(
+        f"{str(path)!r} is corrupt: its manifest's {field!r} is {shown} "
+        f"({type(value).__name__}), not what fireworks_sk writes."
+    )
 
 
 def _warn_on_version_mismatch(path: Path, saved: dict[str, str]) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import textwrap
 import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -308,3 +312,427 @@ def test_loaded_model_refuses_reordered_columns(loaded, frame):
 def test_loaded_model_warns_on_a_dtype_change_naming_both(loaded, frame):
     with pytest.warns(UserWarning, match="Column 'n' has dtype float64 .* int64"):
         loaded.transform(frame.assign(n=frame["n"].astype(float)))
+
+
+# ------------------------------------------------ skops holds no pickle
+def _nets():
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputRegressor
+
+    from fireworks_sk import TorchClassifier, TorchRegressor
+
+    return {
+        "TransformedTargetRegressor": TransformedTargetRegressor(
+            regressor=TorchRegressor(max_epochs=1)
+        ),
+        "MultiOutputRegressor": MultiOutputRegressor(TorchRegressor()),
+        "VotingClassifier": VotingClassifier(
+            [("lr", LogisticRegression()), ("net", TorchClassifier())]
+        ),
+        "dict": {"scaler": BatchNormalizer(), "model": TorchRegressor()},
+        "unfitted net": TorchRegressor(),
+        "nested Pipelines": Pipeline(
+            [("outer", Pipeline([("inner", Pipeline([("net", TorchRegressor())]))]))]
+        ),
+        "module in a tuple": ("weights", [torch.nn.Linear(2, 1)]),
+    }
+
+
+@pytest.mark.parametrize("holder", sorted(_nets()))
+def test_skops_refuses_a_torch_net_at_any_depth(tmp_path, holder):
+    pytest.importorskip("skops")
+    with pytest.raises(ValueError, match=r"cannot store (TorchRegressor|Torch|Linear)"):
+        save(_nets()[holder], tmp_path / "m.fwsk", format="skops")
+    assert not list(tmp_path.iterdir())
+
+
+def test_skops_refuses_a_fitted_net_inside_a_meta_estimator(tmp_path):
+    from sklearn.compose import TransformedTargetRegressor
+
+    from fireworks_sk import TorchRegressor
+
+    X = np.random.default_rng(0).normal(size=(20, 2)).astype("float32")
+    model = TransformedTargetRegressor(
+        regressor=TorchRegressor(max_epochs=1, train_split=None, random_state=0),
+        func=np.log1p,
+        inverse_func=np.expm1,
+    ).fit(X, np.abs(X[:, 0]).astype("float32") + 1)
+    pattern = r"cannot store TorchRegressor \(at TransformedTargetRegressor\.regressor"
+    with pytest.raises(ValueError, match=pattern):
+        save(model, tmp_path / "m.fwsk", format="skops")
+
+
+def test_skops_saves_meta_estimators_without_nets(tmp_path, frame):
+    # The control of the tests above: the walk refuses nets, not nesting.
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.linear_model import LinearRegression
+
+    model = TransformedTargetRegressor(
+        Pipeline([("scale", BatchNormalizer(["x"])), ("lr", LinearRegression())])
+    ).fit(frame[["x"]], frame["n"])
+    path = save(model, tmp_path / "m.fwsk", format="skops")
+    assert np.array_equal(load(path).predict(frame[["x"]]), model.predict(frame[["x"]]))
+
+
+# ------------------------------------------ the receiver insists on skops
+@pytest.fixture
+def opened(monkeypatch):
+    """The members read from any zip, in order."""
+    names = []
+    original = zipfile.ZipFile.open
+
+    def spy(self, name, *args, **kwargs):
+        names.append(getattr(name, "filename", name))
+        return original(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    return names
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (str(self.marker),)
+
+
+def test_load_format_skops_refuses_a_joblib_file_before_reading_it(tmp_path, opened):
+    marker = tmp_path / "ran"
+    path = save(_RunsCode(marker), tmp_path / "model.skops.fwsk")
+    opened.clear()
+    with pytest.raises(UntrustedTypesError, match="is a joblib file, not a skops"):
+        load(path, format="skops")
+    assert opened == ["manifest.json"]
+    assert not marker.exists()
+
+
+def test_load_format_none_follows_the_manifest(tmp_path, pipeline, frame):
+    for format in ("joblib", "skops"):
+        path = save(pipeline, tmp_path / f"{format}.fwsk", format=format)
+        assert (
+            load(path, format=None).transform(frame).equals(pipeline.transform(frame))
+        )
+        assert (
+            load(path, format=format).transform(frame).equals(pipeline.transform(frame))
+        )
+
+
+def test_load_format_joblib_refuses_a_skops_file_and_unknown_formats(
+    tmp_path, pipeline
+):
+    path = save(pipeline, tmp_path / "m.fwsk", format="skops")
+    with pytest.raises(ValueError, match="is a skops file, not joblib"):
+        load(path, format="joblib")
+    with pytest.raises(ValueError, match="format must be one of"):
+        load(path, format="pickle")
+
+
+def test_trusted_must_be_a_list_of_names(tmp_path, pipeline):
+    path = save(pipeline, tmp_path / "m.fwsk", format="skops")
+    with pytest.raises(TypeError, match="list of fully qualified type names"):
+        load(path, trusted="builtins.eval")
+
+
+# ------------------------------------------------------- bounded reads
+def _zip(members):
+    """A zip written by hand: (name, stored bytes, method, stated size, crc)."""
+    out, central = io.BytesIO(), []
+    for name, stored, method, size, crc in members:
+        offset, encoded = out.tell(), name.encode()
+        header = (method, 0, 0, crc, len(stored), size, len(encoded), 0)
+        out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, *header))
+        out.write(encoded + stored)
+        central.append(
+            struct.pack("<4s2H", b"PK\x01\x02", 20, 20)
+            + struct.pack("<4H3L5H2L", 0, *header[:-1], 0, 0, 0, 0, 0, offset)
+            + encoded
+        )
+    directory = b"".join(central)
+    start = out.tell()
+    out.write(directory)
+    count = len(members)
+    out.write(
+        struct.pack(
+            "<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(directory), start, 0
+        )
+    )
+    return out.getvalue()
+
+
+def _stored(name, data):
+    return (name, data, zipfile.ZIP_STORED, len(data), zlib.crc32(data))
+
+
+def _deflated_zeros(name, mebibytes):
+    """A member of ``mebibytes`` MiB of zeros in about a kilobyte per MiB."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(bytes(2**20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(bytes(2**20), crc)
+    stream = block * mebibytes + b"\x03\x00"  # an empty final block ends it
+    return (name, stream, zipfile.ZIP_DEFLATED, mebibytes * 2**20, crc)
+
+
+def _manifest_for(payload_bytes, sha256="0" * 64):
+    manifest = {
+        "fireworks_sk_file": 1,
+        "format": "skops",
+        "object": "x.Y",
+        "versions": {},
+        "input_schema": None,
+        "random_state": {},
+        "created": "2026-01-01T00:00:00+00:00",
+        "sha256": sha256,
+        "payload_bytes": payload_bytes,
+    }
+    return json.dumps(manifest).encode()
+
+
+def test_save_stores_members_uncompressed(tmp_path, pipeline):
+    path = save(pipeline, tmp_path / "m.fwsk", format="skops")
+    with zipfile.ZipFile(path) as outer:
+        assert {i.compress_type for i in outer.infolist()} == {zipfile.ZIP_STORED}
+        inner = zipfile.ZipFile(io.BytesIO(outer.read("payload")))
+    assert {i.compress_type for i in inner.infolist()} == {zipfile.ZIP_STORED}
+
+
+def test_a_manifest_zip_bomb_is_refused_before_it_is_inflated(tmp_path, opened):
+    # 1 GiB of manifest in a file of about a megabyte.
+    path = tmp_path / "bomb.fwsk"
+    bomb = _deflated_zeros("manifest.json", 1024)
+    path.write_bytes(_zip([bomb, _stored("payload", b"")]))
+    assert path.stat().st_size < 2 * 2**20
+    for read in (inspect, load):
+        with pytest.raises(CorruptFileError, match=r"bomb\.fwsk.*compressed"):
+            read(path)
+    assert opened == []
+
+
+def test_a_payload_zip_bomb_is_refused_before_it_is_inflated(tmp_path, opened):
+    path = tmp_path / "bomb.fwsk"
+    bomb = _deflated_zeros("payload", 64)
+    path.write_bytes(_zip([_stored("manifest.json", _manifest_for(2**26)), bomb]))
+    with pytest.raises(CorruptFileError, match=r"member 'payload' is compressed"):
+        load(path)
+    assert opened == []
+
+
+def test_a_skops_payload_with_a_compressed_member_is_refused(tmp_path, pipeline):
+    path = save(pipeline, tmp_path / "m.fwsk", format="skops")
+    with zipfile.ZipFile(path) as outer:
+        manifest = json.loads(outer.read("manifest.json"))
+        inner = zipfile.ZipFile(io.BytesIO(outer.read("payload")))
+    members = [_deflated_zeros("schema.json", 16)]
+    members += [
+        _stored(n, inner.read(n)) for n in inner.namelist() if n != "schema.json"
+    ]
+    payload = _zip(members)
+    manifest.update(
+        sha256=hashlib.sha256(payload).hexdigest(), payload_bytes=len(payload)
+    )
+    path.write_bytes(
+        _zip(
+            [
+                _stored("manifest.json", json.dumps(manifest).encode()),
+                _stored("payload", payload),
+            ]
+        )
+    )
+    with pytest.raises(CorruptFileError, match="member 'schema.json' is compressed"):
+        load(path)
+
+
+def test_a_manifest_over_the_limit_is_refused_unread(tmp_path, opened):
+    path = tmp_path / "big.fwsk"
+    manifest = b" " * (persistence._MANIFEST_LIMIT + 1)
+    path.write_bytes(
+        _zip([_stored("manifest.json", manifest), _stored("payload", b"")])
+    )
+    with pytest.raises(CorruptFileError, match="manifest states .* over the limit"):
+        inspect(path)
+    assert opened == []
+
+
+def test_a_stated_size_larger_than_the_file_is_refused_unread(tmp_path, opened):
+    path = tmp_path / "liar.fwsk"
+    liar = ("payload", b"x" * 10, zipfile.ZIP_STORED, 2**31, 0)
+    path.write_bytes(_zip([_stored("manifest.json", _manifest_for(2**31)), liar]))
+    with pytest.raises(CorruptFileError, match="states 2147483648 bytes"):
+        load(path)
+    assert opened == []
+
+
+def test_a_payload_size_other_than_the_manifest_says_is_refused_unread(
+    tmp_path, pipeline, opened
+):
+    path = save(pipeline, tmp_path / "m.fwsk")
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        payload = archive.read("payload")
+    manifest["payload_bytes"] += 1
+    path.write_bytes(
+        _zip(
+            [
+                _stored("manifest.json", json.dumps(manifest).encode()),
+                _stored("payload", payload),
+            ]
+        )
+    )
+    opened.clear()
+    with pytest.raises(CorruptFileError, match="payload holds .* manifest says"):
+        load(path)
+    assert opened == ["manifest.json"]
+
+
+# ------------------------------------------------ one error for a bad file
+def _with_manifest(path, **changes):
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        payload = archive.read("payload")
+    manifest.update(changes)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("manifest.json", json.dumps(manifest))
+        archive.writestr("payload", payload)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("versions", ["torch", "2.0"]),
+        ("versions", {"torch": 2}),
+        ("payload_bytes", "12"),
+        ("payload_bytes", True),
+        ("sha256", 7),
+        ("sha256", "not hex"),
+        ("input_schema", "x"),
+        ("input_schema", [{"name": 1}]),
+        ("random_state", {"seed": "0"}),
+        ("created", None),
+        ("object", 3),
+    ],
+)
+def test_manifest_fields_are_checked_by_type(tmp_path, pipeline, field, value):
+    path = save(pipeline, tmp_path / "m.fwsk")
+    _with_manifest(path, **{field: value})
+    for read in (inspect, load):
+        with pytest.raises(CorruptFileError, match=rf"m\.fwsk.*manifest's '{field}'"):
+            read(path)
+
+
+def test_deeply_nested_manifest_json_is_corrupt(tmp_path):
+    path = tmp_path / "deep.fwsk"
+    nested = b"[" * 200_000 + b"]" * 200_000
+    path.write_bytes(_zip([_stored("manifest.json", nested), _stored("payload", b"")]))
+    with pytest.raises(CorruptFileError, match=r"deep\.fwsk"):
+        inspect(path)
+
+
+def _flag_central_directory(data, offset, value):
+    """Set a 2-byte field of each central directory entry of a zip."""
+    data, start = bytearray(data), 0
+    while (start := data.find(b"PK\x01\x02", start)) != -1:
+        data[start + offset : start + offset + 2] = struct.pack("<H", value)
+        start += 4
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "offset, value",
+    [
+        pytest.param(8, 0x1, id="encryption flag (was RuntimeError)"),
+        pytest.param(10, 99, id="compression 99 (was NotImplementedError)"),
+    ],
+)
+def test_zip_header_damage_is_corrupt_file_error(tmp_path, pipeline, offset, value):
+    path = save(pipeline, tmp_path / "m.fwsk")
+    path.write_bytes(_flag_central_directory(path.read_bytes(), offset, value))
+    with pytest.raises(CorruptFileError, match=r"m\.fwsk"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [b"[]", b'{"protocol": 3}', b"{", b'{"__loader__": "Nope", "protocol": 3}'],
+)
+def test_a_broken_skops_schema_is_corrupt_file_error(tmp_path, pipeline, schema):
+    path = save(pipeline, tmp_path / "m.fwsk", format="skops")
+    payload = _zip([_stored("schema.json", schema)])
+    _with_manifest(
+        path, sha256=hashlib.sha256(payload).hexdigest(), payload_bytes=len(payload)
+    )
+    with zipfile.ZipFile(path) as archive:
+        manifest = archive.read("manifest.json")
+    path.write_bytes(
+        _zip([_stored("manifest.json", manifest), _stored("payload", payload)])
+    )
+    with pytest.raises(CorruptFileError, match=r"m\.fwsk"):
+        load(path)
+
+
+# ---------------------------------------------------- temporary names
+def test_a_legal_250_character_name_saves(tmp_path, pipeline, frame):
+    path = tmp_path / ("m" * 245 + ".fwsk")
+    assert len(path.name) == 250
+    loaded = load(save(pipeline, path))
+    assert loaded.transform(frame).equals(pipeline.transform(frame))
+    _assert_only(tmp_path, [path.name])
+
+
+def test_a_folder_refusing_the_temporary_file_names_the_target(
+    tmp_path, pipeline, monkeypatch
+):
+    import tempfile
+
+    temporary = str(tmp_path / ".model.fwsk.abcd1234.tmp")
+
+    def read_only_folder(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", temporary)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only_folder)
+    path = tmp_path / "model.fwsk"
+    with pytest.raises(PermissionError, match="Saving to .*model.fwsk' failed") as info:
+        save(pipeline, path)
+    assert "abcd1234" not in str(info.value)
+
+
+def test_a_skops_array_stating_more_data_than_it_holds_is_refused(tmp_path, frame):
+    # numpy would allocate the stated 64 GiB before finding the data missing.
+    path = save(BatchNormalizer(["x"]).fit(frame), tmp_path / "m.fwsk", format="skops")
+    with zipfile.ZipFile(path) as outer:
+        manifest = json.loads(outer.read("manifest.json"))
+        inner = zipfile.ZipFile(io.BytesIO(outer.read("payload")))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (2**33,)}
+    )
+    members = [
+        _stored(
+            n, header.getvalue() + bytes(8) if n.endswith(".npy") else inner.read(n)
+        )
+        for n in inner.namelist()
+    ]
+    payload = _zip(members)
+    manifest.update(
+        sha256=hashlib.sha256(payload).hexdigest(), payload_bytes=len(payload)
+    )
+    path.write_bytes(
+        _zip(
+            [
+                _stored("manifest.json", json.dumps(manifest).encode()),
+                _stored("payload", payload),
+            ]
+        )
+    )
+    with pytest.raises(CorruptFileError, match="states 68719476736 bytes of data"):
+        load(path)
+
+
+def test_save_refuses_a_manifest_that_load_would_refuse(tmp_path, monkeypatch):
+    monkeypatch.setattr(persistence, "_MANIFEST_LIMIT", 100)
+    with pytest.raises(ValueError, match=r"manifest takes \d+ bytes, over the 100"):
+        save(BatchNormalizer(), tmp_path / "m.fwsk")
+    assert not list(tmp_path.iterdir())

@@ -55,7 +55,30 @@ def _value_counts(name: str, column: Column) -> pd.Series:
     if counts.index.hasnans:
         raise _missing_error(name, values)
     # A Categorical reports its declared categories too; keep those seen.
-    return counts[counts > 0]
+    counts = counts[counts > 0]
+    index = counts.index
+    if isinstance(index, pd.CategoricalIndex) and not index.ordered:
+        # Unordered categories are sorted by value, as scikit-learn sorts them:
+        # their declared order belongs to one batch (a Parquet file's
+        # dictionary), and batches may declare them in different orders.
+        counts.index = index.astype(index.categories.dtype)
+    return counts
+
+
+def _check_same_order(name: str, a: pd.Index, b: pd.Index) -> None:
+    """Refuse batches of an ordered Categorical that declare different orders."""
+    ordered = [isinstance(i, pd.CategoricalIndex) and i.ordered for i in (a, b)]
+    if not any(ordered):
+        return
+    if not all(ordered) or list(a.categories) != list(b.categories):
+        shown = [
+            list(i.categories) if o else "unordered" for i, o in zip((a, b), ordered)
+        ]
+        raise TypeError(
+            f"Column {name!r} is an ordered Categorical whose categories differ "
+            f"between batches ({shown[0]!r}, then {shown[1]!r}); give every batch "
+            "the same categories in the same order."
+        )
 
 
 def _sorted_index(name: str, counts: pd.Series) -> pd.Series:
@@ -75,9 +98,10 @@ class _Encoder(StatefulPipe):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.categorical = True
-        # Floating-point columns are not encoded unless named, so a NaN there is
-        # passed through; NaN in an encoded column raises, naming the column.
-        tags.input_tags.allow_nan = True
+        # By default floating-point columns are not encoded, so a NaN there is
+        # passed through; named columns may be float, and NaN in an encoded
+        # column raises, naming the column.
+        tags.input_tags.allow_nan = self.columns is None
         return tags
 
     def _select_columns(self, message: Message) -> list[str]:
@@ -91,6 +115,7 @@ class _Encoder(StatefulPipe):
     def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, pd.Series]]:
         merged = {}
         for name in a[1]:
+            _check_same_order(name, a[1][name].index, b[1][name].index)
             try:
                 merged[name] = a[1][name].add(b[1][name], fill_value=0).astype(np.int64)
             except TypeError as exc:
@@ -212,8 +237,8 @@ class OneHot(_Encoder):
     Attributes
     ----------
     categories_ : dict of str to ndarray
-        Sorted categories seen in fit, per column; a pandas Categorical column
-        keeps its declared order.
+        Sorted categories seen in fit, per column; an ordered pandas
+        Categorical column keeps its declared order.
     infrequent_categories_ : dict of str to ndarray or None
         Categories grouped as infrequent, per column; None when there are none.
     n_samples_seen_ : int
@@ -379,7 +404,10 @@ class IndexEncoder(_Encoder):
     """Encode category columns as int64 code tensors, for ``torch.nn.Embedding``.
 
     Codes follow the sorted categories. With ``handle_unknown="ignore"`` code 0
-    is reserved for unknown categories and known ones start at 1.
+    is reserved for unknown categories and known ones start at 1. The codes
+    are fixed at fit: switching to ``"error"`` later keeps them (unknown
+    categories then raise), switching to ``"ignore"`` later is refused, as no
+    code is free for unknown ones.
 
     Parameters
     ----------
@@ -392,8 +420,8 @@ class IndexEncoder(_Encoder):
     Attributes
     ----------
     categories_ : dict of str to ndarray
-        Sorted categories seen in fit, per column; a pandas Categorical column
-        keeps its declared order.
+        Sorted categories seen in fit, per column; an ordered pandas
+        Categorical column keeps its declared order.
     n_codes_ : dict of str to int
         Number of distinct codes per column: the ``num_embeddings`` to use.
     n_samples_seen_ : int
@@ -428,21 +456,31 @@ class IndexEncoder(_Encoder):
         self._check_handle_unknown(("error", "ignore"))
         return super().partial_fit(X, y)
 
-    @property
-    def _offset(self) -> int:
-        return 1 if self.handle_unknown == "ignore" else 0
-
     def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
         super()._set_state(state)
-        self.n_codes_ = {n: len(c) + self._offset for n, c in self.categories_.items()}
+        # The codes are fixed by the first fit: a later set_params may not
+        # shift them under a model trained on them.
+        if not hasattr(self, "_offset_"):
+            self._offset_ = 1 if self.handle_unknown == "ignore" else 0
+        self._check_offset()
+        self.n_codes_ = {n: len(c) + self._offset_ for n, c in self.categories_.items()}
+
+    def _check_offset(self) -> None:
+        if self.handle_unknown == "ignore" and self._offset_ == 0:
+            raise ValueError(
+                "IndexEncoder was fitted with handle_unknown='error', so code 0 is "
+                "a category and none is reserved for unknown ones; fit it again "
+                "with handle_unknown='ignore' (every code then moves up by one)."
+            )
 
     def _encode(self, name: str, column: Column) -> torch.Tensor:
         codes = self._codes(name, column)
         if self.handle_unknown == "error" and (codes < 0).any():
             raise self._unknown_error(name, column, codes)
-        return torch.from_numpy(codes.astype(np.int64) + self._offset)
+        return torch.from_numpy(codes.astype(np.int64) + self._offset_)
 
     def _transform(self, message: Message) -> Message:
+        self._check_offset()
         return message.assign(
             **{name: self._encode(name, message[name]) for name in self.columns_}
         )
@@ -471,7 +509,7 @@ class IndexEncoder(_Encoder):
                     f"Code {float(encoded[row])} at row {row} of column {name!r} is "
                     "not a whole number; codes come from transform."
                 )
-            positions = codes - self._offset
+            positions = codes - self._offset_
             valid = (positions >= 0) & (positions < len(self.categories_[name]))
             if not valid.all() and self.handle_unknown == "error":
                 row = int(np.flatnonzero(~valid)[0])

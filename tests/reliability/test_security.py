@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import sqlite3
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -162,10 +164,20 @@ def test_skops_refuses_a_function_it_does_not_trust(tmp_path):
         fsk.load(path)
 
 
+def _forge(path: Path, payload: bytes) -> None:
+    """Put ``payload`` in a saved file and fix its manifest, as an attacker could."""
+    with zipfile.ZipFile(path) as outer:
+        manifest = json.loads(outer.read("manifest.json"))
+    manifest["sha256"] = hashlib.sha256(payload).hexdigest()
+    manifest["payload_bytes"] = len(payload)
+    with zipfile.ZipFile(path, "w") as outer:
+        outer.writestr("manifest.json", json.dumps(manifest))
+        outer.writestr("payload", payload)
+
+
 def _rewrite_skops_payload(path: Path, old: str, new: str) -> None:
     """Edit a skops file's schema and fix its checksum, as an attacker could."""
     with zipfile.ZipFile(path) as outer:
-        manifest = json.loads(outer.read("manifest.json"))
         payload = outer.read("payload")
     inner_in, inner_out = zipfile.ZipFile(io.BytesIO(payload)), io.BytesIO()
     with zipfile.ZipFile(inner_out, "w") as rewritten:
@@ -175,11 +187,7 @@ def _rewrite_skops_payload(path: Path, old: str, new: str) -> None:
                 assert old.encode() in data
                 data = data.replace(old.encode(), new.encode())
             rewritten.writestr(name, data)
-    payload = inner_out.getvalue()
-    manifest["sha256"] = hashlib.sha256(payload).hexdigest()
-    with zipfile.ZipFile(path, "w") as outer:
-        outer.writestr("manifest.json", json.dumps(manifest))
-        outer.writestr("payload", payload)
+    _forge(path, inner_out.getvalue())
 
 
 def test_skops_file_naming_a_torch_function_as_a_dtype_is_refused(tmp_path):
@@ -224,3 +232,424 @@ def test_sql_source_binds_parameters_on_postgres(pg_url, injection):
         with engine.begin() as connection:
             connection.execute(sa.text(f"drop table if exists {table}"))
         engine.dispose()
+
+
+# ------------------------------------------------- crafted skops files
+# A skops file is a tree of nodes, each naming what it resolves (a module and
+# a name) and how (a function, a type, an instance, an attribute of another
+# node, a call). The files below aim at os.system through every fireworks_sk
+# module, as an attacker would, and try each kind of node. Trust goes by
+# whole name, so each one must be refused, list what it names, and run nothing.
+try:
+    import skops.io as skops_io
+except ImportError:  # the extra "secure"
+    skops_io = None
+needs_skops = pytest.mark.skipif(skops_io is None, reason="needs skops")
+
+
+def _skops_protocol():
+    """The protocol number skops writes, read from a file it wrote."""
+    with zipfile.ZipFile(io.BytesIO(skops_io.dumps(0))) as archive:
+        return json.loads(archive.read("schema.json"))["protocol"]
+
+
+def _modules():
+    import importlib
+    import pkgutil
+
+    names = ["fireworks_sk"] + [
+        info.name
+        for info in pkgutil.walk_packages(fsk.__path__, "fireworks_sk.")
+        if not info.name.endswith("__main__")
+    ]
+    return {name: importlib.import_module(name) for name in names}
+
+
+def _route_to_system(module):
+    """The shortest attribute chain from ``module`` to os.system, e.g.
+    ``["contextlib", "os", "system"]``, through modules only."""
+    queue, seen = [(module, [])], {id(module)}
+    while queue:
+        here, chain = queue.pop(0)
+        if getattr(here, "system", None) is os.system:
+            return [*chain, "system"]
+        if len(chain) < 4:
+            with warnings.catch_warnings():  # torch warns on a deprecated alias
+                warnings.simplefilter("ignore")
+                modules = [
+                    (name, value)
+                    for name, value in sorted(vars(here).items())
+                    if isinstance(value, type(os))
+                ]
+            for name, value in modules:
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    queue.append((value, [*chain, name]))
+    return None
+
+
+ROUTES = {
+    name: route
+    for name, module in _modules().items()
+    if (route := _route_to_system(module)) is not None
+}
+
+
+def _node(loader, module, name, **content):
+    return {"__class__": name, "__module__": module, "__loader__": loader, **content}
+
+
+def _json(value):
+    return _node(
+        "JsonNode", "builtins", type(value).__name__, content=json.dumps(value)
+    )
+
+
+def _tuple(*items):
+    return _node("TupleNode", "builtins", "tuple", content=list(items))
+
+
+def _attribute(node, name):
+    """A MethodNode: ``getattr(<what node builds>, name)``."""
+    return {
+        "__class__": node["__class__"],
+        "__module__": node["__module__"],
+        "__loader__": "MethodNode",
+        "content": {"func": name, "obj": node},
+    }
+
+
+def _follow(node, chain):
+    for name in chain:
+        node = _attribute(node, name)
+    return node
+
+
+def _call_on_keys(callee, command, container="ListNode"):
+    """A DictNode calls each of its ``key_types`` on its key: callee(command)."""
+    kind = {"ListNode": "list", "TupleNode": "tuple", "SetNode": "set"}[container]
+    key_types = _node(container, "builtins", kind, content=[callee])
+    return _node(
+        "DictNode", "builtins", "dict", content={command: _json(0)}, key_types=key_types
+    )
+
+
+SPRINGBOARD = "fireworks_sk.pipes._normalize.BatchNormalizer"  # trusted exactly
+
+
+def _first_hop(kind, module, name):
+    """A node of ``kind`` that builds ``getattr(module, name)``."""
+    if kind == "ObjectNode":
+        # An instance of a trusted class whose state holds the module's
+        # attribute, read back with a MethodNode.
+        state = _node(
+            "DictNode",
+            "builtins",
+            "dict",
+            content={"hop": _node("FunctionNode", module, name)},
+            key_types=_node(
+                "ListNode",
+                "builtins",
+                "list",
+                content=[_node("TypeNode", "builtins", "str")],
+            ),
+        )
+        module_name, _, class_name = SPRINGBOARD.rpartition(".")
+        instance = _node("ObjectNode", module_name, class_name, content=state)
+        return _attribute(instance, "hop")
+    return _node(kind, module, name)
+
+
+def _skops_file(tmp_path, schema, members=None):
+    """A fireworks_sk skops file whose payload is the crafted ``schema``."""
+    path = fsk.save(
+        fsk.BatchNormalizer(), tmp_path / "model.skops.fwsk", format="skops"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as payload:
+        document = {**schema, "protocol": _skops_protocol(), "_skops_version": "0"}
+        payload.writestr("schema.json", json.dumps(document))
+        for name, data in (members or {}).items():
+            payload.writestr(name, data)
+    _forge(path, buffer.getvalue())
+    return path
+
+
+def _assert_refused_and_nothing_ran(path, marker, *names):
+    with pytest.raises(UntrustedTypesError, match="not trusted") as info:
+        fsk.load(path)
+    assert not marker.exists()
+    for name in names:
+        assert repr(name) in str(info.value)
+
+
+@needs_skops
+@pytest.mark.parametrize("kind", ["FunctionNode", "TypeNode", "ObjectNode"])
+@pytest.mark.parametrize("module", sorted(ROUTES))
+def test_skops_attribute_chains_through_our_modules_are_refused(tmp_path, module, kind):
+    marker = tmp_path / "ran"
+    first, *rest = ROUTES[module]
+    system = _follow(_first_hop(kind, module, first), rest)
+    path = _skops_file(tmp_path, _call_on_keys(system, f"touch {marker}"))
+    assert skops_io.get_untrusted_types(data=zipfile.ZipFile(path).read("payload"))
+    named = f"{module}.{first}"
+    _assert_refused_and_nothing_ran(path, marker, named)
+
+
+def test_our_modules_lead_to_os_system_so_the_chains_are_real():
+    # The control of the test above: without the routes it would test nothing.
+    assert {"fireworks_sk.pipes._base", "fireworks_sk.message"} <= set(ROUTES)
+    assert ROUTES["fireworks_sk.pipes._base"] == ["contextlib", "os", "system"]
+
+
+@needs_skops
+def test_a_method_chain_names_every_attribute_it_reads(tmp_path):
+    # fireworks_sk.pipes._base.contextlib.os.system, the route a prefix
+    # "fireworks_sk.pipes." let through.
+    marker = tmp_path / "ran"
+    system = _follow(
+        _node("TypeNode", "fireworks_sk.pipes._base", "contextlib"), ["os", "system"]
+    )
+    path = _skops_file(tmp_path, _call_on_keys(system, f"touch {marker}"))
+    _assert_refused_and_nothing_ran(
+        path,
+        marker,
+        "fireworks_sk.pipes._base.contextlib",
+        "fireworks_sk.pipes._base.contextlib.os",
+        "fireworks_sk.pipes._base.contextlib.system",
+    )
+
+
+SYSTEM = ["fireworks_sk.pipes._base", "contextlib", "os", "system"]
+
+
+def _system_via_base():
+    return _follow(_node("TypeNode", *SYSTEM[:2]), SYSTEM[2:])
+
+
+def _cached(command):
+    # The first dict holds the route under an id and calls nothing (no keys);
+    # the second calls it through a CachedNode, which names nothing itself.
+    original = {**_system_via_base(), "__id__": 7}
+    cached = {"__class__": "x", "__module__": "x", "__loader__": "CachedNode"}
+    return _node(
+        "ListNode",
+        "builtins",
+        "list",
+        content=[
+            _node(
+                "DictNode",
+                "builtins",
+                "dict",
+                content={},
+                key_types=_node("ListNode", "builtins", "list", content=[original]),
+            ),
+            _call_on_keys({**cached, "__id__": 7}, command),
+        ],
+    )
+
+
+def _npy(text):
+    buffer = io.BytesIO()
+    np.save(buffer, np.array(text), allow_pickle=False)
+    return buffer.getvalue()
+
+
+CALLERS = {
+    # name: (schema for a command, extra payload members, names listed)
+    "DictNode key_types": (
+        lambda cmd: _call_on_keys(_node("TypeNode", "os", "system"), cmd),
+        {},
+        ["os.system"],
+    ),
+    "TupleNode key_types": (
+        lambda cmd: _call_on_keys(_system_via_base(), cmd, "TupleNode"),
+        {},
+        ["fireworks_sk.pipes._base.contextlib"],
+    ),
+    "SetNode key_types": (
+        lambda cmd: _call_on_keys(_system_via_base(), cmd, "SetNode"),
+        {},
+        ["fireworks_sk.pipes._base.contextlib"],
+    ),
+    "FunctionNode": (
+        lambda cmd: _call_on_keys(_node("FunctionNode", "os", "system"), cmd),
+        {},
+        ["os.system"],
+    ),
+    "PartialNode": (
+        lambda cmd: _call_on_keys(
+            _node(
+                "PartialNode",
+                "functools",
+                "partial",
+                content={
+                    "func": _system_via_base(),
+                    "args": _tuple(),
+                    "kwds": _node(
+                        "DictNode",
+                        "builtins",
+                        "dict",
+                        content={},
+                        key_types=_node("ListNode", "builtins", "list", content=[]),
+                    ),
+                    "namespace": _json(None),
+                },
+            ),
+            cmd,
+        ),
+        {},
+        ["functools.partial", "fireworks_sk.pipes._base.contextlib.system"],
+    ),
+    "CachedNode": (_cached, {}, ["fireworks_sk.pipes._base.contextlib.os"]),
+    "ConstructorFromReduceNode": (
+        lambda cmd: _node(
+            "ConstructorFromReduceNode", "os", "system", content=_tuple(_json(cmd))
+        ),
+        {},
+        ["os.system"],
+    ),
+    "ReduceNode (LossNode)": (
+        lambda cmd: _node(
+            "LossNode",
+            "fireworks_sk.pipes._base",
+            "system",
+            __reduce__={"args": _tuple(_json(cmd))},
+            content=_json({}),
+        ),
+        {},
+        ["fireworks_sk.pipes._base.system"],
+    ),
+    "ReduceNode (TreeNode)": (
+        lambda cmd: _node(
+            "TreeNode",
+            "sklearn.tree._tree",
+            "Tree",
+            __reduce__={"args": _tuple(_call_on_keys(_system_via_base(), cmd))},
+            content=_json({}),
+        ),
+        {},
+        ["sklearn.tree._tree.Tree", "fireworks_sk.pipes._base.contextlib.system"],
+    ),
+    "OperatorFuncNode": (
+        lambda cmd: _call_on_keys(
+            _node(
+                "OperatorFuncNode",
+                "operator",
+                "attrgetter",
+                attrs=_tuple(_json("__class__")),
+            ),
+            cmd,
+        ),
+        {},
+        ["operator.attrgetter"],
+    ),
+    "NdArrayNode": (
+        lambda cmd: _node(
+            "NdArrayNode", "fireworks_sk.message", "os", type="numpy", file="a.npy"
+        ),
+        {"a.npy": _npy("x")},
+        ["fireworks_sk.message.os"],
+    ),
+    "NdArrayNode items": (
+        lambda cmd: _node(
+            "NdArrayNode",
+            "numpy",
+            "ndarray",
+            type="json",
+            content=[_call_on_keys(_system_via_base(), cmd)],
+            shape=_tuple(_json(1)),
+        ),
+        {},
+        ["fireworks_sk.pipes._base.contextlib.system"],
+    ),
+    "DefaultDictNode": (
+        lambda cmd: _node(
+            "DefaultDictNode",
+            "collections",
+            "defaultdict",
+            content={
+                "main": _call_on_keys(_system_via_base(), cmd),
+                "default_factory": _system_via_base(),
+            },
+        ),
+        {},
+        ["fireworks_sk.pipes._base.contextlib.os"],
+    ),
+    "MethodNode of a trusted Pipe": (
+        lambda cmd: _call_on_keys(
+            _attribute(
+                _node(
+                    "ObjectNode",
+                    "fireworks_sk.pipes._columns",
+                    "FunctionPipe",
+                    content=_json({}),
+                ),
+                "set_params",
+            ),
+            cmd,
+        ),
+        {},
+        ["fireworks_sk.pipes._columns.FunctionPipe.set_params"],
+    ),
+}
+
+
+@needs_skops
+@pytest.mark.parametrize("node", sorted(CALLERS))
+def test_skops_nodes_that_call_or_hold_os_system_are_refused(tmp_path, node):
+    marker = tmp_path / "ran"
+    schema, members, names = CALLERS[node]
+    path = _skops_file(tmp_path, schema(f"touch {marker}"), members)
+    _assert_refused_and_nothing_ran(path, marker, *names)
+
+
+@needs_skops
+def test_trusted_names_are_exact_never_prefixes(tmp_path):
+    marker = tmp_path / "ran"
+    path = _skops_file(tmp_path, _call_on_keys(_system_via_base(), f"touch {marker}"))
+    with pytest.raises(UntrustedTypesError, match="contextlib"):
+        fsk.load(path, trusted=["fireworks_sk.pipes.", "fireworks_sk.pipes._base"])
+    assert not marker.exists()
+
+
+def test_default_trust_is_our_classes_by_their_exact_names():
+    from importlib import import_module
+
+    from fireworks_sk.persistence import _own_types
+
+    names = _own_types()
+    assert "fireworks_sk.message.Message" in names
+    assert "fireworks_sk.pipes._normalize.BatchNormalizer" in names
+    for name in names:
+        module, _, attribute = name.rpartition(".")
+        cls = getattr(import_module(module), attribute)
+        assert isinstance(cls, type) and cls.__module__ == module, name
+        assert issubclass(cls, (fsk.Pipe, fsk.Message)), name
+
+
+@needs_skops
+def test_cli_inspect_and_predict_refuse_a_crafted_skops_file(tmp_path, capsys):
+    marker = tmp_path / "ran"
+    path = _skops_file(tmp_path, _call_on_keys(_system_via_base(), f"touch {marker}"))
+    pd.DataFrame({"a": [1.0, 2.0]}).to_csv(tmp_path / "data.csv", index=False)
+    for argv in (
+        ["inspect", str(path)],
+        ["predict", str(path), str(tmp_path / "data.csv")],
+    ):
+        assert main(argv) == 1
+        assert not marker.exists()
+        assert "are not trusted" in capsys.readouterr().err
+
+
+@needs_skops
+def test_the_crafted_route_runs_code_when_trusted(tmp_path):
+    # The control of the tests above: the files are real attacks. Trusting
+    # the names they list, as a prefix trust did, runs the command.
+    marker = tmp_path / "ran"
+    path = _skops_file(tmp_path, _call_on_keys(_system_via_base(), f"touch {marker}"))
+    payload = zipfile.ZipFile(path).read("payload")
+    names = skops_io.get_untrusted_types(data=payload)
+    with contextlib.suppress(Exception):
+        fsk.load(path, trusted=names)
+    assert marker.exists()
