@@ -46,8 +46,9 @@ def load_model(
     path : str or path-like
         A file written by :func:`fireworks_sk.save`.
     format : {"joblib", "skops"} or None, default=None
-        ``"skops"`` refuses any file that is not a skops file before its
-        payload is read; None takes the format the file states.
+        As :func:`fireworks_sk.load` takes it: ``"skops"`` refuses any file
+        that is not a skops file before its payload is read; None takes the
+        format the file states.
     trusted : sequence of str or None, default=None
         For skops files: type names to trust, as :func:`fireworks_sk.load`
         takes them.
@@ -60,21 +61,14 @@ def load_model(
 
     Raises
     ------
-    ValueError
-        If ``format`` is given and the file is of another format.
+    UntrustedTypesError
+        If ``format="skops"`` and the file is of another format, or it holds
+        types not trusted.
     TypeError
         If the object saved has no ``predict`` method.
     """
-    if format not in (None, "joblib", "skops"):
-        raise ValueError(f"format must be 'joblib', 'skops' or None; got {format!r}.")
+    model = load(path, format=format, trusted=list(trusted) if trusted else None)
     manifest = inspect(path)
-    if format is not None and manifest["format"] != format:
-        raise ValueError(
-            f"{os.fspath(path)!r} is a {manifest['format']} file, not {format}; "
-            "it was not loaded."
-        )
-    trusted = list(trusted) if trusted else None
-    model = load(path, trusted=trusted)
     if not hasattr(model, "predict"):
         raise TypeError(
             f"{os.fspath(path)!r} holds a {type(model).__name__}, which has no "
