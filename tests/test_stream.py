@@ -136,9 +136,10 @@ def test_fit_stream_equals_fit_for_every_source(make_source, chunk_size):
         OneHot(["color"], min_frequency=5),
         IndexEncoder(CATEGORICAL),
         Junction([("scale", BatchNormalizer(NUMERIC)), ("hot", OneHot(CATEGORICAL))]),
-        Junction([("scale", BatchNormalizer(NUMERIC)), ("codes", Stack(["i"]))]),
+        # A branch without partial_fit, fitted on the first chunk.
+        Junction([("scale", BatchNormalizer(NUMERIC)), ("codes", ToTensor(["i"]))]),
     ],
-    ids=["BatchNormalizer", "OneHot", "IndexEncoder", "Junction", "Junction-Stack"],
+    ids=["BatchNormalizer", "OneHot", "IndexEncoder", "Junction", "Junction-ToTensor"],
 )
 @pytest.mark.parametrize("chunk_size", [1, 10])
 def test_fit_stream_fits_a_single_pipe_as_fit_does(pipe, chunk_size):
