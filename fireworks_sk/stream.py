@@ -26,6 +26,7 @@ import torch
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 
+from fireworks_sk.estimators._loader import check_seed
 from fireworks_sk.exceptions import SchemaError, SourceError
 from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import Pipe
@@ -610,11 +611,8 @@ def _chunk_order_seed(learner: Any, shuffle: bool | None, random_state: Any) -> 
         return False
     if random_state is None:
         random_state = getattr(learner, "random_state", None)
-    if isinstance(random_state, np.random.RandomState):
-        random_state = random_state.randint(2**31)
-    elif isinstance(random_state, np.random.Generator):
-        random_state = random_state.integers(2**63)
-    return [] if random_state is None else [int(random_state)]
+    seed = check_seed(random_state, "fit_stream")
+    return [] if seed is None else [seed]
 
 
 def _collect_classes(source: Source, target: _Target, verbose: int) -> None:
@@ -678,9 +676,9 @@ def fit_stream(
         other estimators get the rows of each chunk in a random order when
         shuffling.
     random_state : int or None, default=None
-        Seed of the chunk order (with the epoch number); None uses the final
-        estimator's ``random_state``, so a seeded estimator is trained
-        reproducibly.
+        Seed of the shuffling (for a Torch estimator, of each epoch's chunk
+        order, with the epoch number); None uses the final estimator's
+        ``random_state``, so a seeded estimator is trained reproducibly.
     valid : Source or None, default=None
         Validation rows for a Torch estimator, holding the ``y`` column too:
         after each epoch's pass over ``source`` they are scored, chunk by

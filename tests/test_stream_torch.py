@@ -302,3 +302,17 @@ def test_a_bare_torch_classifier_streams_without_a_pipeline():
     fit_stream(net, DataFrameSource(frame, 50), y="label", verbose=0)
     assert len(net.history_) == 3
     assert net.feature_names_in_.tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "seed, error, match",
+    [
+        (-1, ValueError, r"fit_stream\(random_state=-1\) must be a non-negative int"),
+        (True, TypeError, r"fit_stream\(random_state=...\) must be an int; got a bool"),
+    ],
+)
+def test_a_bad_chunk_order_seed_is_refused_before_training(seed, error, match):
+    model = _model()
+    with pytest.raises(error, match=match):
+        _fit(model, random_state=seed)
+    assert not hasattr(model[0], "mean_")  # the Pipeline is left as it was
