@@ -44,6 +44,13 @@ def array_message(X: Any, *, min_rows: int) -> Message:
     Raises the errors scikit-learn users expect (sparse, 1-D, empty, complex or
     non-numeric input) through :func:`sklearn.utils.check_array`.
     """
+    if isinstance(X, torch.utils.data.Dataset):
+        # numpy would read it row by row until IndexError, which a Dataset
+        # need not ever raise.
+        raise TypeError(
+            f"X is a torch Dataset ({type(X).__name__}); pass its data as a "
+            "Message, DataFrame, dict or array instead."
+        )
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     array = check_array(
