@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import threading
 import types
 import warnings
 from collections.abc import Iterator
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ import pandas as pd
 import torch
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.utils import assert_all_finite
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -34,14 +37,14 @@ from fireworks_sk.estimators._data import (
 )
 from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
 from fireworks_sk.estimators._module import DefaultMLP
-from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import _schema_diff, as_message
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
 # Independent random streams derived from one random_state.
-_INIT_STREAM, _SHUFFLE_STREAM, _EPOCH_STREAM = 0, 1, 2
+_INIT_STREAM, _SHUFFLE_STREAM, _EPOCH_STREAM, _SPLIT_STREAM = 0, 1, 2, 3
 
 # Attributes learned from the data (besides skorch's module_, history_, ...).
 _DATA_ATTRIBUTES = (
@@ -55,6 +58,11 @@ _DATA_ATTRIBUTES = (
     "_feed_schema_",
     "_y_ndim_",
 )
+
+
+class _NotInitializedError(NotFittedError, NotInitializedError):
+    """An unfitted net was used: caught as fireworks_sk's, scikit-learn's and
+    skorch's not-fitted errors alike."""
 
 
 def _is_internal(X: Any) -> bool:
@@ -78,6 +86,25 @@ def _seeded(seed: int | None, devices: list[int]) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         _seed_torch(seed, devices)
         yield
+
+
+@contextlib.contextmanager
+def _seeded_globals(seed: int, devices: list[int]) -> Iterator[None]:
+    """Seed torch's, numpy's and Python's global generators, restoring them after.
+
+    For code the estimator does not own that draws from the global state, as
+    skorch's ``ValidSplit`` (through scikit-learn's splitters) and
+    ``torch.utils.data.random_split`` do.
+    """
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        with _seeded(seed, devices):
+            np.random.seed(seed % 2**32)
+            random.seed(seed)
+            yield
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
 
 
 # Re-entrant: fit calls partial_fit, which enters the fit context again.
@@ -192,11 +219,12 @@ class _MessageNet:
         -------
         self
         """
-        self._check_fit_params(fit_params)
-        reset = not self.warm_start or not self.initialized_
-        dataset, y_split = self._prepare_fit(X, y, reset=reset)
-        with self._fit_context():
-            return super().fit(dataset, y_split, **fit_params)
+        with _restored_on_error(self):
+            self._check_fit_params(fit_params)
+            reset = not self.warm_start or not self.initialized_
+            dataset, y_split = self._prepare_fit(X, y, reset=reset)
+            with self._fit_context():
+                return super().fit(dataset, y_split, **fit_params)
 
     def partial_fit(
         self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any
@@ -216,11 +244,14 @@ class _MessageNet:
         -------
         self
         """
-        self._check_fit_params(fit_params)
-        if not _is_internal(X):
+        if _is_internal(X):  # from fit, which restores on error itself
+            with self._fit_context():
+                return super().partial_fit(X, y, **fit_params)
+        with _restored_on_error(self):
+            self._check_fit_params(fit_params)
             X, y = self._prepare_fit(X, y, reset=False, classes=classes)
-        with self._fit_context():
-            return super().partial_fit(X, y, **fit_params)
+            with self._fit_context():
+                return super().partial_fit(X, y, **fit_params)
 
     def check_data(self, X: Any, y: Any = None) -> None:
         """Do nothing: ``fit`` has validated and encoded X and y already."""
@@ -268,6 +299,17 @@ class _MessageNet:
         base = check_seed(self.random_state, type(self).__name__)
         return None if base is None else derive_seed(base, *stream)
 
+    def check_is_fitted(
+        self, attributes: Any = None, *args: Any, **kwargs: Any
+    ) -> None:
+        """skorch's check, raising an error that ``fireworks_sk.NotFittedError``,
+        scikit-learn's ``NotFittedError`` and skorch's ``NotInitializedError``
+        all catch."""
+        try:
+            super().check_is_fitted(attributes, *args, **kwargs)
+        except NotInitializedError as exc:
+            raise _NotInitializedError(str(exc)) from exc
+
     def _cuda_devices(self) -> list[int]:
         if self.device is None or not torch.cuda.is_available():
             return []
@@ -289,6 +331,19 @@ class _MessageNet:
         if seed is not None:
             _seed_torch(seed, self._cuda_devices())
 
+    def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """skorch's train/validation split, its randomness seeded by ``random_state``.
+
+        A ``train_split`` that draws from the global random state (skorch's
+        ``ValidSplit`` without a ``random_state`` of its own) splits the same
+        way in every fit with the same seed; one with its own seed keeps it.
+        """
+        seed = self._seed(_SPLIT_STREAM)
+        if seed is None or not self.train_split:
+            return super().get_split_datasets(X, y, **fit_params)
+        with _seeded_globals(seed, self._cuda_devices()):
+            return super().get_split_datasets(X, y, **fit_params)
+
     def _set_training(self, training: bool = True) -> None:
         """Switch train/eval mode only where it differs.
 
@@ -309,12 +364,40 @@ class _MessageNet:
         target. A module passed as an instance is used as it is; pass the class
         to have ``random_state`` seed its initialisation.
         """
+        self._warn_if_unseedable()
         with _seeded(self._seed(_INIT_STREAM), self._cuda_devices()):
             if self.module is None:
                 self.module_ = self._default_module()
             else:
                 super().initialize_module()
             self._materialise(self.module_)
+        return self
+
+    def _warn_if_unseedable(self) -> None:
+        """A module instance, used as it is, escapes ``random_state``."""
+        if self.random_state is None or not isinstance(self.module, torch.nn.Module):
+            return
+        if self.get_params_for("module"):
+            return  # skorch builds a new instance from the module__ parameters
+        warnings.warn(
+            f"{type(self).__name__} got module as an instance "
+            f"({type(self.module).__name__}(...)): random_state cannot "
+            "re-initialise it, so training starts from the weights it holds, and "
+            "a second fit continues where the first stopped. Pass the class, "
+            "with its arguments as module__name=..., to have random_state seed "
+            "its initialisation.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    def initialize_optimizer(self, *args: Any, **kwargs: Any) -> Any:
+        """skorch's optimizer; a name such as ``"adam"`` means the torch.optim class."""
+        if not isinstance(self.optimizer, str):
+            return super().initialize_optimizer(*args, **kwargs)
+        optimizer = _optimizer_class(self.optimizer, type(self).__name__)
+        named_parameters = self.get_all_learnable_params()
+        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
+        self.optimizer_ = optimizer(*args, **kwargs)
         return self
 
     def _default_module(self) -> DefaultMLP:
@@ -485,12 +568,19 @@ class _MessageNet:
     def _positional(self) -> bool:
         return self._stack_ or len(self.inputs_) == 1
 
-    def _feed(self, message: Message) -> Message:
-        """The tensors passed to forward: one per input, or one stacked matrix."""
-        if self._stack_:
-            columns = {ARRAY_COLUMN: stack_columns(message, self.inputs_)}
+    def _feed(
+        self, message: Message, inputs: list[str] | None = None, stack: bool = False
+    ) -> Message:
+        """The tensors passed to forward: one per input, or one stacked matrix.
+
+        ``inputs`` defaults to the fitted ones (``inputs_``, ``_stack_``).
+        """
+        if inputs is None:
+            inputs, stack = self.inputs_, self._stack_
+        if stack:
+            columns = {ARRAY_COLUMN: stack_columns(message, inputs)}
         else:
-            columns = {c: column_tensor(c, message[c]) for c in self.inputs_}
+            columns = {c: column_tensor(c, message[c]) for c in inputs}
         return Message._from_columns(columns, len(message))
 
     # ------------------------------------------------------ skorch's hooks
@@ -500,16 +590,23 @@ class _MessageNet:
             return X
         self.check_is_fitted()
         if not hasattr(self, "n_features_in_"):
-            raise NotInitializedError(
-                f"This {type(self).__name__} was initialised but never fitted, so it "
-                "does not know its input columns; fit it, or load a fitted one "
-                "with joblib.load."
-            )
+            return self._unchecked_dataset(X)
         feed = self._frame_matrix(X)
         if feed is None:
             message, named, _ = self._split_target(X, None, fitting=False)
             feed = self._feed(self._align(message, named))
         return self.dataset(feed, positional=self._positional())
+
+    def _unchecked_dataset(self, X: Any) -> MessageDataset:
+        """X for a net that was initialised (and loaded) but never fitted.
+
+        As in skorch, after ``initialize()`` and ``load_params(...)`` X is fed
+        as it comes: there are no fitted columns to check it against.
+        """
+        message, _, _ = self._split_target(X, None, fitting=False)
+        inputs, stack = self._resolve_inputs(message)
+        feed = self._feed(message, inputs, stack)
+        return self.dataset(feed, positional=stack or len(inputs) == 1)
 
     def _frame_matrix(self, X: Any) -> Message | None:
         """A DataFrame of exactly the fitted numeric columns in one conversion.
@@ -548,7 +645,19 @@ class _MessageNet:
             kwargs.setdefault("random_state", self._seed(_SHUFFLE_STREAM))
         if self.device is not None and torch.device(self.device).type != "cpu":
             kwargs.setdefault("device", self.device)
+        if not training and kwargs.get("drop_last"):
+            raise ValueError(
+                f"{type(self).__name__}(iterator_valid__drop_last=True) would drop "
+                "rows from predictions and validation scores; leave it False."
+            )
         loader = getattr(self, prefix)(data.loader_message(), **kwargs)
+        if training and isinstance(loader, MessageLoader) and not len(loader):
+            raise ValueError(
+                f"{type(self).__name__} has {len(data)} training rows, which make "
+                f"no batch of batch_size={loader.batch_size} with "
+                f"drop_last={loader.drop_last}, so no epoch would train; lower "
+                "batch_size or set iterator_train__drop_last=False."
+            )
         return _Batches(loader, data.positional, net=self if training else None)
 
     def forward_iter(
@@ -565,6 +674,54 @@ class _MessageNet:
     def _eval_batch(self) -> float:
         size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
         return float("inf") if size == -1 else size
+
+    def get_loss(
+        self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False
+    ) -> Any:
+        """skorch's loss, on module outputs checked against the classes or targets.
+
+        A tensor output whose shape does not fit y is refused before the
+        criterion can broadcast it into a loss that trains nothing. The first
+        training batch of each fit also warns about probabilities fed to
+        ``CrossEntropyLoss``.
+        """
+        if isinstance(y_pred, torch.Tensor) and isinstance(y_true, torch.Tensor):
+            y_true = self._check_output(tuple(y_pred.shape), y_true)
+            if training and vars(self).pop("_outputs_unchecked_", False):
+                self._warn_if_probabilities(y_pred)
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        super().on_train_begin(net, **kwargs)
+        self._outputs_unchecked_ = True
+
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        super().on_train_end(net, **kwargs)
+        vars(self).pop("_outputs_unchecked_", None)
+
+    def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:
+        """Warn when outputs fed to CrossEntropyLoss look like probabilities.
+
+        ``CrossEntropyLoss`` applies softmax itself; rows that are already
+        probabilities (as after a final ``Softmax``) train on a flattened loss.
+        """
+        criterion = getattr(self, "criterion_", None)
+        if not isinstance(criterion, torch.nn.CrossEntropyLoss):
+            return
+        if y_pred.ndim != 2 or y_pred.shape[1] < 2:
+            return
+        scores = y_pred.detach().float()
+        in_range = bool(((scores >= 0) & (scores <= 1)).all())
+        ones = torch.ones(len(scores), device=scores.device)
+        if in_range and torch.allclose(scores.sum(dim=1), ones, atol=1e-4):
+            warnings.warn(
+                f"{type(self).__name__}'s module returns rows that look like "
+                "probabilities (each in [0, 1], summing to 1), but CrossEntropyLoss "
+                "expects logits and applies softmax itself. Remove the final "
+                "Softmax, or pass criterion=torch.nn.NLLLoss to keep it.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Accuracy (classifier) or R² (regressor) of ``predict(X)`` against y.
@@ -588,6 +745,20 @@ class _MessageNet:
             y = y.detach().cpu().numpy()
         return super().score(X, y, sample_weight=sample_weight)
 
+    def __repr__(self) -> str:
+        """The parameters set away from their defaults, as scikit-learn shows them.
+
+        skorch's own repr shows the module instead (``[uninitialized](...)``);
+        ``net.module_`` still prints it.
+        """
+        defaults = _default_params(type(self))
+        shown = [
+            f"{name}={value!r}"
+            for name, value in sorted(self.get_params(deep=False).items())
+            if name not in defaults or repr(value) != repr(defaults[name])
+        ]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
     def _get_param_names(self) -> list[str]:
         # skorch lists its private ``_params_to_validate`` among the parameters;
         # it is bookkeeping that __init__ derives, not a parameter to set.
@@ -599,6 +770,102 @@ class _MessageNet:
                 f"{type(self).__name__} does not support sample_weight: skorch "
                 "passes fit parameters unchanged to module.forward for every batch."
             )
+        _check_epochs(type(self).__name__, "max_epochs", self.max_epochs)
+        if fit_params.get("epochs") is not None:
+            _check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
+
+
+def _check_epochs(owner: str, name: str, value: Any) -> None:
+    """Refuse a number of epochs that trains nothing, as scikit-learn's max_iter."""
+    if isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)):
+        if value >= 1:
+            return
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {owner} must be an int in the range "
+        f"[1, inf). Got {value!r} instead."
+    )
+
+
+def _state(obj: Any) -> dict[str, Any] | None:
+    """A copy of a module's or optimizer's state; None for lazy modules."""
+    if isinstance(obj, torch.nn.Module):
+        if any(torch.nn.parameter.is_lazy(p) for p in obj.parameters()):
+            return None
+        return _copied(obj.state_dict())
+    if isinstance(obj, torch.optim.Optimizer):
+        return _copied(obj.state_dict())
+    return None
+
+
+def _copied(tree: Any) -> Any:
+    """Tensors cloned through nested dicts and lists; other leaves are values.
+
+    A state dict holds references to the tensors training updates in place;
+    this is ``copy.deepcopy`` for that shape of data, several times faster.
+    """
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, dict):
+        return {key: _copied(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_copied(value) for value in tree]
+    return tree
+
+
+@contextlib.contextmanager
+def _restored_on_error(net: Any) -> Iterator[None]:
+    """Put ``net`` back as it was if the block raises, trained weights included.
+
+    A fit that fails, on bad input or in the middle of training, leaves the
+    net as before the call: unfitted, or with its previous fit, its weights,
+    optimizer state and history, never half-fitted. Modules and optimizers are
+    trained in place, so their states are copied; the history only grows, so
+    it is cut back to its length.
+    """
+    attributes = dict(vars(net))
+    states = {
+        id(obj): (obj, state)
+        for obj in attributes.values()
+        if (state := _state(obj)) is not None
+    }
+    history = attributes.get("history_")
+    length = None if history is None else len(history)
+    try:
+        yield
+    except BaseException:
+        vars(net).clear()
+        vars(net).update(attributes)
+        for obj, state in states.values():
+            obj.load_state_dict(state)
+        if length is not None:
+            del history[length:]
+        raise
+
+
+def _default_params(cls: type) -> dict[str, Any]:
+    """The parameters of ``cls()``; none when a subclass requires arguments."""
+    try:
+        return cls().get_params(deep=False)
+    except TypeError:
+        return {}
+
+
+def _optimizer_class(name: str, owner: str) -> type:
+    """The torch.optim class named ``name``, case aside ("adam", "SGD")."""
+    classes = {
+        key.lower(): value
+        for key, value in vars(torch.optim).items()
+        if isinstance(value, type)
+        and issubclass(value, torch.optim.Optimizer)
+        and value is not torch.optim.Optimizer
+    }
+    if name.lower() not in classes:
+        raise ValueError(
+            f"{owner}(optimizer={name!r}) names no torch.optim optimizer. Pass an "
+            "optimizer class such as torch.optim.Adam, a callable returning an "
+            f"optimizer, or one of the names {sorted(classes)!r}."
+        )
+    return classes[name.lower()]
 
 
 def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -616,6 +883,16 @@ def _labels(y: Any) -> np.ndarray:
     elif isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
     return column_or_1d(y, warn=True)
+
+
+def _check_no_missing(y: np.ndarray) -> None:
+    """Refuse NaN or None among labels of any dtype, naming y and the row."""
+    missing = pd.isna(y)
+    if missing.any():
+        raise ValueError(
+            f"Input y contains NaN or None (first at row {int(np.argmax(missing))}); "
+            "drop those rows or give them a label first."
+        )
 
 
 def _unique_labels(y: Any) -> np.ndarray:
@@ -659,7 +936,12 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         None builds :class:`~fireworks_sk.estimators.DefaultMLP`, whose input
         width is inferred (``LazyLinear``) and whose output width is the number
         of classes; set its layers with ``module__hidden_units=(64, 64)``.
-        The module returns logits.
+        The module returns logits of shape (n_rows, n_classes); another width
+        is refused at fit. A class is built, seeded by ``random_state``, at
+        every fit. An instance is used as it is: ``random_state`` cannot
+        re-initialise it, training starts from the weights it holds and a
+        second fit continues where the first stopped (a warning says so when
+        ``random_state`` is set).
     inputs : str, list of str or None, default=None
         Columns fed to ``module.forward``: one column positionally, several as
         keyword arguments named after the columns. None feeds every tensor
@@ -673,14 +955,19 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         derived from ``(random_state, epoch)``; the global torch random state
         is left as it was. The same seed gives bit-identical weights on the CPU.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
-    optimizer : torch optimizer class, default=torch.optim.Adam
+    optimizer : torch optimizer class or str, default=torch.optim.Adam
+        A name such as ``"adam"`` or ``"sgd"`` means the torch.optim class of
+        that name, case aside.
     lr : float, default=0.01
     max_epochs : int, default=30
+        Epochs per ``fit`` or ``partial_fit``; at least 1.
     batch_size : int, default=128
     train_split : callable or None, default=None
         skorch's internal validation split; None trains on all rows, as
         ``MLPClassifier`` does. Use ``skorch.dataset.ValidSplit(5)`` to get
-        ``valid_loss`` for ``EarlyStopping``.
+        ``valid_loss`` for ``EarlyStopping``. ``random_state`` seeds a split
+        that draws from the global random state (``ValidSplit`` without a
+        ``random_state`` of its own).
     **kwargs
         Any other skorch parameter (``callbacks``, ``device``, ``warm_start``,
         ``iterator_train__shuffle``, ``module__dropout``, ...). ``verbose``
@@ -704,6 +991,12 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
     skorch's scoring callbacks see the encoded targets (class indices) and
     predict on the internal :class:`MessageDataset`, where ``predict`` returns
     class indices too, so ``EpochScoring("accuracy")`` is right for any labels.
+
+    A ``fit`` or ``partial_fit`` that raises leaves the net as it was before
+    the call, weights, optimizer state and history included. A net given a
+    module can be used as in skorch: ``initialize()``, ``load_params(...)``,
+    then ``predict``; X is then fed unchecked, and ``predict`` returns class
+    indices unless ``classes`` is set.
 
     Examples
     --------
@@ -749,6 +1042,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
         y = _labels(y)
+        _check_no_missing(y)
         assert_all_finite(y, input_name="y")
         _unique_labels(y)  # before scikit-learn's checks, whose error says less
         check_classification_targets(y)
@@ -757,6 +1051,35 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             self.n_outputs_ = len(self.classes_)
         codes = _encode_labels(y, np.asarray(self.classes_))
         return torch.from_numpy(codes), codes
+
+    def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
+        """Refuse module outputs that are not one score per class."""
+        n_classes = self.n_outputs_
+        if len(shape) != 2 or shape[1] != n_classes:
+            raise ValueError(
+                f"{type(self).__name__}'s module returns outputs of shape {shape}, "
+                f"but there are {n_classes} classes "
+                f"{np.asarray(self.classes_).tolist()!r}: it must return shape "
+                f"(n_rows, {n_classes}), one score per class. Set the width of "
+                "its last layer to the number of classes (module=None does)."
+            )
+        return y_true
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, one column per class of ``classes_``.
+
+        Parameters
+        ----------
+        X : Message, DataFrame, dict or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        proba = super().predict_proba(X)
+        if hasattr(self, "n_outputs_"):
+            self._check_output(proba.shape)
+        return proba
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels.
@@ -772,7 +1095,14 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             as its scoring callbacks pass them, class indices.
         """
         index = self.predict_proba(X).argmax(axis=1)
-        return index if _is_internal(X) else np.asarray(self.classes_)[index]
+        if _is_internal(X) or not self._knows_classes():
+            return index
+        return np.asarray(self.classes_)[index]
+
+    def _knows_classes(self) -> bool:
+        """False for a net initialised and loaded without ``classes=``: as in
+        skorch, its predictions are then class indices."""
+        return self.classes is not None or hasattr(self, "classes_inferred_")
 
 
 class TorchRegressor(_MessageNet, NeuralNetRegressor):
@@ -786,12 +1116,15 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
     ----------
     module : torch.nn.Module class or instance, or None, default=None
         None builds a :class:`~fireworks_sk.estimators.DefaultMLP` with one
-        output per target.
+        output per target. The module returns shape (n_rows, n_targets), or
+        (n_rows,) for a single target (trained against y of that shape); another
+        width is refused at fit. An instance escapes ``random_state``, as for
+        :class:`TorchClassifier`.
     inputs : str, list of str or None, default=None
     target : str or None, default=None
     random_state : int, numpy Generator or None, default=None
     criterion : torch criterion class, default=torch.nn.MSELoss
-    optimizer : torch optimizer class, default=torch.optim.Adam
+    optimizer : torch optimizer class or str, default=torch.optim.Adam
     lr : float, default=0.01
     max_epochs : int, default=30
     batch_size : int, default=128
@@ -876,9 +1209,34 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
             The shape of y at fit.
         """
         prediction = NeuralNet.predict_proba(self, X).astype(np.float64)
+        if not hasattr(self, "n_outputs_"):
+            return prediction
+        self._check_output(prediction.shape)
+        prediction = prediction.reshape(len(prediction), self.n_outputs_)
         if _is_internal(X) or self._y_ndim_ != 1:
             return prediction
         return prediction.reshape(len(prediction))
+
+    def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
+        """Refuse outputs that are not one value per target; align y to them.
+
+        A module that returns shape (n_rows,) for a single target is trained
+        against y of that shape too, as skorch users expect, rather than
+        against (n_rows, 1), which the criterion would broadcast to
+        (n_rows, n_rows).
+        """
+        n_targets = self.n_outputs_
+        if len(shape) == 2 and shape[1] == n_targets:
+            return y_true
+        if len(shape) == 1 and n_targets == 1:
+            return None if y_true is None else y_true.reshape(-1)
+        single = " or (n_rows,)" if n_targets == 1 else ""
+        raise ValueError(
+            f"{type(self).__name__}'s module returns outputs of shape {shape}, "
+            f"but y has {n_targets} target{'s' if n_targets > 1 else ''}: it "
+            f"must return shape (n_rows, {n_targets}){single}, one value per "
+            "target."
+        )
 
     @available_if(lambda self: False)
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -270,16 +270,6 @@ def test_predict_before_fit_raises_not_fitted(blobs):
         TorchClassifier().predict(blobs[0])
 
 
-def test_initialised_but_unfitted_net_explains_what_is_missing(blobs):
-    from skorch.exceptions import NotInitializedError
-
-    clf = TorchClassifier(
-        torch.nn.Linear, module__in_features=4, module__out_features=3
-    )
-    with pytest.raises(NotInitializedError, match="initialised but never fitted"):
-        clf.initialize().predict(blobs[0])
-
-
 def test_array_input_for_a_net_fitted_on_shaped_columns_is_refused(two_input_message):
     clf = TorchClassifier(TwoInputNet, target="label", **FAST).fit(two_input_message)
     with pytest.raises(
