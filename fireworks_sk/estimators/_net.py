@@ -66,8 +66,10 @@ class _NotInitializedError(NotFittedError, NotInitializedError):
 
 
 def _is_internal(X: Any) -> bool:
-    """Whether X is an already-encoded dataset handed around by skorch."""
-    return isinstance(X, (MessageDataset, torch.utils.data.Subset))
+    """Whether X is a dataset handed around by skorch (ours, a Subset of one,
+    or skorch's ``Dataset`` of a ``predefined_split``), whose targets are
+    encoded, so predictions on it are class indices."""
+    return isinstance(X, torch.utils.data.Dataset)
 
 
 def _seed_torch(seed: int, devices: list[int]) -> None:
@@ -197,8 +199,20 @@ class _MessageNet:
         vars(self).update(components)
 
     def _drop_init_state(self) -> None:
-        for name in ("history_", "initialized_", "virtual_params_"):
+        # A history passed as history=MyHistory() is kept, as skorch keeps it.
+        if vars(self).get("history_") is None:
+            vars(self).pop("history_", None)
+        for name in ("initialized_", "virtual_params_"):
             vars(self).pop(name, None)
+
+    def __setattr__(self, name: str, attr: Any) -> None:
+        # Before skorch's __init__ has run (a subclass setting self.module2 =
+        # nn.Linear(...) first), skorch sets attributes plainly; it tells by
+        # the absence of ``initialized_``, which is a class default here.
+        if "_params_to_validate" not in vars(self):
+            object.__setattr__(self, name, attr)
+            return
+        super().__setattr__(name, attr)
 
     # ------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
@@ -263,6 +277,8 @@ class _MessageNet:
             self._forget_data()
         first = not hasattr(self, "n_features_in_")
         message, named, y = self._split_target(X, y, fitting=True)
+        # Callbacks see X and y as the user passed them, as in skorch.
+        self._user_data_ = (X, y)
         message = self._check_columns(message, named, first=first)
         if first:
             self.inputs_, self._stack_ = self._resolve_inputs(message)
@@ -634,7 +650,7 @@ class _MessageNet:
         ``random_state`` and the epoch; ``iterator_train__shuffle=False`` turns
         shuffling off.
         """
-        data = resolve_dataset(dataset)
+        data = resolve_dataset(dataset, self._encode_data)
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
         kwargs.setdefault("batch_size", self.batch_size)
@@ -698,6 +714,30 @@ class _MessageNet:
     def on_train_end(self, net: Any, **kwargs: Any) -> None:
         super().on_train_end(net, **kwargs)
         vars(self).pop("_outputs_unchecked_", None)
+        vars(self).pop("_user_data_", None)
+
+    def notify(self, method_name: str, **cb_kwargs: Any) -> None:
+        """skorch's notify; ``on_train_begin`` and ``on_train_end`` get X and y
+        as passed to ``fit``, not the encoded dataset (as skorch's callbacks
+        such as ``InputShapeSetter`` expect)."""
+        user = vars(self).get("_user_data_")
+        if user is not None and method_name in ("on_train_begin", "on_train_end"):
+            cb_kwargs["X"], cb_kwargs["y"] = user
+        super().notify(method_name, **cb_kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_user_data_", None)
+        return state
+
+    def _encode_data(self, X: Any, y: Any) -> MessageDataset:
+        """X and y as passed to ``fit`` (in a skorch ``Dataset``), encoded as
+        ``fit`` encodes them."""
+        data = self.get_dataset(X)
+        if y is None:
+            return data
+        target, _ = self._encode_target(y, first=False)
+        return MessageDataset(data.message, target, positional=data.positional)
 
     def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:
         """Warn when outputs fed to CrossEntropyLoss look like probabilities.
@@ -908,7 +948,14 @@ def _unique_labels(y: Any) -> np.ndarray:
 
 
 def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Indices of ``y`` in ``classes``; unknown labels raise naming them."""
+    """Indices of ``y`` in ``classes``; unknown labels raise naming them.
+
+    Integer labels none of which is a class but all of which index ``classes``
+    are already indices: skorch's ``classes=["neg", "pos"]`` names the codes
+    of an integer-coded y.
+    """
+    if _are_indices(y, classes):
+        return y.astype(np.int64)
     order = np.argsort(classes, kind="stable")
     ordered = classes[order]
     position = np.clip(np.searchsorted(ordered, y), 0, len(ordered) - 1)
@@ -920,6 +967,17 @@ def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
             f"{classes.tolist()!r}; pass all labels as 'classes' on the first call."
         )
     return order[position].astype(np.int64)
+
+
+def _are_indices(y: np.ndarray, classes: np.ndarray) -> bool:
+    if not np.issubdtype(y.dtype, np.integer) or not len(y):
+        return False
+    if not ((y >= 0) & (y < len(classes))).all():
+        return False
+    try:
+        return not np.isin(y, classes).any()
+    except TypeError:
+        return True
 
 
 class TorchClassifier(_MessageNet, NeuralNetClassifier):
@@ -1048,9 +1106,16 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         check_classification_targets(y)
         if first:
             self.classes_inferred_ = _unique_labels(y if classes is None else classes)
-            self.n_outputs_ = len(self.classes_)
-        codes = _encode_labels(y, np.asarray(self.classes_))
+            self.n_outputs_ = len(self._class_labels())
+        codes = _encode_labels(y, self._class_labels())
         return torch.from_numpy(codes), codes
+
+    def _class_labels(self) -> np.ndarray:
+        """``classes_``, or with ``classes=[]`` (which hides ``classes_``, as in
+        skorch) the labels seen in y."""
+        if self.classes is not None and not len(self.classes):
+            return np.asarray(self.classes_inferred_)
+        return np.asarray(self.classes_)
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
@@ -1097,7 +1162,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         index = self.predict_proba(X).argmax(axis=1)
         if _is_internal(X) or not self._knows_classes():
             return index
-        return np.asarray(self.classes_)[index]
+        return self._class_labels()[index]
 
     def _knows_classes(self) -> bool:
         """False for a net initialised and loaded without ``classes=``: as in
