@@ -21,6 +21,7 @@ __all__ = [
     "MessageDataset",
     "array_message",
     "column_tensor",
+    "is_message_dataset",
     "is_named",
     "resolve_dataset",
     "stack_columns",
@@ -45,13 +46,6 @@ def array_message(X: Any, *, min_rows: int) -> Message:
     Raises the errors scikit-learn users expect (sparse, 1-D, empty, complex or
     non-numeric input) through :func:`sklearn.utils.check_array`.
     """
-    if isinstance(X, torch.utils.data.Dataset):
-        # numpy would read it row by row until IndexError, which a Dataset
-        # need not ever raise.
-        raise TypeError(
-            f"X is a torch Dataset ({type(X).__name__}); pass its data as a "
-            "Message, DataFrame, dict or array instead."
-        )
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     array = check_array(
@@ -160,9 +154,13 @@ class MessageDataset(Dataset):
         return len(self.message)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        row = self.message[index]
-        y = None if self.y is None else self.y[index]
-        return self.inputs(row), y
+        """Row ``index`` as ``(inputs, target)``, for a ``DataLoader``; without a
+        target, a placeholder ``tensor(0)`` as skorch's Dataset gives."""
+        columns = self.message._columns
+        row = {name: column[index] for name, column in columns.items()}
+        x = next(iter(row.values())) if self.positional else row
+        y = torch.tensor(0) if self.y is None else self.y[index]
+        return x, y
 
     def inputs(self, message: Message | None = None) -> torch.Tensor | dict:
         """The forward arguments of ``message`` (default: all rows)."""
@@ -195,28 +193,38 @@ def _input_message(X: Any) -> tuple[Message, bool]:
     return Message._from_columns({ARRAY_COLUMN: tensor}, len(tensor)), True
 
 
+def is_message_dataset(dataset: Any) -> bool:
+    """Whether ``dataset`` is a MessageDataset or (nested) Subsets of one."""
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, MessageDataset)
+
+
 def resolve_dataset(
-    dataset: Any, encode: Callable[[Any, Any], MessageDataset] | None = None
-) -> MessageDataset:
+    dataset: Any, encode: Callable[[Any, Any], MessageDataset | None] | None = None
+) -> MessageDataset | None:
     """A MessageDataset from itself, from (nested) Subsets of one, or from data.
 
     Parameters
     ----------
-    dataset : MessageDataset, Subset, or a dataset with ``X`` and ``y``
+    dataset : torch Dataset
         A dataset with ``X`` and ``y`` attributes that is not a MessageDataset
         (skorch's :class:`~skorch.dataset.Dataset`, as in
         ``predefined_split(Dataset(X_valid, y_valid))``) holds data as the user
-        passes it to ``fit``; ``encode(X, y)`` turns it into a MessageDataset.
+        passes it to ``fit``; ``encode(X, y)`` turns it into a MessageDataset
+        (or gives None).
     encode : callable or None, default=None
+
+    Returns
+    -------
+    MessageDataset or None
+        None for any other dataset, which is read row by row as skorch reads it.
     """
     if isinstance(dataset, MessageDataset):
         return dataset
     if isinstance(dataset, torch.utils.data.Subset):
-        return resolve_dataset(dataset.dataset, encode).subset(dataset.indices)
+        base = resolve_dataset(dataset.dataset, encode)
+        return None if base is None else base.subset(dataset.indices)
     if encode is not None and hasattr(dataset, "X") and hasattr(dataset, "y"):
         return encode(dataset.X, dataset.y)
-    raise TypeError(
-        f"Expected a MessageDataset, a Subset of one or a dataset with X and y "
-        f"attributes; got {type(dataset).__name__}. Pass X as a Message, "
-        "DataFrame, dict or array."
-    )
+    return None

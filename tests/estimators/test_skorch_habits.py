@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
+from scipy import sparse
 from skorch.callbacks import Callback, EpochScoring, InputShapeSetter
 from skorch.dataset import Dataset, ValidSplit
 from skorch.exceptions import SkorchAttributeError
@@ -20,19 +23,38 @@ class EndlessDataset(torch.utils.data.Dataset):
     """A Dataset whose __getitem__ never raises IndexError (a common sight)."""
 
     def __len__(self) -> int:
-        return 4
+        return 10
 
-    def __getitem__(self, i: int) -> tuple[float, int]:
-        return 0.0, 0
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.full((3,), float(i % 2)), i % 2
 
 
-def test_dataset_without_index_error_as_x_does_not_loop(blobs):
-    X, y = blobs
-    clf = TorchClassifier(max_epochs=1).fit(X, y)
-    with pytest.raises(TypeError, match="EndlessDataset"):
-        clf.predict(EndlessDataset())
-    with pytest.raises(TypeError, match=r"X is a torch Dataset \(EndlessDataset\)"):
-        TorchClassifier(max_epochs=1).fit(EndlessDataset(), [0, 1, 0, 1])
+def test_dataset_as_x_is_read_by_its_length_as_in_skorch():
+    dataset = EndlessDataset()
+    clf = TorchClassifier(nn.Linear, module__in_features=3, module__out_features=2)
+    clf.set_params(max_epochs=2, batch_size=4, random_state=0).fit(
+        dataset, np.arange(10) % 2
+    )
+    assert clf.classes_.tolist() == [0, 1]
+    assert clf.history[-1, "batches"][-1]["train_batch_size"] == 2
+    assert clf.predict(dataset).shape == (10,)
+
+
+def test_tensor_dataset_as_x_trains_as_in_skorch(coded):
+    X, y = coded
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+    clf.set_params(max_epochs=3, random_state=0).fit(dataset, y)
+    assert clf.history[-1, "train_loss"] < clf.history[0, "train_loss"]
+    assert clf.predict(dataset).shape == (60,)
+
+
+def test_data_loader_as_iterator_reads_message_datasets(coded):
+    X, y = coded
+    clf = TorchClassifier(
+        max_epochs=2, iterator_train=torch.utils.data.DataLoader, random_state=0
+    ).fit(X, y)
+    assert len(clf.history) == 2 and clf.predict(X).shape == (60,)
 
 
 @pytest.fixture
@@ -154,3 +176,50 @@ def test_history_passed_in_is_kept(coded):
 
     clf = TorchClassifier(max_epochs=2, history=MyHistory()).fit(*coded)
     assert isinstance(clf.history, MyHistory) and len(clf.history) == 2
+
+
+class TaggedDataset(Dataset):
+    """skorch's Dataset with an extra argument, as users subclass it."""
+
+    def __init__(self, X, y=None, *, tag=None):
+        super().__init__(X, y)
+        self.tag = tag
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"dataset": TaggedDataset, "dataset__tag": "a"},
+        {"dataset": partial(TaggedDataset, tag="a")},
+    ],
+    ids=["class-and-arguments", "partial"],
+)
+def test_dataset_may_be_your_own_as_in_skorch(coded, params):
+    X, y = coded
+    clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+    clf.set_params(max_epochs=1, **params).fit(X, y)
+    assert clf.get_dataset(X).tag == "a"
+    assert clf.predict(X).shape == (60,)
+
+
+def test_dataset_instance_with_arguments_is_refused_as_in_skorch(coded):
+    clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+    clf.set_params(max_epochs=1, dataset=Dataset(*coded), dataset__tag="a")
+    with pytest.raises(TypeError, match="Trying to pass an initialized Dataset"):
+        clf.fit(*coded)
+
+
+def test_sparse_input_is_densified_as_batches_are_read(coded):
+    X, y = coded
+    matrix = sparse.csr_matrix(np.where(np.abs(X) > 0.5, X, 0))
+    clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+    clf.set_params(max_epochs=2, random_state=0).fit(matrix, y)
+    assert np.array_equal(clf.predict(matrix), clf.predict(matrix.toarray()))
+
+
+def test_sparse_input_keeps_string_labels_and_the_default_module(blobs):
+    X, y = blobs
+    clf = TorchClassifier(max_epochs=2, random_state=0).fit(sparse.csr_matrix(X), y)
+    assert set(clf.predict(sparse.csr_matrix(X))) <= set(clf.classes_)
+    with pytest.raises(ValueError, match="X has 3 features, but TorchClassifier"):
+        clf.predict(sparse.csr_matrix(X[:, :3]))
