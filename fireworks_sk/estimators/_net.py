@@ -9,7 +9,6 @@ import threading
 import types
 import warnings
 from collections.abc import Iterator
-from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -17,8 +16,8 @@ import pandas as pd
 import torch
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import sparse
+from sklearn.base import BaseEstimator
 from sklearn.utils import assert_all_finite
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -38,9 +37,17 @@ from fireworks_sk.estimators._data import (
     resolve_dataset,
     stack_columns,
 )
+from fireworks_sk.estimators._guards import (
+    NetNotFittedError,
+    check_epochs,
+    check_no_missing,
+    list_skorch_params,
+    optimizer_class,
+    restored_net_on_error,
+)
 from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
 from fireworks_sk.estimators._module import DefaultMLP
-from fireworks_sk.exceptions import NotFittedError, SchemaError
+from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import _schema_diff, as_message
 
@@ -61,11 +68,6 @@ _DATA_ATTRIBUTES = (
     "_feed_schema_",
     "_y_ndim_",
 )
-
-
-class _NotInitializedError(NotFittedError, NotInitializedError):
-    """An unfitted net was used: caught as fireworks_sk's, scikit-learn's and
-    skorch's not-fitted errors alike."""
 
 
 def _reads_datasets(iterator: Any) -> bool:
@@ -248,7 +250,7 @@ class _MessageNet:
         -------
         self
         """
-        with _restored_on_error(self):
+        with restored_net_on_error(self):
             self._check_fit_params(fit_params)
             reset = not self.warm_start or not self.initialized_
             dataset, y_split = self._prepare_fit(X, y, reset=reset)
@@ -276,7 +278,7 @@ class _MessageNet:
         if _is_internal(X):  # from fit, which restores on error itself
             with self._fit_context():
                 return super().partial_fit(X, y, **fit_params)
-        with _restored_on_error(self):
+        with restored_net_on_error(self):
             self._check_fit_params(fit_params)
             X, y = self._prepare_fit(X, y, reset=False, classes=classes)
             with self._fit_context():
@@ -379,7 +381,7 @@ class _MessageNet:
         try:
             super().check_is_fitted(attributes, *args, **kwargs)
         except NotInitializedError as exc:
-            raise _NotInitializedError(str(exc)) from exc
+            raise NetNotFittedError(str(exc)) from exc
 
     def _cuda_devices(self) -> list[int]:
         if self.device is None or not torch.cuda.is_available():
@@ -465,7 +467,7 @@ class _MessageNet:
         """skorch's optimizer; a name such as ``"adam"`` means the torch.optim class."""
         if not isinstance(self.optimizer, str):
             return super().initialize_optimizer(*args, **kwargs)
-        optimizer = _optimizer_class(self.optimizer, type(self).__name__)
+        optimizer = optimizer_class(self.optimizer, type(self).__name__)
         named_parameters = self.get_all_learnable_params()
         args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
         self.optimizer_ = optimizer(*args, **kwargs)
@@ -818,10 +820,12 @@ class _MessageNet:
         return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """skorch's hook; marks the next training batch's outputs for checking."""
         super().on_train_begin(net, **kwargs)
         self._outputs_unchecked_ = True
 
     def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        """skorch's hook; drops the mark when no batch took it."""
         super().on_train_end(net, **kwargs)
         vars(self).pop("_outputs_unchecked_", None)
         vars(self).pop("_user_data_", None)
@@ -897,19 +901,25 @@ class _MessageNet:
             y = y.detach().cpu().numpy()
         return super().score(X, y, sample_weight=sample_weight)
 
-    def __repr__(self) -> str:
-        """The parameters set away from their defaults, as scikit-learn shows them.
+    # scikit-learn's repr: the parameters set away from the defaults that the
+    # signature of __init__ lists (see list_skorch_params). skorch's shows the
+    # module instead; ``net.module_`` still prints it.
+    __repr__ = BaseEstimator.__repr__
 
-        skorch's own repr shows the module instead (``[uninitialized](...)``);
-        ``net.module_`` still prints it.
+    def set_params(self, **params: Any) -> Any:
+        """skorch's ``set_params``; ``callbacks`` on an unfitted net is only stored.
+
+        skorch builds the callbacks as soon as they are set, which fails on a
+        value that ``__init__`` accepted; scikit-learn asks that
+        ``set_params`` store, as ``__init__`` does, and ``fit`` check. A fitted
+        net, and ``callbacks__*`` routes, which need built callbacks, take
+        skorch's way.
         """
-        defaults = _default_params(type(self))
-        shown = [
-            f"{name}={value!r}"
-            for name, value in sorted(self.get_params(deep=False).items())
-            if name not in defaults or repr(value) != repr(defaults[name])
-        ]
-        return f"{type(self).__name__}({', '.join(shown)})"
+        routes = any(key.startswith("callbacks__") for key in params)
+        if "callbacks" in params and not routes and not self.initialized_:
+            vars(self)["callbacks"] = params.pop("callbacks")
+            vars(self).pop("callbacks_", None)  # built again by fit
+        return super().set_params(**params)
 
     def _get_param_names(self) -> list[str]:
         # skorch lists its private ``_params_to_validate`` among the parameters;
@@ -922,102 +932,9 @@ class _MessageNet:
                 f"{type(self).__name__} does not support sample_weight: skorch "
                 "passes fit parameters unchanged to module.forward for every batch."
             )
-        _check_epochs(type(self).__name__, "max_epochs", self.max_epochs)
+        check_epochs(type(self).__name__, "max_epochs", self.max_epochs)
         if fit_params.get("epochs") is not None:
-            _check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
-
-
-def _check_epochs(owner: str, name: str, value: Any) -> None:
-    """Refuse a number of epochs that trains nothing, as scikit-learn's max_iter."""
-    if isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)):
-        if value >= 1:
-            return
-    raise InvalidParameterError(
-        f"The {name!r} parameter of {owner} must be an int in the range "
-        f"[1, inf). Got {value!r} instead."
-    )
-
-
-def _state(obj: Any) -> dict[str, Any] | None:
-    """A copy of a module's or optimizer's state; None for lazy modules."""
-    if isinstance(obj, torch.nn.Module):
-        if any(torch.nn.parameter.is_lazy(p) for p in obj.parameters()):
-            return None
-        return _copied(obj.state_dict())
-    if isinstance(obj, torch.optim.Optimizer):
-        return _copied(obj.state_dict())
-    return None
-
-
-def _copied(tree: Any) -> Any:
-    """Tensors cloned through nested dicts and lists; other leaves are values.
-
-    A state dict holds references to the tensors training updates in place;
-    this is ``copy.deepcopy`` for that shape of data, several times faster.
-    """
-    if isinstance(tree, torch.Tensor):
-        return tree.detach().clone()
-    if isinstance(tree, dict):
-        return {key: _copied(value) for key, value in tree.items()}
-    if isinstance(tree, list):
-        return [_copied(value) for value in tree]
-    return tree
-
-
-@contextlib.contextmanager
-def _restored_on_error(net: Any) -> Iterator[None]:
-    """Put ``net`` back as it was if the block raises, trained weights included.
-
-    A fit that fails, on bad input or in the middle of training, leaves the
-    net as before the call: unfitted, or with its previous fit, its weights,
-    optimizer state and history, never half-fitted. Modules and optimizers are
-    trained in place, so their states are copied; the history only grows, so
-    it is cut back to its length.
-    """
-    attributes = dict(vars(net))
-    states = {
-        id(obj): (obj, state)
-        for obj in attributes.values()
-        if (state := _state(obj)) is not None
-    }
-    history = attributes.get("history_")
-    length = None if history is None else len(history)
-    try:
-        yield
-    except BaseException:
-        vars(net).clear()
-        vars(net).update(attributes)
-        for obj, state in states.values():
-            obj.load_state_dict(state)
-        if length is not None:
-            del history[length:]
-        raise
-
-
-def _default_params(cls: type) -> dict[str, Any]:
-    """The parameters of ``cls()``; none when a subclass requires arguments."""
-    try:
-        return cls().get_params(deep=False)
-    except TypeError:
-        return {}
-
-
-def _optimizer_class(name: str, owner: str) -> type:
-    """The torch.optim class named ``name``, case aside ("adam", "SGD")."""
-    classes = {
-        key.lower(): value
-        for key, value in vars(torch.optim).items()
-        if isinstance(value, type)
-        and issubclass(value, torch.optim.Optimizer)
-        and value is not torch.optim.Optimizer
-    }
-    if name.lower() not in classes:
-        raise ValueError(
-            f"{owner}(optimizer={name!r}) names no torch.optim optimizer. Pass an "
-            "optimizer class such as torch.optim.Adam, a callable returning an "
-            f"optimizer, or one of the names {sorted(classes)!r}."
-        )
-    return classes[name.lower()]
+            check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
 
 
 def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -1035,16 +952,6 @@ def _labels(y: Any) -> np.ndarray:
     elif isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
     return column_or_1d(y, warn=True)
-
-
-def _check_no_missing(y: np.ndarray) -> None:
-    """Refuse NaN or None among labels of any dtype, naming y and the row."""
-    missing = pd.isna(y)
-    if missing.any():
-        raise ValueError(
-            f"Input y contains NaN or None (first at row {int(np.argmax(missing))}); "
-            "drop those rows or give them a label first."
-        )
 
 
 def _unique_labels(y: Any) -> np.ndarray:
@@ -1092,6 +999,7 @@ def _are_indices(y: np.ndarray, classes: np.ndarray) -> bool:
         return True
 
 
+@list_skorch_params
 class TorchClassifier(_MessageNet, NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` that reads Messages and seeds itself.
 
@@ -1215,7 +1123,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
         y = _labels(y)
-        _check_no_missing(y)
+        check_no_missing(y)
         assert_all_finite(y, input_name="y")
         _unique_labels(y)  # before scikit-learn's checks, whose error says less
         check_classification_targets(y)
@@ -1285,6 +1193,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         return self.classes is not None or hasattr(self, "classes_inferred_")
 
 
+@list_skorch_params
 class TorchRegressor(_MessageNet, NeuralNetRegressor):
     """A skorch ``NeuralNetRegressor`` that reads Messages and seeds itself.
 
@@ -1411,11 +1320,13 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
         if len(shape) == 1 and n_targets == 1:
             return None if y_true is None else y_true.reshape(-1)
         single = " or (n_rows,)" if n_targets == 1 else ""
+        # .squeeze() turns the output of a one-row batch into a scalar.
+        hint = " (use .squeeze(-1), not .squeeze())" if not shape else ""
         raise ValueError(
             f"{type(self).__name__}'s module returns outputs of shape {shape}, "
             f"but y has {n_targets} target{'s' if n_targets > 1 else ''}: it "
             f"must return shape (n_rows, {n_targets}){single}, one value per "
-            "target."
+            f"target{hint}."
         )
 
     @available_if(lambda self: False)

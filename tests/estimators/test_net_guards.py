@@ -140,6 +140,20 @@ def test_regressor_one_dimensional_output_predicts_the_shape_of_a_2d_y():
     assert reg.score(X, y.reshape(-1, 1)) > 0.99
 
 
+class SqueezedAll(Squeezed):
+    """Squeezes every dimension, so a one-row batch becomes a scalar."""
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.linear(X).squeeze()
+
+
+def test_regressor_module_squeezing_a_one_row_batch_to_a_scalar_is_explained():
+    X, y = _linear(33)
+    reg = TorchRegressor(SqueezedAll, **FAST)  # batches of 16, 16 and 1 rows
+    with pytest.raises(ValueError, match=r"shape \(\), .*use \.squeeze\(-1\)"):
+        reg.fit(X, y)
+
+
 def test_classifier_module_wider_than_the_classes_is_refused_at_fit():
     X, y = _binary()
     clf = TorchClassifier(
@@ -218,6 +232,16 @@ def test_max_epochs_that_trains_nothing_is_refused(max_epochs):
     with pytest.raises(ValueError, match=r"range \[1, inf\)"):
         clf.partial_fit(X, y)
     assert not hasattr(clf, "module_")
+
+
+def test_max_epochs_error_is_the_one_scikit_learn_raises_for_max_iter():
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = _binary()
+    with pytest.raises(ValueError) as sklearn_error:
+        MLPClassifier(max_iter=0).fit(X, y)
+    with pytest.raises(type(sklearn_error.value)):
+        TorchClassifier(max_epochs=0).fit(X, y)
 
 
 def test_partial_fit_with_zero_epochs_is_refused():

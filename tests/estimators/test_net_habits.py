@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import sklearn.exceptions
 import torch
 from conftest import state_dicts_equal
+from skorch.callbacks import EarlyStopping
 from skorch.exceptions import NotInitializedError
 
 import fireworks_sk
@@ -88,11 +90,42 @@ def test_repr_shows_the_parameters_the_user_set():
     )
 
 
+def test_repr_inside_a_pipeline_and_a_search_shows_the_parameters_set():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    net = TorchClassifier(max_epochs=7)
+    assert "('torchclassifier', TorchClassifier(max_epochs=7))" in repr(
+        make_pipeline(fireworks_sk.BatchNormalizer(), net)
+    )
+    assert repr(GridSearchCV(net, {"lr": [0.1]})).startswith(
+        "GridSearchCV(estimator=TorchClassifier(max_epochs=7),"
+    )
+
+
 def test_repr_of_a_fitted_net_is_its_parameters():
     X, y = _binary()
     assert repr(TorchClassifier(**FAST).fit(X, y)) == (
         "TorchClassifier(batch_size=16, max_epochs=4)"
     )
+
+
+def test_signature_lists_skorch_parameters_with_their_defaults():
+    parameters = inspect.signature(TorchClassifier).parameters
+    assert parameters["verbose"].default == 0
+    assert parameters["iterator_train"].default is fireworks_sk.MessageLoader
+    assert parameters["classes"].default is None
+    assert "classes" not in inspect.signature(TorchRegressor).parameters
+
+
+def test_set_params_stores_callbacks_of_an_unfitted_net_and_fit_builds_them():
+    X, y = _binary()
+    clf = TorchClassifier(callbacks=-1, **FAST).set_params(callbacks=-2)
+    assert clf.callbacks == -2
+    clf.set_params(callbacks=[("stop", EarlyStopping(monitor="train_loss"))])
+    clf.set_params(callbacks__stop__patience=1)
+    clf.fit(X, y)
+    assert dict(clf.callbacks_)["stop"].patience == 1
 
 
 # --------------------------------------------------------------- labels

@@ -78,9 +78,10 @@ def test_exception_mid_training_propagates_and_leaves_a_usable_estimator():
     # Seeding and thread limits are undone although fit raised.
     assert torch.get_num_threads() == threads
     assert torch.equal(torch.get_rng_state(), rng_state)
-    # skorch keeps what it trained: the epochs before the failure.
-    assert len(model.history) == 2
-    assert model.predict(X).shape == (len(y),)
+    # A failed fit leaves the estimator as before the call: here, unfitted.
+    assert not hasattr(model, "module_")
+    with pytest.raises(fsk.NotFittedError):
+        model.predict(X)
     # A later fit starts afresh and equals a clean one.
     model.set_params(callbacks=[])
     assert same_weights(weights(model.fit(X, y)), weights(net().fit(X, y)))
