@@ -951,6 +951,9 @@ def _labels(y: Any) -> np.ndarray:
         y = y.detach().cpu().numpy()
     elif isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y  # several class indices per row, as skorch accepts
     return column_or_1d(y, warn=True)
 
 
@@ -1130,7 +1133,13 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         if first:
             self.classes_inferred_ = _unique_labels(y if classes is None else classes)
             self.n_outputs_ = len(self._class_labels())
-        codes = _encode_labels(y, self._class_labels())
+            self._y_ndim_ = y.ndim
+        elif y.ndim != getattr(self, "_y_ndim_", y.ndim):
+            raise ValueError(
+                f"y has {y.ndim} dimensions but {type(self).__name__} was fitted "
+                f"on y of {self._y_ndim_}."
+            )
+        codes = _encode_labels(y.ravel(), self._class_labels()).reshape(y.shape)
         return torch.from_numpy(codes), codes
 
     def _class_labels(self) -> np.ndarray:
@@ -1142,6 +1151,8 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
+        if getattr(self, "_y_ndim_", 1) > 1:
+            return y_true  # (n, k) targets: the criterion checks its own shapes
         n_classes = self.n_outputs_
         if len(shape) != 2 or shape[1] != n_classes:
             raise ValueError(

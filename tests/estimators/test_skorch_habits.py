@@ -223,3 +223,25 @@ def test_sparse_input_keeps_string_labels_and_the_default_module(blobs):
     assert set(clf.predict(sparse.csr_matrix(X))) <= set(clf.classes_)
     with pytest.raises(ValueError, match="X has 3 features, but TorchClassifier"):
         clf.predict(sparse.csr_matrix(X[:, :3]))
+
+
+class TwoHeads(nn.Module):
+    """Three class scores for each of two targets: output (n, 3, 2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(4, 6)
+
+    def forward(self, x):
+        return self.layer(x).reshape(-1, 3, 2)
+
+
+def test_classifier_takes_several_class_indices_per_row(coded):
+    X, _ = coded
+    y = np.random.default_rng(1).choice(["a", "b", "c"], size=(60, 2))
+    clf = TorchClassifier(TwoHeads, max_epochs=2, random_state=0).fit(X, y)
+    assert clf.classes_.tolist() == ["a", "b", "c"]
+    assert clf.predict(X).shape == (60, 2)
+    assert set(clf.predict(X).ravel()) <= {"a", "b", "c"}
+    with pytest.raises(ValueError, match="y has 1 dimensions but TorchClassifier"):
+        clf.partial_fit(X, y[:, 0])
