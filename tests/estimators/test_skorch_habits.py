@@ -245,3 +245,16 @@ def test_classifier_takes_several_class_indices_per_row(coded):
     assert set(clf.predict(X).ravel()) <= {"a", "b", "c"}
     with pytest.raises(ValueError, match="y has 1 dimensions but TorchClassifier"):
         clf.partial_fit(X, y[:, 0])
+
+
+def test_dataset_as_x_is_shuffled_by_random_state(coded):
+    X, y = coded
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+
+    def weights(seed, **params):
+        clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+        clf.set_params(max_epochs=2, batch_size=8, random_state=seed, **params)
+        return clf.fit(dataset, y).module_.weight.detach().clone()
+
+    assert torch.equal(weights(0), weights(0))
+    assert not torch.equal(weights(0), weights(0, iterator_train__shuffle=False))
