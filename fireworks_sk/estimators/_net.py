@@ -292,7 +292,9 @@ class _MessageNet:
 
     def _prepare_fit(
         self, X: Any, y: Any, *, reset: bool, classes: Any = None
-    ) -> tuple[MessageDataset, Any]:
+    ) -> tuple[Any, Any]:
+        """The dataset skorch's fit trains on (a MessageDataset on the fast
+        path), and the y its train_split stratifies by."""
         if reset:
             self._forget_data()
         if isinstance(X, torch.utils.data.Dataset) and not is_message_dataset(X):
