@@ -293,6 +293,7 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
         with zipfile.ZipFile(io.BytesIO(payload)) as inner:
             _check_members(path, inner, len(payload))
             _check_arrays(path, inner)
+            _check_schema(inner)
         found = sio.get_untrusted_types(data=payload)
     refused = [name for name in found if name not in allowed]
     if refused:
@@ -326,6 +327,73 @@ def _check_arrays(path: Path, inner: zipfile.ZipFile) -> None:
                 f"array {info.filename!r} states {stated} bytes of data and holds "
                 f"{held}"
             )
+
+
+def _check_schema(inner: zipfile.ZipFile) -> None:
+    """Refuse a skops schema whose audit would cost out of proportion to it.
+
+    skops builds one node per ``__id__``, but its audit walks a node again for
+    every reference to it, and each node naming a member reads that member:
+    a few kilobytes of references would take exponential time, or read one
+    member a thousand times. Counted here first, a reference taken as the
+    largest node with its ``__id__``. A file skops wrote repeats a shared
+    object in full, so its audit walks the nodes the schema holds, and reads
+    each member once.
+    """
+    nodes: list[tuple[Any, Any, list[int]]] = []  # (__id__, member, children)
+    _schema_nodes(json.loads(inner.read("schema.json")), nodes, [])
+    readers: dict[Any, set[Any]] = {}
+    for index, (key, member, _) in enumerate(nodes):
+        if isinstance(member, str):
+            readers.setdefault(member, set()).add(("id", key) if key else index)
+    for member, who in readers.items():
+        if len(who) > 1:
+            raise ValueError(f"member {member!r} is read by {len(who)} nodes")
+    shared: dict[Any, list[int]] = {}
+    for index, (key, _, _) in enumerate(nodes):
+        if key:
+            shared.setdefault(key, []).append(index)
+    walked = _audit_size(0, nodes, shared, {})
+    if walked > 2 * len(nodes):
+        raise ValueError(
+            f"auditing its schema of {len(nodes)} nodes would walk {walked}, out of "
+            "proportion"
+        )
+
+
+def _schema_nodes(value: Any, nodes: list, children: list[int]) -> None:
+    """Collect the nodes inside ``value``, adding the outermost to ``children``."""
+    if isinstance(value, dict) and ("__loader__" in value or "__id__" in value):
+        key = value.get("__id__")
+        key = key if isinstance(key, (int, float, str)) else None
+        nodes.append((key, value.get("file"), []))
+        children.append(len(nodes) - 1)
+        children = nodes[-1][2]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            _schema_nodes(item, nodes, children)
+
+
+def _audit_size(index: int, nodes: list, shared: dict, sizes: dict) -> int:
+    """How many nodes skops' audit walks from node ``index``, at most.
+
+    ``sizes`` holds the size of each ``__id__`` computed so far, None while
+    it is being computed (a node that contains itself)."""
+    total = 1
+    for child in nodes[index][2]:
+        key = nodes[child][0]
+        if not key:
+            total += _audit_size(child, nodes, shared, sizes)
+            continue
+        if key in sizes and sizes[key] is None:
+            raise ValueError(f"node {key!r} contains itself")
+        if key not in sizes:
+            sizes[key] = None
+            sizes[key] = max(_audit_size(i, nodes, shared, sizes) for i in shared[key])
+        total += sizes[key]
+    return total
 
 
 def _refuse_pickles(obj: Any) -> None:

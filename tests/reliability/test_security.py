@@ -19,7 +19,7 @@ import torch
 
 import fireworks_sk as fsk
 from fireworks_sk.cli import main
-from fireworks_sk.persistence import UntrustedTypesError
+from fireworks_sk.persistence import CorruptFileError, UntrustedTypesError
 from fireworks_sk.sources import SQLSource
 
 INJECTIONS = [
@@ -653,3 +653,65 @@ def test_the_crafted_route_runs_code_when_trusted(tmp_path):
     with contextlib.suppress(Exception):
         fsk.load(path, trusted=names)
     assert marker.exists()
+
+
+# --------------------------------------------- the cost of auditing a file
+# skops builds one node per ``__id__``, but its audit walks every reference to
+# a node again, and each node naming a member reads that member again. A small
+# file of references would cost exponential time or many times its own size.
+def _shared_list(depth):
+    """Lists nested ``depth`` deep, each holding the one below it twice: one
+    full copy and one bare reference to its ``__id__``. Auditing walks 2**depth
+    nodes; the file holds about 2 * depth."""
+    node = {**_json(0), "__id__": 1}
+    for level in range(2, depth + 2):
+        node = {
+            **_node(
+                "ListNode", "builtins", "list", content=[node, {"__id__": level - 1}]
+            ),
+            "__id__": level,
+        }
+    return node
+
+
+@needs_skops
+def test_a_schema_of_nested_references_is_refused_before_skops_audits_it(tmp_path):
+    # 60 levels: 3 kB that skops' audit would walk for longer than the universe.
+    path = _skops_file(tmp_path, _shared_list(60))
+    with pytest.raises(CorruptFileError, match="model.skops.fwsk.*out of proportion"):
+        fsk.load(path)
+
+
+@needs_skops
+@pytest.mark.parametrize("loader", ["NdArrayNode", "BytesNode"])
+def test_a_member_read_by_many_nodes_is_refused_before_it_is_read(tmp_path, loader):
+    # A thousand nodes naming one 1 MB member would take 1 GB, twice.
+    content = {"type": "numpy"} if loader == "NdArrayNode" else {}
+    readers = [
+        {**_node(loader, "builtins", "bytes", file="a.npy", **content), "__id__": i + 2}
+        for i in range(1000)
+    ]
+    members = {"a.npy": _npy(np.zeros(2**17))}
+    path = _skops_file(
+        tmp_path, _node("ListNode", "builtins", "list", content=readers), members
+    )
+    with pytest.raises(CorruptFileError, match="'a.npy' is read by 1000 nodes"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_shared_objects_of_a_real_model_still_load(tmp_path):
+    # The control of the tests above: a model whose state shares objects (the
+    # same array and estimator under two names) is written in full each time
+    # and loads.
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+    model = VotingClassifier([("a", LogisticRegression()), ("b", LogisticRegression())])
+    model.fit(X, y)
+    model.shared_ = {"x": model.estimators_[0].coef_, "y": model.estimators_[0].coef_}
+    path = fsk.save(model, tmp_path / "v.fwsk", format="skops")
+    loaded = fsk.load(path, trusted=["sklearn.utils._bunch.Bunch"])
+    assert loaded.named_estimators_["a"] is loaded.estimators_[0]
+    assert np.array_equal(loaded.predict(X), model.predict(X))
