@@ -306,26 +306,30 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
 
 
 def _check_arrays(path: Path, inner: zipfile.ZipFile) -> None:
-    """Refuse a numpy array whose header states more data than its member
-    holds: numpy allocates the stated size before reading."""
+    """Refuse a numpy array whose header states other data than its member
+    holds: numpy allocates the stated size before reading, and a node may
+    name any member, so every member in numpy's format is checked. An array
+    of empty items (``V0``) states no bytes for any number of items: it must
+    have none."""
     headers = {
         (1, 0): np.lib.format.read_array_header_1_0,
         (2, 0): np.lib.format.read_array_header_2_0,
     }
     for info in inner.infolist():
-        if not info.filename.endswith(".npy"):
-            continue
         with inner.open(info) as handle:
+            if handle.read(6) != np.lib.format.MAGIC_PREFIX:
+                continue
+            handle.seek(0)
             version = np.lib.format.read_magic(handle)
             if version not in headers:
                 raise ValueError(f"array {info.filename!r} has format {version}")
             shape, _, dtype = headers[version](handle)
-            stated = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            items = int(np.prod(shape, dtype=object))
             held = info.file_size - handle.tell()
-        if stated != held:
+        if items * dtype.itemsize != held or (items and not dtype.itemsize):
             raise ValueError(
-                f"array {info.filename!r} states {stated} bytes of data and holds "
-                f"{held}"
+                f"array {info.filename!r} states {items * dtype.itemsize} bytes of "
+                f"data in {items} items and holds {held}"
             )
 
 

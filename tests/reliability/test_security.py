@@ -715,3 +715,39 @@ def test_shared_objects_of_a_real_model_still_load(tmp_path):
     loaded = fsk.load(path, trusted=["sklearn.utils._bunch.Bunch"])
     assert loaded.named_estimators_["a"] is loaded.estimators_[0]
     assert np.array_equal(loaded.predict(X), model.predict(X))
+
+
+def _array_header(shape, descr):
+    """The bytes of a .npy file that states ``shape`` and holds no data."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return header.getvalue()
+
+
+@needs_skops
+@pytest.mark.parametrize("member", ["a.npy", "a.bin", "a"])
+def test_an_array_stating_more_than_it_holds_is_refused_whatever_its_name(
+    tmp_path, member
+):
+    # numpy reads any member a node names, and allocates the size its header
+    # states (64 GiB here) before reading: the member's name proves nothing.
+    array = _node("NdArrayNode", "numpy", "ndarray", type="numpy", file=member)
+    path = _skops_file(
+        tmp_path, array, {member: _array_header((2**33,), "<f8") + bytes(8)}
+    )
+    with pytest.raises(CorruptFileError, match="states 68719476736 bytes of data"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_an_array_of_many_empty_items_is_refused(tmp_path):
+    # 10**15 items of no bytes each hold 0 bytes, as stated; pandas or numpy
+    # would then spend memory and time per item.
+    array = _node("NdArrayNode", "numpy", "ndarray", type="numpy", file="a.npy")
+    path = _skops_file(tmp_path, array, {"a.npy": _array_header((10**15,), "|V0")})
+    with pytest.raises(
+        CorruptFileError, match="0 bytes of data in 1000000000000000 items"
+    ):
+        fsk.load(path)
