@@ -37,6 +37,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import pandas as pd
 import torch
 
 from fireworks_sk.exceptions import FireworksError
@@ -241,7 +242,9 @@ def _refuse_other_format(
 def _serialise(obj: Any, format: str) -> bytes:
     if format == "skops":
         _refuse_pickles(obj)
-        return _skops().dumps(obj, compression=zipfile.ZIP_STORED)
+        payload = _skops().dumps(obj, compression=zipfile.ZIP_STORED)
+        _refuse_pickled_members(payload)
+        return payload
     buffer = io.BytesIO()
     joblib.dump(obj, buffer)
     return buffer.getvalue()
@@ -414,6 +417,32 @@ def _refuse_pickles(obj: Any) -> None:
             )
 
 
+def _refuse_pickled_members(payload: bytes) -> None:
+    """The backstop of :func:`_refuse_pickles`: skops writes the bytes an
+    object's state holds as members, so a pickle that the walk did not find
+    (a state that ``__getstate__`` alone gives) shows here."""
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        for info in inner.infolist():
+            data = inner.read(info)
+            pickled = data[:1] == b"\x80" and data[1:2] in (
+                b"\x02",
+                b"\x03",
+                b"\x04",
+                b"\x05",
+            )
+            if data[:4] == b"PK\x03\x04":  # torch.save's format
+                with contextlib.suppress(zipfile.BadZipFile):
+                    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+                    pickled = any(name.endswith(".pkl") for name in names)
+            if pickled:
+                raise ValueError(
+                    "format='skops' cannot store this object: part of its state is "
+                    f"a pickle (skops member {info.filename!r}), and loading it "
+                    "would run code. Use format='joblib' and load such files only "
+                    "from trusted sources."
+                )
+
+
 _LEAVES = (
     type,
     types.ModuleType,
@@ -425,7 +454,6 @@ _LEAVES = (
     int,
     float,
     complex,
-    np.ndarray,
     np.generic,
     torch.Tensor,
 )
@@ -443,14 +471,25 @@ def _walk(obj: Any) -> Iterator[tuple[str, Any]]:
     stack: list[tuple[str, Any]] = [(type(obj).__name__, obj)]
     while stack:
         where, part = stack.pop()
-        if part is None or isinstance(part, _LEAVES) or id(part) in seen:
+        if _is_leaf(part) or id(part) in seen:
             continue
         seen.add(id(part))
         yield where, part
         stack.extend(reversed(list(_children(where, part))))
 
 
+def _is_leaf(part: Any) -> bool:
+    if isinstance(part, (np.ndarray, pd.Series, pd.Index)):
+        # Only an array of Python objects can hold a net.
+        return part.dtype != object
+    return part is None or isinstance(part, _LEAVES)
+
+
 def _children(where: str, part: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(part, (np.ndarray, pd.Series, pd.Index)):
+        for index, item in enumerate(np.asarray(part, dtype=object).ravel()):
+            yield f"{where}[{index}]", item
+        return
     if isinstance(part, dict):
         for key, value in part.items():
             yield f"{where}[{key!r}]", key

@@ -751,3 +751,46 @@ def test_an_array_of_many_empty_items_is_refused(tmp_path):
         CorruptFileError, match="0 bytes of data in 1000000000000000 items"
     ):
         fsk.load(path)
+
+
+# ------------------------------------------------ no pickle in a skops save
+_HIDING_PLACES = {
+    "an object array": lambda net: np.array([net, None], dtype=object),
+    "a masked array in a dict": lambda net: {
+        "a": np.ma.MaskedArray(np.array([net, 1], dtype=object))
+    },
+    "a pandas Series": lambda net: {"s": pd.Series([net, 1])},
+    "a FunctionTransformer's kw_args": lambda net: __import__(
+        "sklearn.preprocessing"
+    ).preprocessing.FunctionTransformer(kw_args={"m": np.array([net], dtype=object)}),
+}
+
+
+@needs_skops
+@pytest.mark.parametrize("place", sorted(_HIDING_PLACES))
+def test_skops_save_finds_a_net_wherever_it_hides(tmp_path, place):
+    # skorch pickles its module into bytes: the file would hold a pickle.
+    holder = _HIDING_PLACES[place](fsk.TorchClassifier(max_epochs=1))
+    with pytest.raises(ValueError, match="cannot store .*pickle"):
+        fsk.save(holder, tmp_path / "m.fwsk", format="skops")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_skops
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_skops_save_refuses_pickled_bytes_in_the_state(tmp_path, protocol):
+    # What a net does to its module, done by hand: no walk of the object can
+    # tell such bytes from others, so the written members are checked.
+    import pickle
+
+    state = {"weights": pickle.dumps(_RunsCode(tmp_path / "ran"), protocol=protocol)}
+    with pytest.raises(ValueError, match="cannot store .*is a pickle"):
+        fsk.save(state, tmp_path / "m.fwsk", format="skops")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_skops
+def test_skops_save_keeps_bytes_that_are_not_pickles(tmp_path):
+    state = {"raw": b"\x80\x00 not a pickle", "zip": b"PK\x03\x04 nor a zip"}
+    path = fsk.save(state, tmp_path / "m.fwsk", format="skops")
+    assert fsk.load(path) == state
