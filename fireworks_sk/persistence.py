@@ -308,32 +308,64 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
         return sio.loads(payload, trusted=found)
 
 
-def _check_arrays(path: Path, inner: zipfile.ZipFile) -> None:
+def _check_arrays(path: Path, inner: zipfile.ZipFile, nested: bool = True) -> None:
     """Refuse a numpy array whose header states other data than its member
     holds: numpy allocates the stated size before reading, and a node may
     name any member, so every member in numpy's format is checked. An array
     of empty items (``V0``) states no bytes for any number of items: it must
-    have none."""
+    have none. A member that is a zip is a sparse matrix's npz, which scipy
+    inflates: checked as in :func:`_check_npz`."""
+    for info in inner.infolist():
+        with inner.open(info) as handle:
+            start = handle.read(6)
+            handle.seek(0)
+            if start == np.lib.format.MAGIC_PREFIX:
+                _check_array(info, handle)
+            elif nested and start[:4] == b"PK\x03\x04":
+                _check_npz(path, info, handle.read())
+
+
+def _check_array(info: zipfile.ZipInfo, handle: Any) -> None:
     headers = {
         (1, 0): np.lib.format.read_array_header_1_0,
         (2, 0): np.lib.format.read_array_header_2_0,
     }
-    for info in inner.infolist():
-        with inner.open(info) as handle:
-            if handle.read(6) != np.lib.format.MAGIC_PREFIX:
-                continue
-            handle.seek(0)
-            version = np.lib.format.read_magic(handle)
-            if version not in headers:
-                raise ValueError(f"array {info.filename!r} has format {version}")
-            shape, _, dtype = headers[version](handle)
-            items = int(np.prod(shape, dtype=object))
-            held = info.file_size - handle.tell()
-        if items * dtype.itemsize != held or (items and not dtype.itemsize):
+    version = np.lib.format.read_magic(handle)
+    if version not in headers:
+        raise ValueError(f"array {info.filename!r} has format {version}")
+    shape, _, dtype = headers[version](handle)
+    items = int(np.prod(shape, dtype=object))
+    held = info.file_size - handle.tell()
+    if items * dtype.itemsize != held or (items and not dtype.itemsize):
+        raise ValueError(
+            f"array {info.filename!r} states {items * dtype.itemsize} bytes of "
+            f"data in {items} items and holds {held}"
+        )
+
+
+# scipy inflates a sparse matrix's npz: its arrays may state this many times
+# the npz's size, plus the allowance (the npz of an empty matrix of a million
+# rows states 4 MB in 5 kB; a real one, a few times its size).
+_INFLATION, _INFLATION_ALLOWANCE = 100, 16 * 2**20
+
+
+def _check_npz(path: Path, info: zipfile.ZipInfo, data: bytes) -> None:
+    """Refuse an npz whose arrays state sizes out of proportion to it, or
+    other data than they hold, reading no more than their headers. The zip
+    reader stops at each member's stated size, so stated sizes bound what
+    scipy inflates."""
+    try:
+        npz = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return  # bytes, not an archive: nothing reads it as one
+    with npz:
+        stated = sum(item.file_size for item in npz.infolist())
+        if stated > _INFLATION * len(data) + _INFLATION_ALLOWANCE:
             raise ValueError(
-                f"array {info.filename!r} states {items * dtype.itemsize} bytes of "
-                f"data in {items} items and holds {held}"
+                f"sparse matrix {info.filename!r} states {stated} bytes in "
+                f"{len(data)}, out of proportion"
             )
+        _check_arrays(path, npz, nested=False)
 
 
 def _check_schema(inner: zipfile.ZipFile) -> None:

@@ -794,3 +794,63 @@ def test_skops_save_keeps_bytes_that_are_not_pickles(tmp_path):
     state = {"raw": b"\x80\x00 not a pickle", "zip": b"PK\x03\x04 nor a zip"}
     path = fsk.save(state, tmp_path / "m.fwsk", format="skops")
     assert fsk.load(path) == state
+
+
+# ------------------------------------------- sparse matrices, inflated by scipy
+def _npz(**arrays):
+    """An npz archive, deflated as scipy.sparse.save_npz writes it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in arrays.items():
+            archive.writestr(f"{name}.npy", data)
+    return buffer.getvalue()
+
+
+def _csr_members(n, data):
+    """The members of a 1 x n CSR matrix whose ``data`` member is given."""
+    return {
+        "format": _npy("csr"),
+        "shape": _npy(np.array([1, n])),
+        "indptr": _npy(np.array([0, n], dtype=np.int32)),
+        "indices": _npy(np.zeros(n, dtype=np.int32)),
+        "data": data,
+    }
+
+
+def _sparse_file(tmp_path, npz):
+    # skops trusts a sparse matrix named by the base class, unasked.
+    matrix = _node(
+        "SparseMatrixNode", "scipy.sparse._matrix", "spmatrix", type="scipy", file="m"
+    )
+    return _skops_file(tmp_path, matrix, {"m": npz})
+
+
+@needs_skops
+def test_a_sparse_matrix_inflating_out_of_proportion_is_refused(tmp_path):
+    # 64 kB of deflated zeros that scipy would inflate to 48 MiB (a thousand
+    # times as much from a larger file).
+    n = 2**22
+    path = _sparse_file(tmp_path, _npz(**_csr_members(n, _npy(np.zeros(n)))))
+    assert path.stat().st_size < 2**17
+    with pytest.raises(CorruptFileError, match="'m' states .* out of proportion"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_a_sparse_matrix_array_stating_more_than_it_holds_is_refused(tmp_path):
+    data = _array_header((2**33,), "<f8") + bytes(8)
+    path = _sparse_file(tmp_path, _npz(**_csr_members(1, data)))
+    with pytest.raises(CorruptFileError, match="states 68719476736 bytes of data"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_a_real_sparse_matrix_still_loads(tmp_path):
+    # The control of the tests above: an identity matrix of 100,000 rows, which
+    # save_npz deflates six times.
+    import scipy.sparse
+
+    matrix = scipy.sparse.identity(100_000, format="csr")
+    path = fsk.save({"m": matrix}, tmp_path / "s.fwsk", format="skops")
+    loaded = fsk.load(path, trusted=["scipy.sparse._csr.csr_matrix"])
+    assert (loaded["m"] != matrix).nnz == 0
