@@ -325,15 +325,21 @@ def _check_arrays(path: Path, inner: zipfile.ZipFile, nested: bool = True) -> No
                 _check_npz(path, info, handle.read())
 
 
-def _check_array(info: zipfile.ZipInfo, handle: Any) -> None:
+def _array_header(name: str, handle: Any) -> tuple[tuple, np.dtype]:
+    """The shape and dtype a .npy header states, read from ``handle``."""
     headers = {
         (1, 0): np.lib.format.read_array_header_1_0,
         (2, 0): np.lib.format.read_array_header_2_0,
     }
     version = np.lib.format.read_magic(handle)
     if version not in headers:
-        raise ValueError(f"array {info.filename!r} has format {version}")
+        raise ValueError(f"array {name!r} has format {version}")
     shape, _, dtype = headers[version](handle)
+    return shape, dtype
+
+
+def _check_array(info: zipfile.ZipInfo, handle: Any) -> None:
+    shape, dtype = _array_header(info.filename, handle)
     items = int(np.prod(shape, dtype=object))
     held = info.file_size - handle.tell()
     if items * dtype.itemsize != held or (items and not dtype.itemsize):
@@ -379,10 +385,13 @@ def _check_schema(inner: zipfile.ZipFile) -> None:
     object in full, so its audit walks the nodes the schema holds, and reads
     each member once.
     """
-    nodes: list[tuple[Any, Any, list[int]]] = []  # (__id__, member, children)
+    nodes: list[tuple[Any, dict, list[int]]] = []  # (__id__, state, children)
     _schema_nodes(json.loads(inner.read("schema.json")), nodes, [])
     readers: dict[Any, set[Any]] = {}
-    for index, (key, member, _) in enumerate(nodes):
+    for index, (key, state, _) in enumerate(nodes):
+        member = state.get("file")
+        if state.get("__class__") in _NUMPY_SCALARS:
+            _check_scalar(inner, state)
         if isinstance(member, str):
             readers.setdefault(member, set()).add(("id", key) if key else index)
     for member, who in readers.items():
@@ -400,12 +409,29 @@ def _check_schema(inner: zipfile.ZipFile) -> None:
         )
 
 
+# numpy's scalar types, which skops calls on an array it read: an array of
+# another type would be taken as a size (numpy.bytes_(2_000_000_000)).
+_NUMPY_SCALARS = frozenset(t.__name__ for t in np.sctypeDict.values())
+
+
+def _check_scalar(inner: zipfile.ZipFile, state: dict) -> None:
+    """Refuse a numpy scalar built from an array of another type."""
+    if state.get("__loader__") != "NdArrayNode" or state.get("type") != "numpy":
+        return
+    with inner.open(state["file"]) as handle:
+        dtype = _array_header(state["file"], handle)[1]
+    if dtype.type.__name__ != state["__class__"]:
+        raise ValueError(
+            f"it builds a numpy.{state['__class__']} from an array of {dtype}"
+        )
+
+
 def _schema_nodes(value: Any, nodes: list, children: list[int]) -> None:
     """Collect the nodes inside ``value``, adding the outermost to ``children``."""
     if isinstance(value, dict) and ("__loader__" in value or "__id__" in value):
         key = value.get("__id__")
         key = key if isinstance(key, (int, float, str)) else None
-        nodes.append((key, value.get("file"), []))
+        nodes.append((key, value, []))
         children.append(len(nodes) - 1)
         children = nodes[-1][2]
     if isinstance(value, dict):

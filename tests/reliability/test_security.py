@@ -854,3 +854,23 @@ def test_a_real_sparse_matrix_still_loads(tmp_path):
     path = fsk.save({"m": matrix}, tmp_path / "s.fwsk", format="skops")
     loaded = fsk.load(path, trusted=["scipy.sparse._csr.csr_matrix"])
     assert (loaded["m"] != matrix).nnz == 0
+
+
+@needs_skops
+@pytest.mark.parametrize("scalar", ["bytes_", "void"])
+def test_a_numpy_scalar_built_from_a_number_is_refused(tmp_path, scalar):
+    # numpy.bytes_(array(2_000_000_000)) is 2 GB of zero bytes: a 1 kB file,
+    # trusted by default, would fill that memory while loading.
+    array = _node("NdArrayNode", "numpy", scalar, type="numpy", file="a.npy")
+    members = {"a.npy": _npy(np.array(2_000_000_000))}
+    path = _skops_file(tmp_path, array, members)
+    with pytest.raises(
+        CorruptFileError, match=f"numpy.{scalar} from an array of int64"
+    ):
+        fsk.load(path)
+
+
+@needs_skops
+def test_numpy_scalars_of_a_real_model_still_load(tmp_path):
+    state = {"i": np.int64(3), "f": np.float64(1.5), "v": np.void(b"\x01\x02")}
+    assert fsk.load(fsk.save(state, tmp_path / "s.fwsk", format="skops")) == state
