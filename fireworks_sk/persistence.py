@@ -401,6 +401,9 @@ def _check_schema(inner: zipfile.ZipFile) -> None:
     for index, (key, _, _) in enumerate(nodes):
         if key:
             shared.setdefault(key, []).append(index)
+    for _, state, _ in nodes:
+        if state.get("__loader__") == "RandomGeneratorNode":
+            _check_seed_sequence(state, nodes, shared)
     walked = _audit_size(0, nodes, shared, {})
     if walked > 2 * len(nodes):
         raise ValueError(
@@ -424,6 +427,42 @@ def _check_scalar(inner: zipfile.ZipFile, state: dict) -> None:
         raise ValueError(
             f"it builds a numpy.{state['__class__']} from an array of {dtype}"
         )
+
+
+# numpy mixes a SeedSequence's pool in time quadratic in its size (a pool of
+# ten million words takes hours); numpy's default is 4 words.
+_POOL_LIMIT = 64
+
+
+def _check_seed_sequence(state: dict, nodes: list, shared: dict) -> None:
+    """Refuse a numpy Generator whose seed sequence states a pool over the
+    limit, or states it with anything but a plain number."""
+    for sequence in _built_for(state["content"].get("seed_seq"), nodes, shared):
+        pool = sequence["content"].get("pool_size")
+        for size in _built_for(pool, nodes, shared):
+            value = (
+                size.get("content") if size.get("__loader__") == "JsonNode" else None
+            )
+            number = json.loads(value) if isinstance(value, str) else None
+            if (
+                not isinstance(number, int)
+                or isinstance(number, bool)
+                or not 0 < number <= _POOL_LIMIT
+            ):
+                shown = " ".join(repr(value or size).split())[:80]
+                raise ValueError(
+                    f"a random generator's seed sequence states pool_size {shown}, "
+                    f"not a number up to {_POOL_LIMIT}"
+                )
+
+
+def _built_for(state: Any, nodes: list, shared: dict) -> list[dict]:
+    """The states skops may build for ``state``: those with its ``__id__``."""
+    if not isinstance(state, dict):
+        return []
+    key = state.get("__id__")
+    key = key if isinstance(key, (int, float, str)) else None
+    return [nodes[i][1] for i in shared.get(key, [])] if key else [state]
 
 
 def _schema_nodes(value: Any, nodes: list, children: list[int]) -> None:

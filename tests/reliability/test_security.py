@@ -874,3 +874,50 @@ def test_a_numpy_scalar_built_from_a_number_is_refused(tmp_path, scalar):
 def test_numpy_scalars_of_a_real_model_still_load(tmp_path):
     state = {"i": np.int64(3), "f": np.float64(1.5), "v": np.void(b"\x01\x02")}
     assert fsk.load(fsk.save(state, tmp_path / "s.fwsk", format="skops")) == state
+
+
+def _generator_file(tmp_path, pool_size, members=None, before=None):
+    """A saved numpy Generator, trusted by default, whose seed sequence states
+    the ``pool_size`` node given; ``before``, a node placed ahead of it."""
+    saved = fsk.save(
+        {"rng": np.random.default_rng(0)}, tmp_path / "g.fwsk", format="skops"
+    )
+    with zipfile.ZipFile(saved) as outer:
+        payload = zipfile.ZipFile(io.BytesIO(outer.read("payload")))
+        schema = json.loads(payload.read("schema.json"))
+    seed_seq = schema["content"]["rng"]["content"]["seed_seq"]["content"]
+    assert json.loads(seed_seq["pool_size"]["content"]) == 4
+    seed_seq["pool_size"] = pool_size
+    if before is not None:
+        schema["content"] = {"before": before, **schema["content"]}
+        schema["key_types"]["content"].append(_node("TypeNode", "builtins", "str"))
+    return _skops_file(tmp_path, schema, members)
+
+
+@needs_skops
+@pytest.mark.parametrize("how", ["number", "numpy scalar", "reference"])
+def test_a_seed_sequence_of_a_huge_pool_is_refused(tmp_path, how):
+    # numpy mixes a SeedSequence's pool in time quadratic in its size: a pool
+    # of ten million words would take hours while loading.
+    huge = {**_json(10_000_000), "__id__": 99}
+    pool_size, members, before = {
+        "number": (huge, None, None),
+        "numpy scalar": (
+            _node("NdArrayNode", "numpy", "int64", type="numpy", file="n.npy"),
+            {"n.npy": _npy(np.int64(10_000_000))},
+            None,
+        ),
+        # A 4 whose __id__ is that of the huge number, read first: skops
+        # takes the number it built for that __id__.
+        "reference": ({**_json(4), "__id__": 99}, None, huge),
+    }[how]
+    path = _generator_file(tmp_path, pool_size, members, before)
+    with pytest.raises(CorruptFileError, match="pool_size"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_a_saved_generator_still_loads_and_draws_the_same(tmp_path):
+    rng = np.random.default_rng(7)
+    path = fsk.save({"rng": rng}, tmp_path / "g.fwsk", format="skops")
+    assert fsk.load(path)["rng"].random() == rng.random()
