@@ -386,7 +386,10 @@ def _check_schema(inner: zipfile.ZipFile) -> None:
     each member once.
     """
     nodes: list[tuple[Any, dict, list[int]]] = []  # (__id__, state, children)
-    _schema_nodes(json.loads(inner.read("schema.json")), nodes, [])
+    schema = json.loads(inner.read("schema.json"))
+    if not isinstance(schema, dict):
+        raise ValueError("its skops schema is not an object")
+    _schema_nodes(schema, nodes, [])
     readers: dict[Any, set[Any]] = {}
     for index, (key, state, _) in enumerate(nodes):
         member = state.get("file")
@@ -473,10 +476,8 @@ def _schema_nodes(value: Any, nodes: list, children: list[int]) -> None:
         nodes.append((key, value, []))
         children.append(len(nodes) - 1)
         children = nodes[-1][2]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        for item in value:
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, (dict, list)):
             _schema_nodes(item, nodes, children)
 
 
