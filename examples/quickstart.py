@@ -1,6 +1,7 @@
 """Classify penguin species with a Message pipeline tuned by GridSearchCV.
 
-Runs offline in a few seconds: the data ships with fireworks_sk.
+Runs offline in a few seconds: the data ships with fireworks_sk, missing
+values included (Impute fills the measurements; a missing sex is a category).
 
     python examples/quickstart.py
 """
@@ -12,28 +13,26 @@ from sklearn.metrics import classification_report
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 
-from fireworks_sk import BatchNormalizer, OneHot, Stack
+from fireworks_sk import BatchNormalizer, Impute, OneHot, Stack
 from fireworks_sk.datasets import load_penguins
 
 
 def main() -> None:
-    penguins = load_penguins().dropna()
+    penguins = load_penguins()
     X, y = penguins.drop(columns="species"), penguins["species"]
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
     )
     pipeline = Pipeline(
         [
+            ("impute", Impute()),  # the mean of every numeric column
             ("scale", BatchNormalizer()),  # every numeric column
-            ("onehot", OneHot(["island", "sex"])),  # (n, k) float tensors
+            # (n, k) float tensors; a missing sex is one more category.
+            ("onehot", OneHot(["island", "sex"], missing="category")),
             ("stack", Stack(into="features")),  # one (n, k) float tensor
             ("model", LogisticRegression(max_iter=1000)),
         ]
     )
-    # Plain scikit-learn estimators count features with X.shape[1], which for a
-    # Message is its number of columns; DataFrame output gives them one column
-    # per feature, named by get_feature_names_out.
-    pipeline.set_output(transform="pandas")
     search = GridSearchCV(
         pipeline,
         {"scale__with_std": [True, False], "model__C": [0.01, 0.1, 1.0]},

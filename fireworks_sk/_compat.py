@@ -32,21 +32,22 @@ from sklearn.utils._set_output import _get_output_config
 # (name, estimator) pairs, as Pipeline and FeatureUnion use it.
 from sklearn.utils.metaestimators import _BaseComposition
 
-# scikit-learn >= 1.0: ``get_feature_names_out``'s check of ``input_features``
-# against ``feature_names_in_``, and its default names ``x0, x1, ...``.
-from sklearn.utils.validation import _check_feature_names_in
+# scikit-learn >= 1.0: a DataFrame's column names as ``feature_names_in_``
+# records them; None when not all are strings, TypeError when mixed.
+from sklearn.utils.validation import _get_feature_names
 
 __all__ = [
     "SKORCH_BOOKKEEPING_PARAMS",
     "BaseComposition",
     "InvalidParameterError",
-    "check_feature_names_in",
+    "get_feature_names",
+    "skorch_init_done",
     "skorch_module_names",
     "transform_output",
 ]
 
 BaseComposition = _BaseComposition
-check_feature_names_in = _check_feature_names_in
+get_feature_names = _get_feature_names
 
 #: skorch 1.0 to 1.4 lists these among ``NeuralNet._get_param_names()``: derived
 #: by ``__init__``, they are bookkeeping rather than parameters to set.
@@ -70,3 +71,12 @@ def skorch_module_names(net: Any) -> list[str]:
     ``"criterion"`` and any custom ones); the objects are ``net.<name>_``.
     """
     return [*net._modules, *net._criteria]
+
+
+def skorch_init_done(net: Any) -> bool:
+    """Whether skorch's ``NeuralNet.__init__`` has run on ``net`` (skorch 1.0 to 1.4).
+
+    Its ``__setattr__`` needs that state; ``__init__`` stores
+    ``_params_to_validate`` in the instance dict, and nothing sets it before.
+    """
+    return "_params_to_validate" in vars(net)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from fireworks_sk.sources._base import import_extra
@@ -27,9 +27,11 @@ def local_cluster(
     """Start a Dask ``LocalCluster`` bound to 127.0.0.1, with a ``Client`` on it.
 
     The scheduler, the workers and their dashboards listen on 127.0.0.1 only
-    (dashboards on free ports). The client becomes the default for Dask
-    computations and for ``joblib.parallel_config(backend="dask")`` inside the
-    ``with`` block; both are closed on leaving it.
+    (dashboards on free ports); with ``processes=False`` the workers reach the
+    scheduler in memory (``inproc://``), with no socket at all. The client
+    becomes the default for Dask computations and for
+    ``joblib.parallel_config(backend="dask")`` inside the ``with`` block; both
+    are closed on leaving it.
 
     Parameters
     ----------
@@ -58,6 +60,7 @@ def local_cluster(
     ...         search.fit(X, y)  # doctest: +SKIP
     """
     distributed = import_extra("distributed", "dask", "local_cluster")
+    dask = import_extra("dask", "dask", "local_cluster")
     fixed = sorted(set(kwargs) & set(_ADDRESS_KEYWORDS))
     if fixed:
         raise TypeError(
@@ -65,14 +68,32 @@ def local_cluster(
             "listen elsewhere, start distributed.LocalCluster or a scheduler "
             "yourself and connect with distributed.Client(address)."
         )
+    in_process = _in_process(processes, kwargs)
     cluster = distributed.LocalCluster(
         n_workers=n_workers,
         threads_per_worker=threads_per_worker,
         processes=processes,
-        host=_LOOPBACK,
+        host=None if in_process else _LOOPBACK,
         dashboard_address=f"{_LOOPBACK}:0",
         worker_dashboard_address=f"{_LOOPBACK}:0",
         **kwargs,
     )
-    with cluster, distributed.Client(cluster) as client:
+    # An inproc:// address carries this machine's IP, which the dashboard link
+    # would show although the dashboard listens on loopback only.
+    link = {"distributed.dashboard.link": f"http://{_LOOPBACK}:{{port}}/status"}
+    config = dask.config.set(link) if in_process else nullcontext()
+    with config, cluster, distributed.Client(cluster) as client:
         yield client
+
+
+def _in_process(processes: bool, kwargs: dict[str, Any]) -> bool:
+    """Whether LocalCluster will connect over ``inproc://``, as Dask decides.
+
+    Workers in this process talk to the scheduler through memory, with no
+    socket and no host (an address with one is refused); the dashboards still
+    listen on loopback.
+    """
+    protocol = kwargs.get("protocol")
+    if protocol is None:
+        return not processes and not kwargs.get("scheduler_port")
+    return str(protocol).startswith("inproc")

@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse
 import torch
 
+from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 
 __all__ = [
@@ -55,7 +56,9 @@ def _to_column(name: str, values: Any) -> Column:
             )
         return values
     if isinstance(values, pd.Series):
-        if isinstance(values.index, pd.RangeIndex) and values.index.start == 0:
+        # Positions, not labels: a Series sliced with a step (RangeIndex 0, 2,
+        # 4) must not be realigned on 0, 1, 2 later.
+        if values.index.equals(pd.RangeIndex(len(values))):
             return values if values.name == name else values.rename(name)
         return values.reset_index(drop=True).rename(name)
     if isinstance(values, pd.DataFrame):
@@ -173,21 +176,24 @@ class Message:
     data : DataFrame, Message, dict of str to column, or None, default=None
         The columns. Tensors are kept as they are; numeric numpy arrays become
         tensors that share their memory; other arrays, lists and Series become
-        pandas columns.
+        pandas columns. A polars DataFrame or a pyarrow Table is read as the
+        pandas DataFrame it converts to.
 
     Examples
     --------
     >>> import torch
     >>> from fireworks_sk import Message
     >>> m = Message({"x": torch.arange(4.0), "label": ["a", "b", "a", "c"]})
-    >>> m.shape
-    (4, 2)
+    >>> m.shape, len(m.columns)
+    ((4, 2), 2)
     >>> m[1:3]["label"].tolist()
     ['b', 'a']
     """
 
     def __init__(self, data: Any = None) -> None:
         columns: dict[str, Column] = {}
+        if not isinstance(data, (Message, pd.DataFrame, Mapping, type(None))):
+            data = native_to_pandas(data)  # polars, pyarrow: looked up only here
         if data is None:
             items: Iterable[tuple[Any, Any]] = ()
         elif isinstance(data, Message):
@@ -202,7 +208,8 @@ class Message:
             items = data.items()
         else:
             raise TypeError(
-                f"Message expects a DataFrame, a dict of columns or a Message; got "
+                "Message expects a DataFrame (pandas or polars), a pyarrow Table, "
+                f"a dict of columns or a Message; got "
                 f"{type(data).__name__}."
             )
         for name, values in items:
@@ -248,8 +255,15 @@ class Message:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(rows, columns)``."""
-        return (self._length, len(self._columns))
+        """``(rows, features)``, the shape of ``np.asarray(message)``.
+
+        A tensor column of shape ``(n, k, ...)`` counts its ``k * ...`` flat
+        features, every other column one, so scikit-learn counts the same
+        features from ``X.shape[1]`` as from the array. ``len(m.columns)``
+        counts columns.
+        """
+        width = sum(int(np.prod(column.shape[1:])) for column in self._columns.values())
+        return (self._length, width)
 
     @property
     def dtypes(self) -> dict[str, Any]:
@@ -401,31 +415,45 @@ class Message:
         return Message._from_columns(columns, sum(len(m) for m in messages))
 
     # ------------------------------------------------------------ conversions
-    def to_dataframe(self) -> pd.DataFrame:
+    def to_dataframe(
+        self, *, names: Sequence[str] | None = None, index: Any = None
+    ) -> pd.DataFrame:
         """A DataFrame with tensor columns flattened into one column per feature.
 
         A tensor column ``x`` of shape ``(n, k)`` becomes ``x_0 ... x_{k-1}``.
+
+        Parameters
+        ----------
+        names : sequence of str or None, default=None
+            Names of the flat features, in order, instead of those of
+            :meth:`feature_names` (e.g. a Pipe's ``get_feature_names_out()``).
+        index : pandas Index or None, default=None
+            Index of the DataFrame; None gives a ``RangeIndex``. Values are
+            placed by position, never aligned on labels.
         """
-        names = self.feature_names()
-        duplicated = sorted({n for n in names if names.count(n) > 1})
+        names = self.feature_names() if names is None else list(names)
+        if len(names) != self.shape[1]:
+            raise ValueError(
+                f"to_dataframe got {len(names)} names for {self.shape[1]} features."
+            )
+        duplicated = sorted(set(pd.Index(names)[pd.Index(names).duplicated()]))
         if duplicated:
             raise ValueError(
                 f"Flattening tensor columns gives duplicate DataFrame columns "
                 f"{duplicated!r}; rename a column first (Message.rename)."
             )
-        parts: dict[str, Any] = {}
-        for name, column in self._columns.items():
+        index = pd.RangeIndex(self._length) if index is None else index
+        parts: list[Any] = []
+        for column in self._columns.values():
             if isinstance(column, pd.Series):
-                parts[name] = column
+                parts.append(column.set_axis(index))
                 continue
             values = column.detach().cpu()
-            names = flat_feature_names(name, tuple(values.shape[1:]))
-            flat = values.reshape(self._length, len(names)).numpy()
-            if values.dim() == 1:
-                parts[name] = flat[:, 0]
-            else:
-                parts.update(zip(names, flat.T))
-        return pd.DataFrame(parts, index=pd.RangeIndex(self._length))
+            width = int(np.prod(values.shape[1:]))
+            parts += list(values.reshape(self._length, width).numpy().T)
+        frame = pd.DataFrame(dict(enumerate(parts)), index=index)
+        frame.columns = names
+        return frame
 
     def to_tensors(
         self, columns: Sequence[str] | None = None

@@ -14,9 +14,10 @@ from __future__ import annotations
 import inspect
 import os
 import queue
+import secrets
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ import torch
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 
+from fireworks_sk.estimators._loader import check_seed
 from fireworks_sk.exceptions import SchemaError, SourceError
 from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import Pipe
@@ -67,15 +69,18 @@ class _NoBar:
         """Do nothing: progress is off."""
 
 
-def _progress(total: int | None, desc: str, verbose: int) -> Any:
-    """A tqdm bar counting rows, or a stand-in when off or tqdm is missing."""
+def progress_bar(
+    total: int | None, desc: str, verbose: int, unit: str = " rows"
+) -> Any:
+    """A tqdm bar counting whole units, or a stand-in when off or tqdm is missing."""
     if not verbose:
         return _NoBar()
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return _NoBar()
-    return tqdm(total=total, desc=desc, unit="rows", unit_scale=True)
+    # Whole units: unit_scale would show "0.00rows" before the first chunk.
+    return tqdm(total=total, desc=desc, unit=unit)
 
 
 class _ReadAhead:
@@ -84,13 +89,20 @@ class _ReadAhead:
     Readers (pyarrow, database drivers) release the GIL, so reading the next
     chunk overlaps fitting on this one. The chunk iterator runs and is closed
     in the reading thread only, as SQLite connections require.
+
+    The consumer never waits on a read in progress: it polls the queue, so
+    Ctrl-C takes effect at once on every platform, and on leaving (an error,
+    an interrupt, ``close``) it gives the reader ``grace`` seconds to stop. A
+    reader still blocked in a read after that is left behind: it is a daemon
+    thread, and it closes the source when the read returns.
     """
 
+    grace = 0.5
+
     def __init__(self, chunks: Iterator[Chunk], depth: int = 1) -> None:
+        self._chunks = chunks
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(chunks,), daemon=True)
-        self._thread.start()
 
     def _read(self, chunks: Iterator[Chunk]) -> None:
         try:
@@ -114,10 +126,27 @@ class _ReadAhead:
                 continue
         return False
 
+    def _get(self) -> tuple:
+        # A timeout lets signals in where a plain lock wait does not (Windows).
+        while True:
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
     def __iter__(self) -> Iterator[Chunk]:
+        # Started here, inside the try: however iteration ends, even by an
+        # interrupt before the first chunk, the reader is told to stop.
+        thread = threading.Thread(
+            target=self._read,
+            args=(self._chunks,),
+            name="fireworks_sk read-ahead",
+            daemon=True,
+        )
         try:
+            thread.start()
             while True:
-                kind, value = self._queue.get()
+                kind, value = self._get()
                 if kind == "done":
                     return
                 if kind == "error":
@@ -125,7 +154,8 @@ class _ReadAhead:
                 yield value
         finally:
             self._stop.set()
-            self._thread.join()
+            if thread.ident is not None:
+                thread.join(timeout=self.grace)
 
 
 def _pass(
@@ -137,7 +167,7 @@ def _pass(
     empty_ok: bool = False,
 ) -> Iterator[Chunk]:
     """One pass over ``source`` with a progress bar; refuses an empty stream."""
-    bar = _progress(source.n_rows if verbose else None, desc, verbose)
+    bar = progress_bar(source.n_rows if verbose else None, desc, verbose)
     rows = 0
     try:
         with closing(iter(_ReadAhead(source._chunks(rng)))) as chunks:
@@ -485,6 +515,14 @@ def _fit_learner(
 ) -> None:
     """``epochs`` passes of ``partial_fit`` over the transformed chunks."""
     kwargs = _learner_kwargs(learner, opts["classes"], target)
+    if _trains_by_passes(learner):
+        _fit_net(transformers, learner, source, target, kwargs, **opts)
+        return
+    if opts["valid"] is not None:
+        raise TypeError(
+            f"fit_stream(valid=...) scores a Torch estimator after each epoch; "
+            f"{type(learner).__name__} has no epochs to score."
+        )
     n_epochs, per_call = _epochs(learner, opts["epochs"])
     rng = _shuffle_rng(learner, opts["shuffle"], opts["random_state"], per_call)
     name = type(learner).__name__
@@ -498,6 +536,83 @@ def _fit_learner(
                     x, y = _shuffled(x, y, rng)
                 args = (x,) if y is None else (x, y)
                 learner.partial_fit(*args, **kwargs, **per_call)
+
+
+def _trains_by_passes(learner: Any) -> bool:
+    """A Torch estimator: one epoch is one pass over the stream."""
+    return callable(getattr(learner, "_fit_passes", None))
+
+
+def _fit_net(
+    transformers: list[Any],
+    learner: Any,
+    source: Source,
+    target: _Target,
+    kwargs: dict[str, Any],
+    **opts: Any,
+) -> None:
+    """Train a Torch estimator for its epochs, one pass over ``source`` each.
+
+    Each transformed chunk is a run of minibatches within the epoch; the chunk
+    order is shuffled (where the source allows) by a generator seeded from
+    ``random_state`` and the epoch, and the rows within a chunk by the net.
+    """
+    name = type(learner).__name__
+    if learner.train_split is not None:
+        raise ValueError(
+            f"fit_stream cannot use {name}(train_split={learner.train_split!r}): "
+            "it would split every chunk apart, so the validation rows would "
+            "change with the chunk size. Set train_split=None and pass the "
+            "validation rows as a source of their own: fit_stream(..., valid=...)."
+        )
+    valid = opts["valid"]
+    if valid is not None:
+        _check_source(valid, "fit_stream(valid=...)")
+        if not isinstance(target.y, str):
+            raise TypeError(
+                "fit_stream(valid=...) needs y to name the target column, which "
+                "the validation source must hold too; got y of type "
+                f"{type(target.y).__name__}."
+            )
+    seed = _chunk_order_seed(learner, opts["shuffle"], opts["random_state"])
+    epochs = opts["epochs"]
+    total = learner.max_epochs if epochs is None else epochs
+    verbose = opts["verbose"]
+
+    def chunks(stream: Source, split: _Target, desc: str, rng: Any) -> Iterator:
+        with closing(_pass(stream, desc, verbose, rng)) as pass_:
+            for chunk in pass_:
+                x, y = split.split(chunk)
+                yield _through(transformers, x), y
+
+    def train(epoch: int) -> Iterator:
+        if seed is False:
+            rng = None
+        else:
+            rng = np.random.default_rng([*seed, epoch] if seed else None)
+        desc = f"fit {name}, epoch {epoch + 1}/{total}"
+        return chunks(source, target, desc, rng)
+
+    def validate(epoch: int) -> Iterator:
+        split = _Target(target.y, "fit_stream(valid=...)")
+        return chunks(valid, split, f"score {name}, epoch {epoch + 1}", None)
+
+    learner._fit_passes(
+        train,
+        None if valid is None else validate,
+        epochs=epochs,
+        classes=kwargs.get("classes"),
+    )
+
+
+def _chunk_order_seed(learner: Any, shuffle: bool | None, random_state: Any) -> Any:
+    """Words seeding each epoch's chunk order: [] unseeded, False not shuffled."""
+    if shuffle is False:
+        return False
+    if random_state is None:
+        random_state = getattr(learner, "random_state", None)
+    seed = check_seed(random_state, "fit_stream")
+    return [] if seed is None else [seed]
 
 
 def _collect_classes(source: Source, target: _Target, verbose: int) -> None:
@@ -517,6 +632,7 @@ def fit_stream(
     epochs: int | None = None,
     shuffle: bool | None = None,
     random_state: int | None = None,
+    valid: Source | None = None,
     verbose: int = 1,
 ) -> Any:
     """Fit a Pipe or a Pipeline chunk by chunk, as ``fit`` does in memory.
@@ -526,8 +642,12 @@ def fit_stream(
     float rounding). Steps share a pass over the stream unless an earlier step
     of the pass changes the columns they learn from. A final estimator
     without ``transform`` (a classifier or regressor) is trained with
-    ``partial_fit`` in passes of its own. Nothing is changed if the stream
-    fails: a clone is fitted and its state copied at the end.
+    ``partial_fit`` in passes of its own. A Torch estimator (TorchClassifier,
+    TorchRegressor) trains as in ``fit``: one epoch is one pass over the
+    stream, each chunk a run of minibatches of the epoch, one history row per
+    epoch, so ``max_epochs``, ``EarlyStopping``, ``LRScheduler`` and
+    ``Checkpoint`` count passes. Nothing is changed if the stream fails: a
+    clone is fitted and its state copied at the end.
 
     Parameters
     ----------
@@ -545,15 +665,26 @@ def fit_stream(
         reads the whole stream.
     epochs : int or None, default=None
         Passes of the final estimator over the stream. None means its
-        ``max_epochs`` where ``partial_fit`` takes ``epochs`` (skorch), else 1.
+        ``max_epochs`` for a Torch estimator (or any whose ``partial_fit``
+        takes ``epochs``, as skorch's), else 1.
     shuffle : bool or None, default=None
         Train the final estimator on the chunks in a random order (where the
-        source allows: DataFrameSource, ParquetSource by file) and on the rows
-        of each chunk in a random order. None shuffles for estimators trained
-        epoch by epoch (``max_epochs``, as Torch estimators) and not otherwise.
+        source allows: DataFrameSource, ParquetSource by file). None shuffles
+        for estimators trained epoch by epoch (``max_epochs``, as Torch
+        estimators) and not otherwise. A Torch estimator shuffles the rows
+        within each chunk itself, as in ``fit`` (``iterator_train__shuffle``);
+        other estimators get the rows of each chunk in a random order when
+        shuffling.
     random_state : int or None, default=None
-        Seed of the shuffling; None uses the final estimator's
+        Seed of the shuffling (for a Torch estimator, of each epoch's chunk
+        order, with the epoch number); None uses the final estimator's
         ``random_state``, so a seeded estimator is trained reproducibly.
+    valid : Source or None, default=None
+        Validation rows for a Torch estimator, holding the ``y`` column too:
+        after each epoch's pass over ``source`` they are scored, chunk by
+        chunk, into ``valid_loss`` (which ``EarlyStopping`` watches by
+        default). None scores nothing: a stream has no held-out rows unless
+        given some, and the estimator's ``train_split`` must be None.
     verbose : int, default=1
         0 shows nothing; otherwise a tqdm bar per pass (rows, rows/s) when
         tqdm is installed.
@@ -594,6 +725,7 @@ def fit_stream(
             epochs=epochs,
             shuffle=shuffle,
             random_state=random_state,
+            valid=valid,
             verbose=verbose,
         )
     _adopt(estimator, fitted)
@@ -700,7 +832,9 @@ def write_parquet(
     """Write chunks of results to one Parquet file, a row group per chunk.
 
     The file appears only when every chunk is written (it is written beside
-    the destination and renamed), so a failed stream leaves no partial file.
+    the destination under a name of its own and renamed), so a failed stream
+    leaves no partial file, and of several writers to one path the last to
+    finish wins with a whole file: readers never see a mixed or partial one.
 
     Parameters
     ----------
@@ -719,7 +853,7 @@ def write_parquet(
     pa = import_extra("pyarrow", "parquet", "write_parquet")
     pq = import_extra("pyarrow.parquet", "parquet", "write_parquet")
     path = os.fspath(path)
-    partial = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.partial")
+    partial = _partial_file(path)
     writer, rows = None, 0
     try:
         for index, result in enumerate(results):
@@ -732,11 +866,34 @@ def write_parquet(
             raise ValueError("write_parquet got no results to write.")
         writer.close()
         os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            writer.close()
-            os.remove(partial)
+    except BaseException:
+        # Cleaning up must not replace the error being raised.
+        if writer is not None:
+            with suppress(Exception):
+                writer.close()
+        with suppress(OSError):
+            os.unlink(partial)
+        raise
     return rows
+
+
+def _partial_file(path: str) -> str:
+    """Create a new empty hidden file beside ``path``; return its name.
+
+    The name is random and created exclusively (``O_EXCL``), so concurrent
+    writers never share a file and a stale one from a killed run is left
+    alone; it is short enough for the file system however long the
+    destination's name is. Its mode is what a plain ``open`` would give.
+    """
+    folder, base = os.path.split(path)
+    partial = os.path.join(folder, f".{base[:64]}.{secrets.token_hex(8)}.partial")
+    try:
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise type(exc)(
+            exc.errno, f"write_parquet cannot write {path!r}: {exc.strerror}"
+        ) from exc
+    return partial
 
 
 def _arrow_table(pa: Any, frame: pd.DataFrame, writer: Any, index: int) -> Any:

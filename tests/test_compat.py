@@ -20,7 +20,8 @@ from fireworks_sk._compat import (
     SKORCH_BOOKKEEPING_PARAMS,
     BaseComposition,
     InvalidParameterError,
-    check_feature_names_in,
+    get_feature_names,
+    skorch_init_done,
     skorch_module_names,
     transform_output,
 )
@@ -91,18 +92,13 @@ def test_base_composition_routes_params_through_named_pairs():
     assert parts.parts == [("first", replacement), ("second", second)]
 
 
-def test_check_feature_names_in_checks_names_and_invents_x0_x1():
-    named = StandardScaler().fit(pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}))
-    assert list(check_feature_names_in(named, None)) == ["a", "b"]
-    assert list(check_feature_names_in(named, ["a", "b"])) == ["a", "b"]
-    with pytest.raises(ValueError, match="not equal to feature_names_in_"):
-        check_feature_names_in(named, ["a", "c"])
-
-    unnamed = StandardScaler().fit(np.ones((2, 3)))
-    assert list(check_feature_names_in(unnamed, None)) == ["x0", "x1", "x2"]
-    assert list(check_feature_names_in(unnamed, ["p", "q", "r"])) == ["p", "q", "r"]
-    with pytest.raises(ValueError, match=r"equal to number of features \(3\), got 1"):
-        check_feature_names_in(unnamed, ["p"])
+def test_get_feature_names_reads_string_column_names_only():
+    names = get_feature_names(pd.DataFrame({"a": [1], "b": [2]}))
+    assert list(names) == ["a", "b"]
+    assert get_feature_names(pd.DataFrame([[1, 2]])) is None
+    assert get_feature_names(np.ones((1, 2))) is None
+    with pytest.raises(TypeError, match="only supported if all input features"):
+        get_feature_names(pd.DataFrame({"a": [1], 0: [2]}))
 
 
 # ------------------------------------------------------------------- skorch
@@ -111,6 +107,19 @@ def test_skorch_module_names_name_the_modules_and_criteria_of_a_net():
     names = skorch_module_names(net)
     assert names == ["module", "criterion"]
     assert all(isinstance(getattr(net, f"{n}_"), torch.nn.Module) for n in names)
+
+
+def test_skorch_init_done_tells_whether_neural_net_init_has_run():
+    seen = []
+
+    class Early(NeuralNetRegressor):
+        def __init__(self, **params):
+            seen.append(skorch_init_done(self))
+            super().__init__(torch.nn.Linear, **params)
+
+    net = Early()
+    assert seen == [False]
+    assert skorch_init_done(net)
 
 
 def test_skorch_lists_its_bookkeeping_among_param_names_and_ours_drop_it():

@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fireworks_sk import Message
+from fireworks_sk import Message, write_parquet
 from tests._data import assert_unchanged, snapshot
 
 ROWS = 5
@@ -117,7 +117,7 @@ def test_message_bad_constructor_input_names_the_problem(data, error, match):
 # ------------------------------------------------------------------ shape info
 def test_len_shape_columns_dtypes(m):
     assert len(m) == ROWS
-    assert m.shape == (ROWS, 4)
+    assert m.shape == (ROWS, 5)  # "b" holds two features per row
     assert m.columns == ["x", "s", "b", "i"]
     dtypes = m.dtypes
     assert dtypes["x"] == torch.float32
@@ -410,6 +410,20 @@ def test_to_dataframe_flattens_tensor_columns(m):
     assert isinstance(df.index, pd.RangeIndex)
 
 
+def test_series_sliced_with_a_step_keeps_its_values_by_position(tmp_path):
+    df = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0]})
+    s = df.iloc[::2]["a"]  # RangeIndex(0, 6, 2): labels 0, 2, 4
+    m = Message({"a": s})
+    expected = [0.0, 2.0, 4.0]
+    assert m.to_dataframe()["a"].tolist() == expected
+    assert m["a"].tolist() == expected
+    path = tmp_path / "a.parquet"
+    write_parquet([m], path)
+    assert pd.read_parquet(path)["a"].tolist() == expected
+    shifted = Message({"a": df["a"].iloc[1:]})  # RangeIndex(1, 5)
+    assert shifted.to_dataframe()["a"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
 def test_to_dataframe_flattens_3d_tensor_columns_in_row_major_order():
     values = torch.arange(24.0).reshape(4, 2, 3)
     df = Message({"t": values}).to_dataframe()
@@ -476,9 +490,25 @@ def test_equals_treats_nan_in_the_same_place_as_equal():
     assert not m.equals(m.assign(t=torch.tensor([float("nan"), 1.0])))
 
 
+def test_shape_is_the_shape_of_the_array_and_len_columns_counts_columns():
+    g = torch.Generator().manual_seed(0)
+    m = Message(
+        {
+            "a": torch.randn(4, 3, generator=g),
+            "img": torch.randn(4, 2, 2, generator=g),
+            "b": pd.Series([1, 2, 3, 4]),
+            "empty": torch.zeros(4, 0),
+        }
+    )
+    assert m.shape == np.asarray(m).shape == (4, 8)
+    assert len(m.columns) == 4
+    assert m[["b"]].shape == (4, 1)
+    assert m[:0].shape == (0, 8)
+
+
 def test_asarray_is_a_2d_float_array_with_tensor_columns_flattened(m):
     array = np.asarray(m.drop(columns="s"))
-    assert array.shape == (ROWS, 4)
+    assert array.shape == m.drop(columns="s").shape == (ROWS, 4)
     assert array.dtype.kind == "f"
     np.testing.assert_array_equal(array[:, 0], np.arange(ROWS))
     np.testing.assert_array_equal(array[:, 1:3], m["b"].numpy())

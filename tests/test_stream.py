@@ -136,9 +136,10 @@ def test_fit_stream_equals_fit_for_every_source(make_source, chunk_size):
         OneHot(["color"], min_frequency=5),
         IndexEncoder(CATEGORICAL),
         Junction([("scale", BatchNormalizer(NUMERIC)), ("hot", OneHot(CATEGORICAL))]),
-        Junction([("scale", BatchNormalizer(NUMERIC)), ("codes", Stack(["i"]))]),
+        # A branch without partial_fit, fitted on the first chunk.
+        Junction([("scale", BatchNormalizer(NUMERIC)), ("codes", ToTensor(["i"]))]),
     ],
-    ids=["BatchNormalizer", "OneHot", "IndexEncoder", "Junction", "Junction-Stack"],
+    ids=["BatchNormalizer", "OneHot", "IndexEncoder", "Junction", "Junction-ToTensor"],
 )
 @pytest.mark.parametrize("chunk_size", [1, 10])
 def test_fit_stream_fits_a_single_pipe_as_fit_does(pipe, chunk_size):
@@ -201,6 +202,28 @@ def test_step_reading_a_changed_column_gets_its_own_pass():
     fit_stream(pipe, source, verbose=0)
     # Stack is fitted on the first chunk of the second pass, with rescale.
     assert source.passes == 2
+
+
+def test_step_reading_a_changed_column_learns_the_fully_scaled_values():
+    # "again" reads x as "scale" outputs it. Sharing scale's pass, it would
+    # learn from x scaled by statistics still being merged, or, with the
+    # transform skipped on later chunks, from raw x (mean 1e6).
+    frame = stream_frame()
+
+    def pipe():
+        return Pipeline(
+            [("scale", BatchNormalizer(["x"])), ("again", BatchNormalizer(["x"]))]
+        )
+
+    streamed = fit_stream(pipe(), DataFrameSource(frame, 10), verbose=0)
+    expected = pipe().fit(frame)
+    for name in ("mean_", "var_"):
+        torch.testing.assert_close(
+            getattr(streamed[1], name)["x"], getattr(expected[1], name)["x"]
+        )
+    torch.testing.assert_close(
+        streamed[1].var_["x"], torch.tensor(1.0, dtype=torch.float64)
+    )
 
 
 def test_step_seeing_a_tensor_of_unsettled_shape_gets_its_own_pass():
@@ -473,6 +496,89 @@ def test_write_parquet_leaves_no_file_when_the_stream_fails(tmp_path):
             path,
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_parquet_stale_partial_never_hides_the_real_error(tmp_path):
+    # A run killed mid-write leaves its hidden partial file behind.
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "out.parquet"
+    stale = tmp_path / ".out.parquet.partial"
+    stale.write_bytes(b"PAR1 cut short by a kill")
+    source = Counting(stream_frame()[NUMERIC], 10, fail_at=0)
+    scaler = BatchNormalizer().fit(stream_frame()[NUMERIC])
+    with pytest.raises(OSError, match="disk gone at chunk 0"):
+        write_parquet(transform_stream(scaler, source), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [stale.name]
+    # A later run writes the file and leaves the stale one alone.
+    assert write_parquet([np.arange(3)], path) == 3
+    assert pd.read_parquet(path)["prediction"].tolist() == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [stale.name, path.name]
+
+
+def test_write_parquet_failing_cleanup_never_hides_the_real_error(
+    tmp_path, monkeypatch
+):
+    pq = pytest.importorskip("pyarrow.parquet")
+
+    def results():
+        yield np.arange(3)
+        raise OSError("disk gone mid-stream")
+
+    real_close, failed = pq.ParquetWriter.close, []
+
+    def close(self):
+        real_close(self)
+        if not failed:
+            failed.append(True)
+            raise OSError("closing failed too")
+
+    monkeypatch.setattr(pq.ParquetWriter, "close", close)
+    with pytest.raises(OSError, match="disk gone mid-stream"):
+        write_parquet(results(), tmp_path / "out.parquet")
+    assert failed and list(tmp_path.iterdir()) == []
+
+
+def test_write_parquet_writers_to_one_path_never_share_a_partial_file(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "out.parquet"
+    first = pd.DataFrame({"a": np.arange(10)})
+    second = pd.DataFrame({"a": np.arange(100, 105)})
+    seen = []
+
+    def slow_writer():
+        yield first[:5]
+        # Another writer to the same path starts and finishes meanwhile.
+        write_parquet([second], path)
+        seen.append(pd.read_parquet(path))
+        yield first[5:]
+
+    assert write_parquet(slow_writer(), path) == 10
+    # Each reader saw one writer's whole file, never a mix.
+    pd.testing.assert_frame_equal(seen[0], second)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), first)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_write_parquet_with_no_results_leaves_no_file(tmp_path):
+    path = tmp_path / "out.parquet"
+    with pytest.raises(ValueError, match="no results to write"):
+        write_parquet([], path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_parquet_takes_the_longest_legal_file_name(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / ("p" * 247 + ".parquet")  # 255 characters: NAME_MAX
+    assert write_parquet([np.arange(4)], path) == 4
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_write_parquet_into_a_missing_folder_names_the_destination(tmp_path):
+    path = tmp_path / "nowhere" / "out.parquet"
+    with pytest.raises(
+        FileNotFoundError, match=r"cannot write '.*nowhere/out.parquet'"
+    ):
+        write_parquet([np.arange(4)], path)
 
 
 def test_write_sql_appends_a_transaction_per_chunk(tmp_path):

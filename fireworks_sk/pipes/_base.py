@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -15,7 +16,8 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array
 
-from fireworks_sk._compat import check_feature_names_in, transform_output
+from fireworks_sk._compat import get_feature_names, transform_output
+from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
@@ -24,9 +26,13 @@ __all__ = [
     "Pipe",
     "StatefulPipe",
     "as_message",
+    "check_column_schema",
     "check_finite",
+    "check_unique_names",
+    "dtypes_agree",
     "is_dask",
     "restored_on_error",
+    "selector_frame",
 ]
 
 
@@ -48,7 +54,9 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
     message : Message
     named : bool
         Whether the input carried column names. Arrays, and DataFrames whose
-        column names are not all strings, get positional names ``x0, x1, ...``.
+        column names are all non-strings, get positional names ``x0, x1, ...``;
+        names that mix strings and other types are refused, as scikit-learn
+        refuses them.
     """
     if isinstance(X, Message):
         return X, True
@@ -66,8 +74,12 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
         )
     if isinstance(X, Mapping):
         return Message(X), True
+    X = native_to_pandas(X)
     if isinstance(X, pd.DataFrame):
-        if all(isinstance(c, str) for c in X.columns):
+        if not X.columns.is_unique:
+            Message(X)  # raises, naming the duplicated columns
+        # scikit-learn's own rule: raises TypeError for mixed str / non-str.
+        if get_feature_names(X) is not None:
             return Message(X), True
         renamed = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)
         return Message(renamed), False
@@ -78,6 +90,29 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
     if array.dtype == object:
         frame = frame.infer_objects()
     return Message(frame), False
+
+
+def selector_frame(message: Message) -> pd.DataFrame:
+    """A 0-row DataFrame of ``message``'s columns and dtypes, for column selectors.
+
+    A callable ``columns`` (such as scikit-learn's ``make_column_selector``)
+    is given this frame: the same for a Dask DataFrame's meta and for data in
+    memory, so the selection depends on names and dtypes only. A tensor
+    column appears as a column of its element dtype.
+    """
+    return pd.DataFrame(
+        {name: _selector_column(message[name]) for name in message.columns}
+    )
+
+
+def _selector_column(column: Any) -> Any:
+    if isinstance(column, pd.Series):
+        return column.iloc[:0].reset_index(drop=True)
+    try:
+        dtype = torch.empty(0, dtype=column.dtype).numpy().dtype
+    except TypeError:  # bfloat16 and other dtypes numpy lacks
+        dtype = np.dtype(np.float32)
+    return pd.Series(np.empty(0, dtype=dtype))
 
 
 def _first_bad_row(bad: np.ndarray | torch.Tensor) -> int:
@@ -154,10 +189,16 @@ def _zero_rows(column: Any) -> Any:
 class Pipe(TransformerMixin, BaseEstimator):
     """Base class of every preprocessing step.
 
-    A Pipe takes a Message, DataFrame, dict or 2-D array and returns a Message
-    with the same rows. Subclasses implement ``_fit(message)`` (optional) and
-    ``_transform(message)``; ``fit`` records the input schema, ``transform``
-    checks the input against it.
+    A Pipe takes a Message, a pandas or polars DataFrame, a pyarrow Table, a
+    dict or a 2-D array and returns a Message with the same rows. Subclasses
+    implement ``_fit(message)`` (optional) and ``_transform(message)``;
+    ``fit`` records the input schema, ``transform`` checks the input against
+    it.
+
+    A Pipe's ``columns`` parameter takes a name, a list of names, None (every
+    column it can act on) or a callable such as scikit-learn's
+    ``make_column_selector``: called once at fit with a 0-row DataFrame of the
+    input's columns and dtypes, its names are kept in ``columns_``.
     """
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -205,6 +246,7 @@ or Dask DataFrame
                 return fit_schema(self, X)
             message = self._validate(X, reset=True)
             self._fit(message)
+            self._check_output_names()
         return self
 
     def transform(self, X: Any) -> Message:
@@ -226,7 +268,7 @@ or Dask DataFrame
 
             return transform_partitions(self, X)
         message = self._validate(X, reset=False)
-        return self._to_output(self._transform(message))
+        return self._to_output(self._transform(message), X)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Flat output feature names, in the column order of ``np.asarray``.
@@ -241,38 +283,47 @@ or Dask DataFrame
         -------
         ndarray of str objects
         """
-        self._check_fitted()
-        empty = self._empty_input()
-        out = self._empty_output()
-        features = [
-            feature
-            for column in out.columns
-            for feature in self._column_feature_names(column, out[column])
-        ]
-        return np.asarray(
-            [
-                _rename_prefix(f, self._input_renames(empty, input_features))
-                for f in features
-            ],
-            dtype=object,
-        )
+        layout = self._output_layout(input_features)
+        return np.asarray([f for _, names in layout for f in names], dtype=object)
 
-    def _input_renames(self, empty: Message, input_features: Any) -> dict[str, str]:
+    def _output_layout(self, input_features: Any = None) -> list[tuple[str, list]]:
+        """Each output column with the names of its flat features, in order."""
+        self._check_fitted()
+        renames = self._input_renames(input_features)
+        out = self._empty_output()
+        return [
+            (
+                column,
+                [
+                    _rename_prefix(f, renames)
+                    for f in self._column_feature_names(column, out[column])
+                ],
+            )
+            for column in out.columns
+        ]
+
+    def _input_renames(self, input_features: Any) -> dict[str, str]:
         """Map fitted input names to ``input_features``.
 
         ``input_features`` may name the input columns (one per column, as
         scikit-learn passes) or every flat input feature, as the previous step
         of a Pipeline reports them from its own ``get_feature_names_out``.
         """
-        flat = empty.feature_names()
-        if (
-            input_features is not None
-            and len(flat) != self.n_features_in_
-            and len(input_features) == len(flat)
-        ):
-            return dict(zip(flat, map(str, input_features)))
-        names = list(check_feature_names_in(self, input_features))
-        return dict(zip(self._input_names(), names))
+        if input_features is None:
+            return {}
+        given = [str(f) for f in np.asarray(input_features, dtype=object)]
+        columns = self._input_names()
+        flat = self._empty_input().feature_names()
+        if flat != columns and len(given) == len(flat):
+            return dict(zip(flat, given))
+        if len(given) != len(columns):
+            raise ValueError(
+                f"input_features should have length equal to number of features "
+                f"({len(columns)}), got {len(given)}"
+            )
+        if hasattr(self, "feature_names_in_") and given != columns:
+            raise ValueError("input_features is not equal to feature_names_in_")
+        return dict(zip(columns, given))
 
     # ---------------------------------------------------------------- hooks
     def _fit(self, message: Message) -> None:
@@ -285,6 +336,9 @@ or Dask DataFrame
         return flat_feature_names(name, tuple(column.shape[1:]))
 
     # -------------------------------------------------------------- helpers
+    def _check_output_names(self) -> None:
+        check_unique_names(type(self).__name__, self.get_feature_names_out())
+
     def _check_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(
@@ -293,9 +347,8 @@ or Dask DataFrame
             )
 
     def _input_names(self) -> list[str]:
-        if hasattr(self, "feature_names_in_"):
-            return list(self.feature_names_in_)
-        return [f"x{i}" for i in range(self.n_features_in_)]
+        """The fitted input columns (positional ``x0, x1, ...`` for arrays)."""
+        return list(self._schema_in)
 
     def _empty_input(self) -> Message:
         return Message._from_columns(dict(self._schema_in), 0)
@@ -314,6 +367,9 @@ or Dask DataFrame
         if not reset:
             self._check_fitted()
         message, named = as_message(X, min_rows=1 if reset else 0)
+        if not reset:
+            regrouped = _regrouped(X, self._schema_in)
+            message = message if regrouped is None else regrouped
         if reset:
             # A Message without columns has no rows either: name the real cause.
             if not message.columns:
@@ -326,13 +382,18 @@ or Dask DataFrame
                     f"{type(self).__name__} got 0 rows; at least 1 row is required "
                     "to fit."
                 )
+            _check_widths(type(self).__name__, message)
             self._record_schema(message, named)
             return message
         return self._align(message, named, check_dtypes)
 
     def _record_schema(self, message: Message, named: bool) -> None:
-        """Remember the input columns, their kinds, dtypes and row shapes."""
-        self.n_features_in_ = len(message.columns)
+        """Remember the input columns, their kinds, dtypes and row shapes.
+
+        ``n_features_in_`` is ``message.shape[1]``, the flat features that
+        scikit-learn counts; ``feature_names_in_`` names the columns.
+        """
+        self.n_features_in_ = message.shape[1]
         if named:
             self.feature_names_in_ = np.asarray(message.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
@@ -359,7 +420,7 @@ or Dask DataFrame
         if message.columns != fitted:
             raise SchemaError(_schema_diff(name, fitted, message.columns, named))
         for column, fitted_column in self._schema_in.items():
-            _check_column_schema(
+            check_column_schema(
                 name, column, fitted_column, message[column], check_dtypes
             )
         return message
@@ -368,24 +429,39 @@ or Dask DataFrame
         """What scikit-learn's set_output asks ``transform`` to return."""
         return transform_output(self)
 
-    def _to_output(self, message: Message) -> Any:
-        """Return a DataFrame when scikit-learn's set_output asks for one."""
-        if self._output_config() in ("pandas", "polars"):
-            frame = message.to_dataframe()
-            frame.columns = self.get_feature_names_out()
-            return frame
-        return message
+    def _to_output(self, message: Message, X: Any = None) -> Any:
+        """Return a DataFrame when scikit-learn's set_output asks for one.
+
+        The DataFrame keeps the index of a DataFrame input, as scikit-learn's
+        transformers do, and records in ``attrs`` which of its columns come
+        from which Message column, so that a Pipe fitted on the Message can
+        read it back (``set_output`` called after ``fit``).
+        """
+        if self._output_config() not in ("pandas", "polars"):
+            return message
+        layout = self._output_layout()
+        frame = message.to_dataframe(
+            names=[f for _, names in layout for f in names],
+            index=X.index if isinstance(X, pd.DataFrame) else None,
+        )
+        frame.attrs[LAYOUT] = layout
+        return frame
 
     def _resolve_columns(self, message: Message, default: list[str]) -> list[str]:
         """The columns a Pipe acts on: ``self.columns`` checked, or ``default``."""
         if self.columns is None:
             return default
-        names = [self.columns] if isinstance(self.columns, str) else self.columns
+        names = self.columns
+        if callable(names) and not isinstance(names, str):
+            names = names(selector_frame(message))
+        names = [names] if isinstance(names, str) else names
         names = list(names) if isinstance(names, Iterable) else [names]
         if not all(isinstance(c, str) for c in names):
             raise TypeError(
                 f"{type(self).__name__}(columns=...) must be a column name, a list "
-                f"of names or None; got {self.columns!r}."
+                f"of names, a callable that returns names (such as "
+                f"sklearn.compose.make_column_selector) or None; got "
+                f"{self.columns!r}, which gives {names!r}."
             )
         missing = [c for c in names if c not in message]
         if missing:
@@ -451,6 +527,7 @@ or Dask DataFrame
             if not first_call:
                 state = self._merge_states(self._get_state(), state)
             self._set_state(state)
+            self._check_output_names()
         return self
 
     def _reset(self) -> None:
@@ -475,7 +552,70 @@ or Dask DataFrame
         raise NotImplementedError
 
 
-def _check_column_schema(
+# The key of a DataFrame's ``attrs`` under which a Pipe's pandas output lists
+# its Message columns, each with the names of its flat features.
+LAYOUT = "fireworks_sk.layout"
+
+
+def _regrouped(X: Any, schema: Mapping[str, Any]) -> Message | None:
+    """The Message that a Pipe's pandas output ``X`` flattened, if it fits ``schema``.
+
+    A Pipe fitted on Messages (a tensor column ``c`` of shape (n, 3)) then
+    reads the DataFrame (``c_u, c_v, c_w``) that a previous step gives once
+    ``set_output(transform="pandas")`` is called after fit. Only a DataFrame
+    whose columns are exactly those its ``attrs`` list, column for column of
+    ``schema`` with the same widths, is read back; any other is left to the
+    usual schema check.
+    """
+    layout = X.attrs.get(LAYOUT) if isinstance(X, pd.DataFrame) else None
+    well_formed = isinstance(layout, list) and all(
+        isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], list)
+        for pair in layout
+    )
+    if not well_formed or [column for column, _ in layout] != list(schema):
+        return None
+    if list(X.columns) != [f for _, names in layout for f in names]:
+        return None
+    columns, start = {}, 0
+    for (name, names), fitted in zip(layout, schema.values()):
+        if len(names) != int(np.prod(fitted.shape[1:])):
+            return None
+        block = X.iloc[:, start : start + len(names)]
+        start += len(names)
+        if isinstance(fitted, torch.Tensor):
+            values = torch.from_numpy(np.array(block.to_numpy(), copy=True))
+            columns[name] = values.reshape(len(X), *fitted.shape[1:]).to(fitted.dtype)
+        else:
+            columns[name] = block.iloc[:, 0]
+    return Message(columns)
+
+
+def _check_widths(owner: str, message: Message) -> None:
+    """Refuse tensor columns without features: they would reach a model unseen."""
+    for name in message.columns:
+        shape = tuple(message[name].shape[1:])
+        if shape and int(np.prod(shape)) == 0:
+            raise ValueError(
+                f"{owner} got column {name!r} with rows of shape {shape}, which "
+                "hold no value; drop it or give it at least one feature."
+            )
+
+
+def check_unique_names(owner: str, names: Sequence[str]) -> None:
+    """Refuse output names that repeat, also in two Unicode forms of one text."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = unicodedata.normalize("NFC", name)
+        if key in seen:
+            same = "" if seen[key] == name else " (the same text in another form)"
+            raise SchemaError(
+                f"{owner} would output the feature name {name!r} twice{same}; "
+                "rename or drop one of the input columns."
+            )
+        seen[key] = name
+
+
+def check_column_schema(
     owner: str, name: str, fitted: Any, got: Any, check_dtype: bool
 ) -> None:
     """Refuse a column whose kind or row shape changed since fit; warn on dtype."""
@@ -490,13 +630,46 @@ def _check_column_schema(
             f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
             f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
         )
-    if check_dtype and got.dtype != fitted.dtype:
+    # Categoricals declare categories per batch (a Parquet file's dictionary):
+    # another list of categories is not another kind of column.
+    both_categorical = all(
+        isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
+    )
+    agree = both_categorical or dtypes_agree(fitted.dtype, got.dtype)
+    if check_dtype and not agree:
         warnings.warn(
             f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
             f"{fitted.dtype}.",
             UserWarning,
             stacklevel=4,
         )
+
+
+def _dtype_family(dtype: Any) -> Any:
+    """A dtype, with pandas's spellings of one kind of value made one.
+
+    Strings (object, str, string[python], string[pyarrow]) are one family, as
+    are int64 and Int64, float64 and Float64, bool and boolean: Dask reads
+    strings as string[pyarrow], pandas as str or object, and a nullable column
+    holds the same values as its plain counterpart.
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(
+        dtype, pd.CategoricalDtype
+    ):
+        return "string"
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        numpy_dtype = getattr(dtype, "numpy_dtype", None)
+        return dtype if numpy_dtype is None else np.dtype(numpy_dtype)
+    return dtype
+
+
+def dtypes_agree(fitted: Any, got: Any) -> bool:
+    """Whether a column of dtype ``got`` holds what one of ``fitted`` held."""
+    if fitted == got:
+        return True
+    return _dtype_family(fitted) == _dtype_family(got)
 
 
 def _schema_diff(

@@ -46,7 +46,44 @@ def _tensor(name: str, column: Column, dtype: torch.dtype) -> torch.Tensor:
     if values.is_complex():
         raise ValueError(f"Complex data not supported (column {name!r}).")
     check_finite(name, values)
-    return values.to(dtype)
+    cast = values.to(dtype)
+    _check_in_range(name, values, cast)
+    return cast
+
+
+def resolve_dtype(owner: str, dtype: Any) -> torch.dtype:
+    """``dtype`` as a ``torch.dtype``: a torch dtype, its name, or a numpy dtype.
+
+    Only names of real torch dtypes resolve: ``"float32"``, ``"torch.int64"``;
+    ``"Tensor"`` or ``"nn"`` do not.
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = dtype.removeprefix("torch.") if isinstance(dtype, str) else None
+    if isinstance(dtype, np.dtype) or (
+        isinstance(dtype, type) and issubclass(dtype, np.generic)
+    ):
+        name = np.dtype(dtype).name
+    resolved = getattr(torch, name, None) if name else None
+    if not isinstance(resolved, torch.dtype):
+        raise ValueError(
+            f"{owner}(dtype={dtype!r}) is not a torch dtype or the name of one: "
+            "use e.g. 'float32', 'float64', 'int64' or torch.float32."
+        )
+    return resolved
+
+
+def _check_in_range(name: str, source: torch.Tensor, cast: torch.Tensor) -> None:
+    """Refuse finite values that become infinite in a narrower float dtype."""
+    if not cast.is_floating_point() or bool(torch.isfinite(cast).all()):
+        return
+    check_finite(name, source)  # NaN or inf already in the input
+    row = int((~torch.isfinite(cast)).reshape(len(cast), -1).any(1).nonzero()[0, 0])
+    raise ValueError(
+        f"Column {name!r} holds values out of the range of {cast.dtype} (first at "
+        f"row {row}, largest {torch.finfo(cast.dtype).max:.3g}); use a wider "
+        "dtype such as 'float64', or rescale the column."
+    )
 
 
 def _width(column: Column) -> int:
@@ -92,13 +129,16 @@ class ToTensor(Pipe):
     columns : str, list of str or None, default=None
         Columns to convert; None means every numeric or boolean pandas column.
         Tensor columns named here are cast to ``dtype``.
-    dtype : torch.dtype, default=torch.float32
-        Dtype of the resulting tensors.
+    dtype : str or torch.dtype, default="float32"
+        Dtype of the resulting tensors: a torch dtype or its name. Finite
+        values out of its range are refused, naming the column.
 
     Attributes
     ----------
     columns_ : list of str
         The columns converted.
+    dtype_ : torch.dtype
+        ``dtype`` resolved.
 
     Examples
     --------
@@ -109,12 +149,15 @@ class ToTensor(Pipe):
     """
 
     def __init__(
-        self, columns: str | list[str] | None = None, dtype: torch.dtype = torch.float32
+        self,
+        columns: str | list[str] | None = None,
+        dtype: str | torch.dtype = "float32",
     ) -> None:
         self.columns = columns
         self.dtype = dtype
 
     def _fit(self, message: Message) -> None:
+        self.dtype_ = resolve_dtype(type(self).__name__, self.dtype)
         default = [
             c
             for c in message.columns
@@ -124,7 +167,7 @@ class ToTensor(Pipe):
         self._transform(message)
 
     def _transform(self, message: Message) -> Message:
-        converted = {c: _tensor(c, message[c], self.dtype) for c in self.columns_}
+        converted = {c: _tensor(c, message[c], self.dtype_) for c in self.columns_}
         return message.assign(**converted)
 
 
@@ -141,13 +184,16 @@ class Stack(Pipe):
         every tensor column.
     into : str, default="features"
         Name of the stacked column.
-    dtype : torch.dtype, default=torch.float32
-        Dtype of the stacked tensor.
+    dtype : str or torch.dtype, default="float32"
+        Dtype of the stacked tensor: a torch dtype or its name. Finite values
+        out of its range are refused, naming the column.
 
     Attributes
     ----------
     columns_ : list of str
         The columns stacked.
+    dtype_ : torch.dtype
+        ``dtype`` resolved.
 
     Examples
     --------
@@ -163,13 +209,14 @@ class Stack(Pipe):
         self,
         columns: str | list[str] | None = None,
         into: str = "features",
-        dtype: torch.dtype = torch.float32,
+        dtype: str | torch.dtype = "float32",
     ) -> None:
         self.columns = columns
         self.into = into
         self.dtype = dtype
 
     def _fit(self, message: Message) -> None:
+        self.dtype_ = resolve_dtype(type(self).__name__, self.dtype)
         default = [c for c in message.columns if _is_number_column(message[c])]
         self.columns_ = self._resolve_columns(message, default)
         if not self.columns_:
@@ -204,16 +251,19 @@ class Stack(Pipe):
     def _stack(self, message: Message, n: int) -> torch.Tensor:
         """Copy every column once into one (n, width) array, then check it once."""
         widths = [_width(message[c]) for c in self.columns_]
-        buffer_dtype = self.dtype if self.dtype in _NUMPY_DTYPES else torch.float32
+        dtype = self.dtype_
+        buffer_dtype = dtype if dtype in _NUMPY_DTYPES else torch.float64
         buffer = np.empty((n, sum(widths)), dtype=_NUMPY_DTYPES[buffer_dtype])
         start = 0
-        for name, width in zip(self.columns_, widths):
-            buffer[:, start : start + width] = _block(name, message[name], n, width)
-            start += width
+        with np.errstate(over="ignore"):  # overflow is found and named below
+            for name, width in zip(self.columns_, widths):
+                block = _block(name, message[name], n, width)
+                buffer[:, start : start + width] = block
+                start += width
         if buffer.dtype.kind == "f" and not np.isfinite(buffer).all():
             for name in self.columns_:
-                check_finite(name, _tensor(name, message[name], torch.float64))
-        return torch.from_numpy(buffer).to(self.dtype)
+                _tensor(name, message[name], buffer_dtype)  # raises, naming it
+        return torch.from_numpy(buffer).to(dtype)
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
         if name != self.into:

@@ -12,7 +12,7 @@ import torch
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
 
-__all__ = ["IndexEncoder", "OneHot"]
+__all__ = ["IndexEncoder", "OneHot", "sorted_counts"]
 
 _SHOWN = 5
 
@@ -24,8 +24,12 @@ def _is_categorical(column: Column) -> bool:
     return not pd.api.types.is_float_dtype(column.dtype)
 
 
-def _values(name: str, column: Column) -> pd.Series:
-    """A 1-D column as a Series (tensors share memory where they can)."""
+def _values(name: str, column: Column, missing: str = "error") -> pd.Series:
+    """A 1-D column as a Series (tensors share memory where they can).
+
+    With ``missing="category"`` NaN passes the finite check, and None, NaN
+    and ``pd.NA`` of an object column all become NaN: one category.
+    """
     if isinstance(column, torch.Tensor):
         if column.dim() != 1:
             raise ValueError(
@@ -33,11 +37,25 @@ def _values(name: str, column: Column) -> pd.Series:
                 "1-D columns hold categories."
             )
         values = column.detach().cpu().numpy()
-        check_finite(name, values)
+        _check_finite(name, values, missing)
         return pd.Series(values, name=name, copy=False)
+    if missing == "category" and column.hasnans:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return column  # its missing values are NaN already
+        if not isinstance(column.dtype, np.dtype) or column.dtype == object:
+            # Object, string, boolean, Int64, Float64: None and pd.NA as NaN.
+            values = column.to_numpy(dtype=object, na_value=np.nan, copy=True)
+            values[pd.isna(values)] = np.nan
+            return pd.Series(values, name=name, copy=False)
     if column.dtype.kind in "fc":
-        check_finite(name, column.to_numpy())
+        _check_finite(name, column.to_numpy(), missing)
     return column
+
+
+def _check_finite(name: str, values: np.ndarray, missing: str) -> None:
+    if missing == "category" and values.dtype.kind in "fc":
+        values = values[~np.isnan(values)]  # NaN is a category; inf is not
+    check_finite(name, values)
 
 
 def _missing_error(name: str, values: pd.Series) -> ValueError:
@@ -48,25 +66,52 @@ def _missing_error(name: str, values: pd.Series) -> ValueError:
     )
 
 
-def _value_counts(name: str, column: Column) -> pd.Series:
-    values = _values(name, column)
+def _value_counts(name: str, column: Column, missing: str) -> pd.Series:
+    values = _values(name, column, missing)
     counts = values.value_counts(sort=False, dropna=False)
     # Checking the few distinct values is cheaper than scanning every row.
-    if counts.index.hasnans:
+    if counts.index.hasnans and missing == "error":
         raise _missing_error(name, values)
     # A Categorical reports its declared categories too; keep those seen.
-    return counts[counts > 0]
+    counts = counts[counts > 0]
+    index = counts.index
+    if isinstance(index, pd.CategoricalIndex) and not index.ordered:
+        # Unordered categories are sorted by value, as scikit-learn sorts them:
+        # their declared order belongs to one batch (a Parquet file's
+        # dictionary), and batches may declare them in different orders.
+        counts.index = index.astype(index.categories.dtype)
+    return counts
 
 
-def _sorted_index(name: str, counts: pd.Series) -> pd.Series:
+def _check_same_order(name: str, a: pd.Index, b: pd.Index) -> None:
+    """Refuse batches of an ordered Categorical that declare different orders."""
+    ordered = [isinstance(i, pd.CategoricalIndex) and i.ordered for i in (a, b)]
+    if not any(ordered):
+        return
+    if not all(ordered) or list(a.categories) != list(b.categories):
+        shown = [
+            list(i.categories) if o else "unordered" for i, o in zip((a, b), ordered)
+        ]
+        raise TypeError(
+            f"Column {name!r} is an ordered Categorical whose categories differ "
+            f"between batches ({shown[0]!r}, then {shown[1]!r}); give every batch "
+            "the same categories in the same order."
+        )
+
+
+def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
+    """Counts sorted by value, the missing-value category last."""
     try:
-        return counts.sort_index()
+        counts = counts.sort_index()
     except TypeError as exc:
         kinds = sorted({type(v).__name__ for v in counts.index})
         raise TypeError(
             f"Column {name!r} mixes values of types {kinds}; categories must be of "
             "one type to be sorted. Cast the column first."
         ) from exc
+    # pandas leaves a CategoricalIndex that starts with NaN unsorted.
+    missing = counts.index.isna()
+    return counts.iloc[np.argsort(missing, kind="stable")] if missing.any() else counts
 
 
 class _Encoder(StatefulPipe):
@@ -75,9 +120,10 @@ class _Encoder(StatefulPipe):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.categorical = True
-        # Floating-point columns are not encoded unless named, so a NaN there is
-        # passed through; NaN in an encoded column raises, naming the column.
-        tags.input_tags.allow_nan = True
+        # By default floating-point columns are not encoded, so a NaN there is
+        # passed through; named columns may be float, and NaN in an encoded
+        # column raises, naming the column.
+        tags.input_tags.allow_nan = self.columns is None
         return tags
 
     def _select_columns(self, message: Message) -> list[str]:
@@ -85,12 +131,16 @@ class _Encoder(StatefulPipe):
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, pd.Series]]:
-        counts = {name: _value_counts(name, message[name]) for name in self.columns_}
+        counts = {
+            name: _value_counts(name, message[name], self.missing)
+            for name in self.columns_
+        }
         return len(message), counts
 
     def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, pd.Series]]:
         merged = {}
         for name in a[1]:
+            _check_same_order(name, a[1][name].index, b[1][name].index)
             try:
                 merged[name] = a[1][name].add(b[1][name], fill_value=0).astype(np.int64)
             except TypeError as exc:
@@ -102,7 +152,7 @@ class _Encoder(StatefulPipe):
 
     def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
         self.n_samples_seen_, counts = state
-        counts = {name: _sorted_index(name, c) for name, c in counts.items()}
+        counts = {name: sorted_counts(name, c) for name, c in counts.items()}
         self.categories_ = {name: c.index.to_numpy() for name, c in counts.items()}
         self._counts = counts
 
@@ -111,14 +161,14 @@ class _Encoder(StatefulPipe):
 
     def _codes(self, name: str, column: Column) -> np.ndarray:
         """Positions in ``categories_[name]``; -1 for values not seen in fit."""
-        values = _values(name, column)
+        values = _values(name, column, self.missing)
         categories = pd.Index(self.categories_[name])
         if values.dtype != categories.dtype and not len(values) == 0:
             categories = categories.astype(object)
             values = values.astype(object)
         codes = categories.get_indexer(values)
         # Missing values get -1 too; look for them only when some code is -1.
-        if (codes < 0).any() and values.hasnans:
+        if self.missing == "error" and (codes < 0).any() and values.hasnans:
             raise _missing_error(name, values)
         return codes
 
@@ -126,7 +176,8 @@ class _Encoder(StatefulPipe):
         self, name: str, column: Column, codes: np.ndarray
     ) -> ValueError:
         # tolist() turns numpy scalars into Python ones, which print as written.
-        unknown = pd.unique(_values(name, column).to_numpy()[codes < 0]).tolist()
+        values = _values(name, column, self.missing).to_numpy()
+        unknown = pd.unique(values[codes < 0]).tolist()
         shown = ", ".join(repr(v) for v in unknown[:_SHOWN])
         more = f" and {len(unknown) - _SHOWN} more" if len(unknown) > _SHOWN else ""
         return ValueError(
@@ -134,6 +185,13 @@ class _Encoder(StatefulPipe):
             f"{name!r} during transform. Fit on data that contains them, or set "
             "handle_unknown='ignore'."
         )
+
+    def _check_missing(self) -> None:
+        if self.missing not in ("error", "category"):
+            raise ValueError(
+                f"{type(self).__name__}(missing={self.missing!r}) is not one of "
+                "['error', 'category']."
+            )
 
     def _check_handle_unknown(self, allowed: tuple[str, ...]) -> None:
         if self.handle_unknown not in allowed:
@@ -195,9 +253,11 @@ class OneHot(_Encoder):
 
     Parameters
     ----------
-    columns : str, list of str or None, default=None
+    columns : str, list of str, callable or None, default=None
         Columns to encode; None means every column that is not floating-point
         (strings, categoricals, booleans, integers, and 1-D integer tensors).
+        A callable (such as scikit-learn's ``make_column_selector``) is
+        resolved once at fit; ``columns_`` holds its result.
     handle_unknown : {"error", "ignore", "infrequent_if_exist"}, default="error"
         What a category unseen in fit does at transform: raise an error naming
         the column and values, encode as all zeros, or encode as the infrequent
@@ -208,12 +268,18 @@ class OneHot(_Encoder):
     max_categories : int or None, default=None
         Keep at most this many output columns per input column, the infrequent
         one included; the most frequent categories are kept.
+    missing : {"error", "category"}, default="error"
+        What a missing value (NaN, None, ``pd.NA``) in an encoded column does:
+        raise an error naming the column, or count as one category of its
+        own, sorted last in ``categories_`` (as NaN), with the feature name
+        ``<name>_nan``, as scikit-learn's OneHotEncoder does. A missing value
+        first seen at transform is then an unknown category.
 
     Attributes
     ----------
     categories_ : dict of str to ndarray
-        Sorted categories seen in fit, per column; a pandas Categorical column
-        keeps its declared order.
+        Sorted categories seen in fit, per column; an ordered pandas
+        Categorical column keeps its declared order.
     infrequent_categories_ : dict of str to ndarray or None
         Categories grouped as infrequent, per column; None when there are none.
     n_samples_seen_ : int
@@ -237,11 +303,13 @@ class OneHot(_Encoder):
         handle_unknown: str = "error",
         min_frequency: int | float | None = None,
         max_categories: int | None = None,
+        missing: str = "error",
     ) -> None:
         self.columns = columns
         self.handle_unknown = handle_unknown
         self.min_frequency = min_frequency
         self.max_categories = max_categories
+        self.missing = missing
 
     def partial_fit(self, X: Any, y: Any = None) -> OneHot:
         """Count the categories of one batch into the vocabulary.
@@ -256,6 +324,7 @@ class OneHot(_Encoder):
         self
         """
         self._check_handle_unknown(("error", "ignore", "infrequent_if_exist"))
+        self._check_missing()
         self._check_frequency_params()
         return super().partial_fit(X, y)
 
@@ -379,21 +448,31 @@ class IndexEncoder(_Encoder):
     """Encode category columns as int64 code tensors, for ``torch.nn.Embedding``.
 
     Codes follow the sorted categories. With ``handle_unknown="ignore"`` code 0
-    is reserved for unknown categories and known ones start at 1.
+    is reserved for unknown categories and known ones start at 1. The codes
+    are fixed at fit: switching to ``"error"`` later keeps them (unknown
+    categories then raise), switching to ``"ignore"`` later is refused, as no
+    code is free for unknown ones.
 
     Parameters
     ----------
-    columns : str, list of str or None, default=None
+    columns : str, list of str, callable or None, default=None
         Columns to encode; None means every column that is not floating-point.
+        A callable is resolved once at fit; ``columns_`` holds its result.
     handle_unknown : {"error", "ignore"}, default="error"
         Raise an error naming the column and values for a category unseen in
         fit, or give it code 0.
+    missing : {"error", "category"}, default="error"
+        What a missing value (NaN, None, ``pd.NA``) in an encoded column does:
+        raise an error naming the column, or count as one category of its
+        own, sorted last in ``categories_`` (as NaN), with the feature name
+        ``<name>_nan``, as scikit-learn's OneHotEncoder does. A missing value
+        first seen at transform is then an unknown category.
 
     Attributes
     ----------
     categories_ : dict of str to ndarray
-        Sorted categories seen in fit, per column; a pandas Categorical column
-        keeps its declared order.
+        Sorted categories seen in fit, per column; an ordered pandas
+        Categorical column keeps its declared order.
     n_codes_ : dict of str to int
         Number of distinct codes per column: the ``num_embeddings`` to use.
     n_samples_seen_ : int
@@ -408,10 +487,15 @@ class IndexEncoder(_Encoder):
     """
 
     def __init__(
-        self, columns: str | list[str] | None = None, *, handle_unknown: str = "error"
+        self,
+        columns: str | list[str] | None = None,
+        *,
+        handle_unknown: str = "error",
+        missing: str = "error",
     ) -> None:
         self.columns = columns
         self.handle_unknown = handle_unknown
+        self.missing = missing
 
     def partial_fit(self, X: Any, y: Any = None) -> IndexEncoder:
         """Count the categories of one batch into the vocabulary.
@@ -426,23 +510,34 @@ class IndexEncoder(_Encoder):
         self
         """
         self._check_handle_unknown(("error", "ignore"))
+        self._check_missing()
         return super().partial_fit(X, y)
-
-    @property
-    def _offset(self) -> int:
-        return 1 if self.handle_unknown == "ignore" else 0
 
     def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
         super()._set_state(state)
-        self.n_codes_ = {n: len(c) + self._offset for n, c in self.categories_.items()}
+        # The codes are fixed by the first fit: a later set_params may not
+        # shift them under a model trained on them.
+        if not hasattr(self, "_offset_"):
+            self._offset_ = 1 if self.handle_unknown == "ignore" else 0
+        self._check_offset()
+        self.n_codes_ = {n: len(c) + self._offset_ for n, c in self.categories_.items()}
+
+    def _check_offset(self) -> None:
+        if self.handle_unknown == "ignore" and self._offset_ == 0:
+            raise ValueError(
+                "IndexEncoder was fitted with handle_unknown='error', so code 0 is "
+                "a category and none is reserved for unknown ones; fit it again "
+                "with handle_unknown='ignore' (every code then moves up by one)."
+            )
 
     def _encode(self, name: str, column: Column) -> torch.Tensor:
         codes = self._codes(name, column)
         if self.handle_unknown == "error" and (codes < 0).any():
             raise self._unknown_error(name, column, codes)
-        return torch.from_numpy(codes.astype(np.int64) + self._offset)
+        return torch.from_numpy(codes.astype(np.int64) + self._offset_)
 
     def _transform(self, message: Message) -> Message:
+        self._check_offset()
         return message.assign(
             **{name: self._encode(name, message[name]) for name in self.columns_}
         )
@@ -471,7 +566,7 @@ class IndexEncoder(_Encoder):
                     f"Code {float(encoded[row])} at row {row} of column {name!r} is "
                     "not a whole number; codes come from transform."
                 )
-            positions = codes - self._offset
+            positions = codes - self._offset_
             valid = (positions >= 0) & (positions < len(self.categories_[name]))
             if not valid.all() and self.handle_unknown == "error":
                 row = int(np.flatnonzero(~valid)[0])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn import config_context
+import numpy as np
+import pandas as pd
+import scipy.sparse
 from sklearn.base import clone
 from sklearn.utils.metaestimators import available_if
 
@@ -29,17 +31,58 @@ def _all_branches_can_partial_fit(junction: Junction) -> bool:
     return all(_can_partial_fit(pipe) for _, pipe in junction._named_pipes())
 
 
-def _branch_output(pipe: Any, message: Message) -> Message:
+def _branch_input(pipe: Any, message: Message) -> Any:
+    """What a branch reads: a Pipe the Message, any other transformer a DataFrame.
+
+    A DataFrame gives a scikit-learn transformer the column names, which it
+    records in ``feature_names_in_`` and hands on in ``get_feature_names_out``.
+    """
+    return message if isinstance(pipe, Pipe) else message.to_dataframe()
+
+
+def _branch_output(
+    name: str, pipe: Any, message: Message, names: list[str] | None
+) -> Message:
     """A branch's output as a Message, whatever output its set_output asks for.
 
     A Pipe's own transform is used, so columns it leaves alone stay the same
-    objects and are recognised as unchanged.
+    objects and are recognised as unchanged. Any other transformer's output
+    (array or DataFrame) becomes pandas columns named ``names``, its output
+    names recorded at fit.
     """
     if isinstance(pipe, Pipe):
         return pipe._transform(pipe._validate(message, reset=False))
-    with config_context(transform_output="default"):
-        out = pipe.transform(message)
-    return out if isinstance(out, Message) else Message(out)
+    if len(message) == 0:
+        # scikit-learn transformers refuse zero rows; the names say the layout.
+        return Message({n: pd.Series([], dtype=np.float64) for n in names})
+    out = pipe.transform(_branch_input(pipe, message))
+    if isinstance(out, Message):
+        return out
+    if scipy.sparse.issparse(out):
+        out = out.toarray()  # Message columns are dense (OneHotEncoder's default)
+    if not isinstance(out, pd.DataFrame):
+        out = pd.DataFrame(np.asarray(out)).infer_objects()
+    if names is not None and out.shape[1] != len(names):
+        raise ValueError(
+            f"Junction branch {name!r} returned {out.shape[1]} columns; it "
+            f"returned {len(names)} when fitted."
+        )
+    if names is None:
+        names = [f"{name}{i}" for i in range(out.shape[1])]
+    return Message(out.set_axis(names, axis=1))
+
+
+def _branch_names(name: str, pipe: Any, message: Message) -> list[str] | None:
+    """A scikit-learn branch's output names, fixed once it is fitted.
+
+    Its ``get_feature_names_out``, or ``name0, name1, ...`` for a branch
+    without one (its width read from one transformed row). None for a Pipe.
+    """
+    if isinstance(pipe, Pipe):
+        return None
+    if hasattr(pipe, "get_feature_names_out"):
+        return [str(n) for n in pipe.get_feature_names_out()]
+    return list(_branch_output(name, pipe, message[:1], None).columns)
 
 
 class Junction(BaseComposition, Pipe):
@@ -51,11 +94,14 @@ class Junction(BaseComposition, Pipe):
 
     Parameters
     ----------
-    pipes : list of (str, Pipe) or list of Pipe, default=None
+    pipes : list of (str, transformer) or list of transformers, default=None
         The branches. Named pairs, as in ``sklearn.pipeline.FeatureUnion``, make
         nested parameters such as ``scale__with_std`` searchable; plain pipes
         are named after their class. None means no branch: the input passes
-        through unchanged.
+        through unchanged. A branch may be any scikit-learn transformer (a
+        ``SimpleImputer``, a ``Pipeline`` ending in one): it reads the input
+        as a DataFrame (tensor columns flattened) and its output becomes
+        pandas columns named by its ``get_feature_names_out``.
 
     Attributes
     ----------
@@ -142,7 +188,9 @@ class Junction(BaseComposition, Pipe):
             message = self._validate(X, reset=True)
             self.pipes_ = [(name, clone(pipe)) for name, pipe in self._named_pipes()]
             for _, pipe in self.pipes_:
-                pipe.fit(message, y)
+                pipe.fit(_branch_input(pipe, message), y)
+            self._record_branch_names(message)
+            self._check_output_names()
         return self
 
     @available_if(_all_branches_can_partial_fit)
@@ -171,10 +219,17 @@ class Junction(BaseComposition, Pipe):
                 ]
             for _, pipe in self.pipes_:
                 if hasattr(pipe, "partial_fit"):
-                    pipe.partial_fit(message, y)
+                    pipe.partial_fit(_branch_input(pipe, message), y)
                 elif first_call:
-                    pipe.fit(message, y)
+                    pipe.fit(_branch_input(pipe, message), y)
+            self._record_branch_names(message)
+            self._check_output_names()
         return self
+
+    def _record_branch_names(self, message: Message) -> None:
+        self._branch_names = {
+            name: _branch_names(name, pipe, message) for name, pipe in self.pipes_
+        }
 
     def _transform(self, message: Message) -> Message:
         return self._merge(message)[0]
@@ -184,7 +239,7 @@ class Junction(BaseComposition, Pipe):
         merged: dict[str, Column] = {}
         changed_by: dict[str, tuple[str, Any]] = {}
         for name, pipe in self.pipes_:
-            out = _branch_output(pipe, message)
+            out = _branch_output(name, pipe, message, self._branch_names[name])
             for column in out.columns:
                 value = out[column]
                 if column in message and value is message[column]:

@@ -76,9 +76,10 @@ def _moments(name: str, column: Column) -> _Moments:
     check_finite(name, values)
     # numpy and torch share this arithmetic; axis 0 is the row axis for both.
     shift = values[0]
-    centred = values - shift
-    offset = centred.mean(0)
-    m2 = ((centred - offset) ** 2).sum(0)
+    with np.errstate(over="ignore", invalid="ignore"):  # refused in _set_state
+        centred = values - shift
+        offset = centred.mean(0)
+        m2 = ((centred - offset) ** 2).sum(0)
     # Statistics live on the CPU whatever the data's device, so that a fitted
     # model loads on a machine without a GPU.
     cpu = torch.device("cpu")
@@ -153,6 +154,12 @@ class BatchNormalizer(StatefulPipe):
         return a[0] + b[0], {name: a[1][name].merge(b[1][name]) for name in a[1]}
 
     def _set_state(self, state: tuple[int, dict[str, _Moments]]) -> None:
+        for name, s in state[1].items():
+            if not bool(torch.isfinite(s.offset).all() & torch.isfinite(s.m2).all()):
+                raise ValueError(
+                    f"Column {name!r} holds finite values so far apart that their "
+                    "variance overflows float64; rescale the column first."
+                )
         self.n_samples_seen_, moments = state
         # The exact state, for later merges: mean_ alone is rounded, and near a
         # mean of 1e8 each merge from it would lose about 1e-8 of the mean.
@@ -211,12 +218,14 @@ class BatchNormalizer(StatefulPipe):
 
     def _apply_tensor(self, name: str, column: torch.Tensor, inverse: bool) -> Column:
         dtype = column.dtype if column.is_floating_point() else torch.float32
-        values = column.to(dtype)
-        check_finite(name, values)
-        mean, scale = (
-            s.to(device=column.device, dtype=dtype) for s in self._stats(name)
-        )
-        return values * scale + mean if inverse else (values - mean) / scale
+        # Half precision overflows at 65504: compute in float32, then cast back.
+        wide = torch.float32 if torch.finfo(dtype).bits < 32 else dtype
+        values = column.to(wide)
+        device = column.device
+        mean, scale = (s.to(device=device, dtype=wide) for s in self._stats(name))
+        out = (values * scale + mean if inverse else (values - mean) / scale).to(dtype)
+        _check_result(name, values, out)
+        return out
 
     def _apply_series(
         self, message: Message, names: list[str], dtype: type, inverse: bool
@@ -224,19 +233,38 @@ class BatchNormalizer(StatefulPipe):
         # All pandas columns of one dtype as one (columns, rows) block: one
         # finite check and one arithmetic pass instead of one per column.
         values = np.stack([_as_float(message[n], n, dtype) for n in names])
-        if not np.isfinite(values).all():
-            for name, row in zip(names, values):
-                check_finite(name, row)
         stats = [self._stats(n) for n in names]
         mean = np.array([float(m) for m, _ in stats], dtype=dtype)[:, None]
         scale = np.array([float(s) for _, s in stats], dtype=dtype)[:, None]
-        if inverse:
-            out = np.multiply(values, scale)
-            out += mean
-        else:
-            out = np.subtract(values, mean)
-            out /= scale
+        with np.errstate(over="ignore", invalid="ignore"):  # found and named below
+            if inverse:
+                out = np.multiply(values, scale)
+                out += mean
+            else:
+                out = np.subtract(values, mean)
+                out /= scale
+        if not np.isfinite(out).all():
+            for name, row, result in zip(names, values, out):
+                _check_result(name, row, result)
         return {n: pd.Series(out[i], name=n, copy=False) for i, n in enumerate(names)}
+
+
+def _check_result(
+    name: str, values: np.ndarray | torch.Tensor, out: np.ndarray | torch.Tensor
+) -> None:
+    """Name NaN or inf in the input, or finite input that overflowed the output.
+
+    Arithmetic keeps NaN and inf, so a finite output means a finite input: one
+    pass over the output checks both.
+    """
+    finite = torch.isfinite(out) if isinstance(out, torch.Tensor) else np.isfinite(out)
+    if bool(finite.all()):
+        return
+    check_finite(name, values)
+    raise ValueError(
+        f"Column {name!r} overflows {out.dtype} when scaled (finite input, "
+        "infinite result); rescale the column or use a wider dtype."
+    )
 
 
 def _as_float(column: pd.Series, name: str, dtype: type) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pandas as pd
 from fireworks_sk.exceptions import SchemaError, SourceError
 from fireworks_sk.sources._base import Source, _check_chunk_size, _rows, import_extra
 
-__all__ = ["CSVSource", "ParquetSource"]
+__all__ = ["CSVSource", "ParquetSource", "regular_file"]
 
 _PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 PathLike = str | os.PathLike
@@ -22,6 +23,43 @@ PathLike = str | os.PathLike
 
 def _missing(owner: str, path: PathLike, what: str = "No such file") -> OSError:
     return FileNotFoundError(errno.ENOENT, f"{owner}: {what}", os.fspath(path))
+
+
+def regular_file(path: PathLike, owner: str) -> Path:
+    """``path``, checked to name a regular file (links followed).
+
+    A device such as ``/dev/zero`` never ends, a FIFO may block for ever, and
+    a directory holds no table: each is refused, naming the path, before
+    anything is opened.
+
+    Raises
+    ------
+    FileNotFoundError
+        If nothing is at ``path``.
+    SourceError
+        If something other than a regular file is.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise _missing(owner, path) from None
+    if not stat.S_ISREG(mode):
+        raise SourceError(
+            f"{owner}: {os.fspath(path)!r} is {_file_kind(mode)}, not a regular "
+            "file; only files are read."
+        )
+    return Path(path)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def _guarded(
@@ -74,8 +112,7 @@ class CSVSource(Source):
         self.read_csv_kwargs = read_csv_kwargs
 
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
-        if not Path(self.path).is_file():
-            raise _missing("CSVSource", self.path)
+        regular_file(self.path, "CSVSource")
         offset = 0
         kwargs = {**self.read_csv_kwargs, "chunksize": self.chunk_size}
         with self._open(kwargs) as reader:
@@ -265,10 +302,8 @@ def _group(ends: np.ndarray, row: int) -> int:
 
 
 def _parquet_files(entry: Path) -> list[Path]:
-    if entry.is_file():
-        return [entry]
     if not entry.is_dir():
-        raise _missing("ParquetSource", entry, "No such file or directory")
+        return [regular_file(entry, "ParquetSource")]
     found = sorted(
         path
         for path in entry.rglob("*")

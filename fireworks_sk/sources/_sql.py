@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -73,7 +75,7 @@ class SQLSource(Source):
         engine = self._engine(sa)
         offset = 0
         try:
-            with engine.connect() as connection:
+            with self._connect(sa, engine) as connection:
                 result = self._execute(sa, connection)
                 while True:
                     rows = self._fetch(sa, result, offset)
@@ -89,7 +91,16 @@ class SQLSource(Source):
     def _engine(self, sa: Any) -> Any:
         if isinstance(self.url, sa.engine.Engine):
             return self.url
-        return sa.create_engine(self.url)
+        try:
+            return sa.create_engine(self.url)
+        except sa.exc.SQLAlchemyError as exc:  # a malformed URL, an unknown driver
+            raise self._error(exc, "could not start") from exc
+
+    def _connect(self, sa: Any, engine: Any) -> Any:
+        try:
+            return engine.connect()
+        except sa.exc.SQLAlchemyError as exc:  # no server, refused, bad login
+            raise self._error(exc, "could not connect") from exc
 
     def _statement(self, sa: Any) -> Any:
         return sa.text(self.query) if isinstance(self.query, str) else self.query
@@ -111,17 +122,56 @@ class SQLSource(Source):
 
     def _error(self, exc: Exception, what: str) -> SourceError:
         detail = getattr(exc, "orig", None) or exc
-        names = sorted(self.params or {})
+        params = dict(self.params or {})
+        names = sorted(params)
         bound = f"\nBound parameters: {names!r}" if names else ""
+        text = _redact(_driver_message(detail), params)
         return SourceError(
             f"SQLSource query on {self._describe()} {what}: "
-            f"{type(detail).__name__}: {detail}\nQuery: {self.query}{bound}"
+            f"{type(detail).__name__}: {text}\nQuery: {self.query}{bound}"
         )
 
     def _describe(self) -> str:
         url = getattr(self.url, "url", self.url)
         render = getattr(url, "render_as_string", None)
         return render(hide_password=True) if render else _hide_password(str(url))
+
+
+def _driver_message(error: Exception) -> str:
+    """The driver's message without the parts that quote parameter values.
+
+    PostgreSQL appends a CONTEXT line listing the bound parameters (in full
+    where ``log_parameter_max_length_on_error`` allows) and DETAIL lines with
+    row values; psycopg exposes the primary message on its own.
+    """
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return primary if isinstance(primary, str) else str(error)
+
+
+def _redact(text: str, params: Mapping[str, Any]) -> str:
+    """``text`` with each bound value, where it appears whole, replaced by its name.
+
+    Servers quote a value they cannot use (``invalid input syntax for type
+    integer: "hunter2"``); the message names the parameter instead.
+    """
+    for name, value in params.items():
+        for shown in sorted(_renderings(value), key=len, reverse=True):
+            pattern = rf"(?<!\w){re.escape(shown)}(?!\w)"
+            text = re.sub(pattern, lambda _, name=name: f"<:{name}>", text)
+    return text
+
+
+def _renderings(value: Any) -> set[str]:
+    """How a driver or server may spell ``value`` in a message."""
+    shown = {str(value), repr(value)}
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        with contextlib.suppress(TypeError):
+            shown.add(isoformat())
+    if isinstance(value, (bytes, bytearray)):
+        shown |= {bytes(value).hex(), bytes(value).decode("utf-8", "replace")}
+    return {s for s in shown if s.strip()}
 
 
 def _hide_password(url: str) -> str:

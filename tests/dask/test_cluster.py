@@ -117,3 +117,58 @@ def test_dask_source_shuffled_chunks_keep_their_natural_offsets(client):
         for chunk in chunks:
             rows = frame.iloc[chunk.offset : chunk.offset + len(chunk.message)]
             assert chunk.message["a"].tolist() == rows["a"].tolist()
+
+
+def test_in_process_cluster_starts_and_runs_a_search_in_memory():
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    frame = _frame(120)
+    X, y = frame[["a", "b"]], frame["label"]
+    pipe = Pipeline([("scale", BatchNormalizer()), ("lr", LogisticRegression())])
+    grid = {"lr__C": [0.01, 1.0]}
+    serial = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    with local_cluster(n_workers=2, threads_per_worker=1, processes=False) as client:
+        # Threads of this process reach the scheduler in memory: no socket.
+        addresses = [client.scheduler.address, *client.scheduler_info()["workers"]]
+        assert all(a.startswith("inproc://") for a in addresses), addresses
+        assert urlparse(client.dashboard_link).hostname == "127.0.0.1"
+        assert client.submit(sum, [1, 2, 3]).result() == 6
+        with joblib.parallel_config(backend="dask"):
+            on_cluster = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    np.testing.assert_allclose(
+        on_cluster.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
+
+
+def test_in_process_cluster_listens_on_loopback_only():
+    psutil = pytest.importorskip("psutil")
+    this = psutil.Process(os.getpid())
+
+    def listening():
+        return {
+            c.laddr
+            for c in this.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        }
+
+    before = listening()
+    with local_cluster(n_workers=2, threads_per_worker=1, processes=False) as client:
+        assert client.submit(sum, [1, 2]).result() == 3
+        opened = listening() - before
+        dashboard = urlparse(client.dashboard_link)
+    # The scheduler's and the two workers' dashboards; no scheduler socket.
+    assert len(opened) == 3
+    assert all(_is_loopback(address.ip) for address in opened), opened
+    assert (dashboard.hostname, dashboard.port) in {(a.ip, a.port) for a in opened}
+
+
+def test_in_process_cluster_over_tcp_listens_on_loopback():
+    with local_cluster(
+        1, threads_per_worker=1, processes=False, protocol="tcp"
+    ) as client:
+        addresses = [client.scheduler.address, *client.scheduler_info()["workers"]]
+        hosts = [urlparse(a).hostname for a in addresses]
+        assert all(_is_loopback(h) for h in hosts), addresses
+        assert client.submit(sum, [1, 2]).result() == 3

@@ -94,7 +94,8 @@ def test_fit_on_zero_rows_raises():
 
 def test_transform_of_zero_rows_gives_zero_rows(message):
     out = BatchNormalizer().fit(message).transform(message[:0])
-    assert out.shape == (0, len(message.columns))
+    assert len(out) == 0 and out.columns == message.columns
+    assert out.shape == (0, message.shape[1])
 
 
 def test_array_input_gets_positional_names():
@@ -177,3 +178,92 @@ def test_joblib_hash_of_equally_fitted_pipes_is_equal(pipe_class, make_message):
     b = pipe_class().fit(make_message())
     assert joblib.hash(a) == joblib.hash(b)
     assert joblib.hash(a) != joblib.hash(pipe_class().fit(make_message(seed=9)))
+
+
+def test_mixed_str_and_int_column_names_are_refused_as_sklearn_does():
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.DataFrame({"a": [1.0, 2.0], 0: [3.0, 4.0]})
+    with pytest.raises(TypeError, match="Feature names are only supported") as ours:
+        BatchNormalizer().fit(frame)
+    with pytest.raises(TypeError) as theirs:
+        StandardScaler().fit(frame)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_int_column_names_are_positional_and_checked_by_position():
+    pipe = BatchNormalizer().fit(pd.DataFrame({0: [1.0, 2.0], 1: [3.0, 5.0]}))
+    assert not hasattr(pipe, "feature_names_in_")
+    assert pipe.transform(pd.DataFrame({0: [1.0], 1: [3.0]})).columns == ["x0", "x1"]
+
+
+@pytest.mark.parametrize("pipe", every_pipe(), ids=lambda p: type(p).__name__)
+def test_pandas_output_keeps_the_input_index(pipe):
+    frame = pd.DataFrame(
+        {"x": [1.0, 2.0, 3.0, 5.0], "c": ["a", "b", "a", "b"]},
+        index=[10, 11, 12, 13],
+    )
+    pipe.set_output(transform="pandas").fit(frame)
+    test = frame.iloc[[3, 1]]
+    out = pipe.transform(test)
+    assert list(out.index) == [13, 11]
+    y = pd.Series([1.0, 0.0], index=test.index, name="y")
+    joined = pd.concat([out, y], axis=1)
+    assert len(joined) == 2 and joined["y"].notna().all()
+
+
+def test_column_transformer_concatenates_a_pipe_with_a_sklearn_transformer():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.DataFrame(
+        {"x": [1.0, 2.0, 3.0, 5.0], "c": ["a", "b", "a", "b"]},
+        index=[10, 11, 12, 13],
+    )
+    ct = ColumnTransformer(
+        [("onehot", OneHot(), ["c"]), ("scale", StandardScaler(), ["x"])]
+    )
+    out = ct.set_output(transform="pandas").fit_transform(frame)
+    assert list(out.index) == [10, 11, 12, 13]
+    assert list(out.columns) == ["onehot__c_a", "onehot__c_b", "scale__x"]
+    np.testing.assert_array_equal(out["onehot__c_b"], [0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_allclose(out["scale__x"].std(ddof=0), 1.0)
+
+
+def test_a_tensor_column_without_features_is_refused():
+    m = Message({"x": torch.ones(3), "empty": torch.ones(3, 0)})
+    with pytest.raises(ValueError, match=r"column 'empty' with rows of shape \(0,\)"):
+        SelectColumns().fit(m)
+
+
+def test_onehot_output_name_that_clashes_with_a_column_is_refused():
+    m = Message({"c": ["x", "y"], "c_x": [1.0, 2.0]})
+    pipe = OneHot(["c"])
+    with pytest.raises(fireworks_sk.SchemaError, match="'c_x' twice"):
+        pipe.fit(m)
+    assert not hasattr(pipe, "categories_")
+
+
+def test_names_equal_up_to_unicode_normal_form_are_refused():
+    m = Message({"\u00e9": [1.0, 2.0], "e\u0301": [3.0, 4.0]})  # é twice
+    with pytest.raises(fireworks_sk.SchemaError, match="the same text in another form"):
+        BatchNormalizer().fit(m)
+
+
+def test_n_features_in_counts_flat_features_and_names_name_columns():
+    m = Message({"t": torch.zeros(4, 3), "s": ["a", "b", "a", "b"]})
+    pipe = SelectColumns().fit(m)
+    assert pipe.n_features_in_ == m.shape[1] == 4
+    assert list(pipe.feature_names_in_) == ["t", "s"]
+    assert list(pipe.get_feature_names_out()) == ["t_0", "t_1", "t_2", "s"]
+    renamed = pipe.get_feature_names_out(["a", "b", "c", "d"])  # flat names
+    assert list(renamed) == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="input_features is not equal"):
+        pipe.get_feature_names_out(["u", "s"])
+
+
+def test_pandas_output_of_a_series_sliced_with_a_step_keeps_its_values():
+    df = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0]})
+    m = Message({"a": df.iloc[::2]["a"]})
+    out = SelectColumns().set_output(transform="pandas").fit_transform(m)
+    assert out["a"].tolist() == [0.0, 2.0, 4.0]

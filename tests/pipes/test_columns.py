@@ -290,3 +290,53 @@ def test_works_on_every_column_kind(pipe, message):
 def double_first(message: Message) -> Message:
     first = message.columns[0]
     return message.assign(**{first: message[first] * 2})
+
+
+@pytest.mark.parametrize("Pipe", [ToTensor, Stack])
+@pytest.mark.parametrize(
+    "dtype, expected",
+    [
+        ("float32", torch.float32),
+        ("float64", torch.float64),
+        ("torch.float16", torch.float16),
+        (torch.bfloat16, torch.bfloat16),
+        (np.float64, torch.float64),
+        ("int64", torch.int64),
+    ],
+)
+def test_dtype_is_a_torch_dtype_or_its_name(Pipe, dtype, expected):
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    pipe = Pipe(dtype=dtype).fit(frame)
+    assert pipe.dtype == dtype  # stored unchanged
+    assert pipe.dtype_ is expected
+    out = pipe.transform(frame)
+    assert all(out[c].dtype is expected for c in out.columns)
+
+
+@pytest.mark.parametrize("Pipe", [ToTensor, Stack])
+@pytest.mark.parametrize("dtype", ["Tensor", "nn", "float33", 3, None])
+def test_a_name_that_is_no_torch_dtype_is_refused(Pipe, dtype):
+    with pytest.raises(ValueError, match=r"dtype=.* is not a torch dtype"):
+        Pipe(dtype=dtype).fit(pd.DataFrame({"a": [1.0]}))
+
+
+@pytest.mark.parametrize("Pipe", [ToTensor, Stack])
+@pytest.mark.parametrize(
+    "values, dtype",
+    [
+        (torch.tensor([1.0, 1e300], dtype=torch.float64), "float32"),
+        (np.array([1.0, 1e300]), "float32"),
+        (np.array([1.0, 1e5]), "float16"),
+        (torch.tensor([1.0, 7e4], dtype=torch.float32), torch.float16),
+    ],
+)
+def test_finite_values_out_of_the_dtype_range_are_refused(Pipe, values, dtype):
+    m = Message({"small": torch.zeros(2), "big": values})
+    columns = ["small", "big"]
+    with pytest.raises(ValueError, match=r"Column 'big' holds values out of the range"):
+        Pipe(columns, dtype=dtype).fit(m)
+    pipe = Pipe(columns, dtype=dtype).fit(m[:1])
+    with pytest.raises(ValueError, match=r"'big' .* out of the range .*first at row 1"):
+        pipe.transform(m)
+    wide = Pipe(columns, dtype="float64").fit_transform(m)
+    assert bool(torch.isfinite(wide[wide.columns[-1]]).all())

@@ -394,9 +394,77 @@ def test_categorical_and_boolean_columns_are_encoded(encoder):
     assert pipe.inverse_transform(pipe.transform(m))["cat"].tolist() == ["x", "y", "x"]
 
 
-def test_onehot_categories_are_those_seen_in_fit_for_a_categorical_column():
-    column = pd.Series(pd.Categorical(["b", "a", "b"], categories=["c", "b", "a"]))
+@pytest.mark.parametrize("ordered, expected", [(False, ["a", "b"]), (True, ["b", "a"])])
+def test_onehot_categories_are_those_seen_in_fit_for_a_categorical_column(
+    ordered, expected
+):
+    column = pd.Series(
+        pd.Categorical(["b", "a", "b"], categories=["c", "b", "a"], ordered=ordered)
+    )
     pipe = OneHot().fit(Message({"k": column}))
-    # Seen ones only, in the Categorical's declared order (pandas' sort order).
-    assert pipe.categories_["k"].tolist() == ["b", "a"]
-    assert pipe.get_feature_names_out().tolist() == ["k_b", "k_a"]
+    # Seen ones only: sorted as scikit-learn sorts them, or in the declared
+    # order of an ordered Categorical.
+    assert pipe.categories_["k"].tolist() == expected
+    assert pipe.get_feature_names_out().tolist() == [f"k_{c}" for c in expected]
+
+
+@pytest.mark.parametrize("Encoder", [OneHot, IndexEncoder])
+def test_batches_declaring_categories_in_other_orders_fit_as_one(Encoder, tmp_path):
+    from fireworks_sk import fit_stream
+    from fireworks_sk.sources import ParquetSource
+
+    first = pd.Categorical(["x", "y", "x"], categories=["y", "x"])
+    second = pd.Categorical(["z", "x"], categories=["z", "x"])
+    pd.DataFrame({"c": first}).to_parquet(tmp_path / "0.parquet")
+    pd.DataFrame({"c": second}).to_parquet(tmp_path / "1.parquet")
+    whole = pd.read_parquet(tmp_path)  # categories y, x, z as the files list them
+    fitted = Encoder().fit(whole)
+    streamed = fit_stream(Encoder(), ParquetSource(tmp_path, chunk_size=2))
+    assert fitted.categories_["c"].tolist() == ["x", "y", "z"]
+    assert streamed.categories_["c"].tolist() == ["x", "y", "z"]
+    np.testing.assert_array_equal(
+        streamed.transform(whole)["c"].numpy(), fitted.transform(whole)["c"].numpy()
+    )
+
+
+def test_batches_of_an_ordered_categorical_in_other_orders_are_refused():
+    def batch(values, categories):
+        column = pd.Categorical(values, categories=categories, ordered=True)
+        return Message({"c": pd.Series(column)})
+
+    pipe = OneHot().partial_fit(batch(["low", "high"], ["low", "high"]))
+    with pytest.raises(TypeError, match="'c' is an ordered Categorical whose cat"):
+        pipe.partial_fit(batch(["low"], ["high", "low"]))
+    assert pipe.categories_["c"].tolist() == ["low", "high"]
+
+
+@pytest.mark.parametrize("Encoder", [OneHot, IndexEncoder])
+def test_allow_nan_tag_says_what_the_encoder_does_with_nan(Encoder):
+    frame = pd.DataFrame({"f": [1.0, np.nan, 2.0], "c": ["a", "b", "a"]})
+    default = Encoder()
+    assert default.__sklearn_tags__().input_tags.allow_nan
+    assert default.fit_transform(frame)["f"].isna().sum() == 1  # passed through
+    named = Encoder(columns=["f", "c"])
+    assert not named.__sklearn_tags__().input_tags.allow_nan
+    with pytest.raises(ValueError, match="NaN.* in column 'f'"):
+        named.fit(frame)
+
+
+def test_index_encoder_codes_do_not_move_when_handle_unknown_changes_after_fit():
+    m = Message({"c": ["a", "b", "a"]})
+    strict = IndexEncoder().fit(m)
+    strict.set_params(handle_unknown="ignore")
+    with pytest.raises(ValueError, match="fitted with handle_unknown='error'"):
+        strict.transform(m)
+    with pytest.raises(ValueError, match="fitted with handle_unknown='error'"):
+        strict.partial_fit(m)
+    strict.set_params(handle_unknown="error")
+    assert strict.transform(m)["c"].tolist() == [0, 1, 0]
+    lenient = IndexEncoder(handle_unknown="ignore").fit(m)
+    assert lenient.n_codes_ == {"c": 3}
+    lenient.set_params(handle_unknown="error")
+    assert lenient.transform(m)["c"].tolist() == [1, 2, 1]  # unchanged codes
+    assert lenient.n_codes_ == {"c": 3}
+    with pytest.raises(ValueError, match="unknown categories \\['z'\\]"):
+        lenient.transform(Message({"c": ["z"]}))
+    assert lenient.fit(m).transform(m)["c"].tolist() == [0, 1, 0]  # refit: new codes

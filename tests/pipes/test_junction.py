@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import joblib
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -206,3 +208,88 @@ def test_clone_gives_an_unfitted_copy(m):
     assert not hasattr(copy.pipes[0][1], "mean_")
     with pytest.raises(fireworks_sk.NotFittedError):
         copy.transform(m)
+
+
+def impute_branch():
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(SelectColumns(["a"]), SimpleImputer())
+
+
+@pytest.fixture
+def holes() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"a": [1.0, np.nan, 3.0], "b": [10.0, 20.0, 60.0], "c": ["u", "v", "u"]}
+    )
+
+
+def test_a_sklearn_pipeline_branch_transforms_and_names_its_columns(holes):
+    junction = Junction([("impute", impute_branch()), ("onehot", OneHot(["c"]))])
+    out = junction.fit_transform(holes)
+    assert out.columns == ["a", "b", "c"]
+    assert out["a"].tolist() == [1.0, 2.0, 3.0]
+    assert out["b"] is not None and out["b"].tolist() == [10.0, 20.0, 60.0]
+    assert list(junction.get_feature_names_out()) == ["a", "b", "c_u", "c_v"]
+
+
+def test_a_bare_sklearn_transformer_branch_keeps_the_column_names(holes):
+    from sklearn.preprocessing import StandardScaler
+
+    junction = Junction([("scale", StandardScaler())]).fit(holes[["b"]])
+    out = junction.transform(holes[["b"]])
+    assert out.columns == ["b"]
+    np.testing.assert_allclose(out["b"].std(ddof=0), 1.0)
+    assert list(junction.get_feature_names_out()) == ["b"]
+
+
+@pytest.mark.parametrize("where", ["branch", "junction", "both"])
+def test_sklearn_branch_with_pandas_output_names_its_features(holes, where):
+    branch = impute_branch()
+    if where in ("branch", "both"):
+        branch.set_output(transform="pandas")
+    junction = Junction([("impute", branch), ("onehot", OneHot(["c"]))])
+    if where in ("junction", "both"):
+        junction.set_output(transform="pandas")
+    out = junction.fit(holes).transform(holes)
+    assert list(junction.get_feature_names_out()) == ["a", "b", "c_u", "c_v"]
+    assert list(out["a"]) == [1.0, 2.0, 3.0]
+    assert len(junction.transform(holes.iloc[:0])) == 0
+
+
+def test_a_sklearn_branch_without_feature_names_gets_positional_ones(holes):
+    from sklearn.preprocessing import FunctionTransformer
+
+    branch = FunctionTransformer(lambda X: np.asarray(X)[:, :1] * 2)
+    junction = Junction([("twice", branch), ("keep", SelectColumns())])
+    out = junction.fit_transform(holes[["a", "b"]].fillna(0))
+    assert out.columns == ["twice0", "a", "b"]  # in branch order
+    assert list(junction.get_feature_names_out()) == ["twice0", "a", "b"]
+    assert out["twice0"].tolist() == [2.0, 0.0, 6.0]
+
+
+def test_junction_whose_outputs_name_one_feature_twice_is_refused(m):
+    # The scale branch passes "y" on, the stack branch stacks it as "y" too.
+    from fireworks_sk import Stack
+
+    junction = Junction([("scale", BatchNormalizer(["x"])), ("stack", Stack(["y"]))])
+    with pytest.raises(fireworks_sk.SchemaError, match="feature name 'y' twice"):
+        junction.fit(m)
+    assert not hasattr(junction, "pipes_")
+
+
+def test_a_sparse_sklearn_branch_gives_dense_named_columns(holes):
+    from sklearn.preprocessing import OneHotEncoder
+
+    junction = Junction([("hot", OneHotEncoder()), ("keep", SelectColumns())])
+    out = junction.fit_transform(holes[["c"]])  # OneHotEncoder's output is sparse
+    assert out.columns == ["c_u", "c_v", "c"]
+    assert out["c_v"].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_a_sklearn_branch_keeps_the_dtypes_of_its_dataframe_output(holes):
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().set_output(transform="pandas")
+    out = Junction([("scale", scaler)]).fit_transform(holes[["b"]].astype("float32"))
+    assert out["b"].dtype == np.float32

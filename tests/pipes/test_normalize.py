@@ -291,3 +291,41 @@ def test_partial_fit_continues_exactly_after_a_pickle_round_trip():
     for start in range(200, 400, 3):
         scaler.partial_fit(pd.DataFrame({"x": values[start : start + 3]}))
     np.testing.assert_allclose(float(scaler.var_["x"]), values.var(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["tensor", "series"])
+def test_values_whose_variance_overflows_float64_are_refused(kind):
+    values = np.array([1e308, -1e308])
+    column = torch.from_numpy(values) if kind == "tensor" else pd.Series(values)
+    pipe = BatchNormalizer()
+    with pytest.raises(ValueError, match="Column 'x' .* variance overflows float64"):
+        pipe.fit(Message({"x": column}))
+    assert not hasattr(pipe, "mean_")
+
+
+def test_partial_fit_that_overflows_in_the_merge_is_refused_and_undone():
+    big = torch.tensor([1e308, 1e308], dtype=torch.float64)
+    pipe = BatchNormalizer().partial_fit(Message({"x": big}))
+    before = pipe.mean_["x"].clone()
+    with pytest.raises(ValueError, match="Column 'x' .* variance overflows"):
+        pipe.partial_fit(Message({"x": -big}))
+    assert torch.equal(pipe.mean_["x"], before) and pipe.n_samples_seen_ == 2
+
+
+@pytest.mark.parametrize("kind", ["tensor", "series"])
+def test_finite_input_that_overflows_when_scaled_is_refused(kind):
+    fitted = np.array([-1e308, -1e308])
+    new = np.array([1e308])
+    make = torch.from_numpy if kind == "tensor" else pd.Series
+    pipe = BatchNormalizer(with_std=False).fit(Message({"x": make(fitted)}))
+    with pytest.raises(ValueError, match="Column 'x' overflows .*finite input"):
+        pipe.transform(Message({"x": make(new)}))
+
+
+def test_float16_column_is_scaled_in_float32_and_stays_float16():
+    values = torch.tensor([60000.0, -60000.0, 0.0], dtype=torch.float16)
+    out = BatchNormalizer().fit_transform(Message({"h": values}))["h"]
+    assert out.dtype == torch.float16
+    np.testing.assert_allclose(out.float().numpy(), [1.2247, -1.2247, 0.0], atol=1e-3)
+    back = BatchNormalizer().fit(Message({"h": values}))
+    assert torch.equal(back.inverse_transform(Message({"h": out}))["h"], values)

@@ -1,25 +1,33 @@
-"""scikit-learn's own estimator checks, run on every Pipe with default parameters."""
+"""scikit-learn's estimator checks on every Pipe, with defaults and other settings."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.base import clone
+from sklearn.compose import make_column_selector
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_global_output_transform_pandas,
+    check_set_output_transform_pandas,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    parametrize_with_checks,
+)
 
 from fireworks_sk import (
     BatchNormalizer,
     DropColumns,
     FunctionPipe,
+    Impute,
     IndexEncoder,
     Junction,
     OneHot,
     SelectColumns,
     Stack,
     ToTensor,
-)
-
-TORCH_DTYPE_DEFAULT = (
-    "DESIGN.md fixes the default dtype=torch.float32, a torch.dtype, which "
-    "scikit-learn's check does not list among the allowed parameter types."
 )
 
 
@@ -37,8 +45,18 @@ def two_branch_junction() -> Junction:
     return Junction([("scale", BatchNormalizer()), ("double", FunctionPipe(double))])
 
 
+def squared_names(transformer, names):
+    return [f"{name}_squared" for name in names]
+
+
+def squares() -> FunctionTransformer:
+    """A scikit-learn transformer as a Junction branch: adds squared columns."""
+    return FunctionTransformer(np.square, feature_names_out=squared_names)
+
+
 ESTIMATORS = [
     BatchNormalizer(),
+    Impute(),
     OneHot(),
     IndexEncoder(),
     ToTensor(),
@@ -50,14 +68,45 @@ ESTIMATORS = [
     two_branch_junction(),
 ]
 
+# Settings a user writes, checked as the defaults are.
+CONFIGURED = [
+    BatchNormalizer(with_mean=False),
+    BatchNormalizer(with_std=False),
+    BatchNormalizer(make_column_selector(dtype_include="number")),
+    Impute(strategy="most_frequent", add_indicator=True),
+    Impute(strategy="constant", fill_value=-1),
+    OneHot(missing="category", handle_unknown="ignore"),
+    OneHot(handle_unknown="ignore"),
+    OneHot(handle_unknown="infrequent_if_exist", min_frequency=2),
+    OneHot(max_categories=3),
+    IndexEncoder(handle_unknown="ignore"),
+    IndexEncoder(missing="category"),
+    ToTensor(dtype="float64"),
+    ToTensor(dtype=torch.float64),
+    Stack(dtype="float64"),
+    Stack(into="x0"),
+    Junction([BatchNormalizer(), FunctionPipe(double)]),
+    Junction([("scale", BatchNormalizer()), ("square", squares())]),
+]
 
-def expected_failed_checks(estimator) -> dict[str, str]:
-    if isinstance(estimator, (ToTensor, Stack)):
-        assert estimator.dtype is torch.float32
-        return {"check_parameters_default_constructible": TORCH_DTYPE_DEFAULT}
-    return {}
+# scikit-learn checks that check_estimator does not run by default.
+DATAFRAME_CHECKS = [
+    check_set_output_transform_pandas,
+    check_global_output_transform_pandas,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    check_dataframe_column_names_consistency,
+]
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks(ESTIMATORS + CONFIGURED)
 def test_pipe_passes_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("check", DATAFRAME_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "estimator", ESTIMATORS + CONFIGURED, ids=lambda e: repr(e).replace("\n", "")
+)
+def test_pipe_passes_sklearn_dataframe_checks(estimator, check):
+    check(type(estimator).__name__, clone(estimator))

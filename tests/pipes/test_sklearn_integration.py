@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import warnings
 
 import joblib
 import numpy as np
@@ -10,9 +11,13 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.feature_selection import SelectPercentile
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.svm import SVC
 from sklearn.utils import estimator_html_repr
 
 from fireworks_sk import (
@@ -25,6 +30,7 @@ from fireworks_sk import (
     Stack,
     ToTensor,
 )
+from fireworks_sk.exceptions import SchemaError
 
 N = 120
 CALLS: collections.Counter = collections.Counter()
@@ -83,9 +89,6 @@ def test_pipeline_fits_and_predicts_from_message_and_dataframe(Xy):
 
 
 def test_pipeline_with_onehot_then_linear_model_predicts_with_pandas_output(Xy):
-    # OneHot turns "c" into 3 features. A plain model counts features with
-    # X.shape[1] at predict, which for a Message is its number of columns, so
-    # the documented route is DataFrame output (docs/sklearn-compatibility.md).
     X, y = Xy
     pipe = onehot_pipeline().set_output(transform="pandas").fit(X, y)
     assert pipe[-1].n_features_in_ == 5
@@ -94,27 +97,79 @@ def test_pipeline_with_onehot_then_linear_model_predicts_with_pandas_output(Xy):
     assert pipe.score(X, y) > 0.8
 
 
-def test_pipeline_with_stacked_tensor_then_linear_model_predicts_with_pandas_output(Xy):
+def plain_estimators() -> dict:
+    return {
+        "logistic": LogisticRegression(),
+        "forest": RandomForestClassifier(n_estimators=10, random_state=0),
+        "hist_gb": HistGradientBoostingClassifier(max_iter=10, random_state=0),
+        "svc": SVC(),
+        "knn": KNeighborsClassifier(),
+        "ridge": Ridge(),
+        "percentile": make_pipeline(SelectPercentile(percentile=50), SVC()),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(plain_estimators()))
+@pytest.mark.parametrize("stack", [False, True], ids=["columns", "stacked"])
+def test_plain_estimator_after_pipes_fits_predicts_scores_and_searches(Xy, name, stack):
+    # A Message's shape is np.asarray's: scikit-learn counts the same features
+    # at fit (the array) as at predict (X.shape[1]), tensor columns flattened.
     X, y = Xy
-    pipe = make_pipeline(BatchNormalizer(), OneHot(), Stack(), LogisticRegression())
-    pipe.set_output(transform="pandas").fit(X, y)
+    steps = [BatchNormalizer(), OneHot(["c"]), *([Stack()] if stack else [])]
+    pipe = make_pipeline(*steps, plain_estimators()[name])
+    pipe.fit(X, y)
     assert pipe.predict(X).shape == (N,)
-    assert pipe.score(X, y) > 0.8
+    assert pipe.score(X, y) > 0.5
+    scores = cross_val_score(pipe, X, y, cv=3, error_score="raise")
+    assert np.isfinite(scores).all()
+    search = GridSearchCV(
+        pipe, {"batchnormalizer__with_std": [True, False]}, cv=3, error_score="raise"
+    ).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
-def test_message_shape_counts_columns_which_sklearn_predict_reads_as_features():
-    # The documented limit: fit counts np.asarray(m)'s 4 features, predict
-    # reads m.shape[1] == 2 (the columns) and refuses. This test states why
-    # DataFrame output is the route for plain estimators.
+@pytest.mark.parametrize("stack", [False, True], ids=["columns", "stacked"])
+def test_set_output_pandas_before_or_after_fit_gives_the_same_predictions(Xy, stack):
+    X, y = Xy
+    steps = [BatchNormalizer(), OneHot(["c"]), *([Stack()] if stack else [])]
+    plain = make_pipeline(*steps, LogisticRegression()).fit(X, y)
+    expected = plain.predict_proba(X)
+    before = clone(plain).set_output(transform="pandas").fit(X, y)
+    np.testing.assert_allclose(before.predict_proba(X), expected, atol=1e-6)
+    plain.set_output(transform="pandas")
+    with warnings.catch_warnings():
+        # scikit-learn's own warning: the model was fitted on a Message, which
+        # it reads without names, and now gets a DataFrame.
+        warnings.filterwarnings("ignore", "X has feature names", UserWarning)
+        after = plain.predict_proba(X)
+    np.testing.assert_array_equal(after, expected)
+
+
+def test_a_pipe_reads_back_the_pandas_output_of_the_pipe_before_it(Xy):
+    X, _ = Xy
+    onehot = OneHot(["c"]).fit(X)
+    stack = Stack().fit(onehot.transform(X))
+    expected = stack.transform(onehot.transform(X))
+    frame = onehot.set_output(transform="pandas").transform(X)
+    assert list(frame.columns) == ["a", "b", "c_u", "c_v", "c_w"]
+    assert stack.transform(frame).equals(expected)
+    # A frame whose columns were changed is not taken for the Message.
+    with pytest.raises(SchemaError, match="Feature names unseen at fit time"):
+        stack.transform(frame[["a", "b", "c_v", "c_u", "c_w"]])
+    for layout in ["junk", [("a",)], [("a", "b", "c")], None]:
+        frame.attrs["fireworks_sk.layout"] = layout
+        with pytest.raises(SchemaError, match="Feature names unseen at fit time"):
+            stack.transform(frame)
+
+
+def test_message_shape_counts_flat_features_as_sklearn_does():
     g = torch.Generator().manual_seed(0)
     m = Message(
         {"a": torch.randn(20, 3, generator=g), "b": torch.randn(20, generator=g)}
     )
     model = LogisticRegression().fit(m, np.arange(20) % 2)
-    assert model.n_features_in_ == 4 and m.shape == (20, 2)
-    with pytest.raises(ValueError, match="X has 2 features"):
-        model.predict(m)
-    assert model.predict(np.asarray(m)).shape == (20,)
+    assert model.n_features_in_ == 4 == m.shape[1]
+    np.testing.assert_array_equal(model.predict(m), model.predict(np.asarray(m)))
 
 
 def test_linear_model_reads_the_message_as_a_float_array(Xy):

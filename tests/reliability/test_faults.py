@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -20,14 +21,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.linear_model import SGDRegressor
 from sklearn.pipeline import Pipeline
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
 import fireworks_sk as fsk
 from fireworks_sk import Message
 from fireworks_sk.exceptions import SourceError
-from fireworks_sk.sources import CSVSource, DataFrameSource, ParquetSource
+from fireworks_sk.sources import CSVSource, DataFrameSource, ParquetSource, SQLSource
 from fireworks_sk.sources._base import Source
+from tests._streams import pg_table
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -424,3 +427,152 @@ def test_saved_file_has_the_permissions_of_a_plain_open(tmp_path):
         assert path.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(umask)
+
+
+# ------------------------------------------------------ blocked reads
+class Blocking(Source):
+    """Chunk 0 of ``df``, then a read that blocks until ``release`` is set.
+
+    ``reading`` is set when the blocked read begins; ``closed`` when the
+    reader is closed.
+    """
+
+    def __init__(self, df):
+        self.df, self.chunk_size = df, len(df)
+        self.reading, self.release = threading.Event(), threading.Event()
+        self.closed = threading.Event()
+
+    def _read(self, rng):
+        try:
+            yield 0, f"rows 0-{len(self.df) - 1}", self.df
+            self.reading.set()
+            self.release.wait()
+        finally:
+            self.closed.set()
+
+
+def _read_ahead_threads():
+    return {t for t in threading.enumerate() if t.name == "fireworks_sk read-ahead"}
+
+
+def _fit(train, source):
+    return fsk.fit_stream(fsk.BatchNormalizer(), source, verbose=0)
+
+
+def _predict(train, source):
+    model = Pipeline([("scale", fsk.BatchNormalizer()), ("sgd", SGDRegressor())])
+    model.fit(train, train["a"])
+    return list(fsk.predict_stream(model, source))
+
+
+def _transform(train, source):
+    return list(fsk.transform_stream(fsk.BatchNormalizer().fit(train), source))
+
+
+STREAM_CALLS = {"fit": _fit, "predict": _predict, "transform": _transform}
+DEADLINE = 60.0  # far beyond any delay a correct stream has; only a hang reaches it
+
+
+def _leaves_the_blocked_reader_behind(source, watchdog, before):
+    """The stream call returned before the deadline freed the blocked read."""
+    assert not watchdog.finished.is_set(), "the stream waited for the blocked read"
+    watchdog.cancel()
+    threads = _read_ahead_threads() - before
+    assert threads and all(t.daemon for t in threads)
+    assert not source.closed.is_set()
+    source.release.set()
+    for thread in threads:
+        thread.join(DEADLINE)
+        assert not thread.is_alive()
+    # The reader closes the source itself once its read returns.
+    assert source.closed.is_set()
+
+
+@pytest.mark.parametrize("call", sorted(STREAM_CALLS))
+def test_ctrl_c_during_a_blocked_read_interrupts_the_stream(call):
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT does not raise KeyboardInterrupt here")
+    data = numeric_frame()
+    source = Blocking(data)
+    watchdog = threading.Timer(DEADLINE, source.release.set)
+    main = threading.main_thread().ident
+
+    def ctrl_c():
+        # Ctrl-C: SIGINT to the main thread once the reader is blocked.
+        if source.reading.wait(DEADLINE):
+            signal.pthread_kill(main, signal.SIGINT)
+
+    sender = threading.Thread(target=ctrl_c, daemon=True)
+    before = _read_ahead_threads()
+    watchdog.start()
+    sender.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            STREAM_CALLS[call](data, source)
+        _leaves_the_blocked_reader_behind(source, watchdog, before)
+    finally:
+        source.release.set()
+        watchdog.cancel()
+        sender.join(DEADLINE)
+
+
+@pytest.mark.parametrize("call", sorted(STREAM_CALLS))
+def test_error_in_a_chunk_surfaces_while_the_next_read_is_blocked(call):
+    train = numeric_frame()
+    source = Blocking(train.assign(b=lambda f: f["b"].where(f.index != 5)))
+    watchdog = threading.Timer(DEADLINE, source.release.set)
+    before = _read_ahead_threads()
+    watchdog.start()
+    try:
+        with pytest.raises(ValueError, match="NaN in column 'b'"):
+            STREAM_CALLS[call](train, source)
+        # The read of the next chunk had begun, and nobody waited for it.
+        assert source.reading.wait(DEADLINE)
+        _leaves_the_blocked_reader_behind(source, watchdog, before)
+    finally:
+        source.release.set()
+        watchdog.cancel()
+
+
+def test_ctrl_c_while_postgres_waits_on_a_locked_table(pg_url):
+    sa = pytest.importorskip("sqlalchemy")
+    main = threading.main_thread().ident
+    with pg_table(pg_url, numeric_frame()) as table:
+        engine = sa.create_engine(pg_url)
+        holder = engine.connect()
+        holder.execute(sa.text(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE'))
+        watchdog = threading.Timer(DEADLINE, holder.rollback)
+        # A lock on the table that some backend waits for.
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted "
+            "AND relation = to_regclass(:table)"
+        )
+
+        def ctrl_c():
+            # SIGINT to the main thread once the stream's query waits on the lock.
+            with engine.connect() as watcher:
+                end = time.monotonic() + DEADLINE
+                while time.monotonic() < end:
+                    found = watcher.execute(waiting, {"table": f'"{table}"'})
+                    if found.scalar():
+                        signal.pthread_kill(main, signal.SIGINT)
+                        return
+                    time.sleep(0.01)
+
+        before = _read_ahead_threads()
+        sender = threading.Thread(target=ctrl_c, daemon=True)
+        source = SQLSource(pg_url, f'SELECT * FROM "{table}"', 20)
+        watchdog.start()
+        sender.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                fsk.fit_stream(fsk.BatchNormalizer(), source, verbose=0)
+            assert not watchdog.finished.is_set(), "the stream waited for the lock"
+        finally:
+            watchdog.cancel()
+            sender.join(DEADLINE)
+            holder.rollback()
+            holder.close()
+            for thread in _read_ahead_threads() - before:
+                thread.join(DEADLINE)
+            engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -174,3 +176,44 @@ def test_shuffled_chunk_order_keeps_offsets(tmp_path):
         expected = frame.iloc[chunk.offset : chunk.offset + len(chunk.message)]
         assert chunk.message.equals(Message(expected))
     assert sorted(c.offset for c in chunks) == [c.offset for c in source._chunks()]
+
+
+# ------------------------------------------------------- not regular files
+def _special(kind, tmp_path):
+    """A path to something that is not a regular file, and how it is described."""
+    if kind == "device":
+        return "/dev/zero", "a character device"  # reading it never ends
+    if kind == "fifo":
+        path = tmp_path / "pipe.csv"
+        os.mkfifo(path)  # opening it blocks until a writer comes
+        return path, r"a FIFO \(named pipe\)"
+    if kind == "link-to-device":
+        path = tmp_path / "zero.parquet"
+        path.symlink_to("/dev/zero")
+        return path, "a character device"
+    path = tmp_path / "folder.csv"
+    path.mkdir()
+    return path, "a directory"
+
+
+SPECIAL = ["device", "fifo", "link-to-device", "directory"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_csv_source_refuses_what_is_not_a_regular_file(tmp_path, kind):
+    path, described = _special(kind, tmp_path)
+    with pytest.raises(
+        SourceError, match=f"CSVSource: '{path}' is {described}, not a regular file"
+    ):
+        list(CSVSource(path, 10))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize("kind", ["device", "fifo", "link-to-device"])
+def test_parquet_source_refuses_what_is_not_a_regular_file(tmp_path, kind):
+    path, described = _special(kind, tmp_path)
+    with pytest.raises(
+        SourceError, match=f"ParquetSource: '{path}' is {described}, not a regular"
+    ):
+        list(ParquetSource([write_parquet_files(stream_frame(), tmp_path), path], 10))

@@ -72,16 +72,76 @@ def test_sql_error_includes_the_query(database):
         list(SQLSource(url, "SELECT * FROM no_such_table", 10))
 
 
-def test_sql_error_names_bound_parameters_not_their_values(sqlite_url):
+def test_sql_error_names_bound_parameters_not_their_values(database):
+    url, _ = database
     source = SQLSource(
-        sqlite_url,
-        "SELECT * FROM nope WHERE a = :secret",
-        5,
-        params={"secret": "hunter2"},
+        url, "SELECT * FROM nope WHERE a = :secret", 5, params={"secret": "hunter2"}
     )
-    with pytest.raises(SourceError) as info:
+    with pytest.raises(SourceError, match="nope") as info:
         list(source)
     assert "['secret']" in str(info.value) and "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "secrets", "match"),
+    [
+        # The server quotes the value it cannot parse in its primary message.
+        (
+            "SELECT CAST(:secret AS int)",
+            {"secret": "hunter2"},
+            ["hunter2"],
+            r"invalid input syntax for type integer: \"<:secret>\"",
+        ),
+        (
+            "SELECT CAST(CAST(:when AS text) AS date)",
+            {"when": "2031-13-45"},
+            ["2031-13-45"],
+            r"out of range: \"<:when>\"",
+        ),
+        # Several values: only the bad one is quoted, none may show.
+        (
+            "SELECT CAST(:pin AS int) + CAST(:code AS int)",
+            {"pin": "4711", "code": "s3cr3t-code"},
+            ["4711", "s3cr3t-code"],
+            r"\"<:code>\"",
+        ),
+    ],
+    ids=["text-as-int", "date", "two-values"],
+)
+def test_postgres_error_names_parameters_never_values(
+    pg_verbose_url, query, params, secrets, match
+):
+    with pytest.raises(SourceError, match=match) as info:
+        list(SQLSource(pg_verbose_url, query, 5, params=params))
+    message = str(info.value)
+    assert f"Bound parameters: {sorted(params)!r}" in message
+    for secret in secrets:
+        assert secret not in message
+
+
+@pytest.fixture
+def pg_verbose_url(pg_url):
+    """An engine on ``pg_url`` whose server lists parameter values in errors.
+
+    ``log_parameter_max_length_on_error=-1`` makes PostgreSQL add every bound
+    value, in full, to the CONTEXT of an error it sends.
+    """
+    engine = sa.create_engine(pg_url)
+
+    @sa.event.listens_for(engine, "connect")
+    def verbose(dbapi_connection, record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET log_parameter_max_length_on_error = -1")
+        dbapi_connection.commit()
+
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        pytest.skip(f"cannot make the server list parameters in errors: {exc}")
+    yield engine
+    engine.dispose()
 
 
 def test_sql_source_accepts_a_selectable_and_an_engine(sqlite_url):
@@ -113,3 +173,27 @@ def test_postgres_streams_through_a_server_side_cursor(pg_url):
         assert sum(len(m) for m in SQLSource(engine, _query(table), 10)) == N_STREAM
         engine.dispose()
     assert cursors == ["ServerCursor"]
+
+
+def test_unreachable_database_is_a_source_error_naming_it(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/folder/data.db"
+    with pytest.raises(
+        SourceError, match=r"(?s)no/such/folder/data.db could not connect: .*Query:"
+    ):
+        list(SQLSource(url, "SELECT 1", 5))
+
+
+def test_refused_postgres_connection_hides_the_password():
+    pytest.importorskip("psycopg")
+    # Port 1 on loopback: nothing listens there, the connection is refused.
+    url = "postgresql+psycopg://reader:hunter2@127.0.0.1:1/db"
+    with pytest.raises(
+        SourceError, match=r"reader:\*\*\*@127.0.0.1:1/db could not"
+    ) as info:
+        list(SQLSource(url, "SELECT 1", 5))
+    assert "hunter2" not in str(info.value)
+
+
+def test_unknown_database_driver_is_a_source_error():
+    with pytest.raises(SourceError, match="nosuchdb://x could not start"):
+        list(SQLSource("nosuchdb://x", "SELECT 1", 5))
