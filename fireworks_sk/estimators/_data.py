@@ -24,6 +24,8 @@ __all__ = [
     "column_tensor",
     "is_message_dataset",
     "is_named",
+    "is_ragged",
+    "placeholder_target",
     "resolve_dataset",
     "stack_columns",
 ]
@@ -32,6 +34,26 @@ __all__ = [
 ARRAY_COLUMN = "X"
 # The target travels through MessageLoader as one more column of the batch.
 TARGET_COLUMN = "__target__"
+
+
+def placeholder_target(n: int, device: Any = None) -> torch.Tensor:
+    """The target fed for rows without one: float32 zeros of shape ``(n, 1)``.
+
+    skorch's Dataset gives ``torch.Tensor([0])`` per row when its ``y`` is
+    None, which a DataLoader collates to this, so a loss or callback written
+    for skorch gets a tensor rather than None (as for a validation dataset
+    built with ``type(dataset)(dataset.X, y=None)``).
+    """
+    return torch.zeros((n, 1), dtype=torch.float32, device=device)
+
+
+def is_ragged(y: Any) -> bool:
+    """Whether ``y`` is a 1-D object array of sequences: one target sequence per
+    row, of lengths that may differ, which skorch's Dataset hands out row by
+    row (and so cannot be one tensor)."""
+    if not isinstance(y, np.ndarray) or y.dtype != object or y.ndim != 1:
+        return False
+    return len(y) > 0 and all(np.ndim(row) >= 1 for row in y)
 
 
 def is_named(X: Any) -> bool:
@@ -158,11 +180,11 @@ class MessageDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         """Row ``index`` as ``(inputs, target)``, for a ``DataLoader``; without a
-        target, a placeholder ``tensor(0)`` as skorch's Dataset gives."""
+        target, the placeholder ``tensor([0.])`` skorch's Dataset gives."""
         columns = self.message._columns
         row = {name: column[index] for name, column in columns.items()}
         x = next(iter(row.values())) if self.positional else row
-        y = torch.tensor(0) if self.y is None else self.y[index]
+        y = placeholder_target(1)[0] if self.y is None else self.y[index]
         return x, y
 
     def inputs(self, message: Message | None = None) -> torch.Tensor | dict:

@@ -15,7 +15,7 @@ from skorch.helper import predefined_split
 from skorch.history import History
 from torch import nn
 
-from fireworks_sk import TorchClassifier
+from fireworks_sk import TorchClassifier, TorchRegressor
 from fireworks_sk.estimators import MessageDataset
 
 
@@ -258,3 +258,90 @@ def test_dataset_as_x_is_shuffled_by_random_state(coded):
 
     assert torch.equal(weights(0), weights(0))
     assert not torch.equal(weights(0), weights(0, iterator_train__shuffle=False))
+
+
+class TargetSpy(Callback):
+    """Records the target of every batch, by whether it trained."""
+
+    def __init__(self) -> None:
+        self.targets: dict[bool, list] = {True: [], False: []}
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        self.targets[training].append(batch[1])
+
+
+def test_validation_dataset_without_target_gets_skorchs_placeholder(coded):
+    X, _ = coded
+    y = X[:, :1] * 2.0
+
+    def split(dataset, y):
+        return dataset, type(dataset)(dataset.X, y=None)
+
+    spy = TargetSpy()
+    reg = TorchRegressor(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=1,
+        max_epochs=1,
+        batch_size=25,
+        train_split=split,
+        callbacks=[spy],
+    ).fit(X, y)
+    # skorch's Dataset gives tensor([0.]) per row without a target, which a
+    # DataLoader collates to (n, 1) float zeros; the loss is taken against it.
+    assert [t.shape for t in spy.targets[False]] == [(25, 1), (25, 1), (10, 1)]
+    assert all(t.dtype == torch.float32 and not t.any() for t in spy.targets[False])
+    assert reg.history[-1, "valid_loss"] > 0
+    row = MessageDataset(torch.zeros(3, 2))[1][1]
+    skorch_row = Dataset(np.zeros((3, 2), dtype=np.float32))[1][1]
+    assert row.dtype == skorch_row.dtype and torch.equal(row, skorch_row)
+
+
+def _recording_loss(net, seen):
+    def get_loss(y_pred, y_true, **kwargs):
+        seen.append(y_true)
+        return y_pred.sum() * 0.0
+
+    net.get_loss = get_loss
+    return net
+
+
+def test_classifier_takes_targets_of_varying_length(coded):
+    X, _ = coded
+    X = X[:4]
+    y = np.empty(4, dtype=object)
+    y[:] = [["b", "a", "b"], ["a"], ["b", "b"], ["a", "b"]]
+    seen = []
+    clf = TorchClassifier(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=2,
+        max_epochs=1,
+        batch_size=1,
+        iterator_train__shuffle=False,
+    )
+    _recording_loss(clf, seen).fit(X, y)
+    # Each row's labels are encoded element by element and fed as they are.
+    assert clf.classes_.tolist() == ["a", "b"]
+    assert [t.tolist() for t in seen] == [[[1, 0, 1]], [[0]], [[1, 1]], [[0, 1]]]
+    y[1] = [["a"]]
+    with pytest.raises(ValueError, match=r"sequences of \[1, 2\] dimensions"):
+        clf.fit(X, y)
+
+
+def test_classifier_takes_three_dimensional_class_targets(coded):
+    X, _ = coded
+    y = (np.random.default_rng(2).random((60, 3, 1)) > 0.5).astype(np.float32)
+    seen = []
+    clf = TorchClassifier(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=2,
+        max_epochs=1,
+        batch_size=30,
+        iterator_train__shuffle=False,
+    )
+    _recording_loss(clf, seen).fit(X, y)
+    assert clf.classes_.tolist() == [0.0, 1.0]
+    assert [t.shape for t in seen] == [(30, 3, 1), (30, 3, 1)]
+    assert torch.equal(torch.cat(seen), torch.from_numpy(y.astype(np.int64)))

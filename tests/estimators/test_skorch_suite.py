@@ -80,15 +80,10 @@ INTENDED: dict[str, str] = {
 }
 
 # Differences still to remove. Each entry names its cause.
-_NO_TARGET = "a validation dataset built with y=None: skorch feeds a placeholder target, here the loss gets None"
-_RAGGED = "y as an object array of variable-length sequences (or of 3 dimensions) is refused by the target checks"
+_NO_TARGET = "a scorer doing numpy arithmetic on dataset.X (np.mean) fails on the module's input tensor"
 NOT_YET: dict[str, str] = {
-    "callbacks/test_scoring.py::TestBatchScoring::test_without_target_data_works[scoring_cls0]": _NO_TARGET,
-    "callbacks/test_scoring.py::TestBatchScoring::test_without_target_data_works[scoring_cls1]": _NO_TARGET,
     "callbacks/test_scoring.py::TestEpochScoring::test_without_target_data_works[scoring_cls0]": _NO_TARGET,
     "callbacks/test_scoring.py::TestEpochScoring::test_without_target_data_works[scoring_cls1]": _NO_TARGET,
-    "test_net.py::TestNeuralNet::test_net_variable_label_lengths": _RAGGED,
-    "test_net.py::TestNeuralNet::test_net_variable_prediction_lengths": _RAGGED,
 }
 
 
