@@ -125,7 +125,8 @@ class MessageDataset(Dataset):
     ``train_split`` cuts with :class:`torch.utils.data.Subset`; the estimators'
     ``get_iterator`` turns it (or a Subset of it) back into one Message for
     :class:`~fireworks_sk.MessageLoader`. It is a :class:`skorch.dataset.Dataset`
-    whose ``X`` and ``y`` are the module's inputs and the encoded target, so a
+    whose ``X`` and ``y`` are the module's inputs (as numpy arrays, which
+    skorch's scorers and splits expect) and the encoded target, so a
     ``train_split`` or callback written for skorch can read ``dataset.X`` and
     ``dataset.y`` and build new datasets with ``type(dataset)(X, y)``.
 
@@ -145,7 +146,7 @@ class MessageDataset(Dataset):
     >>> import torch
     >>> ds = MessageDataset(torch.zeros(4, 3), torch.arange(4))
     >>> ds.X.shape, len(type(ds)(ds.X[:2], ds.y[:2]))
-    (torch.Size([4, 3]), 2)
+    ((4, 3), 2)
     """
 
     def __init__(
@@ -171,9 +172,15 @@ class MessageDataset(Dataset):
         self._len = len(message)
 
     @property
-    def X(self) -> torch.Tensor | dict[str, torch.Tensor]:
-        """The module's inputs: one tensor, or a dict of them by argument name."""
-        return self.inputs()
+    def X(self) -> Any:
+        """The module's inputs as skorch's Dataset holds them: a numpy array, or
+        a dict of them by argument name, sharing memory with the tensors fed to
+        the module. A tensor numpy cannot hold (on a GPU, or of a dtype such as
+        bfloat16) is given as the tensor."""
+        inputs = self.inputs()
+        if isinstance(inputs, dict):
+            return {name: _as_array(value) for name, value in inputs.items()}
+        return _as_array(inputs)
 
     def __len__(self) -> int:
         return len(self.message)
@@ -206,6 +213,16 @@ class MessageDataset(Dataset):
             return self.message
         columns = {**self.message._columns, TARGET_COLUMN: self.y}
         return Message._from_columns(columns, len(self.message))
+
+
+def _as_array(value: Any) -> Any:
+    """A CPU tensor as a numpy array over the same memory; anything else as is."""
+    if not torch.is_tensor(value) or value.device.type != "cpu":
+        return value
+    try:
+        return value.detach().numpy()
+    except TypeError:  # a dtype numpy lacks, such as bfloat16
+        return value
 
 
 def _input_message(X: Any) -> tuple[Message, bool]:

@@ -345,3 +345,43 @@ def test_classifier_takes_three_dimensional_class_targets(coded):
     assert clf.classes_.tolist() == [0.0, 1.0]
     assert [t.shape for t in seen] == [(30, 3, 1), (30, 3, 1)]
     assert torch.equal(torch.cat(seen), torch.from_numpy(y.astype(np.int64)))
+
+
+def test_dataset_x_is_numpy_as_skorchs_scorers_expect(coded):
+    X, _ = coded
+    y = X[:, :1] * 2.0
+    means = []
+
+    def mean_of_x(net, X, y=None):
+        # With caching a scorer gets the dataset, without it the dataset's X.
+        means.append(float(np.mean(X.X if isinstance(X, Dataset) else X)))
+        return means[-1]
+
+    def split(dataset, y):
+        return dataset, type(dataset)(dataset.X, y=None)
+
+    TorchRegressor(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=1,
+        max_epochs=1,
+        train_split=split,
+        callbacks=[
+            ("cached", EpochScoring(mean_of_x, use_caching=True)),
+            ("uncached", EpochScoring(mean_of_x, use_caching=False)),
+        ],
+    ).fit(X, y)
+    assert np.allclose(means, X.mean())
+
+
+def test_message_dataset_x_shares_memory_with_the_module_input():
+    tensor = torch.arange(6.0).reshape(3, 2)
+    ds = MessageDataset(tensor)
+    assert isinstance(ds.X, np.ndarray) and ds.X.dtype == np.float32
+    ds.X[0, 0] = 7.0
+    assert tensor[0, 0] == 7.0
+    named = MessageDataset({"a": tensor, "b": torch.ones(3, dtype=torch.int64)})
+    assert {k: v.dtype for k, v in named.X.items()} == {"a": "float32", "b": "int64"}
+    # A dtype numpy cannot hold stays a tensor.
+    half = MessageDataset(tensor.to(torch.bfloat16))
+    assert torch.is_tensor(half.X) and half.X.dtype == torch.bfloat16
