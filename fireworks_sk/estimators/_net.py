@@ -1420,6 +1420,12 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
     ) -> tuple[torch.Tensor, np.ndarray]:
         if isinstance(y, torch.Tensor):
             y = y.detach().cpu().numpy()
+        if is_ragged(y):
+            raise ValueError(
+                f"y holds a sequence per row (an object array of arrays); "
+                f"{type(self).__name__} needs targets of one shape, one row per "
+                "sample: pad the sequences to one length."
+            )
         y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
         y2d = y.reshape(len(y), -1).astype(np.float32)
         if first:

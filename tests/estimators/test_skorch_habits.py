@@ -329,6 +329,14 @@ def test_classifier_takes_targets_of_varying_length(coded):
         clf.fit(X, y)
 
 
+def test_regressor_refuses_targets_of_varying_length_clearly(coded):
+    X, _ = coded
+    y = np.empty(3, dtype=object)
+    y[:] = [np.zeros(2), np.zeros(1), np.zeros(3)]
+    with pytest.raises(ValueError, match="y holds a sequence per row"):
+        TorchRegressor(max_epochs=1).fit(X[:3], y)
+
+
 def test_classifier_takes_three_dimensional_class_targets(coded):
     X, _ = coded
     y = (np.random.default_rng(2).random((60, 3, 1)) > 0.5).astype(np.float32)
