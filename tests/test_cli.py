@@ -29,7 +29,14 @@ from fireworks_sk import (
 )
 from fireworks_sk.cli import main
 from fireworks_sk.datasets import load_penguins
-from fireworks_sk.runs import curve_title, demo_config, load_config, run
+from fireworks_sk.runs import (
+    ConfigError,
+    curve_title,
+    demo_config,
+    load_config,
+    read_data,
+    run,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,6 +134,50 @@ def test_train_reads_a_sqlite_source(tmp_path):
     assert main(["train", str(config)]) == 0
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert record["data"]["rows"] == len(load_penguins().dropna())
+
+
+def _written(tmp_path, source):
+    """The penguins (missing values kept) as a ``data`` section of ``source``."""
+    frame = load_penguins()
+    if source == "csv":
+        frame.to_csv(tmp_path / "p.csv", index=False)
+        return {"path": str(tmp_path / "p.csv")}
+    if source == "parquet":
+        # Several row groups: the run reads them all, as one table.
+        frame.to_parquet(tmp_path / "p.parquet", row_group_size=50)
+        return {"path": str(tmp_path / "p.parquet")}
+    with sqlite3.connect(tmp_path / "p.db") as connection:
+        frame.to_sql("penguins", connection, index=False)
+    return {"url": f"sqlite:///{tmp_path / 'p.db'}", "query": "SELECT * FROM penguins"}
+
+
+@pytest.mark.parametrize("source", ["csv", "parquet", "sql"])
+def test_read_data_reads_what_pandas_reads(tmp_path, source):
+    data = {"source": source, "target": "species", **_written(tmp_path, source)}
+    if source == "csv":
+        expected = pd.read_csv(data["path"])
+    elif source == "parquet":
+        expected = pd.read_parquet(data["path"])
+    else:
+        with sqlite3.connect(tmp_path / "p.db") as connection:
+            expected = pd.read_sql("SELECT * FROM penguins", connection)
+    pd.testing.assert_frame_equal(read_data(data), expected)
+
+
+def test_read_data_infers_a_csv_dtype_from_every_row(tmp_path):
+    # An integer column whose first missing value comes late is float
+    # throughout, as pandas.read_csv reads it, not refused as a dtype change.
+    rows = [*map(str, range(100_000)), ""]
+    pd.DataFrame({"n": rows, "species": "a"}).to_csv(tmp_path / "d.csv", index=False)
+    data = {"source": "csv", "path": str(tmp_path / "d.csv"), "target": "species"}
+    assert read_data(data)["n"].dtype == np.float64
+
+
+def test_read_data_refuses_data_without_rows(tmp_path):
+    (tmp_path / "empty.csv").write_text("bill_length_mm,species\n")
+    data = {"source": "csv", "path": str(tmp_path / "empty.csv"), "target": "species"}
+    with pytest.raises(ConfigError, match=r"empty\.csv'.* has no rows"):
+        read_data(data)
 
 
 def test_predict_writes_one_prediction_per_row(trained, penguins_csv, tmp_path):
