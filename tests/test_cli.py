@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from skorch.dataset import ValidSplit
 
 import fireworks_sk.cli as cli
 from fireworks_sk import (
@@ -101,11 +103,41 @@ def test_train_writes_model_record_and_curve(trained, penguins_csv):
     assert record["data"]["rows"] == len(pd.read_csv(penguins_csv))
     assert len(record["data"]["fingerprint"]) == 64
     assert {"torch", "scikit-learn"} <= set(record["versions"])
-    assert 0.0 <= record["metrics"]["test"]["accuracy"] <= 1.0
-    assert record["best_params"]["model__lr"] in (0.01, 0.03)
+    search, X_test, y_test = _same_search_by_hand(penguins_csv)
+    assert record["best_params"] == search.best_params_
+    assert record["cv_score"] == search.best_score_
+    expected = accuracy_score(y_test, search.predict(X_test))
+    assert record["metrics"]["test"]["accuracy"] == expected
     assert record["learning_curve"] in (None, "learning_curve.png")
     if record["learning_curve"]:
         assert (trained / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _same_search_by_hand(penguins_csv):
+    """CONFIG's search, built and fitted without runs.py: (search, X_test, y_test)."""
+    frame = pd.read_csv(penguins_csv)
+    X, y = frame.drop(columns="species"), frame["species"].to_numpy()
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=3, stratify=y
+    )
+    model = Pipeline(
+        [
+            ("scale", BatchNormalizer()),
+            ("onehot", OneHot(columns=["island", "sex"])),
+            ("stack", Stack()),
+            (
+                "model",
+                TorchClassifier(
+                    random_state=3,
+                    max_epochs=4,
+                    batch_size=64,
+                    train_split=ValidSplit(0.2, stratified=True, random_state=3),
+                ),
+            ),
+        ]
+    )
+    search = GridSearchCV(model, {"model__lr": [0.01, 0.03]}, cv=2)
+    return search.fit(X_train, y_train), X_test, y_test
 
 
 def test_training_twice_with_one_seed_gives_the_same_record(tmp_path, penguins_csv):
@@ -198,7 +230,8 @@ def test_predict_writes_one_prediction_per_row(trained, penguins_csv, tmp_path):
     predictions = pd.read_csv(out)
     assert list(predictions.columns) == ["prediction"]
     assert len(predictions) == len(data)
-    assert set(predictions["prediction"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    expected = load(trained / "model.fwsk").predict(data)
+    assert predictions["prediction"].tolist() == list(expected)
 
 
 def test_predict_reads_sql(trained, penguins_csv, tmp_path):
