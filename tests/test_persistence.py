@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import re
 import struct
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import textwrap
 import zipfile
 import zlib
+from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -102,9 +104,9 @@ def test_inspect_reads_the_manifest(tmp_path, pipeline):
     manifest = inspect(path)
     assert manifest["format"] == "joblib"
     assert manifest["object"] == "sklearn.pipeline.Pipeline"
-    assert {"torch", "scikit-learn", "pandas", "numpy", "python"} <= set(
-        manifest["versions"]
-    )
+    packages = ["fireworks-sk", "torch", "scikit-learn", "skorch", "pandas", "numpy"]
+    expected = {name: metadata.version(name) for name in packages}
+    assert manifest["versions"] == {"python": platform.python_version(), **expected}
     assert [c["name"] for c in manifest["input_schema"]] == ["x", "size", "n"]
     assert manifest["input_schema"][0] == {
         "name": "x",
