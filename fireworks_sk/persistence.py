@@ -242,7 +242,16 @@ def _refuse_other_format(
 def _serialise(obj: Any, format: str) -> bytes:
     if format == "skops":
         _refuse_pickles(obj)
-        payload = _skops().dumps(obj, compression=zipfile.ZIP_STORED)
+        try:
+            payload = _skops().dumps(obj, compression=zipfile.ZIP_STORED)
+        except (TypeError, RuntimeError, AttributeError, NotImplementedError) as exc:
+            raise ValueError(
+                f"format='skops' cannot store {_unstorable(obj)} (skops: "
+                f"{type(exc).__name__}: {exc}). skops stores tensors and pandas "
+                "columns only inside fitted Pipes and as a Message's tensor "
+                "columns; use format='joblib' and load such files only from "
+                "trusted sources."
+            ) from exc
         _refuse_pickled_members(payload)
         return payload
     buffer = io.BytesIO()
@@ -593,6 +602,29 @@ def _refuse_pickles(obj: Any) -> None:
                 "would run code. Use format='joblib' and load such files only from "
                 "trusted sources."
             )
+
+
+def _unstorable(obj: Any) -> str:
+    """What in ``obj`` skops cannot store, and where: a tensor or a pandas
+    object outside a Pipe's state, or a Message's pandas column."""
+    from fireworks_sk.message import Message
+    from fireworks_sk.pipes import Pipe
+
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [(type(obj).__name__, obj)]
+    while stack:
+        where, part = stack.pop()
+        if isinstance(part, (torch.Tensor, pd.Series, pd.DataFrame, pd.Index)):
+            return f"the {type(part).__name__} at {where}"
+        if isinstance(part, Message):
+            for name in part.columns:
+                if not part.is_tensor(name):
+                    return f"the pandas column {name!r} of the Message at {where}"
+        if isinstance(part, (Pipe, Message)) or _is_leaf(part) or id(part) in seen:
+            continue
+        seen.add(id(part))
+        stack.extend(reversed(list(_children(where, part))))
+    return "this object"
 
 
 def _refuse_pickled_members(payload: bytes) -> None:

@@ -802,3 +802,28 @@ def test_skops_load_refuses_fitted_state_that_disagrees_with_itself(
     assert path.stat().st_size < 100_000
     with pytest.raises(CorruptFileError, match=f"m.fwsk.* is corrupt: .*{problem}"):
         load(path)
+
+
+@pytest.mark.parametrize(
+    ("obj", "named"),
+    [
+        (
+            Message({"t": torch.ones(2), "s": pd.Series(["x", "y"])}),
+            "the pandas column 's' of the Message at Message",
+        ),
+        ({"w": torch.tensor([1.0, 2.0])}, r"the Tensor at dict\['w'\]"),
+        (
+            [0, {"frame": pd.DataFrame({"a": [1.0]})}],
+            r"the DataFrame at list\[1\]\['frame'\]",
+        ),
+    ],
+)
+def test_skops_save_names_what_skops_cannot_store_and_points_to_joblib(
+    tmp_path, obj, named
+):
+    pytest.importorskip("skops")
+    with pytest.raises(ValueError, match=f"cannot store {named} .*format='joblib'"):
+        save(obj, tmp_path / "m.fwsk", format="skops")
+    assert list(tmp_path.iterdir()) == []
+    save(obj, tmp_path / "m.fwsk")  # joblib stores it
+    assert load(tmp_path / "m.fwsk").__class__ is obj.__class__
