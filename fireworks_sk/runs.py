@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics
 from sklearn.base import clone, is_classifier
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import (
     GridSearchCV,
     ParameterGrid,
@@ -227,7 +227,10 @@ _VALUES = {
     "model.params": _TABLE,
     "model.valid_fraction": (_is_fraction, "a fraction between 0 and 1"),
     "search.cv": (lambda value: _is_int(value) and value >= 2, "an integer >= 2"),
-    "search.scoring": _STRING,
+    "search.scoring": (
+        lambda value: isinstance(value, str) and value in get_scorer_names(),
+        "a scikit-learn scorer name, one of sklearn.metrics.get_scorer_names()",
+    ),
     "search.grid": (
         lambda value: isinstance(value, Mapping),
         'a table of arrays, e.g. { "model__lr" = [0.01, 0.1] }',

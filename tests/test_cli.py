@@ -554,6 +554,11 @@ def test_a_search_failure_no_trial_fit_explains_is_still_one_line(
         ),
         ('target = "species"', 'target = "kind"', "data.target 'kind' is not a column"),
         ("cv = 2", "cv = 1", "'search.cv' must be an integer >= 2; got 1"),
+        (
+            "cv = 2",
+            'cv = 2\nscoring = "acuracy"',
+            "'search.scoring' must be a scikit-learn scorer name",
+        ),
         ("[0.01, 0.03]", "0.01", "'search.grid.model__lr' must be a non-empty array"),
         ('"model__lr"', '"model__lrr"', "search.grid: ValueError: Invalid parameter"),
         ("valid_fraction = 0.2", "valid_fraction = 2", "'model.valid_fraction' must"),
