@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import re
 import struct
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import textwrap
 import zipfile
 import zlib
+from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,7 @@ from fireworks_sk import (
     BatchNormalizer,
     DropColumns,
     FunctionPipe,
+    Impute,
     IndexEncoder,
     Junction,
     Message,
@@ -32,7 +35,6 @@ from fireworks_sk import (
     SchemaError,
     SelectColumns,
     Stack,
-    ToTensor,
     inspect,
     load,
     save,
@@ -42,6 +44,7 @@ from fireworks_sk.persistence import (
     UntrustedTypesError,
     VersionMismatchWarning,
 )
+from tests._data import PIPE_TYPES, every_pipe
 
 
 def double_x(message):
@@ -102,9 +105,9 @@ def test_inspect_reads_the_manifest(tmp_path, pipeline):
     manifest = inspect(path)
     assert manifest["format"] == "joblib"
     assert manifest["object"] == "sklearn.pipeline.Pipeline"
-    assert {"torch", "scikit-learn", "pandas", "numpy", "python"} <= set(
-        manifest["versions"]
-    )
+    packages = ["fireworks-sk", "torch", "scikit-learn", "skorch", "pandas", "numpy"]
+    expected = {name: metadata.version(name) for name in packages}
+    assert manifest["versions"] == {"python": platform.python_version(), **expected}
     assert [c["name"] for c in manifest["input_schema"]] == ["x", "size", "n"]
     assert manifest["input_schema"][0] == {
         "name": "x",
@@ -220,23 +223,27 @@ def test_trusted_is_refused_for_joblib_files(tmp_path, pipeline):
 
 def _fitted_pipes(frame):
     message = Message(frame).assign(t=torch.arange(60.0).reshape(30, 2).repeat(2, 1))
-    pipes = [
-        BatchNormalizer(),
-        OneHot(min_frequency=5),
-        IndexEncoder(handle_unknown="ignore"),
-        ToTensor(),
-        Stack(["x", "t"]),
-        SelectColumns(["x", "size"]),
-        DropColumns(["n"]),
-        Junction([("scale", BatchNormalizer(["x"])), ("codes", IndexEncoder(["n"]))]),
+    pipes = every_pipe(
+        {
+            OneHot: OneHot(min_frequency=5),
+            IndexEncoder: IndexEncoder(handle_unknown="ignore"),
+            Stack: Stack(["x", "t"]),
+            SelectColumns: SelectColumns(["x", "size"]),
+            DropColumns: DropColumns(["n"]),
+            Junction: Junction(
+                [("scale", BatchNormalizer(["x"])), ("codes", IndexEncoder(["n"]))]
+            ),
+        }
+    )
+    pipes.append(
         Pipeline(
             [("scale", BatchNormalizer()), ("onehot", OneHot()), ("stack", Stack())]
-        ),
-    ]
+        )
+    )
     return message, [pipe.fit(message) for pipe in pipes]
 
 
-@pytest.mark.parametrize("index", range(9))
+@pytest.mark.parametrize("index", range(len(PIPE_TYPES) + 1))
 def test_every_pipe_round_trips_through_skops_without_trusting_anything(
     tmp_path, frame, index
 ):
@@ -736,3 +743,93 @@ def test_save_refuses_a_manifest_that_load_would_refuse(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"manifest takes \d+ bytes, over the 100"):
         save(BatchNormalizer(), tmp_path / "m.fwsk")
     assert not list(tmp_path.iterdir())
+
+
+def _tensor_frame():
+    return Message(
+        {"t": torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), "c": list("aab")}
+    )
+
+
+def _edit_positions(pipe):
+    pipe._positions["c"] = np.array([0, 50_000_000])
+
+
+def _edit_positions_length(pipe):
+    pipe._positions["c"] = np.array([0, 1, 1])
+
+
+def _edit_code_count(pipe):
+    pipe.n_codes_["c"] = 10**9
+
+
+def _edit_categories(pipe):
+    pipe.categories_["c"] = np.array(["a", "b", "z"], dtype=object)
+
+
+def _edit_mean(pipe):
+    pipe.mean_["t"] = torch.zeros(1000, 1, dtype=torch.float64)
+
+
+def _edit_moments(pipe):
+    shift, offset, m2 = pipe._moments["t"]
+    pipe._moments["t"] = (shift, offset, torch.zeros(2, 2, dtype=torch.float64))
+
+
+def _edit_statistics(pipe):
+    pipe.statistics_["t"] = torch.zeros(1000, 2, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("pipe", "edit", "problem"),
+    [
+        (OneHot(["c"]), _edit_positions, "output positions for column 'c'"),
+        (OneHot(["c"]), _edit_positions_length, "output positions for column 'c'"),
+        (OneHot(["c"]), _edit_categories, "categories of column 'c' unlike"),
+        (IndexEncoder(["c"]), _edit_code_count, "code count for column 'c'"),
+        (IndexEncoder(["c"]), _edit_categories, "categories of column 'c' unlike"),
+        (BatchNormalizer(["t"]), _edit_mean, r"column 't' of another shape .*\(2,\)"),
+        (BatchNormalizer(["t"]), _edit_moments, "column 't' of another shape"),
+        (Impute(["t"]), _edit_statistics, "column 't' of another shape"),
+    ],
+)
+def test_skops_load_refuses_fitted_state_that_disagrees_with_itself(
+    tmp_path, pipe, edit, problem
+):
+    # A size stored apart from the data it describes sizes an allocation on
+    # the first transform: a small file must not ask for gigabytes.
+    pytest.importorskip("skops")
+    message = _tensor_frame()
+    fitted = Pipeline([("step", pipe.fit(message))])
+    path = save(fitted, tmp_path / "m.fwsk", format="skops")
+    assert load(path).transform(message).equals(fitted.transform(message))
+    edit(pipe)
+    path = save(fitted, tmp_path / "m.fwsk", format="skops")
+    assert path.stat().st_size < 100_000
+    with pytest.raises(CorruptFileError, match=f"m.fwsk.* is corrupt: .*{problem}"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    ("obj", "named"),
+    [
+        (
+            Message({"t": torch.ones(2), "s": pd.Series(["x", "y"])}),
+            "the pandas column 's' of the Message at Message",
+        ),
+        ({"w": torch.tensor([1.0, 2.0])}, r"the Tensor at dict\['w'\]"),
+        (
+            [0, {"frame": pd.DataFrame({"a": [1.0]})}],
+            r"the DataFrame at list\[1\]\['frame'\]",
+        ),
+    ],
+)
+def test_skops_save_names_what_skops_cannot_store_and_points_to_joblib(
+    tmp_path, obj, named
+):
+    pytest.importorskip("skops")
+    with pytest.raises(ValueError, match=f"cannot store {named} .*format='joblib'"):
+        save(obj, tmp_path / "m.fwsk", format="skops")
+    assert list(tmp_path.iterdir()) == []
+    save(obj, tmp_path / "m.fwsk")  # joblib stores it
+    assert load(tmp_path / "m.fwsk").__class__ is obj.__class__
