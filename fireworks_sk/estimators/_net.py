@@ -26,6 +26,11 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
+from fireworks_sk._compat import (
+    SKORCH_BOOKKEEPING_PARAMS,
+    skorch_init_done,
+    skorch_module_names,
+)
 from fireworks_sk.estimators._data import (
     ARRAY_COLUMN,
     TARGET_COLUMN,
@@ -232,7 +237,7 @@ class _MessageNet:
         # Before skorch's __init__ has run (a subclass setting self.module2 =
         # nn.Linear(...) first), skorch sets attributes plainly; it tells by
         # the absence of ``initialized_``, which is a class default here.
-        if "_params_to_validate" not in vars(self):
+        if not skorch_init_done(self):
             object.__setattr__(self, name, attr)
             return
         super().__setattr__(name, attr)
@@ -439,7 +444,7 @@ class _MessageNet:
         A submodule switched by hand (e.g. a frozen BatchNorm in eval mode)
         therefore keeps its mode while its parent's mode is unchanged.
         """
-        for name in self._modules + self._criteria:
+        for name in skorch_module_names(self):
             module = getattr(self, name + "_")
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
@@ -936,9 +941,10 @@ class _MessageNet:
         return super().set_params(**params)
 
     def _get_param_names(self) -> list[str]:
-        # skorch lists its private ``_params_to_validate`` among the parameters;
-        # it is bookkeeping that __init__ derives, not a parameter to set.
-        return [n for n in super()._get_param_names() if n != "_params_to_validate"]
+        # skorch lists private bookkeeping that __init__ derives among the
+        # parameters; it is not a parameter to set.
+        names = super()._get_param_names()
+        return [n for n in names if n not in SKORCH_BOOKKEEPING_PARAMS]
 
     def _check_fit_params(self, fit_params: dict[str, Any]) -> None:
         if "sample_weight" in fit_params:
