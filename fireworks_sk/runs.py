@@ -637,18 +637,17 @@ def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
 def _learning_curve(search: GridSearchCV, output: Path) -> str | None:
     """Draw the best model's loss per epoch; None when matplotlib is missing."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A Figure of its own, not pyplot's: the caller's backend and open
+        # figures are left alone.
+        from matplotlib.figure import Figure
 
         from fireworks_sk.estimators import plot_history
     except ImportError:
         return None
-    ax = plot_history(search.best_estimator_[-1])
+    figure = Figure()
+    ax = plot_history(search.best_estimator_[-1], ax=figure.subplots())
     ax.set_title(curve_title(search), fontsize="medium")
-    ax.figure.savefig(output / "learning_curve.png", dpi=100, bbox_inches="tight")
-    plt.close(ax.figure)
+    figure.savefig(output / "learning_curve.png", dpi=100, bbox_inches="tight")
     return "learning_curve.png"
 
 

@@ -943,3 +943,21 @@ def test_trusted_names_reach_load_from_predict_and_inspect(tmp_path, capsys):
 
 def _unchanged(message):
     return message
+
+
+def test_a_run_leaves_the_callers_matplotlib_backend_and_figures_alone(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    plt = pytest.importorskip("matplotlib.pyplot")
+    before = matplotlib.get_backend()
+    figures = plt.get_fignums()
+    matplotlib.use("pdf")
+    try:
+        config = demo_config(tmp_path / "demo")
+        config["model"]["params"]["max_epochs"] = 2
+        config["search"]["grid"] = {"model__lr": [0.03]}
+        result = run(config, verbose=0)
+        assert (result.output / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+        assert matplotlib.get_backend() == "pdf"
+        assert plt.get_fignums() == figures
+    finally:
+        matplotlib.use(before)
