@@ -47,6 +47,7 @@ __all__ = [
     "UntrustedTypesError",
     "VersionMismatchWarning",
     "inspect",
+    "installed_versions",
     "load",
     "save",
 ]
@@ -718,7 +719,15 @@ def _children(where: str, part: Any) -> Iterator[tuple[str, Any]]:
 
 
 # --------------------------------------------------------------- manifest
-def _versions() -> dict[str, str]:
+def installed_versions() -> dict[str, str]:
+    """The versions of Python and of the packages a manifest records.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"python": ..., "torch": ..., "scikit-learn": ...}``; a package that
+        is not installed is left out.
+    """
     versions = {"python": platform.python_version()}
     for package in _PACKAGES:
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -731,7 +740,7 @@ def _manifest(obj: Any, format: str, payload: bytes) -> dict[str, Any]:
         "fireworks_sk_file": _FILE_VERSION,
         "format": format,
         "object": f"{type(obj).__module__}.{type(obj).__qualname__}",
-        "versions": _versions(),
+        "versions": installed_versions(),
         "input_schema": _input_schema(obj),
         "random_state": _random_states(obj),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -1038,7 +1047,7 @@ def _bad_field(path: Path, field: str, value: Any) -> None:
 
 
 def _warn_on_version_mismatch(path: Path, saved: dict[str, str]) -> None:
-    current = _versions()
+    current = installed_versions()
     differences = [
         f"{package} {version} (now {current.get(package, 'not installed')})"
         for package, version in saved.items()

@@ -37,7 +37,7 @@ from skorch.dataset import ValidSplit
 
 from fireworks_sk import pipes, sources
 from fireworks_sk.exceptions import FireworksError
-from fireworks_sk.persistence import _versions, save
+from fireworks_sk.persistence import installed_versions, save
 from fireworks_sk.sources._files import regular_file
 from fireworks_sk.stream import progress_bar
 
@@ -477,7 +477,7 @@ def run(
                 "dropped_rows": dropped,
                 "columns": list(frame.columns),
             },
-            "versions": _versions(),
+            "versions": installed_versions(),
             "best_params": _jsonable(search.best_params_),
             "cv_score": float(search.best_score_),
             "metrics": {"test": test_metrics, "test_rows": len(X_test)},

@@ -203,8 +203,10 @@ def test_exception_while_writing_keeps_the_previous_file(
 
 def test_version_mismatch_warns_with_both_versions(tmp_path, pipeline, monkeypatch):
     path = save(pipeline, tmp_path / "model.fwsk")
-    real = persistence._versions()
-    monkeypatch.setattr(persistence, "_versions", lambda: {**real, "torch": "9.9.9"})
+    real = persistence.installed_versions()
+    monkeypatch.setattr(
+        persistence, "installed_versions", lambda: {**real, "torch": "9.9.9"}
+    )
     expected = re.escape(f"torch {real['torch']} (now 9.9.9)")
     with pytest.warns(VersionMismatchWarning, match=expected):
         load(path)
