@@ -19,7 +19,7 @@ from sklearn.utils.validation import _get_feature_names, check_array
 
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
-from fireworks_sk.message import Message, flat_feature_names
+from fireworks_sk.message import Message, flat_feature_names, stored_column
 
 __all__ = [
     "Pipe",
@@ -387,7 +387,11 @@ or Dask DataFrame
             raise SchemaError(_schema_diff(name, fitted, message.columns, named))
         for column, fitted_column in self._schema_in.items():
             _check_column_schema(
-                name, column, fitted_column, message[column], check_dtypes
+                name,
+                column,
+                fitted_column,
+                stored_column(message, column),
+                check_dtypes,
             )
         return message
 
@@ -556,7 +560,7 @@ def _regrouped(X: Any, schema: Mapping[str, Any]) -> Message | None:
 def _check_widths(owner: str, message: Message) -> None:
     """Refuse tensor columns without features: they would reach a model unseen."""
     for name in message.columns:
-        shape = tuple(message[name].shape[1:])
+        shape = tuple(stored_column(message, name).shape[1:])
         if shape and int(np.prod(shape)) == 0:
             raise ValueError(
                 f"{owner} got column {name!r} with rows of shape {shape}, which "
@@ -582,23 +586,27 @@ def _check_column_schema(
     owner: str, name: str, fitted: Any, got: Any, check_dtype: bool
 ) -> None:
     """Refuse a column whose kind or row shape changed since fit; warn on dtype."""
-    if isinstance(fitted, torch.Tensor) != isinstance(got, torch.Tensor):
+    tensor = isinstance(got, torch.Tensor)
+    if isinstance(fitted, torch.Tensor) != tensor:
         kinds = ("a pandas column", "a tensor")
         raise SchemaError(
             f"Column {name!r} was {kinds[isinstance(fitted, torch.Tensor)]} when "
-            f"{owner} was fitted and is now {kinds[isinstance(got, torch.Tensor)]}."
+            f"{owner} was fitted and is now {kinds[tensor]}."
         )
-    if tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
+    # A pandas column's rows have no shape: only tensors can differ here.
+    if tensor and tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
         raise SchemaError(
             f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
             f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
         )
+    if not check_dtype or got.dtype == fitted.dtype:
+        return
     # Categoricals declare categories per batch (a Parquet file's dictionary):
     # another list of categories is not another kind of column.
     both_categorical = all(
         isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
     )
-    if check_dtype and got.dtype != fitted.dtype and not both_categorical:
+    if not both_categorical:
         warnings.warn(
             f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
             f"{fitted.dtype}.",
