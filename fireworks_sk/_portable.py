@@ -14,12 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.compose import make_column_selector
 
 __all__ = ["from_portable", "to_portable"]
 
 # numpy has no bfloat16: such tensors travel as their int16 bit patterns.
 _BIT_VIEWS = {torch.bfloat16: torch.int16}
 _TENSOR, _DTYPE, _SERIES = "__tensor__", "__torch_dtype__", "__series__"
+_SELECTOR, _SCALAR_TYPE = "__column_selector__", "__scalar_type__"
+_SELECTOR_FIELDS = ("pattern", "dtype_include", "dtype_exclude")
+# The types a column selector may name, besides numpy's scalar types.
+_BUILTIN_TYPES = {t.__name__: t for t in (bool, int, float, complex, str, object)}
 
 
 def _tensor(tensor: torch.Tensor) -> dict[str, Any]:
@@ -45,8 +50,58 @@ def _series(series: pd.Series) -> dict[str, Any]:
     return state
 
 
+def _selector(selector: make_column_selector) -> dict[str, Any]:
+    """A column selector as plain data: skops then needs to trust no type."""
+    fields = {}
+    for field in _SELECTOR_FIELDS:
+        value = getattr(selector, field)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        items = [_scalar_type_name(item) for item in items]
+        fields[field] = items if isinstance(value, (list, tuple)) else items[0]
+    return {_SELECTOR: fields}
+
+
+def _scalar_type_name(value: Any) -> Any:
+    if isinstance(value, type) and (
+        value in _BUILTIN_TYPES.values() or issubclass(value, np.generic)
+    ):
+        return {_SCALAR_TYPE: f"{value.__module__}.{value.__name__}"}
+    return value
+
+
+def _scalar_type(name: Any) -> type:
+    """A builtin or numpy scalar type by name, only if it is one (see _torch_dtype)."""
+    module, _, attribute = str(name).partition(".")
+    found = None
+    if module == "builtins":
+        found = _BUILTIN_TYPES.get(attribute)
+    elif module == "numpy":
+        found = getattr(np, attribute, None)
+        if not (isinstance(found, type) and issubclass(found, np.generic)):
+            found = None
+    if found is None:
+        raise ValueError(f"{name!r} is not a scalar type; the saved state is corrupt.")
+    return found
+
+
+def _rebuild_selector(fields: dict[str, Any]) -> make_column_selector:
+    def rebuild(value: Any) -> Any:
+        if isinstance(value, list):
+            return [rebuild(item) for item in value]
+        if isinstance(value, dict) and _SCALAR_TYPE in value:
+            return _scalar_type(value[_SCALAR_TYPE])
+        return value
+
+    return make_column_selector(
+        **{field: rebuild(fields.get(field)) for field in _SELECTOR_FIELDS}
+    )
+
+
 def to_portable(value: Any) -> Any:
-    """Replace tensors, torch dtypes and Series inside ``value``, recursively."""
+    """Replace tensors, torch dtypes, Series and column selectors inside ``value``,
+    recursively."""
+    if isinstance(value, make_column_selector):
+        return _selector(value)
     if isinstance(value, torch.Tensor):
         return _tensor(value)
     if isinstance(value, torch.dtype):
@@ -90,6 +145,8 @@ def from_portable(value: Any) -> Any:
             return _torch_dtype(value[_DTYPE])
         if _SERIES in value:
             return _rebuild_series(value)
+        if _SELECTOR in value:
+            return _rebuild_selector(value[_SELECTOR])
         return {key: from_portable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return type(value)(from_portable(item) for item in value)

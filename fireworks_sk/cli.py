@@ -1,4 +1,4 @@
-"""The ``fireworks-sk`` command: demo, train, predict, inspect."""
+"""The ``fireworks-sk`` command: demo, init, train, predict, serve, inspect."""
 
 from __future__ import annotations
 
@@ -16,12 +16,16 @@ from fireworks_sk.exceptions import FireworksError
 __all__ = ["main"]
 
 _CHUNK_ROWS = 50_000
+_FORCE_HELP = (
+    "write into the run folder even if it exists; by default an existing "
+    "folder is kept and the run goes to FOLDER-2, FOLDER-3, ..."
+)
 
 
 def _demo(args: argparse.Namespace) -> None:
     from fireworks_sk.runs import demo_config, run
 
-    result = run(demo_config(args.out))
+    result = run(demo_config(args.out), force=args.force)
     _report(result)
 
 
@@ -31,11 +35,31 @@ def _train(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     if args.out:
         config["output"] = args.out
-    _report(run(config))
+    _report(run(config, force=args.force))
+
+
+def _init(args: argparse.Namespace) -> None:
+    from fireworks_sk.runs import template
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise FileExistsError(
+            f"{args.path!r} exists; choose another path, or --force to replace it."
+        )
+    path.write_text(template(), encoding="utf-8")
+    print(f"Wrote {args.path}; edit it, then: fireworks-sk train {args.path}")
 
 
 def _report(result: Any) -> None:
     record = result.record
+    if record["description"]:
+        print(record["description"])
+    data = record["data"]
+    if data["dropped_rows"]:
+        print(
+            f"rows: {data['rows']} used, {data['dropped_rows']} dropped for "
+            "missing values"
+        )
     print(f"best parameters: {json.dumps(record['best_params'])}")
     scoring = record["config"].get("search", {}).get("scoring") or "score"
     print(f"cross-validated {scoring}: {record['cv_score']:.3f}")
@@ -49,51 +73,139 @@ def _report(result: Any) -> None:
     print(f"seconds:    {record['duration_s']}")
 
 
-def _predict(args: argparse.Namespace) -> None:
-    import pandas as pd
+_OUT_FORMATS = (".csv", ".parquet")
 
-    from fireworks_sk.persistence import load
+
+def _predict(args: argparse.Namespace) -> None:
+    from fireworks_sk.serve import load_model
     from fireworks_sk.stream import predict_stream
 
-    model = load(args.model)
-    source = _source(args)
-    parts = [
-        pd.Series(_as_array(chunk), name="prediction")
-        for chunk in predict_stream(model, source, verbose=int(not args.quiet))
-    ]
-    predictions = (
-        pd.concat(parts, ignore_index=True) if parts else pd.Series(name="prediction")
-    )
-    _write(predictions.to_frame(), args.out)
+    _check_out(args.out)
+    model, manifest = load_model(args.model)
+    scorer = _Scorer(model, manifest, keep=args.keep or [], proba=args.proba)
+    # One row is scored before the stream and its bar start, so that a missing
+    # column or a bad value is reported alone.
+    first = next(iter(_source(args, rows=1)), None)
+    if first is not None:
+        scorer.predict(first)
+    frames = predict_stream(scorer, _source(args), verbose=int(not args.quiet))
+    if args.out is None:
+        _write_csv(frames, sys.stdout)
+    elif args.out.lower().endswith(".parquet"):
+        from fireworks_sk.stream import write_parquet
+
+        write_parquet(frames, args.out)
+    else:
+        _write_csv_file(frames, Path(args.out))
 
 
-def _as_array(values: Any) -> Any:
+def _check_out(out: str | None) -> None:
+    """Refuse an output the command cannot write, before any work."""
+    if out is None:
+        return
+    if not out.lower().endswith(_OUT_FORMATS):
+        raise ValueError(
+            f"--out {out!r}: the output format follows the extension, one of "
+            f"{list(_OUT_FORMATS)}."
+        )
+    path = Path(out)
+    if path.is_dir():
+        raise IsADirectoryError(f"--out {out!r} is a folder; name a file in it.")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"--out {out!r}: the folder {str(path.parent)!r} does not exist."
+        )
+
+
+class _Scorer:
+    """A chunk in, a table out: kept columns, then the model's outputs."""
+
+    def __init__(
+        self, model: Any, manifest: dict[str, Any], *, keep: list[str], proba: bool
+    ) -> None:
+        self.model = model
+        self.manifest = manifest
+        self.keep = keep
+        self.proba = proba
+
+    def select(self, chunk: Any) -> Any:
+        """The model's input columns of ``chunk``; refuses a missing column."""
+        from fireworks_sk.exceptions import SchemaError
+        from fireworks_sk.serve import conform
+
+        missing = [name for name in self.keep if name not in chunk.columns]
+        if missing:
+            raise SchemaError(
+                f"--keep names columns {missing!r} that the data lacks. Data "
+                f"columns: {list(chunk.columns)!r}."
+            )
+        if self.manifest.get("input_schema") is None:
+            return chunk.drop(columns=self.keep) if self.keep else chunk
+        return conform(chunk, self.manifest)
+
+    def predict(self, chunk: Any) -> Any:
+        """The kept columns and the model's outputs for ``chunk``, as a table."""
+        import pandas as pd
+
+        from fireworks_sk.serve import outputs
+
+        chunk_in = self.select(chunk)
+        kept = {name: _values(chunk[name]) for name in self.keep}
+        predicted = outputs(self.model, chunk_in, proba=self.proba)
+        clash = [name for name in kept if name in predicted]
+        if clash:
+            raise ValueError(
+                f"--keep names columns {clash!r} that the output writes too; "
+                "rename them in the data."
+            )
+        return pd.DataFrame({**kept, **predicted})
+
+
+def _values(column: Any) -> Any:
     import numpy as np
 
-    return np.asarray(values).reshape(len(values), -1)[:, 0]
+    return column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
 
 
-def _source(args: argparse.Namespace) -> Any:
+def _write_csv(frames: Any, handle: Any) -> int:
+    """Write each table as soon as it comes, the header once; return the rows."""
+    rows, header = 0, True
+    for frame in frames:
+        frame.to_csv(handle, header=header, index=False)
+        handle.flush()
+        rows, header = rows + len(frame), False
+        del frame  # not held while the next chunk is computed
+    return rows
+
+
+def _write_csv_file(frames: Any, path: Path) -> None:
+    """Write CSV beside ``path`` and rename it in place once complete.
+
+    The partial file is named per process and created with the permissions a
+    plain ``open`` gives, so the scores stay readable by whoever reads them.
+    """
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with open(partial, "w", newline="", encoding="utf-8") as handle:
+            _write_csv(frames, handle)
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _source(args: argparse.Namespace, rows: int = _CHUNK_ROWS) -> Any:
     from fireworks_sk import sources
 
     data = args.data
     if args.query:
-        return sources.SQLSource(data, args.query, _CHUNK_ROWS)
+        return sources.SQLSource(data, args.query, rows)
     path = Path(data)
     if not path.exists():
         raise FileNotFoundError(f"No data file at {data!r}.")
     if path.is_dir() or path.suffix == ".parquet":
-        return sources.ParquetSource(path, _CHUNK_ROWS)
-    return sources.CSVSource(path, _CHUNK_ROWS)
-
-
-def _write(frame: Any, out: str | None) -> None:
-    if out is None:
-        frame.to_csv(sys.stdout, index=False)
-    elif out.endswith(".parquet"):
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False)
+        return sources.ParquetSource(path, rows)
+    return sources.CSVSource(path, rows)
 
 
 def _inspect(args: argparse.Namespace) -> None:
@@ -105,6 +217,21 @@ def _inspect(args: argparse.Namespace) -> None:
         return
     print()
     print(load(args.model))
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from fireworks_sk.serve import create_app
+
+    app = create_app(
+        args.model,
+        format=args.format,
+        trusted=args.trusted,
+        max_body_bytes=args.max_body_bytes,
+    )
+    print(f"Serving {args.model} on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,11 +250,32 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--out", default="runs/demo", help="run folder (default runs/demo)"
     )
+    demo.add_argument("--force", action="store_true", help=_FORCE_HELP)
     demo.set_defaults(handler=_demo)
-    train = commands.add_parser("train", help="train per a TOML config")
-    train.add_argument("config", help="TOML run config")
+    train = commands.add_parser(
+        "train",
+        help="train per a TOML config",
+        description="Train, tune and evaluate a pipeline as a TOML run config "
+        "describes; write the model, a run record (run.json) and a learning "
+        "curve to a new run folder.",
+        epilog="Start from a commented template: fireworks-sk init run.toml. "
+        "Every key is described in the guide 'Putting a model to work' "
+        "(docs/production.md).",
+    )
+    train.add_argument(
+        "config", help="TOML run config (fireworks-sk init writes a template)"
+    )
     train.add_argument("--out", help="run folder, overriding the config's 'output'")
+    train.add_argument("--force", action="store_true", help=_FORCE_HELP)
     train.set_defaults(handler=_train)
+    init = commands.add_parser(
+        "init", help="write a commented template run config for train"
+    )
+    init.add_argument(
+        "path", nargs="?", default="run.toml", help="where (default run.toml)"
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.set_defaults(handler=_init)
     predict = commands.add_parser(
         "predict", help="predict for a CSV, Parquet or SQL source"
     )
@@ -139,8 +287,48 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--out", help="output .csv or .parquet (default: standard output)"
     )
+    predict.add_argument(
+        "--keep",
+        nargs="+",
+        metavar="COL",
+        help="columns copied to the output, such as an id",
+    )
+    predict.add_argument(
+        "--proba",
+        action="store_true",
+        help="also write one probability column per class (classifiers)",
+    )
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(handler=_predict)
+    serve = commands.add_parser("serve", help="serve a model over HTTP (extra 'serve')")
+    serve.add_argument("model", help="a model file saved by train or demo")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="default 8000")
+    serve.add_argument(
+        "--format",
+        choices=("joblib", "skops"),
+        help="refuse any model file not of this format; skops files run no code",
+    )
+    serve.add_argument(
+        "--trusted",
+        nargs="+",
+        metavar="TYPE",
+        help="skops files: type names to trust, as load(trusted=...) takes them",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=1_000_000,
+        help="largest request body accepted (default 1000000)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+    )
+    serve.set_defaults(handler=_serve)
     inspect = commands.add_parser(
         "inspect", help="print a model file's manifest and pipeline"
     )
@@ -153,6 +341,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     inspect.set_defaults(handler=_inspect)
     return parser
+
+
+def _silence_stdout() -> None:
+    """Send what is still buffered for standard output nowhere, so that the
+    flush at exit raises no second error (Python's documented recipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (captured in tests)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    finally:
+        os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,8 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`fireworks-sk inspect MODEL | head`): not an
         # error to report. Output still buffered goes nowhere at exit.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        return 1
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse
 import torch
 
+from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 
 __all__ = [
@@ -329,7 +330,8 @@ class Message:
     data : DataFrame, Message, dict of str to column, or None, default=None
         The columns. Tensors are kept as they are; numeric numpy arrays become
         tensors that share their memory; other arrays, lists and Series become
-        pandas columns.
+        pandas columns. A polars DataFrame or a pyarrow Table is read as the
+        pandas DataFrame it converts to.
 
     Examples
     --------
@@ -344,6 +346,8 @@ class Message:
 
     def __init__(self, data: Any = None) -> None:
         columns: dict[str, Column | _BlockColumn] = {}
+        if not isinstance(data, (Message, pd.DataFrame, Mapping, type(None))):
+            data = native_to_pandas(data)  # polars, pyarrow: looked up only here
         if data is None:
             items: Iterable[tuple[Any, Any]] = ()
         elif isinstance(data, Message):
@@ -360,7 +364,8 @@ class Message:
             items = data.items()
         else:
             raise TypeError(
-                f"Message expects a DataFrame, a dict of columns or a Message; got "
+                "Message expects a DataFrame (pandas or polars), a pyarrow Table, "
+                f"a dict of columns or a Message; got "
                 f"{type(data).__name__}."
             )
         for name, values in items:

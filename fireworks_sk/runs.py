@@ -11,6 +11,7 @@ evaluated as code: step and model types are looked up by name in a fixed list.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -23,7 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    check_cv,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline
 from skorch.dataset import ValidSplit
 
@@ -31,8 +39,18 @@ from fireworks_sk import pipes
 from fireworks_sk.exceptions import FireworksError
 from fireworks_sk.persistence import _versions, save
 from fireworks_sk.sources._files import regular_file
+from fireworks_sk.stream import progress_bar
 
-__all__ = ["ConfigError", "RunResult", "demo_config", "load_config", "run"]
+__all__ = [
+    "ConfigError",
+    "RunError",
+    "RunResult",
+    "demo_config",
+    "load_config",
+    "preflight",
+    "run",
+    "template",
+]
 
 STEP_TYPES = (
     "BatchNormalizer",
@@ -45,7 +63,7 @@ STEP_TYPES = (
 )
 MODEL_TYPES = ("TorchClassifier", "TorchRegressor")
 _KEYS = {
-    "": {"seed", "output", "data", "steps", "model", "search"},
+    "": {"seed", "output", "description", "data", "steps", "model", "search"},
     "data": {
         "source",
         "path",
@@ -65,6 +83,10 @@ _SOURCES = ("csv", "parquet", "sql", "penguins")
 
 class ConfigError(FireworksError, ValueError):
     """A run config has an unknown key, a missing key or a bad value."""
+
+
+class RunError(FireworksError, ValueError):
+    """A fit of a run failed; the message names the step and the cause."""
 
 
 @dataclass
@@ -162,6 +184,79 @@ def check_config(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"data.source {config['data']['source']!r} is not one of {list(_SOURCES)}."
         )
+    _check_values(config)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_fraction(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and (0 < value < 1)
+    )
+
+
+def _is_names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+_STRING = (lambda value: isinstance(value, str), "a string")
+_TABLE = (lambda value: isinstance(value, Mapping), "a table, e.g. { name = value }")
+# What each value must be, by key: (check, what to write instead).
+_VALUES = {
+    "seed": (_is_int, "an integer"),
+    "output": _STRING,
+    "description": _STRING,
+    "data.path": _STRING,
+    "data.url": _STRING,
+    "data.query": _STRING,
+    "data.target": _STRING,
+    "data.columns": (_is_names, 'an array of column names, e.g. ["island", "sex"]'),
+    "data.dropna": (lambda value: isinstance(value, bool), "true or false"),
+    "data.test_size": (
+        lambda value: _is_fraction(value) or (_is_int(value) and value > 0),
+        "a fraction between 0 and 1, or a number of rows",
+    ),
+    "steps.name": _STRING,
+    "steps.params": _TABLE,
+    "model.params": _TABLE,
+    "model.valid_fraction": (_is_fraction, "a fraction between 0 and 1"),
+    "search.cv": (lambda value: _is_int(value) and value >= 2, "an integer >= 2"),
+    "search.scoring": _STRING,
+    "search.grid": (
+        lambda value: isinstance(value, Mapping),
+        'a table of arrays, e.g. { "model__lr" = [0.01, 0.1] }',
+    ),
+}
+
+
+def _check_values(config: Mapping[str, Any]) -> None:
+    """Refuse a value of the wrong type, naming its key and what it must be."""
+    tables: list[tuple[str, str, Mapping[str, Any]]] = [
+        ("", "", config),
+        ("data.", "data.", config["data"]),
+        ("model.", "model.", config["model"]),
+        ("search.", "search.", config.get("search", {})),
+    ]
+    tables += [
+        ("steps.", f"steps[{i}].", step) for i, step in enumerate(config["steps"])
+    ]
+    for rule_prefix, where, table in tables:
+        for key, value in table.items():
+            rule = _VALUES.get(rule_prefix + key)
+            if rule is not None and not rule[0](value):
+                raise ConfigError(
+                    f"Config key {where + key!r} must be {rule[1]}; got {value!r}."
+                )
+    for key, values in config.get("search", {}).get("grid", {}).items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(
+                f"Config key 'search.grid.{key}' must be a non-empty array of the "
+                f"values to try, e.g. [0.01, 0.1]; got {values!r}."
+            )
 
 
 def _check_keys(section: str, values: Any, where: str | None = None) -> None:
@@ -197,9 +292,32 @@ def read_data(data: Mapping[str, Any]) -> pd.DataFrame:
         frame = pd.read_csv(path) if source == "csv" else pd.read_parquet(path)
     else:
         frame = _read_sql(_required(data, "url"), _required(data, "query"))
+    _check_columns(frame, data)
     if data.get("columns"):
         frame = frame[[*data["columns"], data["target"]]]
-    return frame.dropna().reset_index(drop=True) if data.get("dropna") else frame
+    return frame
+
+
+def _check_columns(frame: pd.DataFrame, data: Mapping[str, Any]) -> None:
+    """Refuse a target or ``data.columns`` the data lacks, before any fit."""
+    if data["target"] not in frame:
+        raise ConfigError(
+            f"data.target {data['target']!r} is not a column of the data. Data "
+            f"columns: {list(frame.columns)!r}."
+        )
+    missing = [c for c in data.get("columns") or [] if c not in frame]
+    if missing:
+        raise ConfigError(
+            f"data.columns names columns {missing!r} that the data lacks. Data "
+            f"columns: {list(frame.columns)!r}."
+        )
+
+
+def _drop_missing(frame: pd.DataFrame, data: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows without missing values when ``data.dropna`` asks for it."""
+    if not data.get("dropna"):
+        return frame
+    return frame.dropna().reset_index(drop=True)
 
 
 def _required(data: Mapping[str, Any], key: str) -> Any:
@@ -269,72 +387,221 @@ def _scores(kind: str, y_true: Any, y_pred: Any) -> dict[str, float]:
     }
 
 
-def run(config: Mapping[str, Any], *, verbose: int = 1) -> RunResult:
+def run(
+    config: Mapping[str, Any], *, verbose: int = 1, force: bool = False
+) -> RunResult:
     """Train, tune and evaluate per ``config``; write model, record and curve.
+
+    Before any fit, the config is checked against the data's columns and the
+    pipeline is fitted once on a few rows, so that a mistake is reported in
+    one line naming the step at fault. Each run writes to a folder of its
+    own: when ``output`` exists, the run takes ``output-2``, ``output-3``...
 
     Parameters
     ----------
     config : mapping
         A run config, as :func:`load_config` returns or :func:`demo_config`.
     verbose : int, default=1
-        0 prints nothing; 1 prints the stages.
+        0 prints nothing; 1 prints the stages and a progress bar over the
+        search's fits (with tqdm).
+    force : bool, default=False
+        Write into ``output`` even if it exists, replacing an earlier run's files.
 
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    ConfigError
+        If a key or value of the config is wrong, a column it names is missing,
+        or ``output`` is an existing file.
+    RunError
+        If a fit fails; the message names the step and the cause.
     """
     check_config(config)
     start = time.perf_counter()
     say = print if verbose else (lambda *args, **kwargs: None)
     seed = int(config.get("seed", 0))
-    frame = read_data(config["data"])
+    output = Path(config.get("output", "runs/latest"))
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"output {str(output)!r} is an existing file; name a folder.")
+    read = read_data(config["data"])
+    frame = _drop_missing(read, config["data"])
+    dropped = len(read) - len(frame)
+    if dropped:
+        say(f"Dropped {dropped} of {len(read)} rows with missing values.")
     target = config["data"]["target"]
-    if target not in frame:
-        raise ConfigError(f"data.target {target!r} is not a column of the data.")
     X, y = frame.drop(columns=target), frame[target].to_numpy()
     kind = config["model"]["type"]
-    stratify = y if kind == "TorchClassifier" else None
     X_train, X_test, y_train, y_test = train_test_split(
         X,
         y,
         test_size=config["data"].get("test_size", 0.25),
         random_state=seed,
-        stratify=stratify,
+        stratify=y if kind == "TorchClassifier" else None,
     )
-    search_config = config.get("search", {})
-    search = GridSearchCV(
-        build_pipeline(config),
-        {key: list(values) for key, values in search_config.get("grid", {}).items()},
-        cv=search_config.get("cv", 3),
-        scoring=search_config.get("scoring"),
-    )
+    search = _search(config)
+    preflight(search, X_train, y_train)
+    output, created = _reserve(output, force)
     say(
         f"Tuning on {len(X_train)} rows: {_n_candidates(search)} candidates, "
         f"{search.cv}-fold cross-validation ..."
     )
-    search.fit(X_train, y_train)
-    test_metrics = _scores(kind, y_test, search.predict(X_test))
-    output = Path(config.get("output", "runs/latest"))
-    output.mkdir(parents=True, exist_ok=True)
-    model_path = save(search.best_estimator_, output / "model.fwsk")
-    record = {
-        "config": copy.deepcopy(dict(config)),
-        "seed": seed,
-        "data": {
-            "fingerprint": fingerprint(frame),
-            "rows": len(frame),
-            "columns": list(frame.columns),
-        },
-        "versions": _versions(),
-        "best_params": _jsonable(search.best_params_),
-        "cv_score": float(search.best_score_),
-        "metrics": {"test": test_metrics, "test_rows": len(X_test)},
-        "learning_curve": _learning_curve(search.best_estimator_, output),
-        "model": model_path.name,
-        "duration_s": round(time.perf_counter() - start, 2),
-    }
-    (output / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    try:
+        _fit_search(search, X_train, y_train, verbose)
+        test_metrics = _scores(kind, y_test, search.predict(X_test))
+        model_path = save(search.best_estimator_, output / "model.fwsk")
+        record = {
+            "description": config.get("description", ""),
+            "config": copy.deepcopy(dict(config)),
+            "seed": seed,
+            "data": {
+                "fingerprint": fingerprint(frame),
+                "rows": len(frame),
+                "dropped_rows": dropped,
+                "columns": list(frame.columns),
+            },
+            "versions": _versions(),
+            "best_params": _jsonable(search.best_params_),
+            "cv_score": float(search.best_score_),
+            "metrics": {"test": test_metrics, "test_rows": len(X_test)},
+            "learning_curve": _learning_curve(search, output),
+            "model": model_path.name,
+            "duration_s": round(time.perf_counter() - start, 2),
+        }
+        (output / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                output.rmdir()  # only when the failed run left it empty
+        raise
     return RunResult(output, model_path, record)
+
+
+def _search(config: Mapping[str, Any]) -> GridSearchCV:
+    search_config = config.get("search", {})
+    return GridSearchCV(
+        build_pipeline(config),
+        {key: list(values) for key, values in search_config.get("grid", {}).items()},
+        cv=search_config.get("cv", 3),
+        scoring=search_config.get("scoring"),
+        # The first failing fit stops the search, with its own error.
+        error_score="raise",
+    )
+
+
+_PREFLIGHT_ROWS = 64
+
+
+def preflight(search: GridSearchCV, X: pd.DataFrame, y: Any) -> None:
+    """Fit the search's first candidate on a few rows, step by step.
+
+    The model trains for one epoch without a validation split: the point is
+    to meet a wrong column, parameter or type in seconds, not after the
+    search, and to say which step it was.
+
+    Raises
+    ------
+    ConfigError
+        If a grid key names no parameter of the pipeline.
+    RunError
+        If a step fails; the message names the step and the cause.
+    """
+    first = next(iter(ParameterGrid(search.param_grid)), {})
+    _trial_fit(search.estimator, first, X, y, "before the search")
+
+
+def _trial_fit(
+    estimator: Pipeline, params: dict[str, Any], X: pd.DataFrame, y: Any, when: str
+) -> None:
+    """Fit a clone with ``params`` on a few rows, naming the step that fails."""
+    pipeline = clone(estimator)
+    try:
+        pipeline.set_params(**params)
+    except ValueError as exc:
+        raise ConfigError(f"search.grid: {_one_line(exc)}") from exc
+    if hasattr(pipeline[-1], "max_epochs"):
+        pipeline[-1].set_params(max_epochs=1, train_split=None)
+    Xt, yt = X.iloc[:_PREFLIGHT_ROWS], y[:_PREFLIGHT_ROWS]
+    for index, (name, step) in enumerate(pipeline.steps):
+        try:
+            if index == len(pipeline.steps) - 1:
+                step.fit(Xt, yt)
+            else:
+                Xt = step.fit_transform(Xt, yt)
+        except Exception as exc:  # any failure of user-configured code
+            candidate = f" of {_jsonable(params)}" if params else ""
+            raise RunError(
+                f"Step {name!r} ({type(step).__name__}) failed in a trial fit"
+                f"{candidate} on {len(yt)} rows, {when}: {_one_line(exc)}"
+            ) from exc
+
+
+def _search_failure(search: GridSearchCV, X: pd.DataFrame, y: Any) -> RunError | None:
+    """Why the search failed: the first candidate whose trial fit fails names
+    its step; else the search's own error is reported alone."""
+    for params in list(ParameterGrid(search.param_grid))[1:]:
+        try:
+            _trial_fit(search.estimator, params, X, y, "in the search")
+        except RunError as exc:
+            return exc
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    return f"{type(exc).__name__}: " + " ".join(str(message).split())
+
+
+def _reserve(output: Path, force: bool) -> tuple[Path, bool]:
+    """The run's folder, ``output`` or the first free ``output-N``, and
+    whether this run created it."""
+    if force:
+        created = not output.exists()
+        output.mkdir(parents=True, exist_ok=True)
+        return output, created
+    candidate, number = output, 1
+    while True:
+        try:
+            candidate.mkdir(parents=True)
+            return candidate, True
+        except FileExistsError:
+            number += 1
+            candidate = output.with_name(f"{output.name}-{number}")
+
+
+def _fit_search(search: GridSearchCV, X: pd.DataFrame, y: Any, verbose: int) -> None:
+    """Run the search with a progress bar over its fits (candidates x folds)."""
+    folds = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
+    total = len(ParameterGrid(search.param_grid)) * folds.get_n_splits(X, y)
+    bar = progress_bar(total, "search", verbose, unit=" fits")
+    scoring = search.scoring
+    scorer = check_scoring(search.estimator, scoring=scoring)
+    search.set_params(scoring=_Ticking(scorer, bar))
+    try:
+        search.fit(X, y)
+    except Exception as exc:  # any failure of user-configured code
+        named = _search_failure(search, X, y)
+        if named is not None:
+            raise named from exc
+        raise RunError(f"A fit failed during the search: {_one_line(exc)}") from exc
+    finally:
+        bar.close()
+        search.set_params(scoring=scoring)
+
+
+class _Ticking:
+    """A scorer that ticks a progress bar: it is called once per fitted fold."""
+
+    def __init__(self, scorer: Any, bar: Any) -> None:
+        self.scorer = scorer
+        self.bar = bar
+
+    def __call__(self, estimator: Any, X: Any, y: Any = None, **kwargs: Any) -> Any:
+        score = self.scorer(estimator, X, y, **kwargs)
+        self.bar.update(1)
+        return score
 
 
 def _n_candidates(search: GridSearchCV) -> int:
@@ -352,18 +619,82 @@ def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _learning_curve(pipeline: Pipeline, output: Path) -> str | None:
-    """Draw the model's loss per epoch; None when matplotlib is missing."""
+def _learning_curve(search: GridSearchCV, output: Path) -> str | None:
+    """Draw the best model's loss per epoch; None when matplotlib is missing."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
         from fireworks_sk.estimators import plot_history
     except ImportError:
         return None
-    ax = plot_history(pipeline[-1])
+    ax = plot_history(search.best_estimator_[-1])
+    ax.set_title(curve_title(search), fontsize="medium")
     ax.figure.savefig(output / "learning_curve.png", dpi=100, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
     plt.close(ax.figure)
     return "learning_curve.png"
+
+
+def curve_title(search: GridSearchCV) -> str:
+    """The learning curve's title: the model and its best parameters."""
+    model = type(search.best_estimator_[-1]).__name__
+    params = ", ".join(f"{k}={v!r}" for k, v in _jsonable(search.best_params_).items())
+    return f"{model} ({params})" if params else model
+
+
+def template() -> str:
+    """A commented run config that ``fireworks-sk train`` accepts as it is."""
+    return _TEMPLATE
+
+
+_TEMPLATE = """\
+# A fireworks-sk run config: fireworks-sk train run.toml
+# Values are data, never evaluated as code. The guide "Putting a model to
+# work" (docs/production.md) explains each key and the run record.
+
+description = "Penguin species from body measurements"  # kept in run.json
+seed = 0                        # one seed: the same split, weights and metrics
+output = "runs/penguins"        # a new folder per run: runs/penguins-2, ...
+                                # unless train --force
+
+[data]
+source = "penguins"             # csv, parquet, sql or penguins (bundled)
+# path = "penguins.csv"         # for csv and parquet
+# url = "sqlite:///penguins.db" # for sql, with query
+# query = "SELECT * FROM penguins"
+target = "species"              # the column to predict
+# columns = ["island", "bill_length_mm", "sex"]  # inputs; default: all others
+dropna = true                   # drop rows with missing values (counted in run.json)
+test_size = 0.25                # held out for the test metrics
+
+# Steps run in order; types: BatchNormalizer, OneHot, IndexEncoder, ToTensor,
+# Stack, SelectColumns, DropColumns. params are the Pipe's parameters.
+[[steps]]
+type = "BatchNormalizer"
+name = "scale"
+
+[[steps]]
+type = "OneHot"
+name = "onehot"
+params = { columns = ["island", "sex"] }
+
+[[steps]]
+type = "Stack"
+name = "stack"
+params = { into = "features" }
+
+[model]
+type = "TorchClassifier"        # or TorchRegressor
+params = { max_epochs = 20, batch_size = 32 }
+valid_fraction = 0.2            # held out in each fit, for valid_loss
+
+[search]
+cv = 3                          # folds of the cross-validation
+scoring = "accuracy"            # a scikit-learn scorer name
+
+[search.grid]                   # step name, two underscores, parameter
+"model__lr" = [0.003, 0.03]
+"scale__with_std" = [true, false]
+"""

@@ -68,15 +68,18 @@ class _NoBar:
         """Do nothing: progress is off."""
 
 
-def _progress(total: int | None, desc: str, verbose: int) -> Any:
-    """A tqdm bar counting rows, or a stand-in when off or tqdm is missing."""
+def progress_bar(
+    total: int | None, desc: str, verbose: int, unit: str = " rows"
+) -> Any:
+    """A tqdm bar counting whole units, or a stand-in when off or tqdm is missing."""
     if not verbose:
         return _NoBar()
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return _NoBar()
-    return tqdm(total=total, desc=desc, unit="rows", unit_scale=True)
+    # Whole units: unit_scale would show "0.00rows" before the first chunk.
+    return tqdm(total=total, desc=desc, unit=unit)
 
 
 class _ReadAhead:
@@ -163,7 +166,7 @@ def _pass(
     empty_ok: bool = False,
 ) -> Iterator[Chunk]:
     """One pass over ``source`` with a progress bar; refuses an empty stream."""
-    bar = _progress(source.n_rows if verbose else None, desc, verbose)
+    bar = progress_bar(source.n_rows if verbose else None, desc, verbose)
     rows = 0
     try:
         with closing(iter(_ReadAhead(source._chunks(rng)))) as chunks:

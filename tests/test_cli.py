@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import weakref
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
 
+import fireworks_sk.cli as cli
+from fireworks_sk import (
+    BatchNormalizer,
+    OneHot,
+    Stack,
+    TorchClassifier,
+    load,
+    save,
+)
 from fireworks_sk.cli import main
 from fireworks_sk.datasets import load_penguins
+from fireworks_sk.runs import curve_title, load_config, run
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CONFIG = """
 seed = 3
@@ -207,11 +226,162 @@ def test_schema_mismatch_at_predict_is_one_clear_line(
 ):
     data = pd.read_csv(penguins_csv).drop(columns=["species", "island"])
     data.to_csv(tmp_path / "short.csv", index=False)
-    status = main(
-        ["predict", str(trained / "model.fwsk"), str(tmp_path / "short.csv"), "--quiet"]
+    out = tmp_path / "p.csv"
+    model = str(trained / "model.fwsk")
+    status = main(["predict", model, str(tmp_path / "short.csv"), "--out", str(out)])
+    assert status == 1
+    assert "lacks columns ['island']" in _error_line(capsys)
+    assert list(tmp_path.iterdir()) == [tmp_path / "short.csv"]  # nothing written
+
+
+def _predict(model, data, *options):
+    return main(["predict", str(model), str(data), "--quiet", *map(str, options)])
+
+
+def test_predict_picks_and_orders_columns_by_the_saved_schema(
+    trained, penguins_csv, tmp_path
+):
+    # An id first, the label still in, the columns reversed: all accepted.
+    data = pd.read_csv(penguins_csv)
+    shuffled = data.assign(id=[f"p{i}" for i in range(len(data))])
+    shuffled = shuffled[["id", *data.columns[::-1]]]
+    shuffled.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "p.csv"
+    assert (
+        _predict(
+            trained / "model.fwsk", tmp_path / "new.csv", "--out", out, "--keep", "id"
+        )
+        == 0
+    )
+    written = pd.read_csv(out)
+    model = load(trained / "model.fwsk")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as a plain open gives
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+    assert list(written.columns) == ["id", "prediction"]
+    assert list(written["id"]) == list(shuffled["id"])
+    expected = model.predict(data.drop(columns="species"))
+    assert list(written["prediction"]) == list(expected)
+
+
+def test_predict_proba_writes_one_column_per_class(trained, penguins_csv, tmp_path):
+    data = pd.read_csv(penguins_csv).drop(columns="species")
+    out = tmp_path / "p.PARQUET"  # the extension in any case
+    assert _predict(trained / "model.fwsk", penguins_csv, "--out", out, "--proba") == 0
+    written = pd.read_parquet(out)
+    model = load(trained / "model.fwsk")
+    classes = [f"proba_{c}" for c in model.classes_]
+    assert list(written.columns) == ["prediction", *classes]
+    np.testing.assert_allclose(
+        written[classes].to_numpy(), model.predict_proba(data), rtol=1e-6
+    )
+
+
+def test_predict_writes_every_output_of_a_two_output_regressor(tmp_path):
+    data = load_penguins().dropna()
+    X = data[["bill_length_mm", "bill_depth_mm"]]
+    y = data[["flipper_length_mm", "body_mass_g"]].to_numpy()
+    model = make_pipeline(BatchNormalizer(), LinearRegression()).fit(X, y)
+    save(model, tmp_path / "two.fwsk")
+    data.to_csv(tmp_path / "data.csv", index=False)
+    out = tmp_path / "p.csv"
+    assert _predict(tmp_path / "two.fwsk", tmp_path / "data.csv", "--out", out) == 0
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["prediction_0", "prediction_1"]
+    np.testing.assert_allclose(written.to_numpy(), model.predict(X))
+
+
+def test_predict_refuses_an_unknown_output_format_before_any_work(tmp_path, capsys):
+    # The model does not even exist: the extension is checked first.
+    status = _predict(
+        tmp_path / "absent.fwsk", tmp_path / "absent.csv", "--out", tmp_path / "p.json"
     )
     assert status == 1
-    assert "island" in _error_line(capsys)
+    assert "follows the extension, one of ['.csv', '.parquet']" in _error_line(capsys)
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_predict_refuses_a_keep_column_the_output_would_overwrite(
+    trained, penguins_csv, tmp_path, capsys
+):
+    data = pd.read_csv(penguins_csv).assign(prediction="mine")
+    data.to_csv(tmp_path / "new.csv", index=False)
+    # Without --quiet: the error comes before the progress bar starts.
+    model, data_path = trained / "model.fwsk", tmp_path / "new.csv"
+    assert main(["predict", str(model), str(data_path), "--keep", "prediction"]) == 1
+    assert "--keep names columns ['prediction'] that the output writes" in _error_line(
+        capsys
+    )
+
+
+def test_predict_names_a_missing_keep_column(trained, penguins_csv, tmp_path, capsys):
+    status = _predict(trained / "model.fwsk", penguins_csv, "--keep", "id")
+    assert status == 1
+    assert "--keep names columns ['id'] that the data lacks" in _error_line(capsys)
+
+
+def test_predict_writes_each_chunk_before_reading_the_next(monkeypatch, tmp_path):
+    # Memory stays bounded: a chunk is written and dropped before the next one.
+    alive = []
+    written_before = []
+    out = tmp_path / "p.csv"
+
+    def chunks():
+        for index in range(4):
+            written_before.append(sum(ref() is not None for ref in alive))
+            frame = pd.DataFrame({"prediction": [index] * 10})
+            alive.append(weakref.ref(frame))
+            yield frame
+            del frame
+
+    cli._write_csv_file(chunks(), out)
+    gc.collect()
+    assert written_before == [0, 0, 0, 0]
+    assert pd.read_csv(out)["prediction"].tolist() == [
+        i for i in range(4) for _ in range(10)
+    ]
+
+
+def _command(*args):
+    return [sys.executable, "-m", "fireworks_sk", *map(str, args)]
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def test_predict_into_a_closed_pipe_ends_quietly_with_status_0(
+    trained, penguins_csv, tmp_path
+):
+    big = pd.concat([pd.read_csv(penguins_csv)] * 150, ignore_index=True)
+    big.to_csv(tmp_path / "big.csv", index=False)
+    # `fireworks-sk predict MODEL DATA | head -1`
+    process = subprocess.Popen(
+        _command("predict", trained / "model.fwsk", tmp_path / "big.csv", "--quiet"),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout.readline() == b"prediction\n"
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=300) == 0
+    assert stderr == b""
+
+
+def test_predict_progress_counts_whole_rows(trained, penguins_csv):
+    result = subprocess.run(
+        _command("predict", trained / "model.fwsk", penguins_csv),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = len(pd.read_csv(penguins_csv))
+    assert f"{rows} rows" in result.stderr
+    assert "0.00" not in result.stderr
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -231,14 +401,12 @@ def test_python_dash_m_runs_the_command():
 
 def test_a_closed_pipe_is_not_reported_as_an_error(monkeypatch, capsys):
     # `fireworks-sk inspect MODEL | head`: the reader leaves early.
-    import fireworks_sk.cli as cli
-
     def reader_gone(args):
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr(cli, "_inspect", reader_gone)
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
-    assert main(["inspect", "model.fwsk"]) == 1
+    assert main(["inspect", "model.fwsk"]) == 0
     assert capsys.readouterr().err == ""
 
 
@@ -275,6 +443,177 @@ def test_train_refuses_a_data_path_that_is_not_a_regular_file(
     assert main(["train", str(_train_config(tmp_path, path, source))]) == 1
     line = _error_line(capsys)
     assert f"'{path}' is {described}, not a regular file" in line
+
+
+# ------------------------------------------ train explains itself
+def _config(tmp_path, *replacements, source="penguins", location=""):
+    """CONFIG on the bundled penguins (11 rows with missing values), edited."""
+    text = CONFIG.format(output=tmp_path / "out", source=source, location=location)
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def no_search(monkeypatch):
+    """Fail the test if the search starts: the error must come before it."""
+
+    def never(*args, **kwargs):
+        pytest.fail("the search started")
+
+    monkeypatch.setattr(GridSearchCV, "fit", never)
+
+
+def test_each_run_gets_its_own_folder_its_description_and_dropped_rows(
+    tmp_path, capsys
+):
+    config = _config(tmp_path, ("seed = 3", 'seed = 3\ndescription = "first try"'))
+    assert main(["train", str(config)]) == 0
+    first = capsys.readouterr()
+    assert main(["train", str(config)]) == 0
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    again = json.loads((tmp_path / "out-2" / "run.json").read_text())
+    assert record["metrics"] == again["metrics"]  # kept, not overwritten
+    assert record["description"] == "first try"
+    dropped = len(load_penguins()) - len(load_penguins().dropna())
+    assert record["data"]["dropped_rows"] == dropped
+    assert f"{dropped} dropped for missing values" in first.out
+    assert "first try" in first.out
+    assert "search: 100%" in first.err and "4/4" in first.err  # 2 candidates x 2
+    assert "out-2" in capsys.readouterr().out
+    # --force writes into the named folder.
+    (tmp_path / "out" / "run.json").unlink()
+    assert main(["train", str(config), "--force"]) == 0
+    assert (tmp_path / "out" / "run.json").is_file()
+    assert not (tmp_path / "out-3").exists()
+
+
+def test_a_failing_step_is_one_line_naming_it_before_the_search(
+    tmp_path, capsys, no_search
+):
+    config = _config(tmp_path, ('"island", "sex"', '"island", "plann"'))
+    assert main(["train", str(config)]) == 1
+    line = _error_line(capsys)
+    assert line.startswith("fireworks-sk: error: Step 'onehot' (OneHot) failed")
+    assert "names columns ['plann'] that the input lacks" in line
+    assert len(line) < 500
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_fit_failing_during_the_search_is_one_line(tmp_path, capsys):
+    # The first candidate passes the trial fit; the second fails in the search.
+    config = _config(tmp_path, ("[0.01, 0.03]", "[0.01, -1.0]"))
+    assert main(["train", str(config)]) == 1
+    err = capsys.readouterr().err
+    # The progress bar's lines come first; the error is one line of its own.
+    assert "Traceback" not in err
+    lines = [x for x in err.splitlines() if x.strip() and not x.startswith("search:")]
+    assert len(lines) == 1, err
+    line = lines[0]
+    assert line.startswith(
+        "fireworks-sk: error: Step 'model' (TorchClassifier) failed in a trial fit "
+        "of {'model__lr': -1.0} on 64 rows, in the search: ValueError: Invalid "
+        "learning rate"
+    )
+    assert len(line) < 500
+    assert not (tmp_path / "out").exists()  # the failed run leaves no folder
+
+
+def test_a_search_failure_no_trial_fit_explains_is_still_one_line(
+    tmp_path, capsys, monkeypatch
+):
+    def fails(self, X, y=None, **params):
+        raise RuntimeError("out of memory\n  in a worker")
+
+    monkeypatch.setattr(GridSearchCV, "fit", fails)
+    assert main(["train", str(_config(tmp_path)), "--force"]) == 1
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip() and not x.startswith("search:")]
+    assert lines == [
+        "fireworks-sk: error: A fit failed during the search: RuntimeError: out of "
+        "memory in a worker"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("seed = 3", 'seed = "abc"', "'seed' must be an integer; got 'abc'"),
+        (
+            'target = "species"',
+            'target = "species"\ncolumns = "island"',
+            "'data.columns' must be an array of column names",
+        ),
+        (
+            'target = "species"',
+            'target = "species"\ncolumns = ["island", "beak"]',
+            "data.columns names columns ['beak'] that the data lacks",
+        ),
+        ('target = "species"', 'target = "kind"', "data.target 'kind' is not a column"),
+        ("cv = 2", "cv = 1", "'search.cv' must be an integer >= 2; got 1"),
+        ("[0.01, 0.03]", "0.01", "'search.grid.model__lr' must be a non-empty array"),
+        ('"model__lr"', '"model__lrr"', "search.grid: ValueError: Invalid parameter"),
+        ("valid_fraction = 0.2", "valid_fraction = 2", "'model.valid_fraction' must"),
+    ],
+)
+def test_config_errors_name_the_key_before_any_fit(
+    tmp_path, capsys, no_search, old, new, message
+):
+    assert main(["train", str(_config(tmp_path, (old, new)))]) == 1
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_is_an_existing_file_fails_before_any_fit(
+    tmp_path, capsys, no_search
+):
+    (tmp_path / "out").write_text("not a folder")
+    assert main(["train", str(_config(tmp_path))]) == 1
+    assert "is an existing file; name a folder" in _error_line(capsys)
+
+
+def test_init_writes_a_template_that_train_accepts(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "run.toml"
+    assert main(["init", str(path)]) == 0
+    text = path.read_text()
+    assert text.count("#") > 20  # commented
+    config = load_config(path)
+    config.update(output=str(tmp_path / "run"))
+    config["model"]["params"]["max_epochs"] = 2
+    config["search"]["grid"] = {"model__lr": [0.03]}
+    result = run(config, verbose=0)
+    assert result.record["description"] == config["description"]
+    assert main(["init", str(path)]) == 1  # never replaced silently
+    assert "exists" in _error_line(capsys)
+
+
+def test_train_help_points_to_init_and_the_docs(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "fireworks-sk init run.toml" in help_text
+    assert "docs/production.md" in help_text
+
+
+def test_the_learning_curve_names_the_model_and_counts_whole_epochs(penguins_csv):
+    from fireworks_sk.estimators import plot_history
+
+    frame = pd.read_csv(penguins_csv)
+    X, y = frame.drop(columns="species"), frame["species"].to_numpy()
+    pipeline = make_pipeline(
+        BatchNormalizer(),
+        OneHot(columns=["island", "sex"]),
+        Stack(),
+        TorchClassifier(max_epochs=3, random_state=0, verbose=0),
+    )
+    search = GridSearchCV(pipeline, {"torchclassifier__lr": [0.03]}, cv=2).fit(X, y)
+    assert curve_title(search) == "TorchClassifier (torchclassifier__lr=0.03)"
+    ax = plot_history(search.best_estimator_[-1])
+    ax.figure.canvas.draw()
+    assert all(float(tick).is_integer() for tick in ax.get_xticks())
 
 
 @pytest.fixture(scope="module")
@@ -418,3 +757,16 @@ def test_predict_refuses_a_device_as_data(small_model, capsys):
     model, _ = small_model
     assert main(["predict", str(model), "/dev/zero", "--quiet"]) == 1
     assert "'/dev/zero' is a character device" in _error_line(capsys)
+
+
+def test_a_failed_forced_run_keeps_the_folder_it_did_not_create(
+    tmp_path, capsys, monkeypatch
+):
+    def fails(self, X, y=None, **params):
+        raise RuntimeError("the search failed")
+
+    monkeypatch.setattr(GridSearchCV, "fit", fails)
+    (tmp_path / "out").mkdir()
+    assert main(["train", str(_config(tmp_path)), "--force"]) == 1
+    assert "the search failed" in capsys.readouterr().err
+    assert (tmp_path / "out").is_dir()

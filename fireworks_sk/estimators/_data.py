@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_array
 
+from fireworks_sk._frames import is_native_frame
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import check_finite
 from fireworks_sk.pipes._columns import _is_number_column
@@ -34,6 +35,8 @@ TARGET_COLUMN = "__target__"
 def is_named(X: Any) -> bool:
     """Whether ``X`` carries column names (a Message, dict or string-named frame)."""
     if isinstance(X, (Message, Mapping)):
+        return True
+    if is_native_frame(X):
         return True
     return isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
 

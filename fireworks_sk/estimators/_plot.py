@@ -57,11 +57,14 @@ def plot_history(
         raise ValueError(
             f"History has no {missing!r}; it records {sorted(history[-1])!r}."
         )
+    from matplotlib.ticker import MaxNLocator
+
     if ax is None:
         _, ax = plt.subplots()
     epochs = history[:, "epoch"]
     for key in keys:
         ax.plot(epochs, history[:, key], marker="o", label=key)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend()

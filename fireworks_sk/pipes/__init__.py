@@ -9,6 +9,7 @@ from fireworks_sk.pipes._columns import (
     ToTensor,
 )
 from fireworks_sk.pipes._encode import IndexEncoder, OneHot
+from fireworks_sk.pipes._impute import Impute
 from fireworks_sk.pipes._junction import Junction
 from fireworks_sk.pipes._normalize import BatchNormalizer
 
@@ -16,6 +17,7 @@ __all__ = [
     "BatchNormalizer",
     "DropColumns",
     "FunctionPipe",
+    "Impute",
     "IndexEncoder",
     "Junction",
     "OneHot",

@@ -17,6 +17,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _get_feature_names, check_array
 
+from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names, stored_column
@@ -25,10 +26,13 @@ __all__ = [
     "Pipe",
     "StatefulPipe",
     "as_message",
+    "check_column_schema",
     "check_finite",
     "check_unique_names",
+    "dtypes_agree",
     "is_dask",
     "restored_on_error",
+    "selector_frame",
 ]
 
 
@@ -70,6 +74,7 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
         )
     if isinstance(X, Mapping):
         return Message(X), True
+    X = native_to_pandas(X)
     if isinstance(X, pd.DataFrame):
         if not X.columns.is_unique:
             Message(X)  # raises, naming the duplicated columns
@@ -85,6 +90,29 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
     if array.dtype == object:
         frame = frame.infer_objects()
     return Message(frame), False
+
+
+def selector_frame(message: Message) -> pd.DataFrame:
+    """A 0-row DataFrame of ``message``'s columns and dtypes, for column selectors.
+
+    A callable ``columns`` (such as scikit-learn's ``make_column_selector``)
+    is given this frame: the same for a Dask DataFrame's meta and for data in
+    memory, so the selection depends on names and dtypes only. A tensor
+    column appears as a column of its element dtype.
+    """
+    return pd.DataFrame(
+        {name: _selector_column(message[name]) for name in message.columns}
+    )
+
+
+def _selector_column(column: Any) -> Any:
+    if isinstance(column, pd.Series):
+        return column.iloc[:0].reset_index(drop=True)
+    try:
+        dtype = torch.empty(0, dtype=column.dtype).numpy().dtype
+    except TypeError:  # bfloat16 and other dtypes numpy lacks
+        dtype = np.dtype(np.float32)
+    return pd.Series(np.empty(0, dtype=dtype))
 
 
 def _first_bad_row(bad: np.ndarray | torch.Tensor) -> int:
@@ -161,10 +189,16 @@ def _zero_rows(column: Any) -> Any:
 class Pipe(TransformerMixin, BaseEstimator):
     """Base class of every preprocessing step.
 
-    A Pipe takes a Message, DataFrame, dict or 2-D array and returns a Message
-    with the same rows. Subclasses implement ``_fit(message)`` (optional) and
-    ``_transform(message)``; ``fit`` records the input schema, ``transform``
-    checks the input against it.
+    A Pipe takes a Message, a pandas or polars DataFrame, a pyarrow Table, a
+    dict or a 2-D array and returns a Message with the same rows. Subclasses
+    implement ``_fit(message)`` (optional) and ``_transform(message)``;
+    ``fit`` records the input schema, ``transform`` checks the input against
+    it.
+
+    A Pipe's ``columns`` parameter takes a name, a list of names, None (every
+    column it can act on) or a callable such as scikit-learn's
+    ``make_column_selector``: called once at fit with a 0-row DataFrame of the
+    input's columns and dtypes, its names are kept in ``columns_``.
     """
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -386,7 +420,7 @@ or Dask DataFrame
         if message.columns != fitted:
             raise SchemaError(_schema_diff(name, fitted, message.columns, named))
         for column, fitted_column in self._schema_in.items():
-            _check_column_schema(
+            check_column_schema(
                 name,
                 column,
                 fitted_column,
@@ -423,12 +457,17 @@ or Dask DataFrame
         """The columns a Pipe acts on: ``self.columns`` checked, or ``default``."""
         if self.columns is None:
             return default
-        names = [self.columns] if isinstance(self.columns, str) else self.columns
+        names = self.columns
+        if callable(names) and not isinstance(names, str):
+            names = names(selector_frame(message))
+        names = [names] if isinstance(names, str) else names
         names = list(names) if isinstance(names, Iterable) else [names]
         if not all(isinstance(c, str) for c in names):
             raise TypeError(
                 f"{type(self).__name__}(columns=...) must be a column name, a list "
-                f"of names or None; got {self.columns!r}."
+                f"of names, a callable that returns names (such as "
+                f"sklearn.compose.make_column_selector) or None; got "
+                f"{self.columns!r}, which gives {names!r}."
             )
         missing = [c for c in names if c not in message]
         if missing:
@@ -582,7 +621,7 @@ def check_unique_names(owner: str, names: Sequence[str]) -> None:
         seen[key] = name
 
 
-def _check_column_schema(
+def check_column_schema(
     owner: str, name: str, fitted: Any, got: Any, check_dtype: bool
 ) -> None:
     """Refuse a column whose kind or row shape changed since fit; warn on dtype."""
@@ -606,13 +645,40 @@ def _check_column_schema(
     both_categorical = all(
         isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
     )
-    if not both_categorical:
+    if not both_categorical and not dtypes_agree(fitted.dtype, got.dtype):
         warnings.warn(
             f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
             f"{fitted.dtype}.",
             UserWarning,
             stacklevel=4,
         )
+
+
+def _dtype_family(dtype: Any) -> Any:
+    """A dtype, with pandas's spellings of one kind of value made one.
+
+    Strings (object, str, string[python], string[pyarrow]) are one family, as
+    are int64 and Int64, float64 and Float64, bool and boolean: Dask reads
+    strings as string[pyarrow], pandas as str or object, and a nullable column
+    holds the same values as its plain counterpart.
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(
+        dtype, pd.CategoricalDtype
+    ):
+        return "string"
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        numpy_dtype = getattr(dtype, "numpy_dtype", None)
+        return dtype if numpy_dtype is None else np.dtype(numpy_dtype)
+    return dtype
+
+
+def dtypes_agree(fitted: Any, got: Any) -> bool:
+    """Whether a column of dtype ``got`` holds what one of ``fitted`` held."""
+    if fitted == got:
+        return True
+    return _dtype_family(fitted) == _dtype_family(got)
 
 
 def _schema_diff(

@@ -12,7 +12,7 @@ import torch
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
 
-__all__ = ["IndexEncoder", "OneHot"]
+__all__ = ["IndexEncoder", "OneHot", "sorted_counts"]
 
 _SHOWN = 5
 
@@ -24,8 +24,12 @@ def _is_categorical(column: Column) -> bool:
     return not pd.api.types.is_float_dtype(column.dtype)
 
 
-def _values(name: str, column: Column) -> pd.Series:
-    """A 1-D column as a Series (tensors share memory where they can)."""
+def _values(name: str, column: Column, missing: str = "error") -> pd.Series:
+    """A 1-D column as a Series (tensors share memory where they can).
+
+    With ``missing="category"`` NaN passes the finite check, and None, NaN
+    and ``pd.NA`` of an object column all become NaN: one category.
+    """
     if isinstance(column, torch.Tensor):
         if column.dim() != 1:
             raise ValueError(
@@ -33,11 +37,25 @@ def _values(name: str, column: Column) -> pd.Series:
                 "1-D columns hold categories."
             )
         values = column.detach().cpu().numpy()
-        check_finite(name, values)
+        _check_finite(name, values, missing)
         return pd.Series(values, name=name, copy=False)
+    if missing == "category" and column.hasnans:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return column  # its missing values are NaN already
+        if not isinstance(column.dtype, np.dtype) or column.dtype == object:
+            # Object, string, boolean, Int64, Float64: None and pd.NA as NaN.
+            values = column.to_numpy(dtype=object, na_value=np.nan, copy=True)
+            values[pd.isna(values)] = np.nan
+            return pd.Series(values, name=name, copy=False)
     if column.dtype.kind in "fc":
-        check_finite(name, column.to_numpy())
+        _check_finite(name, column.to_numpy(), missing)
     return column
+
+
+def _check_finite(name: str, values: np.ndarray, missing: str) -> None:
+    if missing == "category" and values.dtype.kind in "fc":
+        values = values[~np.isnan(values)]  # NaN is a category; inf is not
+    check_finite(name, values)
 
 
 def _missing_error(name: str, values: pd.Series) -> ValueError:
@@ -48,11 +66,11 @@ def _missing_error(name: str, values: pd.Series) -> ValueError:
     )
 
 
-def _value_counts(name: str, column: Column) -> pd.Series:
-    values = _values(name, column)
+def _value_counts(name: str, column: Column, missing: str) -> pd.Series:
+    values = _values(name, column, missing)
     counts = values.value_counts(sort=False, dropna=False)
     # Checking the few distinct values is cheaper than scanning every row.
-    if counts.index.hasnans:
+    if counts.index.hasnans and missing == "error":
         raise _missing_error(name, values)
     # A Categorical reports its declared categories too; keep those seen.
     counts = counts[counts > 0]
@@ -81,15 +99,19 @@ def _check_same_order(name: str, a: pd.Index, b: pd.Index) -> None:
         )
 
 
-def _sorted_index(name: str, counts: pd.Series) -> pd.Series:
+def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
+    """Counts sorted by value, the missing-value category last."""
     try:
-        return counts.sort_index()
+        counts = counts.sort_index()
     except TypeError as exc:
         kinds = sorted({type(v).__name__ for v in counts.index})
         raise TypeError(
             f"Column {name!r} mixes values of types {kinds}; categories must be of "
             "one type to be sorted. Cast the column first."
         ) from exc
+    # pandas leaves a CategoricalIndex that starts with NaN unsorted.
+    missing = counts.index.isna()
+    return counts.iloc[np.argsort(missing, kind="stable")] if missing.any() else counts
 
 
 class _Encoder(StatefulPipe):
@@ -109,7 +131,10 @@ class _Encoder(StatefulPipe):
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, pd.Series]]:
-        counts = {name: _value_counts(name, message[name]) for name in self.columns_}
+        counts = {
+            name: _value_counts(name, message[name], self.missing)
+            for name in self.columns_
+        }
         return len(message), counts
 
     def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, pd.Series]]:
@@ -127,7 +152,7 @@ class _Encoder(StatefulPipe):
 
     def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:
         self.n_samples_seen_, counts = state
-        counts = {name: _sorted_index(name, c) for name, c in counts.items()}
+        counts = {name: sorted_counts(name, c) for name, c in counts.items()}
         self.categories_ = {name: c.index.to_numpy() for name, c in counts.items()}
         self._counts = counts
 
@@ -136,14 +161,14 @@ class _Encoder(StatefulPipe):
 
     def _codes(self, name: str, column: Column) -> np.ndarray:
         """Positions in ``categories_[name]``; -1 for values not seen in fit."""
-        values = _values(name, column)
+        values = _values(name, column, self.missing)
         categories = pd.Index(self.categories_[name])
         if values.dtype != categories.dtype and not len(values) == 0:
             categories = categories.astype(object)
             values = values.astype(object)
         codes = categories.get_indexer(values)
         # Missing values get -1 too; look for them only when some code is -1.
-        if (codes < 0).any() and values.hasnans:
+        if self.missing == "error" and (codes < 0).any() and values.hasnans:
             raise _missing_error(name, values)
         return codes
 
@@ -151,7 +176,8 @@ class _Encoder(StatefulPipe):
         self, name: str, column: Column, codes: np.ndarray
     ) -> ValueError:
         # tolist() turns numpy scalars into Python ones, which print as written.
-        unknown = pd.unique(_values(name, column).to_numpy()[codes < 0]).tolist()
+        values = _values(name, column, self.missing).to_numpy()
+        unknown = pd.unique(values[codes < 0]).tolist()
         shown = ", ".join(repr(v) for v in unknown[:_SHOWN])
         more = f" and {len(unknown) - _SHOWN} more" if len(unknown) > _SHOWN else ""
         return ValueError(
@@ -159,6 +185,13 @@ class _Encoder(StatefulPipe):
             f"{name!r} during transform. Fit on data that contains them, or set "
             "handle_unknown='ignore'."
         )
+
+    def _check_missing(self) -> None:
+        if self.missing not in ("error", "category"):
+            raise ValueError(
+                f"{type(self).__name__}(missing={self.missing!r}) is not one of "
+                "['error', 'category']."
+            )
 
     def _check_handle_unknown(self, allowed: tuple[str, ...]) -> None:
         if self.handle_unknown not in allowed:
@@ -220,9 +253,11 @@ class OneHot(_Encoder):
 
     Parameters
     ----------
-    columns : str, list of str or None, default=None
+    columns : str, list of str, callable or None, default=None
         Columns to encode; None means every column that is not floating-point
         (strings, categoricals, booleans, integers, and 1-D integer tensors).
+        A callable (such as scikit-learn's ``make_column_selector``) is
+        resolved once at fit; ``columns_`` holds its result.
     handle_unknown : {"error", "ignore", "infrequent_if_exist"}, default="error"
         What a category unseen in fit does at transform: raise an error naming
         the column and values, encode as all zeros, or encode as the infrequent
@@ -233,6 +268,12 @@ class OneHot(_Encoder):
     max_categories : int or None, default=None
         Keep at most this many output columns per input column, the infrequent
         one included; the most frequent categories are kept.
+    missing : {"error", "category"}, default="error"
+        What a missing value (NaN, None, ``pd.NA``) in an encoded column does:
+        raise an error naming the column, or count as one category of its
+        own, sorted last in ``categories_`` (as NaN), with the feature name
+        ``<name>_nan``, as scikit-learn's OneHotEncoder does. A missing value
+        first seen at transform is then an unknown category.
 
     Attributes
     ----------
@@ -262,11 +303,13 @@ class OneHot(_Encoder):
         handle_unknown: str = "error",
         min_frequency: int | float | None = None,
         max_categories: int | None = None,
+        missing: str = "error",
     ) -> None:
         self.columns = columns
         self.handle_unknown = handle_unknown
         self.min_frequency = min_frequency
         self.max_categories = max_categories
+        self.missing = missing
 
     def partial_fit(self, X: Any, y: Any = None) -> OneHot:
         """Count the categories of one batch into the vocabulary.
@@ -281,6 +324,7 @@ class OneHot(_Encoder):
         self
         """
         self._check_handle_unknown(("error", "ignore", "infrequent_if_exist"))
+        self._check_missing()
         self._check_frequency_params()
         return super().partial_fit(X, y)
 
@@ -411,11 +455,18 @@ class IndexEncoder(_Encoder):
 
     Parameters
     ----------
-    columns : str, list of str or None, default=None
+    columns : str, list of str, callable or None, default=None
         Columns to encode; None means every column that is not floating-point.
+        A callable is resolved once at fit; ``columns_`` holds its result.
     handle_unknown : {"error", "ignore"}, default="error"
         Raise an error naming the column and values for a category unseen in
         fit, or give it code 0.
+    missing : {"error", "category"}, default="error"
+        What a missing value (NaN, None, ``pd.NA``) in an encoded column does:
+        raise an error naming the column, or count as one category of its
+        own, sorted last in ``categories_`` (as NaN), with the feature name
+        ``<name>_nan``, as scikit-learn's OneHotEncoder does. A missing value
+        first seen at transform is then an unknown category.
 
     Attributes
     ----------
@@ -436,10 +487,15 @@ class IndexEncoder(_Encoder):
     """
 
     def __init__(
-        self, columns: str | list[str] | None = None, *, handle_unknown: str = "error"
+        self,
+        columns: str | list[str] | None = None,
+        *,
+        handle_unknown: str = "error",
+        missing: str = "error",
     ) -> None:
         self.columns = columns
         self.handle_unknown = handle_unknown
+        self.missing = missing
 
     def partial_fit(self, X: Any, y: Any = None) -> IndexEncoder:
         """Count the categories of one batch into the vocabulary.
@@ -454,6 +510,7 @@ class IndexEncoder(_Encoder):
         self
         """
         self._check_handle_unknown(("error", "ignore"))
+        self._check_missing()
         return super().partial_fit(X, y)
 
     def _set_state(self, state: tuple[int, dict[str, pd.Series]]) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.compose import make_column_selector
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
@@ -20,6 +21,7 @@ from fireworks_sk import (
     BatchNormalizer,
     DropColumns,
     FunctionPipe,
+    Impute,
     IndexEncoder,
     Junction,
     OneHot,
@@ -54,6 +56,7 @@ def squares() -> FunctionTransformer:
 
 ESTIMATORS = [
     BatchNormalizer(),
+    Impute(),
     OneHot(),
     IndexEncoder(),
     ToTensor(),
@@ -69,10 +72,15 @@ ESTIMATORS = [
 CONFIGURED = [
     BatchNormalizer(with_mean=False),
     BatchNormalizer(with_std=False),
+    BatchNormalizer(make_column_selector(dtype_include="number")),
+    Impute(strategy="most_frequent", add_indicator=True),
+    Impute(strategy="constant", fill_value=-1),
+    OneHot(missing="category", handle_unknown="ignore"),
     OneHot(handle_unknown="ignore"),
     OneHot(handle_unknown="infrequent_if_exist", min_frequency=2),
     OneHot(max_categories=3),
     IndexEncoder(handle_unknown="ignore"),
+    IndexEncoder(missing="category"),
     ToTensor(dtype="float64"),
     ToTensor(dtype=torch.float64),
     Stack(dtype="float64"),
