@@ -351,7 +351,7 @@ class Message:
         if data is None:
             items: Iterable[tuple[Any, Any]] = ()
         elif isinstance(data, Message):
-            self._entries = dict(data._entries)
+            self._columns = dict(data._entries)
             self._length = data._length
             return
         elif isinstance(data, pd.DataFrame):
@@ -370,19 +370,20 @@ class Message:
             )
         for name, values in items:
             columns[_checked_name(name)] = _to_column(name, values)
-        self._entries = columns
+        self._columns = columns
         self._length = self._check_lengths(columns)
 
     @property
     def _columns(self) -> dict[str, Column]:
         """Every column as a Series or tensor; columns held in blocks are built."""
-        if any(isinstance(c, _BlockColumn) for c in self._entries.values()):
-            self._entries = {name: _built(c) for name, c in self._entries.items()}
-        return self._entries
+        if not any(isinstance(c, _BlockColumn) for c in self._entries.values()):
+            return self._entries
+        return {name: self._column(name) for name in self._entries}
 
     @_columns.setter
     def _columns(self, columns: dict[str, Column]) -> None:
         self._entries = columns
+        self._built: dict[str, pd.Series] = {}
 
     @staticmethod
     def _check_lengths(columns: Mapping[str, Column | _BlockColumn]) -> int:
@@ -402,7 +403,7 @@ class Message:
     def _from_columns(cls, columns: dict[str, Column], length: int) -> Message:
         """Build without conversion from columns already checked."""
         message = cls.__new__(cls)
-        message._entries = columns
+        message._columns = columns
         message._length = length
         return message
 
@@ -451,8 +452,12 @@ class Message:
                 f"Column {name!r} is not in the Message. Columns: {self.columns!r}."
             ) from None
         if isinstance(column, _BlockColumn):
-            # Built once; the same value, so the Message is unchanged.
-            column = self._entries[name] = column.series()
+            # Built once and kept aside: the stored entry stays the one that
+            # other Messages share, so sharing can still be seen (Junction).
+            built = self._built.get(name)
+            if built is None:
+                built = self._built[name] = column.series()
+            return built
         return column
 
     def __getitem__(self, key: Any) -> Any:

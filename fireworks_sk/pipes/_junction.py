@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.utils.metaestimators import _BaseComposition, available_if
 
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Column, Message
+from fireworks_sk.message import Column, Message, stored_column
 from fireworks_sk.pipes._base import Pipe, restored_on_error
 
 __all__ = ["Junction"]
@@ -240,8 +240,10 @@ class Junction(_BaseComposition, Pipe):
         for name, pipe in self.pipes_:
             out = _branch_output(name, pipe, message, self._branch_names[name])
             for column in out.columns:
-                value = out[column]
-                if column in message and value is message[column]:
+                # Stored entries: a column held in a block is the same object
+                # in every Message that shares it, unlike the Series built from it.
+                value = stored_column(out, column)
+                if column in message and value is stored_column(message, column):
                     merged.setdefault(column, value)
                     continue
                 if column in changed_by:
