@@ -112,11 +112,12 @@ class _BlockColumn:
     checks read them without building it.
     """
 
-    __slots__ = ("block", "position")
+    __slots__ = ("block", "built", "position")
 
     def __init__(self, block: _Block, position: int) -> None:
         self.block = block
         self.position = position
+        self.built: pd.Series | None = None
 
     @property
     def dtype(self) -> np.dtype:
@@ -127,14 +128,19 @@ class _BlockColumn:
         return (self.block.values.shape[0],)
 
     def series(self) -> pd.Series:
-        return self.block.frame.iloc[:, self.position]
+        # Built once: every Message that shares this column shares its Series,
+        # as Messages share the Series they hold.
+        if self.built is None:
+            self.built = self.block.frame.iloc(axis=1)[self.position]
+        return self.built
 
 
 def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
     """The columns of a DataFrame with a RangeIndex; runs of one numeric dtype
     become blocks."""
     columns: dict[str, Column | _BlockColumn] = {}
-    dtypes = list(frame.dtypes)
+    dtypes = frame.dtypes.tolist()
+    by_position = frame.iloc(axis=1)  # row-free indexing: a third of iloc[:, k]
     start = 0
     while start < len(dtypes):
         stop = start + 1
@@ -142,12 +148,12 @@ def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
         if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
             while stop < len(dtypes) and dtypes[stop] == dtype:
                 stop += 1
-            block = _Block(frame.iloc[:, start:stop])
+            block = _Block(by_position[start:stop])
             for position, name in enumerate(frame.columns[start:stop]):
                 columns[_checked_name(name)] = _BlockColumn(block, position)
         else:
             name = _checked_name(frame.columns[start])
-            columns[name] = _to_column(name, frame.iloc[:, start])
+            columns[name] = _to_column(name, by_position[start])
         start = stop
     return columns
 
@@ -355,8 +361,8 @@ class Message:
             self._length = data._length
             return
         elif isinstance(data, pd.DataFrame):
-            duplicated = data.columns[data.columns.duplicated()].tolist()
-            if duplicated:
+            if not data.columns.is_unique:
+                duplicated = data.columns[data.columns.duplicated()].tolist()
                 raise ValueError(f"Duplicate column names: {duplicated!r}.")
             columns = _block_columns(data.reset_index(drop=True))
             items = ()
@@ -383,7 +389,6 @@ class Message:
     @_columns.setter
     def _columns(self, columns: dict[str, Column]) -> None:
         self._entries = columns
-        self._built: dict[str, pd.Series] = {}
 
     @staticmethod
     def _check_lengths(columns: Mapping[str, Column | _BlockColumn]) -> int:
@@ -451,14 +456,7 @@ class Message:
             raise KeyError(
                 f"Column {name!r} is not in the Message. Columns: {self.columns!r}."
             ) from None
-        if isinstance(column, _BlockColumn):
-            # Built once and kept aside: the stored entry stays the one that
-            # other Messages share, so sharing can still be seen (Junction).
-            built = self._built.get(name)
-            if built is None:
-                built = self._built[name] = column.series()
-            return built
-        return column
+        return column.series() if isinstance(column, _BlockColumn) else column
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):

@@ -78,7 +78,11 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
     if isinstance(X, pd.DataFrame):
         if not X.columns.is_unique:
             Message(X)  # raises, naming the duplicated columns
-        # scikit-learn's own rule: raises TypeError for mixed str / non-str.
+        # String names are feature names (scikit-learn's rule, read without
+        # its cost); scikit-learn's own check raises for mixed str / non-str.
+        names = X.columns.tolist()
+        if names and all(isinstance(n, str) for n in names):
+            return Message(X), True
         if _get_feature_names(X) is not None:
             return Message(X), True
         renamed = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -92,8 +93,8 @@ def _check_in_range(name: str, source: torch.Tensor, cast: torch.Tensor) -> None
     )
 
 
-def _width(column: Column) -> int:
-    return int(np.prod(column.shape[1:]))
+def _width(column: Any) -> int:
+    return math.prod(column.shape[1:])
 
 
 _NUMPY_DTYPES = {
