@@ -408,7 +408,7 @@ class Message:
     def _from_columns(cls, columns: dict[str, Column], length: int) -> Message:
         """Build without conversion from columns already checked."""
         message = cls.__new__(cls)
-        message._columns = columns
+        message._entries = columns
         message._length = length
         return message
 
@@ -450,12 +450,11 @@ class Message:
 
     # --------------------------------------------------------------- indexing
     def _column(self, name: str) -> Column:
-        try:
-            column = self._entries[name]
-        except KeyError:
+        column = self._entries.get(name)
+        if column is None:
             raise KeyError(
                 f"Column {name!r} is not in the Message. Columns: {self.columns!r}."
-            ) from None
+            )
         return column.series() if isinstance(column, _BlockColumn) else column
 
     def __getitem__(self, key: Any) -> Any:
