@@ -37,6 +37,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import pandas as pd
 import torch
 
 from fireworks_sk.exceptions import FireworksError
@@ -241,7 +242,9 @@ def _refuse_other_format(
 def _serialise(obj: Any, format: str) -> bytes:
     if format == "skops":
         _refuse_pickles(obj)
-        return _skops().dumps(obj, compression=zipfile.ZIP_STORED)
+        payload = _skops().dumps(obj, compression=zipfile.ZIP_STORED)
+        _refuse_pickled_members(payload)
+        return payload
     buffer = io.BytesIO()
     joblib.dump(obj, buffer)
     return buffer.getvalue()
@@ -293,6 +296,7 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
         with zipfile.ZipFile(io.BytesIO(payload)) as inner:
             _check_members(path, inner, len(payload))
             _check_arrays(path, inner)
+            _check_schema(inner)
         found = sio.get_untrusted_types(data=payload)
     refused = [name for name in found if name not in allowed]
     if refused:
@@ -304,28 +308,197 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
         return sio.loads(payload, trusted=found)
 
 
-def _check_arrays(path: Path, inner: zipfile.ZipFile) -> None:
-    """Refuse a numpy array whose header states more data than its member
-    holds: numpy allocates the stated size before reading."""
+def _check_arrays(path: Path, inner: zipfile.ZipFile, nested: bool = True) -> None:
+    """Refuse a numpy array whose header states other data than its member
+    holds: numpy allocates the stated size before reading, and a node may
+    name any member, so every member in numpy's format is checked. An array
+    of empty items (``V0``) states no bytes for any number of items: it must
+    have none. A member that is a zip is a sparse matrix's npz, which scipy
+    inflates: checked as in :func:`_check_npz`."""
+    for info in inner.infolist():
+        with inner.open(info) as handle:
+            start = handle.read(6)
+            handle.seek(0)
+            if start == np.lib.format.MAGIC_PREFIX:
+                _check_array(info, handle)
+            elif nested and start[:4] == b"PK\x03\x04":
+                _check_npz(path, info, handle.read())
+
+
+def _array_header(name: str, handle: Any) -> tuple[tuple, np.dtype]:
+    """The shape and dtype a .npy header states, read from ``handle``."""
     headers = {
         (1, 0): np.lib.format.read_array_header_1_0,
         (2, 0): np.lib.format.read_array_header_2_0,
     }
-    for info in inner.infolist():
-        if not info.filename.endswith(".npy"):
-            continue
-        with inner.open(info) as handle:
-            version = np.lib.format.read_magic(handle)
-            if version not in headers:
-                raise ValueError(f"array {info.filename!r} has format {version}")
-            shape, _, dtype = headers[version](handle)
-            stated = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            held = info.file_size - handle.tell()
-        if stated != held:
+    version = np.lib.format.read_magic(handle)
+    if version not in headers:
+        raise ValueError(f"array {name!r} has format {version}")
+    shape, _, dtype = headers[version](handle)
+    return shape, dtype
+
+
+def _check_array(info: zipfile.ZipInfo, handle: Any) -> None:
+    shape, dtype = _array_header(info.filename, handle)
+    items = int(np.prod(shape, dtype=object))
+    held = info.file_size - handle.tell()
+    if items * dtype.itemsize != held or (items and not dtype.itemsize):
+        raise ValueError(
+            f"array {info.filename!r} states {items * dtype.itemsize} bytes of "
+            f"data in {items} items and holds {held}"
+        )
+
+
+# scipy inflates a sparse matrix's npz: its arrays may state this many times
+# the npz's size, plus the allowance (the npz of an empty matrix of a million
+# rows states 4 MB in 5 kB; a real one, a few times its size).
+_INFLATION, _INFLATION_ALLOWANCE = 100, 16 * 2**20
+
+
+def _check_npz(path: Path, info: zipfile.ZipInfo, data: bytes) -> None:
+    """Refuse an npz whose arrays state sizes out of proportion to it, or
+    other data than they hold, reading no more than their headers. The zip
+    reader stops at each member's stated size, so stated sizes bound what
+    scipy inflates."""
+    try:
+        npz = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return  # bytes, not an archive: nothing reads it as one
+    with npz:
+        stated = sum(item.file_size for item in npz.infolist())
+        if stated > _INFLATION * len(data) + _INFLATION_ALLOWANCE:
             raise ValueError(
-                f"array {info.filename!r} states {stated} bytes of data and holds "
-                f"{held}"
+                f"sparse matrix {info.filename!r} states {stated} bytes in "
+                f"{len(data)}, out of proportion"
             )
+        _check_arrays(path, npz, nested=False)
+
+
+def _check_schema(inner: zipfile.ZipFile) -> None:
+    """Refuse a skops schema whose audit would cost out of proportion to it.
+
+    skops builds one node per ``__id__``, but its audit walks a node again for
+    every reference to it, and each node naming a member reads that member:
+    a few kilobytes of references would take exponential time, or read one
+    member a thousand times. Counted here first, a reference taken as the
+    largest node with its ``__id__``. A file skops wrote repeats a shared
+    object in full, so its audit walks the nodes the schema holds, and reads
+    each member once.
+    """
+    nodes: list[tuple[Any, dict, list[int]]] = []  # (__id__, state, children)
+    schema = json.loads(inner.read("schema.json"))
+    if not isinstance(schema, dict):
+        raise ValueError("its skops schema is not an object")
+    _schema_nodes(schema, nodes, [])
+    readers: dict[Any, set[Any]] = {}
+    for index, (key, state, _) in enumerate(nodes):
+        member = state.get("file")
+        if state.get("__class__") in _NUMPY_SCALARS:
+            _check_scalar(inner, state)
+        if isinstance(member, str):
+            readers.setdefault(member, set()).add(("id", key) if key else index)
+    for member, who in readers.items():
+        if len(who) > 1:
+            raise ValueError(f"member {member!r} is read by {len(who)} nodes")
+    shared: dict[Any, list[int]] = {}
+    for index, (key, _, _) in enumerate(nodes):
+        if key:
+            shared.setdefault(key, []).append(index)
+    for _, state, _ in nodes:
+        if state.get("__loader__") == "RandomGeneratorNode":
+            _check_seed_sequence(state, nodes, shared)
+    walked = _audit_size(0, nodes, shared, {})
+    if walked > 2 * len(nodes):
+        raise ValueError(
+            f"auditing its schema of {len(nodes)} nodes would walk {walked}, out of "
+            "proportion"
+        )
+
+
+# numpy's scalar types, which skops calls on an array it read: an array of
+# another type would be taken as a size (numpy.bytes_(2_000_000_000)).
+_NUMPY_SCALARS = frozenset(t.__name__ for t in np.sctypeDict.values())
+
+
+def _check_scalar(inner: zipfile.ZipFile, state: dict) -> None:
+    """Refuse a numpy scalar built from an array of another type."""
+    if state.get("__loader__") != "NdArrayNode" or state.get("type") != "numpy":
+        return
+    with inner.open(state["file"]) as handle:
+        dtype = _array_header(state["file"], handle)[1]
+    if dtype.type.__name__ != state["__class__"]:
+        raise ValueError(
+            f"it builds a numpy.{state['__class__']} from an array of {dtype}"
+        )
+
+
+# numpy mixes a SeedSequence's pool in time quadratic in its size (a pool of
+# ten million words takes hours); numpy's default is 4 words.
+_POOL_LIMIT = 64
+
+
+def _check_seed_sequence(state: dict, nodes: list, shared: dict) -> None:
+    """Refuse a numpy Generator whose seed sequence states a pool over the
+    limit, or states it with anything but a plain number."""
+    for sequence in _built_for(state["content"].get("seed_seq"), nodes, shared):
+        pool = sequence["content"].get("pool_size")
+        for size in _built_for(pool, nodes, shared):
+            value = (
+                size.get("content") if size.get("__loader__") == "JsonNode" else None
+            )
+            number = json.loads(value) if isinstance(value, str) else None
+            if (
+                not isinstance(number, int)
+                or isinstance(number, bool)
+                or not 0 < number <= _POOL_LIMIT
+            ):
+                shown = " ".join(repr(value or size).split())[:80]
+                raise ValueError(
+                    f"a random generator's seed sequence states pool_size {shown}, "
+                    f"not a number up to {_POOL_LIMIT}"
+                )
+
+
+def _built_for(state: Any, nodes: list, shared: dict) -> list[dict]:
+    """The states skops may build for ``state``: those with its ``__id__``."""
+    if not isinstance(state, dict):
+        return []
+    key = state.get("__id__")
+    key = key if isinstance(key, (int, float, str)) else None
+    return [nodes[i][1] for i in shared.get(key, [])] if key else [state]
+
+
+def _schema_nodes(value: Any, nodes: list, children: list[int]) -> None:
+    """Collect the nodes inside ``value``, adding the outermost to ``children``."""
+    if isinstance(value, dict) and ("__loader__" in value or "__id__" in value):
+        key = value.get("__id__")
+        key = key if isinstance(key, (int, float, str)) else None
+        nodes.append((key, value, []))
+        children.append(len(nodes) - 1)
+        children = nodes[-1][2]
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, (dict, list)):
+            _schema_nodes(item, nodes, children)
+
+
+def _audit_size(index: int, nodes: list, shared: dict, sizes: dict) -> int:
+    """How many nodes skops' audit walks from node ``index``, at most.
+
+    ``sizes`` holds the size of each ``__id__`` computed so far, None while
+    it is being computed (a node that contains itself)."""
+    total = 1
+    for child in nodes[index][2]:
+        key = nodes[child][0]
+        if not key:
+            total += _audit_size(child, nodes, shared, sizes)
+            continue
+        if key in sizes and sizes[key] is None:
+            raise ValueError(f"node {key!r} contains itself")
+        if key not in sizes:
+            sizes[key] = None
+            sizes[key] = max(_audit_size(i, nodes, shared, sizes) for i in shared[key])
+        total += sizes[key]
+    return total
 
 
 def _refuse_pickles(obj: Any) -> None:
@@ -342,6 +515,32 @@ def _refuse_pickles(obj: Any) -> None:
             )
 
 
+def _refuse_pickled_members(payload: bytes) -> None:
+    """The backstop of :func:`_refuse_pickles`: skops writes the bytes an
+    object's state holds as members, so a pickle that the walk did not find
+    (a state that ``__getstate__`` alone gives) shows here."""
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        for info in inner.infolist():
+            data = inner.read(info)
+            pickled = data[:1] == b"\x80" and data[1:2] in (
+                b"\x02",
+                b"\x03",
+                b"\x04",
+                b"\x05",
+            )
+            if data[:4] == b"PK\x03\x04":  # torch.save's format
+                with contextlib.suppress(zipfile.BadZipFile):
+                    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+                    pickled = any(name.endswith(".pkl") for name in names)
+            if pickled:
+                raise ValueError(
+                    "format='skops' cannot store this object: part of its state is "
+                    f"a pickle (skops member {info.filename!r}), and loading it "
+                    "would run code. Use format='joblib' and load such files only "
+                    "from trusted sources."
+                )
+
+
 _LEAVES = (
     type,
     types.ModuleType,
@@ -353,7 +552,6 @@ _LEAVES = (
     int,
     float,
     complex,
-    np.ndarray,
     np.generic,
     torch.Tensor,
 )
@@ -371,14 +569,25 @@ def _walk(obj: Any) -> Iterator[tuple[str, Any]]:
     stack: list[tuple[str, Any]] = [(type(obj).__name__, obj)]
     while stack:
         where, part = stack.pop()
-        if part is None or isinstance(part, _LEAVES) or id(part) in seen:
+        if _is_leaf(part) or id(part) in seen:
             continue
         seen.add(id(part))
         yield where, part
         stack.extend(reversed(list(_children(where, part))))
 
 
+def _is_leaf(part: Any) -> bool:
+    if isinstance(part, (np.ndarray, pd.Series, pd.Index)):
+        # Only an array of Python objects can hold a net.
+        return part.dtype != object
+    return part is None or isinstance(part, _LEAVES)
+
+
 def _children(where: str, part: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(part, (np.ndarray, pd.Series, pd.Index)):
+        for index, item in enumerate(np.asarray(part, dtype=object).ravel()):
+            yield f"{where}[{index}]", item
+        return
     if isinstance(part, dict):
         for key, value in part.items():
             yield f"{where}[{key!r}]", key

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics
 from sklearn.base import clone, is_classifier
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import (
     GridSearchCV,
     ParameterGrid,
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 STEP_TYPES = (
+    "Impute",
     "BatchNormalizer",
     "OneHot",
     "IndexEncoder",
@@ -103,13 +104,14 @@ def demo_config(output: str | Path = "runs/demo") -> dict[str, Any]:
     return {
         "seed": 0,
         "output": str(output),
-        "data": {"source": "penguins", "target": "species", "dropna": True},
+        "data": {"source": "penguins", "target": "species"},
         "steps": [
+            {"type": "Impute", "name": "impute"},
             {"type": "BatchNormalizer", "name": "scale"},
             {
                 "type": "OneHot",
                 "name": "onehot",
-                "params": {"columns": ["island", "sex"]},
+                "params": {"columns": ["island", "sex"], "missing": "category"},
             },
             {"type": "Stack", "name": "stack", "params": {"into": "features"}},
         ],
@@ -225,7 +227,10 @@ _VALUES = {
     "model.params": _TABLE,
     "model.valid_fraction": (_is_fraction, "a fraction between 0 and 1"),
     "search.cv": (lambda value: _is_int(value) and value >= 2, "an integer >= 2"),
-    "search.scoring": _STRING,
+    "search.scoring": (
+        lambda value: isinstance(value, str) and value in get_scorer_names(),
+        "a scikit-learn scorer name, one of sklearn.metrics.get_scorer_names()",
+    ),
     "search.grid": (
         lambda value: isinstance(value, Mapping),
         'a table of arrays, e.g. { "model__lr" = [0.01, 0.1] }',
@@ -666,11 +671,16 @@ source = "penguins"             # csv, parquet, sql or penguins (bundled)
 # query = "SELECT * FROM penguins"
 target = "species"              # the column to predict
 # columns = ["island", "bill_length_mm", "sex"]  # inputs; default: all others
-dropna = true                   # drop rows with missing values (counted in run.json)
+# dropna = true                 # drop rows with missing values instead of
+                                # imputing them (the count goes to run.json)
 test_size = 0.25                # held out for the test metrics
 
-# Steps run in order; types: BatchNormalizer, OneHot, IndexEncoder, ToTensor,
-# Stack, SelectColumns, DropColumns. params are the Pipe's parameters.
+# Steps run in order; types: Impute, BatchNormalizer, OneHot, IndexEncoder,
+# ToTensor, Stack, SelectColumns, DropColumns. params are the Pipe's parameters.
+[[steps]]
+type = "Impute"                 # numeric gaps get the column mean
+name = "impute"
+
 [[steps]]
 type = "BatchNormalizer"
 name = "scale"
@@ -678,7 +688,7 @@ name = "scale"
 [[steps]]
 type = "OneHot"
 name = "onehot"
-params = { columns = ["island", "sex"] }
+params = { columns = ["island", "sex"], missing = "category" }  # NaN: a category
 
 [[steps]]
 type = "Stack"

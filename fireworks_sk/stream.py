@@ -26,6 +26,7 @@ import torch
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 
+from fireworks_sk.estimators._loader import check_seed
 from fireworks_sk.exceptions import SchemaError, SourceError
 from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import Pipe
@@ -514,6 +515,14 @@ def _fit_learner(
 ) -> None:
     """``epochs`` passes of ``partial_fit`` over the transformed chunks."""
     kwargs = _learner_kwargs(learner, opts["classes"], target)
+    if _trains_by_passes(learner):
+        _fit_net(transformers, learner, source, target, kwargs, **opts)
+        return
+    if opts["valid"] is not None:
+        raise TypeError(
+            f"fit_stream(valid=...) scores a Torch estimator after each epoch; "
+            f"{type(learner).__name__} has no epochs to score."
+        )
     n_epochs, per_call = _epochs(learner, opts["epochs"])
     rng = _shuffle_rng(learner, opts["shuffle"], opts["random_state"], per_call)
     name = type(learner).__name__
@@ -527,6 +536,83 @@ def _fit_learner(
                     x, y = _shuffled(x, y, rng)
                 args = (x,) if y is None else (x, y)
                 learner.partial_fit(*args, **kwargs, **per_call)
+
+
+def _trains_by_passes(learner: Any) -> bool:
+    """A Torch estimator: one epoch is one pass over the stream."""
+    return callable(getattr(learner, "_fit_passes", None))
+
+
+def _fit_net(
+    transformers: list[Any],
+    learner: Any,
+    source: Source,
+    target: _Target,
+    kwargs: dict[str, Any],
+    **opts: Any,
+) -> None:
+    """Train a Torch estimator for its epochs, one pass over ``source`` each.
+
+    Each transformed chunk is a run of minibatches within the epoch; the chunk
+    order is shuffled (where the source allows) by a generator seeded from
+    ``random_state`` and the epoch, and the rows within a chunk by the net.
+    """
+    name = type(learner).__name__
+    if learner.train_split is not None:
+        raise ValueError(
+            f"fit_stream cannot use {name}(train_split={learner.train_split!r}): "
+            "it would split every chunk apart, so the validation rows would "
+            "change with the chunk size. Set train_split=None and pass the "
+            "validation rows as a source of their own: fit_stream(..., valid=...)."
+        )
+    valid = opts["valid"]
+    if valid is not None:
+        _check_source(valid, "fit_stream(valid=...)")
+        if not isinstance(target.y, str):
+            raise TypeError(
+                "fit_stream(valid=...) needs y to name the target column, which "
+                "the validation source must hold too; got y of type "
+                f"{type(target.y).__name__}."
+            )
+    seed = _chunk_order_seed(learner, opts["shuffle"], opts["random_state"])
+    epochs = opts["epochs"]
+    total = learner.max_epochs if epochs is None else epochs
+    verbose = opts["verbose"]
+
+    def chunks(stream: Source, split: _Target, desc: str, rng: Any) -> Iterator:
+        with closing(_pass(stream, desc, verbose, rng)) as pass_:
+            for chunk in pass_:
+                x, y = split.split(chunk)
+                yield _through(transformers, x), y
+
+    def train(epoch: int) -> Iterator:
+        if seed is False:
+            rng = None
+        else:
+            rng = np.random.default_rng([*seed, epoch] if seed else None)
+        desc = f"fit {name}, epoch {epoch + 1}/{total}"
+        return chunks(source, target, desc, rng)
+
+    def validate(epoch: int) -> Iterator:
+        split = _Target(target.y, "fit_stream(valid=...)")
+        return chunks(valid, split, f"score {name}, epoch {epoch + 1}", None)
+
+    learner._fit_passes(
+        train,
+        None if valid is None else validate,
+        epochs=epochs,
+        classes=kwargs.get("classes"),
+    )
+
+
+def _chunk_order_seed(learner: Any, shuffle: bool | None, random_state: Any) -> Any:
+    """Words seeding each epoch's chunk order: [] unseeded, False not shuffled."""
+    if shuffle is False:
+        return False
+    if random_state is None:
+        random_state = getattr(learner, "random_state", None)
+    seed = check_seed(random_state, "fit_stream")
+    return [] if seed is None else [seed]
 
 
 def _collect_classes(source: Source, target: _Target, verbose: int) -> None:
@@ -546,6 +632,7 @@ def fit_stream(
     epochs: int | None = None,
     shuffle: bool | None = None,
     random_state: int | None = None,
+    valid: Source | None = None,
     verbose: int = 1,
 ) -> Any:
     """Fit a Pipe or a Pipeline chunk by chunk, as ``fit`` does in memory.
@@ -555,8 +642,12 @@ def fit_stream(
     float rounding). Steps share a pass over the stream unless an earlier step
     of the pass changes the columns they learn from. A final estimator
     without ``transform`` (a classifier or regressor) is trained with
-    ``partial_fit`` in passes of its own. Nothing is changed if the stream
-    fails: a clone is fitted and its state copied at the end.
+    ``partial_fit`` in passes of its own. A Torch estimator (TorchClassifier,
+    TorchRegressor) trains as in ``fit``: one epoch is one pass over the
+    stream, each chunk a run of minibatches of the epoch, one history row per
+    epoch, so ``max_epochs``, ``EarlyStopping``, ``LRScheduler`` and
+    ``Checkpoint`` count passes. Nothing is changed if the stream fails: a
+    clone is fitted and its state copied at the end.
 
     Parameters
     ----------
@@ -574,15 +665,26 @@ def fit_stream(
         reads the whole stream.
     epochs : int or None, default=None
         Passes of the final estimator over the stream. None means its
-        ``max_epochs`` where ``partial_fit`` takes ``epochs`` (skorch), else 1.
+        ``max_epochs`` for a Torch estimator (or any whose ``partial_fit``
+        takes ``epochs``, as skorch's), else 1.
     shuffle : bool or None, default=None
         Train the final estimator on the chunks in a random order (where the
-        source allows: DataFrameSource, ParquetSource by file) and on the rows
-        of each chunk in a random order. None shuffles for estimators trained
-        epoch by epoch (``max_epochs``, as Torch estimators) and not otherwise.
+        source allows: DataFrameSource, ParquetSource by file). None shuffles
+        for estimators trained epoch by epoch (``max_epochs``, as Torch
+        estimators) and not otherwise. A Torch estimator shuffles the rows
+        within each chunk itself, as in ``fit`` (``iterator_train__shuffle``);
+        other estimators get the rows of each chunk in a random order when
+        shuffling.
     random_state : int or None, default=None
-        Seed of the shuffling; None uses the final estimator's
+        Seed of the shuffling (for a Torch estimator, of each epoch's chunk
+        order, with the epoch number); None uses the final estimator's
         ``random_state``, so a seeded estimator is trained reproducibly.
+    valid : Source or None, default=None
+        Validation rows for a Torch estimator, holding the ``y`` column too:
+        after each epoch's pass over ``source`` they are scored, chunk by
+        chunk, into ``valid_loss`` (which ``EarlyStopping`` watches by
+        default). None scores nothing: a stream has no held-out rows unless
+        given some, and the estimator's ``train_split`` must be None.
     verbose : int, default=1
         0 shows nothing; otherwise a tqdm bar per pass (rows, rows/s) when
         tqdm is installed.
@@ -623,6 +725,7 @@ def fit_stream(
             epochs=epochs,
             shuffle=shuffle,
             random_state=random_state,
+            valid=valid,
             verbose=verbose,
         )
     _adopt(estimator, fitted)

@@ -29,7 +29,7 @@ from fireworks_sk import (
 )
 from fireworks_sk.cli import main
 from fireworks_sk.datasets import load_penguins
-from fireworks_sk.runs import curve_title, load_config, run
+from fireworks_sk.runs import curve_title, demo_config, load_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -554,6 +554,11 @@ def test_a_search_failure_no_trial_fit_explains_is_still_one_line(
         ),
         ('target = "species"', 'target = "kind"', "data.target 'kind' is not a column"),
         ("cv = 2", "cv = 1", "'search.cv' must be an integer >= 2; got 1"),
+        (
+            "cv = 2",
+            'cv = 2\nscoring = "acuracy"',
+            "'search.scoring' must be a scikit-learn scorer name",
+        ),
         ("[0.01, 0.03]", "0.01", "'search.grid.model__lr' must be a non-empty array"),
         ('"model__lr"', '"model__lrr"', "search.grid: ValueError: Invalid parameter"),
         ("valid_fraction = 0.2", "valid_fraction = 2", "'model.valid_fraction' must"),
@@ -586,8 +591,24 @@ def test_init_writes_a_template_that_train_accepts(tmp_path, capsys, monkeypatch
     config["search"]["grid"] = {"model__lr": [0.03]}
     result = run(config, verbose=0)
     assert result.record["description"] == config["description"]
+    # The template imputes: every penguin row is trained on, none dropped.
+    assert result.record["data"]["rows"] == len(load_penguins())
+    assert result.record["data"]["dropped_rows"] == 0
     assert main(["init", str(path)]) == 1  # never replaced silently
     assert "exists" in _error_line(capsys)
+
+
+def test_demo_trains_on_the_raw_penguins_missing_values_included(tmp_path):
+    config = demo_config(tmp_path / "demo")
+    config["model"]["params"]["max_epochs"] = 2
+    config["search"]["grid"] = {"model__lr": [0.03]}
+    result = run(config, verbose=0)
+    raw = load_penguins()
+    assert raw.drop(columns="species").isna().any(axis=None)
+    assert result.record["data"]["rows"] == len(raw)
+    assert result.record["data"]["dropped_rows"] == 0
+    model = load(result.model_path)
+    assert len(model.predict(raw.drop(columns="species"))) == len(raw)
 
 
 def test_train_help_points_to_init_and_the_docs(capsys):

@@ -204,6 +204,28 @@ def test_step_reading_a_changed_column_gets_its_own_pass():
     assert source.passes == 2
 
 
+def test_step_reading_a_changed_column_learns_the_fully_scaled_values():
+    # "again" reads x as "scale" outputs it. Sharing scale's pass, it would
+    # learn from x scaled by statistics still being merged, or, with the
+    # transform skipped on later chunks, from raw x (mean 1e6).
+    frame = stream_frame()
+
+    def pipe():
+        return Pipeline(
+            [("scale", BatchNormalizer(["x"])), ("again", BatchNormalizer(["x"]))]
+        )
+
+    streamed = fit_stream(pipe(), DataFrameSource(frame, 10), verbose=0)
+    expected = pipe().fit(frame)
+    for name in ("mean_", "var_"):
+        torch.testing.assert_close(
+            getattr(streamed[1], name)["x"], getattr(expected[1], name)["x"]
+        )
+    torch.testing.assert_close(
+        streamed[1].var_["x"], torch.tensor(1.0, dtype=torch.float64)
+    )
+
+
 def test_step_seeing_a_tensor_of_unsettled_shape_gets_its_own_pass():
     source = Counting(stream_frame(), 10)
     fit_stream(_preprocessing(), source, verbose=0)

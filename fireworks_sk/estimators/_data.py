@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils.validation import check_array
+from skorch.dataset import Dataset
 
 from fireworks_sk._frames import is_native_frame
 from fireworks_sk.message import Column, Message
@@ -21,6 +22,7 @@ __all__ = [
     "MessageDataset",
     "array_message",
     "column_tensor",
+    "is_message_dataset",
     "is_named",
     "resolve_dataset",
     "stack_columns",
@@ -94,46 +96,74 @@ def stack_columns(message: Message, names: list[str]) -> torch.Tensor:
     return torch.cat([p.to(torch.float32) for p in parts], dim=1)
 
 
-class MessageDataset(torch.utils.data.Dataset):
+class MessageDataset(Dataset):
     """The tensors fed to a module, with the encoded target, as one dataset.
 
     This is what the Torch estimators' ``get_dataset`` returns and what skorch's
     ``train_split`` cuts with :class:`torch.utils.data.Subset`; the estimators'
     ``get_iterator`` turns it (or a Subset of it) back into one Message for
-    :class:`~fireworks_sk.MessageLoader`.
+    :class:`~fireworks_sk.MessageLoader`. It is a :class:`skorch.dataset.Dataset`
+    whose ``X`` and ``y`` are the module's inputs and the encoded target, so a
+    ``train_split`` or callback written for skorch can read ``dataset.X`` and
+    ``dataset.y`` and build new datasets with ``type(dataset)(X, y)``.
 
     Parameters
     ----------
-    message : Message
-        Tensor columns, one per argument of ``module.forward``.
-    y : torch.Tensor or None, default=None
+    X : Message, torch.Tensor, dict of str to torch.Tensor, or array-like
+        The module's inputs: a tensor (or array) is fed positionally, a dict by
+        keyword; a Message of one column positionally, of several by keyword.
+    y : torch.Tensor, array-like or None, default=None
         Encoded target: class indices or float targets.
-    positional : bool, default=True
-        Feed the single column positionally; otherwise by keyword.
+    positional : bool or None, default=None
+        Feed a Message's single column positionally (True) or by keyword
+        (False); None decides from X as above.
+
+    Examples
+    --------
+    >>> import torch
+    >>> ds = MessageDataset(torch.zeros(4, 3), torch.arange(4))
+    >>> ds.X.shape, len(type(ds)(ds.X[:2], ds.y[:2]))
+    (torch.Size([4, 3]), 2)
     """
 
     def __init__(
         self,
-        message: Message,
-        y: torch.Tensor | None = None,
+        X: Any,
+        y: Any = None,
         *,
-        positional: bool = True,
+        positional: bool | None = None,
     ) -> None:
-        if y is not None and len(y) != len(message):
-            raise ValueError(
-                f"X has {len(message)} rows but y has {len(y)}; they must match."
-            )
+        message, inferred = _input_message(X)
+        if y is not None:
+            y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
+            if len(y) != len(message):
+                raise ValueError(
+                    f"X has {len(message)} rows but y has {len(y)}; they must match."
+                )
         self.message = message
+        self.positional = inferred if positional is None else positional
+        # skorch's Dataset attributes, for skorch code that indexes X and y.
         self.y = y
-        self.positional = positional
+        self.X_indexing = self.y_indexing = None
+        self.X_is_ndframe = False
+        self._len = len(message)
+
+    @property
+    def X(self) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The module's inputs: one tensor, or a dict of them by argument name."""
+        return self.inputs()
 
     def __len__(self) -> int:
         return len(self.message)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        row = self.message[index]
-        y = None if self.y is None else self.y[index]
-        return self.inputs(row), y
+        """Row ``index`` as ``(inputs, target)``, for a ``DataLoader``; without a
+        target, a placeholder ``tensor(0)`` as skorch's Dataset gives."""
+        columns = self.message._columns
+        row = {name: column[index] for name, column in columns.items()}
+        x = next(iter(row.values())) if self.positional else row
+        y = torch.tensor(0) if self.y is None else self.y[index]
+        return x, y
 
     def inputs(self, message: Message | None = None) -> torch.Tensor | dict:
         """The forward arguments of ``message`` (default: all rows)."""
@@ -156,13 +186,48 @@ class MessageDataset(torch.utils.data.Dataset):
         return Message._from_columns(columns, len(self.message))
 
 
-def resolve_dataset(dataset: Any) -> MessageDataset:
-    """A MessageDataset from itself or from (nested) Subsets of one."""
+def _input_message(X: Any) -> tuple[Message, bool]:
+    """X as a Message of input tensors, and whether it is fed positionally."""
+    if isinstance(X, Message):
+        return X, len(X.columns) == 1
+    if isinstance(X, Mapping):
+        return Message({str(k): torch.as_tensor(v) for k, v in X.items()}), False
+    tensor = X if torch.is_tensor(X) else torch.as_tensor(np.asarray(X))
+    return Message._from_columns({ARRAY_COLUMN: tensor}, len(tensor)), True
+
+
+def is_message_dataset(dataset: Any) -> bool:
+    """Whether ``dataset`` is a MessageDataset or (nested) Subsets of one."""
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, MessageDataset)
+
+
+def resolve_dataset(
+    dataset: Any, encode: Callable[[Any, Any], MessageDataset | None] | None = None
+) -> MessageDataset | None:
+    """A MessageDataset from itself, from (nested) Subsets of one, or from data.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+        A dataset with ``X`` and ``y`` attributes that is not a MessageDataset
+        (skorch's :class:`~skorch.dataset.Dataset`, as in
+        ``predefined_split(Dataset(X_valid, y_valid))``) holds data as the user
+        passes it to ``fit``; ``encode(X, y)`` turns it into a MessageDataset
+        (or gives None).
+    encode : callable or None, default=None
+
+    Returns
+    -------
+    MessageDataset or None
+        None for any other dataset, which is read row by row as skorch reads it.
+    """
     if isinstance(dataset, MessageDataset):
         return dataset
     if isinstance(dataset, torch.utils.data.Subset):
-        return resolve_dataset(dataset.dataset).subset(dataset.indices)
-    raise TypeError(
-        f"Expected a MessageDataset or a Subset of one; got {type(dataset).__name__}. "
-        "Pass X as a Message, DataFrame, dict or array."
-    )
+        base = resolve_dataset(dataset.dataset, encode)
+        return None if base is None else base.subset(dataset.indices)
+    if encode is not None and hasattr(dataset, "X") and hasattr(dataset, "y"):
+        return encode(dataset.X, dataset.y)
+    return None

@@ -8,19 +8,21 @@ import random
 import threading
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
+from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
@@ -30,6 +32,7 @@ from fireworks_sk.estimators._data import (
     MessageDataset,
     array_message,
     column_tensor,
+    is_message_dataset,
     is_named,
     resolve_dataset,
     stack_columns,
@@ -67,9 +70,23 @@ _DATA_ATTRIBUTES = (
 )
 
 
+def _reads_datasets(iterator: Any) -> bool:
+    """Whether ``iterator`` is not a MessageLoader: it is then called with the
+    dataset, as skorch calls ``DataLoader``."""
+    return not (isinstance(iterator, type) and issubclass(iterator, MessageLoader))
+
+
+def _is_data_loader(iterator: Any) -> bool:
+    return isinstance(iterator, type) and issubclass(
+        iterator, torch.utils.data.DataLoader
+    )
+
+
 def _is_internal(X: Any) -> bool:
-    """Whether X is an already-encoded dataset handed around by skorch."""
-    return isinstance(X, (MessageDataset, torch.utils.data.Subset))
+    """Whether X is a dataset handed around by skorch (ours, a Subset of one,
+    or skorch's ``Dataset`` of a ``predefined_split``), whose targets are
+    encoded, so predictions on it are class indices."""
+    return isinstance(X, torch.utils.data.Dataset)
 
 
 def _seed_torch(seed: int, devices: list[int]) -> None:
@@ -199,8 +216,20 @@ class _MessageNet:
         vars(self).update(components)
 
     def _drop_init_state(self) -> None:
-        for name in ("history_", "initialized_", "virtual_params_"):
+        # A history passed as history=MyHistory() is kept, as skorch keeps it.
+        if vars(self).get("history_") is None:
+            vars(self).pop("history_", None)
+        for name in ("initialized_", "virtual_params_"):
             vars(self).pop(name, None)
+
+    def __setattr__(self, name: str, attr: Any) -> None:
+        # Before skorch's __init__ has run (a subclass setting self.module2 =
+        # nn.Linear(...) first), skorch sets attributes plainly; it tells by
+        # the absence of ``initialized_``, which is a class default here.
+        if "_params_to_validate" not in vars(self):
+            object.__setattr__(self, name, attr)
+            return
+        super().__setattr__(name, attr)
 
     # ------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
@@ -256,15 +285,28 @@ class _MessageNet:
                 return super().partial_fit(X, y, **fit_params)
 
     def check_data(self, X: Any, y: Any = None) -> None:
-        """Do nothing: ``fit`` has validated and encoded X and y already."""
+        """skorch's checks for a Dataset passed as X; otherwise nothing, as
+        ``fit`` has validated and encoded X and y already."""
+        if not is_message_dataset(X) and not hasattr(self, "n_outputs_"):
+            super().check_data(X, y)
 
     def _prepare_fit(
         self, X: Any, y: Any, *, reset: bool, classes: Any = None
-    ) -> tuple[MessageDataset, Any]:
+    ) -> tuple[Any, Any]:
+        """The dataset skorch's fit trains on (a MessageDataset on the fast
+        path), and the y its train_split stratifies by."""
         if reset:
             self._forget_data()
+        if isinstance(X, torch.utils.data.Dataset) and not is_message_dataset(X):
+            return X, y  # read as skorch reads a Dataset (see get_iterator)
+        if self._custom_dataset():
+            return X, y  # for get_dataset to pass to the user's dataset
         first = not hasattr(self, "n_features_in_")
+        if sparse.issparse(X):
+            return self._prepare_sparse(X, y, first=first, classes=classes)
         message, named, y = self._split_target(X, y, fitting=True)
+        # Callbacks see X and y as the user passed them, as in skorch.
+        self._user_data_ = (X, y)
         message = self._check_columns(message, named, first=first)
         if first:
             self.inputs_, self._stack_ = self._resolve_inputs(message)
@@ -280,6 +322,37 @@ class _MessageNet:
         if first:
             self._feed_schema_ = dataset.message[:0]
         return dataset, y_split
+
+    def _prepare_sparse(
+        self, X: Any, y: Any, *, first: bool, classes: Any
+    ) -> tuple[SkorchDataset, Any]:
+        """Sparse X in skorch's Dataset, which densifies rows as batches are
+        read; y encoded as for dense X."""
+        X = self._check_sparse(X, min_rows=1, first=first)
+        if first:
+            empty = torch.zeros((0, X.shape[1]))
+            self._schema_ = Message._from_columns({ARRAY_COLUMN: empty}, 0)
+            self._feed_schema_ = self._schema_
+            self.inputs_, self._stack_ = [ARRAY_COLUMN], True
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed.")
+        self._user_data_ = (X, y)
+        y_tensor, y_split = self._encode_target(y, first=first, classes=classes)
+        return SkorchDataset(X, y_tensor), y_split
+
+    def _check_sparse(self, X: Any, *, min_rows: int, first: bool = False) -> Any:
+        X = check_array(
+            X, accept_sparse=True, dtype=np.float32, ensure_min_samples=min_rows
+        )
+        X = sparse.csr_matrix(X)  # skorch's Dataset reads rows of a matrix
+        if first:
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        return X
 
     def _forget_data(self) -> None:
         for name in _DATA_ATTRIBUTES:
@@ -587,9 +660,19 @@ class _MessageNet:
 
     # ------------------------------------------------------ skorch's hooks
     def get_dataset(self, X: Any, y: Any = None) -> Any:
-        """X as a :class:`MessageDataset` (prediction input; fit builds its own)."""
+        """X as a :class:`MessageDataset` (prediction input; fit builds its own).
+
+        With ``dataset=`` your own class, a partial or an instance (or
+        ``dataset__*`` arguments), X and y go to it as skorch passes them; so
+        does scipy sparse X, to skorch's Dataset.
+        """
         if _is_internal(X):
             return X
+        if self._custom_dataset():
+            return NeuralNet.get_dataset(self, X, y)
+        if sparse.issparse(X):
+            # skorch's Dataset densifies sparse rows as the batches are read.
+            return SkorchDataset(self._check_sparse(X, min_rows=0), y)
         self.check_is_fitted()
         if not hasattr(self, "n_features_in_"):
             return self._unchecked_dataset(X)
@@ -636,8 +719,14 @@ class _MessageNet:
         ``random_state`` and the epoch; ``iterator_train__shuffle=False`` turns
         shuffling off.
         """
-        data = resolve_dataset(dataset)
+        # Only a net fitted on the Message path knows how to encode a skorch
+        # Dataset of user data; otherwise it is read as skorch reads it.
+        encode = self._encode_data if hasattr(self, "n_features_in_") else None
+        data = resolve_dataset(dataset, encode)
         prefix = "iterator_train" if training else "iterator_valid"
+        iterator = getattr(self, prefix)
+        if data is None or _reads_datasets(iterator):
+            return self._torch_iterator(dataset if data is None else data, training)
         kwargs = self.get_params_for(prefix)
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
@@ -661,6 +750,44 @@ class _MessageNet:
                 "batch_size or set iterator_train__drop_last=False."
             )
         return _Batches(loader, data.positional, net=self if training else None)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # read through skorch's Dataset
+        return tags
+
+    def _custom_dataset(self) -> bool:
+        """Whether ``dataset`` is not MessageDataset (or takes arguments)."""
+        ours = isinstance(self.dataset, type) and issubclass(
+            self.dataset, MessageDataset
+        )
+        return not ours or bool(self.get_params_for("dataset"))
+
+    def _torch_iterator(self, dataset: Any, training: bool) -> Any:
+        """skorch's iterator over a torch Dataset, read row by row and collated.
+
+        For a Dataset passed as X (one of skorch's, a ``TensorDataset``, your
+        own) and whenever ``iterator_*`` is not a MessageLoader (a
+        ``DataLoader``, say): it is called as skorch calls it,
+        ``iterator(dataset, batch_size=..., **iterator_*__)``. ``DataLoader``'s
+        training batches are shuffled unless ``iterator_train__shuffle=False``.
+        """
+        prefix = "iterator_train" if training else "iterator_valid"
+        iterator = getattr(self, prefix)
+        if not _reads_datasets(iterator):
+            iterator = torch.utils.data.DataLoader
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = max(len(dataset), 1)
+        if not _is_data_loader(iterator):
+            return iterator(dataset, **kwargs)
+        if training and not {"sampler", "batch_sampler"} & set(kwargs):
+            kwargs.setdefault("shuffle", True)
+            seed = self._seed(_SHUFFLE_STREAM, max(len(self.history) - 1, 0))
+            if kwargs["shuffle"] and seed is not None:
+                kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
+        return iterator(dataset, **kwargs)
 
     def forward_iter(
         self, X: Any, training: bool = False, device: str = "cpu"
@@ -687,7 +814,8 @@ class _MessageNet:
         training batch of each fit also warns about probabilities fed to
         ``CrossEntropyLoss``.
         """
-        if isinstance(y_pred, torch.Tensor) and isinstance(y_true, torch.Tensor):
+        checkable = hasattr(self, "n_outputs_")  # unknown when X is a Dataset
+        if checkable and isinstance(y_pred, torch.Tensor) and torch.is_tensor(y_true):
             y_true = self._check_output(tuple(y_pred.shape), y_true)
             if training and vars(self).pop("_outputs_unchecked_", False):
                 self._warn_if_probabilities(y_pred)
@@ -702,6 +830,32 @@ class _MessageNet:
         """skorch's hook; drops the mark when no batch took it."""
         super().on_train_end(net, **kwargs)
         vars(self).pop("_outputs_unchecked_", None)
+        vars(self).pop("_user_data_", None)
+
+    def notify(self, method_name: str, **cb_kwargs: Any) -> None:
+        """skorch's notify; ``on_train_begin`` and ``on_train_end`` get X and y
+        as passed to ``fit``, not the encoded dataset (as skorch's callbacks
+        such as ``InputShapeSetter`` expect)."""
+        user = vars(self).get("_user_data_")
+        if user is not None and method_name in ("on_train_begin", "on_train_end"):
+            cb_kwargs["X"], cb_kwargs["y"] = user
+        super().notify(method_name, **cb_kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_user_data_", None)
+        return state
+
+    def _encode_data(self, X: Any, y: Any) -> MessageDataset | None:
+        """X and y as passed to ``fit`` (in a skorch ``Dataset``), encoded as
+        ``fit`` encodes them; None for sparse X, read as skorch reads it."""
+        if sparse.issparse(X):
+            return None
+        data = self.get_dataset(X)
+        if y is None:
+            return data
+        target, _ = self._encode_target(y, first=False)
+        return MessageDataset(data.message, target, positional=data.positional)
 
     def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:
         """Warn when outputs fed to CrossEntropyLoss look like probabilities.
@@ -784,6 +938,96 @@ class _MessageNet:
         if fit_params.get("epochs") is not None:
             check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
 
+    # ----------------------------------------------- streams (fit_stream)
+    # One epoch is one pass over a stream of chunks; the chunks are batches of
+    # the epoch. Everything fit_stream needs from the net is in this section.
+    def _fit_passes(
+        self,
+        passes: Callable[[int], Iterable[tuple[Any, Any]]],
+        valid: Callable[[int], Iterable[tuple[Any, Any]]] | None = None,
+        *,
+        epochs: int | None = None,
+        classes: Any = None,
+    ) -> Any:
+        """Train ``epochs`` (default ``max_epochs``) epochs, each a pass over chunks.
+
+        ``passes(epoch)`` yields the (X, y) chunks of that epoch; each chunk is
+        cut into minibatches by ``iterator_train``, its rows shuffled in an
+        order that follows from ``random_state``, the epoch and the chunk's
+        position (the first chunk takes the order ``fit`` would, so a stream
+        of one chunk trains exactly as ``fit``). The callbacks are notified as
+        in ``fit``: one history row per epoch, ``train_loss`` over all its
+        batches. ``valid(epoch)``, if given, yields validation chunks scored
+        after each epoch's training (``valid_loss``). ``KeyboardInterrupt``
+        (``EarlyStopping``) ends training, as in skorch. The net is put back
+        as it was if anything else is raised.
+        """
+        with restored_net_on_error(self):
+            self._check_fit_params({"epochs": epochs})
+            n_epochs = self.max_epochs if epochs is None else epochs
+            reset = not self.warm_start or not self.initialized_
+            with self._fit_context(), contextlib.closing(iter(passes(0))) as chunks:
+                x, y = next(chunks)
+                first, _ = self._prepare_fit(x, y, reset=reset, classes=classes)
+                del x, y  # memory holds the chunks in use only
+                if reset:
+                    self.initialize()
+                self.notify("on_train_begin", X=None, y=None)
+                try:
+                    for epoch in range(n_epochs):
+                        if epoch == 0:
+                            train, first = self._datasets(chunks, first), None
+                        else:
+                            train = self._datasets(passes(epoch))
+                        self._stream_epoch(
+                            train, valid and self._datasets(valid(epoch))
+                        )
+                except KeyboardInterrupt:
+                    pass
+                self.notify("on_train_end", X=None, y=None)
+        return self
+
+    def _datasets(
+        self, chunks: Iterable[tuple[Any, Any]], first: Any = None
+    ) -> Iterator[Any]:
+        """The chunks encoded for training, checked against the first one."""
+        with contextlib.closing(iter(chunks)) as pairs:
+            if first is not None:
+                yield first
+                del first
+            for x, y in pairs:
+                yield self._prepare_fit(x, y, reset=False)[0]
+
+    def _stream_epoch(self, train: Iterator[Any], valid: Iterator[Any] | None) -> None:
+        self.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+        epoch = len(self.history) - 1  # as the shuffle order of fit counts it
+        with contextlib.closing(train):
+            for index, dataset in enumerate(train):
+                batches = self.get_iterator(dataset, training=True)
+                if index and hasattr(batches.loader, "set_epoch"):
+                    # The first chunk takes fit's order for the epoch; each
+                    # later one an order of its own.
+                    batches.net = None
+                    batches.loader.set_epoch(derive_seed(epoch, index))
+                self.run_single_epoch(
+                    batches, training=True, prefix="train", step_fn=self.train_step
+                )
+        if valid is not None:
+            with contextlib.closing(valid):
+                for dataset in valid:
+                    self.run_single_epoch(
+                        self.get_iterator(dataset, training=False),
+                        training=False,
+                        prefix="valid",
+                        step_fn=self.validation_step,
+                    )
+        # run_single_epoch records the count of its own call, a chunk's.
+        for prefix in ("train", "valid"):
+            count = sum(f"{prefix}_loss" in b for b in self.history[-1, "batches"])
+            if count or prefix == "train":
+                self.history.record(f"{prefix}_batch_count", count)
+        self.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+
 
 def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Defaults that differ from skorch's: silent, Message feeding, no split."""
@@ -799,6 +1043,9 @@ def _labels(y: Any) -> np.ndarray:
         y = y.detach().cpu().numpy()
     elif isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y  # several class indices per row, as skorch accepts
     return column_or_1d(y, warn=True)
 
 
@@ -815,7 +1062,14 @@ def _unique_labels(y: Any) -> np.ndarray:
 
 
 def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Indices of ``y`` in ``classes``; unknown labels raise naming them."""
+    """Indices of ``y`` in ``classes``; unknown labels raise naming them.
+
+    Integer labels none of which is a class but all of which index ``classes``
+    are already indices: skorch's ``classes=["neg", "pos"]`` names the codes
+    of an integer-coded y.
+    """
+    if _are_indices(y, classes):
+        return y.astype(np.int64)
     order = np.argsort(classes, kind="stable")
     ordered = classes[order]
     position = np.clip(np.searchsorted(ordered, y), 0, len(ordered) - 1)
@@ -827,6 +1081,17 @@ def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
             f"{classes.tolist()!r}; pass all labels as 'classes' on the first call."
         )
     return order[position].astype(np.int64)
+
+
+def _are_indices(y: np.ndarray, classes: np.ndarray) -> bool:
+    if not np.issubdtype(y.dtype, np.integer) or not len(y):
+        return False
+    if not ((y >= 0) & (y < len(classes))).all():
+        return False
+    try:
+        return not np.isin(y, classes).any()
+    except TypeError:
+        return True
 
 
 @list_skorch_params
@@ -895,10 +1160,13 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
     -----
     ``iterator_train`` and ``iterator_valid`` (default :class:`MessageLoader`)
     are called as ``iterator(message, batch_size=..., [shuffle=...,
-    random_state=...,] **iterator_*__params)`` and must yield Messages.
-    skorch's scoring callbacks see the encoded targets (class indices) and
-    predict on the internal :class:`MessageDataset`, where ``predict`` returns
-    class indices too, so ``EpochScoring("accuracy")`` is right for any labels.
+    random_state=...,] **iterator_*__params)`` and yield Messages; any other
+    iterator (a ``DataLoader``) is called with the dataset, as skorch calls it.
+    A torch Dataset as X, scipy sparse X and ``dataset=`` your own class are
+    read as skorch reads them. skorch's scoring callbacks see the encoded
+    targets (class indices) and predict on datasets, where ``predict``
+    returns class indices too, so ``EpochScoring("accuracy")`` is right for
+    any labels.
 
     A ``fit`` or ``partial_fit`` that raises leaves the net as it was before
     the call, weights, optimizer state and history included. A net given a
@@ -956,12 +1224,27 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         check_classification_targets(y)
         if first:
             self.classes_inferred_ = _unique_labels(y if classes is None else classes)
-            self.n_outputs_ = len(self.classes_)
-        codes = _encode_labels(y, np.asarray(self.classes_))
+            self.n_outputs_ = len(self._class_labels())
+            self._y_ndim_ = y.ndim
+        elif y.ndim != getattr(self, "_y_ndim_", y.ndim):
+            raise ValueError(
+                f"y has {y.ndim} dimensions but {type(self).__name__} was fitted "
+                f"on y of {self._y_ndim_}."
+            )
+        codes = _encode_labels(y.ravel(), self._class_labels()).reshape(y.shape)
         return torch.from_numpy(codes), codes
+
+    def _class_labels(self) -> np.ndarray:
+        """``classes_``, or with ``classes=[]`` (which hides ``classes_``, as in
+        skorch) the labels seen in y."""
+        if self.classes is not None and not len(self.classes):
+            return np.asarray(self.classes_inferred_)
+        return np.asarray(self.classes_)
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
+        if getattr(self, "_y_ndim_", 1) > 1:
+            return y_true  # (n, k) targets: the criterion checks its own shapes
         n_classes = self.n_outputs_
         if len(shape) != 2 or shape[1] != n_classes:
             raise ValueError(
@@ -1005,7 +1288,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         index = self.predict_proba(X).argmax(axis=1)
         if _is_internal(X) or not self._knows_classes():
             return index
-        return np.asarray(self.classes_)[index]
+        return self._class_labels()[index]
 
     def _knows_classes(self) -> bool:
         """False for a net initialised and loaded without ``classes=``: as in

@@ -19,7 +19,7 @@ import torch
 
 import fireworks_sk as fsk
 from fireworks_sk.cli import main
-from fireworks_sk.persistence import UntrustedTypesError
+from fireworks_sk.persistence import CorruptFileError, UntrustedTypesError
 from fireworks_sk.sources import SQLSource
 
 INJECTIONS = [
@@ -653,3 +653,271 @@ def test_the_crafted_route_runs_code_when_trusted(tmp_path):
     with contextlib.suppress(Exception):
         fsk.load(path, trusted=names)
     assert marker.exists()
+
+
+# --------------------------------------------- the cost of auditing a file
+# skops builds one node per ``__id__``, but its audit walks every reference to
+# a node again, and each node naming a member reads that member again. A small
+# file of references would cost exponential time or many times its own size.
+def _shared_list(depth):
+    """Lists nested ``depth`` deep, each holding the one below it twice: one
+    full copy and one bare reference to its ``__id__``. Auditing walks 2**depth
+    nodes; the file holds about 2 * depth."""
+    node = {**_json(0), "__id__": 1}
+    for level in range(2, depth + 2):
+        node = {
+            **_node(
+                "ListNode", "builtins", "list", content=[node, {"__id__": level - 1}]
+            ),
+            "__id__": level,
+        }
+    return node
+
+
+@needs_skops
+def test_a_schema_of_nested_references_is_refused_before_skops_audits_it(tmp_path):
+    # 60 levels: 3 kB that skops' audit would walk for longer than the universe.
+    path = _skops_file(tmp_path, _shared_list(60))
+    with pytest.raises(CorruptFileError, match="model.skops.fwsk.*out of proportion"):
+        fsk.load(path)
+
+
+@needs_skops
+@pytest.mark.parametrize("loader", ["NdArrayNode", "BytesNode"])
+def test_a_member_read_by_many_nodes_is_refused_before_it_is_read(tmp_path, loader):
+    # A thousand nodes naming one 1 MB member would take 1 GB, twice.
+    content = {"type": "numpy"} if loader == "NdArrayNode" else {}
+    readers = [
+        {**_node(loader, "builtins", "bytes", file="a.npy", **content), "__id__": i + 2}
+        for i in range(1000)
+    ]
+    members = {"a.npy": _npy(np.zeros(2**17))}
+    path = _skops_file(
+        tmp_path, _node("ListNode", "builtins", "list", content=readers), members
+    )
+    with pytest.raises(CorruptFileError, match="'a.npy' is read by 1000 nodes"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_shared_objects_of_a_real_model_still_load(tmp_path):
+    # The control of the tests above: a model whose state shares objects (the
+    # same array and estimator under two names) is written in full each time
+    # and loads.
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+    model = VotingClassifier([("a", LogisticRegression()), ("b", LogisticRegression())])
+    model.fit(X, y)
+    model.shared_ = {"x": model.estimators_[0].coef_, "y": model.estimators_[0].coef_}
+    path = fsk.save(model, tmp_path / "v.fwsk", format="skops")
+    loaded = fsk.load(path, trusted=["sklearn.utils._bunch.Bunch"])
+    assert loaded.named_estimators_["a"] is loaded.estimators_[0]
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+
+
+def _array_header(shape, descr):
+    """The bytes of a .npy file that states ``shape`` and holds no data."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return header.getvalue()
+
+
+@needs_skops
+@pytest.mark.parametrize("member", ["a.npy", "a.bin", "a"])
+def test_an_array_stating_more_than_it_holds_is_refused_whatever_its_name(
+    tmp_path, member
+):
+    # numpy reads any member a node names, and allocates the size its header
+    # states (64 GiB here) before reading: the member's name proves nothing.
+    array = _node("NdArrayNode", "numpy", "ndarray", type="numpy", file=member)
+    path = _skops_file(
+        tmp_path, array, {member: _array_header((2**33,), "<f8") + bytes(8)}
+    )
+    with pytest.raises(CorruptFileError, match="states 68719476736 bytes of data"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_an_array_of_many_empty_items_is_refused(tmp_path):
+    # 10**15 items of no bytes each hold 0 bytes, as stated; pandas or numpy
+    # would then spend memory and time per item.
+    array = _node("NdArrayNode", "numpy", "ndarray", type="numpy", file="a.npy")
+    path = _skops_file(tmp_path, array, {"a.npy": _array_header((10**15,), "|V0")})
+    with pytest.raises(
+        CorruptFileError, match="0 bytes of data in 1000000000000000 items"
+    ):
+        fsk.load(path)
+
+
+# ------------------------------------------------ no pickle in a skops save
+_HIDING_PLACES = {
+    "an object array": lambda net: np.array([net, None], dtype=object),
+    "a masked array in a dict": lambda net: {
+        "a": np.ma.MaskedArray(np.array([net, 1], dtype=object))
+    },
+    "a pandas Series": lambda net: {"s": pd.Series([net, 1])},
+    "a FunctionTransformer's kw_args": lambda net: __import__(
+        "sklearn.preprocessing"
+    ).preprocessing.FunctionTransformer(kw_args={"m": np.array([net], dtype=object)}),
+}
+
+
+@needs_skops
+@pytest.mark.parametrize("place", sorted(_HIDING_PLACES))
+def test_skops_save_finds_a_net_wherever_it_hides(tmp_path, place):
+    # skorch pickles its module into bytes: the file would hold a pickle.
+    holder = _HIDING_PLACES[place](fsk.TorchClassifier(max_epochs=1))
+    with pytest.raises(ValueError, match="cannot store .*pickle"):
+        fsk.save(holder, tmp_path / "m.fwsk", format="skops")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_skops
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_skops_save_refuses_pickled_bytes_in_the_state(tmp_path, protocol):
+    # What a net does to its module, done by hand: no walk of the object can
+    # tell such bytes from others, so the written members are checked.
+    import pickle
+
+    state = {"weights": pickle.dumps(_RunsCode(tmp_path / "ran"), protocol=protocol)}
+    with pytest.raises(ValueError, match="cannot store .*is a pickle"):
+        fsk.save(state, tmp_path / "m.fwsk", format="skops")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_skops
+def test_skops_save_keeps_bytes_that_are_not_pickles(tmp_path):
+    state = {"raw": b"\x80\x00 not a pickle", "zip": b"PK\x03\x04 nor a zip"}
+    path = fsk.save(state, tmp_path / "m.fwsk", format="skops")
+    assert fsk.load(path) == state
+
+
+# ------------------------------------------- sparse matrices, inflated by scipy
+def _npz(**arrays):
+    """An npz archive, deflated as scipy.sparse.save_npz writes it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in arrays.items():
+            archive.writestr(f"{name}.npy", data)
+    return buffer.getvalue()
+
+
+def _csr_members(n, data):
+    """The members of a 1 x n CSR matrix whose ``data`` member is given."""
+    return {
+        "format": _npy("csr"),
+        "shape": _npy(np.array([1, n])),
+        "indptr": _npy(np.array([0, n], dtype=np.int32)),
+        "indices": _npy(np.zeros(n, dtype=np.int32)),
+        "data": data,
+    }
+
+
+def _sparse_file(tmp_path, npz):
+    # skops trusts a sparse matrix named by the base class, unasked.
+    matrix = _node(
+        "SparseMatrixNode", "scipy.sparse._matrix", "spmatrix", type="scipy", file="m"
+    )
+    return _skops_file(tmp_path, matrix, {"m": npz})
+
+
+@needs_skops
+def test_a_sparse_matrix_inflating_out_of_proportion_is_refused(tmp_path):
+    # 64 kB of deflated zeros that scipy would inflate to 48 MiB (a thousand
+    # times as much from a larger file).
+    n = 2**22
+    path = _sparse_file(tmp_path, _npz(**_csr_members(n, _npy(np.zeros(n)))))
+    assert path.stat().st_size < 2**17
+    with pytest.raises(CorruptFileError, match="'m' states .* out of proportion"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_a_sparse_matrix_array_stating_more_than_it_holds_is_refused(tmp_path):
+    data = _array_header((2**33,), "<f8") + bytes(8)
+    path = _sparse_file(tmp_path, _npz(**_csr_members(1, data)))
+    with pytest.raises(CorruptFileError, match="states 68719476736 bytes of data"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_a_real_sparse_matrix_still_loads(tmp_path):
+    # The control of the tests above: an identity matrix of 100,000 rows, which
+    # save_npz deflates six times.
+    import scipy.sparse
+
+    matrix = scipy.sparse.identity(100_000, format="csr")
+    path = fsk.save({"m": matrix}, tmp_path / "s.fwsk", format="skops")
+    loaded = fsk.load(path, trusted=["scipy.sparse._csr.csr_matrix"])
+    assert (loaded["m"] != matrix).nnz == 0
+
+
+@needs_skops
+@pytest.mark.parametrize("scalar", ["bytes_", "void"])
+def test_a_numpy_scalar_built_from_a_number_is_refused(tmp_path, scalar):
+    # numpy.bytes_(array(2_000_000_000)) is 2 GB of zero bytes: a 1 kB file,
+    # trusted by default, would fill that memory while loading.
+    array = _node("NdArrayNode", "numpy", scalar, type="numpy", file="a.npy")
+    members = {"a.npy": _npy(np.array(2_000_000_000))}
+    path = _skops_file(tmp_path, array, members)
+    with pytest.raises(
+        CorruptFileError, match=f"numpy.{scalar} from an array of int64"
+    ):
+        fsk.load(path)
+
+
+@needs_skops
+def test_numpy_scalars_of_a_real_model_still_load(tmp_path):
+    state = {"i": np.int64(3), "f": np.float64(1.5), "v": np.void(b"\x01\x02")}
+    assert fsk.load(fsk.save(state, tmp_path / "s.fwsk", format="skops")) == state
+
+
+def _generator_file(tmp_path, pool_size, members=None, before=None):
+    """A saved numpy Generator, trusted by default, whose seed sequence states
+    the ``pool_size`` node given; ``before``, a node placed ahead of it."""
+    saved = fsk.save(
+        {"rng": np.random.default_rng(0)}, tmp_path / "g.fwsk", format="skops"
+    )
+    with zipfile.ZipFile(saved) as outer:
+        payload = zipfile.ZipFile(io.BytesIO(outer.read("payload")))
+        schema = json.loads(payload.read("schema.json"))
+    seed_seq = schema["content"]["rng"]["content"]["seed_seq"]["content"]
+    assert json.loads(seed_seq["pool_size"]["content"]) == 4
+    seed_seq["pool_size"] = pool_size
+    if before is not None:
+        schema["content"] = {"before": before, **schema["content"]}
+        schema["key_types"]["content"].append(_node("TypeNode", "builtins", "str"))
+    return _skops_file(tmp_path, schema, members)
+
+
+@needs_skops
+@pytest.mark.parametrize("how", ["number", "numpy scalar", "reference"])
+def test_a_seed_sequence_of_a_huge_pool_is_refused(tmp_path, how):
+    # numpy mixes a SeedSequence's pool in time quadratic in its size: a pool
+    # of ten million words would take hours while loading.
+    huge = {**_json(10_000_000), "__id__": 99}
+    pool_size, members, before = {
+        "number": (huge, None, None),
+        "numpy scalar": (
+            _node("NdArrayNode", "numpy", "int64", type="numpy", file="n.npy"),
+            {"n.npy": _npy(np.int64(10_000_000))},
+            None,
+        ),
+        # A 4 whose __id__ is that of the huge number, read first: skops
+        # takes the number it built for that __id__.
+        "reference": ({**_json(4), "__id__": 99}, None, huge),
+    }[how]
+    path = _generator_file(tmp_path, pool_size, members, before)
+    with pytest.raises(CorruptFileError, match="pool_size"):
+        fsk.load(path)
+
+
+@needs_skops
+def test_a_saved_generator_still_loads_and_draws_the_same(tmp_path):
+    rng = np.random.default_rng(7)
+    path = fsk.save({"rng": rng}, tmp_path / "g.fwsk", format="skops")
+    assert fsk.load(path)["rng"].random() == rng.random()

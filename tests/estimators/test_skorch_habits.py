@@ -1,0 +1,260 @@
+"""skorch's habits on the Torch estimators: datasets, splits, callbacks, classes."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+from scipy import sparse
+from skorch.callbacks import Callback, EpochScoring, InputShapeSetter
+from skorch.dataset import Dataset, ValidSplit
+from skorch.exceptions import SkorchAttributeError
+from skorch.helper import predefined_split
+from skorch.history import History
+from torch import nn
+
+from fireworks_sk import TorchClassifier
+from fireworks_sk.estimators import MessageDataset
+
+
+class EndlessDataset(torch.utils.data.Dataset):
+    """A Dataset whose __getitem__ never raises IndexError (a common sight)."""
+
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.full((3,), float(i % 2)), i % 2
+
+
+def test_dataset_as_x_is_read_by_its_length_as_in_skorch():
+    dataset = EndlessDataset()
+    clf = TorchClassifier(nn.Linear, module__in_features=3, module__out_features=2)
+    clf.set_params(max_epochs=2, batch_size=4, random_state=0).fit(
+        dataset, np.arange(10) % 2
+    )
+    assert clf.classes_.tolist() == [0, 1]
+    assert clf.history[-1, "batches"][-1]["train_batch_size"] == 2
+    assert clf.predict(dataset).shape == (10,)
+
+
+def test_tensor_dataset_as_x_trains_as_in_skorch(coded):
+    X, y = coded
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+    clf.set_params(max_epochs=3, random_state=0).fit(dataset, y)
+    assert clf.history[-1, "train_loss"] < clf.history[0, "train_loss"]
+    assert clf.predict(dataset).shape == (60,)
+
+
+def test_data_loader_as_iterator_reads_message_datasets(coded):
+    X, y = coded
+    clf = TorchClassifier(
+        max_epochs=2, iterator_train=torch.utils.data.DataLoader, random_state=0
+    ).fit(X, y)
+    assert len(clf.history) == 2 and clf.predict(X).shape == (60,)
+
+
+@pytest.fixture
+def coded():
+    """Integer-coded labels 0/1 and float32 inputs, as skorch users have them."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    return X, (X[:, 0] > 0).astype(np.int64)
+
+
+def test_predefined_split_takes_a_skorch_dataset_of_user_labels(blobs):
+    X, y = blobs
+    valid = Dataset(X[:30], y[:30])
+    clf = TorchClassifier(
+        max_epochs=2, train_split=predefined_split(valid), random_state=0
+    ).fit(X, y)
+    assert np.isfinite(clf.history[:, "valid_loss"]).all()
+
+
+def test_input_shape_setter_reads_the_users_x(coded):
+    X, y = coded
+
+    class Net(nn.Module):
+        def __init__(self, input_dim=1):
+            super().__init__()
+            self.layer = nn.Linear(input_dim, 2)
+
+        def forward(self, x):
+            return self.layer(x)
+
+    clf = TorchClassifier(
+        Net, max_epochs=1, callbacks=[InputShapeSetter()], random_state=0
+    ).fit(X, y)
+    assert clf.module_.layer.in_features == 4
+
+
+def test_callbacks_see_x_and_y_as_passed_to_fit(blobs):
+    X, y = blobs
+    seen = []
+
+    class Spy(Callback):
+        def on_train_begin(self, net, X=None, y=None, **kwargs):
+            seen.append((X, y))
+
+    TorchClassifier(max_epochs=1, callbacks=[Spy()]).fit(X, y)
+    assert seen[0][0] is X and seen[0][1] is y
+
+
+def test_scoring_without_caching_gets_the_true_targets(coded):
+    X, y = coded
+    scoring = EpochScoring("accuracy", use_caching=False, name="acc")
+    clf = TorchClassifier(
+        max_epochs=2, train_split=ValidSplit(3), callbacks=[scoring], random_state=0
+    ).fit(X, y)
+    assert 0.0 <= clf.history[-1, "acc"] <= 1.0
+    clf.set_params(use_caching=False).fit(X, y)
+    assert 0.0 <= clf.history[-1, "valid_acc"] <= 1.0
+
+
+def test_train_split_may_read_dataset_x_and_y_and_rebuild_it(coded):
+    X, y = coded
+
+    def split(dataset, y):
+        keep = type(dataset)(dataset.X[:40], dataset.y[:40])
+        return keep, type(dataset)(dataset.X[40:], dataset.y[40:])
+
+    clf = TorchClassifier(max_epochs=1, train_split=split).fit(X, y)
+    assert clf.history[-1, "valid_loss"] > 0
+    assert clf.history[-1, "batches"][-1]["valid_batch_size"] == 20
+
+
+def test_message_dataset_x_and_y_round_trip():
+    inputs = {"a": torch.zeros(4, 2), "b": torch.ones(4)}
+    ds = MessageDataset(inputs, torch.arange(4))
+    again = type(ds)(ds.X, ds.y)
+    assert set(again.X) == {"a", "b"} and not again.positional
+    assert MessageDataset(torch.zeros(4, 3)).positional
+    with pytest.raises(ValueError, match="X has 4 rows but y has 3"):
+        MessageDataset(torch.zeros(4, 3), torch.arange(3))
+
+
+def test_classes_name_integer_coded_labels(coded):
+    X, y = coded
+    clf = TorchClassifier(max_epochs=1, classes=["neg", "pos"]).fit(X, y)
+    assert clf.classes_.tolist() == ["neg", "pos"]
+    assert set(clf.predict(X)) <= {"neg", "pos"}
+
+
+def test_integer_labels_outside_the_classes_are_still_refused(coded):
+    X, y = coded
+    with pytest.raises(ValueError, match=r"labels \[3\] that are not in classes_"):
+        TorchClassifier(max_epochs=1, classes=[0, 1, 2]).fit(X, y + 2 * y)
+
+
+def test_empty_classes_hide_classes_as_in_skorch(coded):
+    X, y = coded
+    clf = TorchClassifier(max_epochs=1, classes=[]).fit(X, y)
+    with pytest.raises(AttributeError, match="has no attribute 'classes_'"):
+        clf.classes_  # noqa: B018
+    assert set(clf.predict(X)) <= {0, 1}
+
+
+def test_subclass_may_set_a_module_before_init(coded):
+    class Net(TorchClassifier):
+        def __init__(self, *args, **kwargs):
+            self.module2 = nn.Linear(4, 2)
+            super().__init__(*args, **kwargs)
+
+    clf = Net(max_epochs=1)
+    assert isinstance(clf.module2, nn.Linear)
+    clf.fit(*coded)
+    with pytest.raises(SkorchAttributeError, match="outside of an initialize"):
+        clf.module3 = nn.Linear(4, 2)
+
+
+def test_history_passed_in_is_kept(coded):
+    class MyHistory(History):
+        pass
+
+    clf = TorchClassifier(max_epochs=2, history=MyHistory()).fit(*coded)
+    assert isinstance(clf.history, MyHistory) and len(clf.history) == 2
+
+
+class TaggedDataset(Dataset):
+    """skorch's Dataset with an extra argument, as users subclass it."""
+
+    def __init__(self, X, y=None, *, tag=None):
+        super().__init__(X, y)
+        self.tag = tag
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"dataset": TaggedDataset, "dataset__tag": "a"},
+        {"dataset": partial(TaggedDataset, tag="a")},
+    ],
+    ids=["class-and-arguments", "partial"],
+)
+def test_dataset_may_be_your_own_as_in_skorch(coded, params):
+    X, y = coded
+    clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+    clf.set_params(max_epochs=1, **params).fit(X, y)
+    assert clf.get_dataset(X).tag == "a"
+    assert clf.predict(X).shape == (60,)
+
+
+def test_dataset_instance_with_arguments_is_refused_as_in_skorch(coded):
+    clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+    clf.set_params(max_epochs=1, dataset=Dataset(*coded), dataset__tag="a")
+    with pytest.raises(TypeError, match="Trying to pass an initialized Dataset"):
+        clf.fit(*coded)
+
+
+def test_sparse_input_is_densified_as_batches_are_read(coded):
+    X, y = coded
+    matrix = sparse.csr_matrix(np.where(np.abs(X) > 0.5, X, 0))
+    clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+    clf.set_params(max_epochs=2, random_state=0).fit(matrix, y)
+    assert np.array_equal(clf.predict(matrix), clf.predict(matrix.toarray()))
+
+
+def test_sparse_input_keeps_string_labels_and_the_default_module(blobs):
+    X, y = blobs
+    clf = TorchClassifier(max_epochs=2, random_state=0).fit(sparse.csr_matrix(X), y)
+    assert set(clf.predict(sparse.csr_matrix(X))) <= set(clf.classes_)
+    with pytest.raises(ValueError, match="X has 3 features, but TorchClassifier"):
+        clf.predict(sparse.csr_matrix(X[:, :3]))
+
+
+class TwoHeads(nn.Module):
+    """Three class scores for each of two targets: output (n, 3, 2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(4, 6)
+
+    def forward(self, x):
+        return self.layer(x).reshape(-1, 3, 2)
+
+
+def test_classifier_takes_several_class_indices_per_row(coded):
+    X, _ = coded
+    y = np.random.default_rng(1).choice(["a", "b", "c"], size=(60, 2))
+    clf = TorchClassifier(TwoHeads, max_epochs=2, random_state=0).fit(X, y)
+    assert clf.classes_.tolist() == ["a", "b", "c"]
+    assert clf.predict(X).shape == (60, 2)
+    assert set(clf.predict(X).ravel()) <= {"a", "b", "c"}
+    with pytest.raises(ValueError, match="y has 1 dimensions but TorchClassifier"):
+        clf.partial_fit(X, y[:, 0])
+
+
+def test_dataset_as_x_is_shuffled_by_random_state(coded):
+    X, y = coded
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+
+    def weights(seed, **params):
+        clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
+        clf.set_params(max_epochs=2, batch_size=8, random_state=seed, **params)
+        return clf.fit(dataset, y).module_.weight.detach().clone()
+
+    assert torch.equal(weights(0), weights(0))
+    assert not torch.equal(weights(0), weights(0, iterator_train__shuffle=False))
