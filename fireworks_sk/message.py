@@ -94,15 +94,23 @@ class _Block:
     """Columns of one numpy dtype held together, as pandas holds them.
 
     ``frame`` owns the values (so pandas' copy-on-write guards them) and
-    ``values`` is its ``(n, k)`` read-only array, a view: a Pipe acting on all
-    ``k`` columns does one numpy operation instead of one per pandas Series.
+    ``values`` is its ``(n, k)`` read-only array, read on first use (a view
+    when pandas holds the columns together): a Pipe acting on all ``k``
+    columns does one numpy operation instead of one per pandas Series.
     """
 
-    __slots__ = ("frame", "values")
+    __slots__ = ("_values", "dtype", "frame")
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, dtype: np.dtype) -> None:
         self.frame = frame
-        self.values = frame.to_numpy()
+        self.dtype = dtype
+        self._values: np.ndarray | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            self._values = self.frame.to_numpy()
+        return self._values
 
 
 class _BlockColumn:
@@ -121,11 +129,11 @@ class _BlockColumn:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.block.values.dtype
+        return self.block.dtype
 
     @property
     def shape(self) -> tuple[int]:
-        return (self.block.values.shape[0],)
+        return (self.block.frame.shape[0],)
 
     def series(self) -> pd.Series:
         # Built once: every Message that shares this column shares its Series,
@@ -148,7 +156,7 @@ def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
         if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
             while stop < len(dtypes) and dtypes[stop] == dtype:
                 stop += 1
-            block = _Block(by_position[start:stop])
+            block = _Block(by_position[start:stop], dtype)
             for position, name in enumerate(frame.columns[start:stop]):
                 columns[_checked_name(name)] = _BlockColumn(block, position)
         else:
@@ -240,7 +248,7 @@ def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Me
     column keeps its position.
     """
     frame = pd.DataFrame(values, columns=list(names), copy=False)
-    block = _Block(frame)
+    block = _Block(frame, values.dtype)
     entries = dict(message._entries)
     for position, name in enumerate(names):
         entries[name] = _BlockColumn(block, position)
