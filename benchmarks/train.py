@@ -131,7 +131,8 @@ def predict_frame(rows: int, width: int = 60) -> tuple[pd.DataFrame, np.ndarray]
     return frame, y
 
 
-def p50_ms(model, row: pd.DataFrame, repeats: int) -> float:
+def latency_ms(model, row: pd.DataFrame, repeats: int) -> tuple[float, float]:
+    """p50 and best of ``predict`` on ``row``, in ms."""
     for _ in range(20):
         model.predict(row)
     times = []
@@ -139,7 +140,7 @@ def p50_ms(model, row: pd.DataFrame, repeats: int) -> float:
         start = time.perf_counter()
         model.predict(row)
         times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    return statistics.median(times) * 1e3, min(times) * 1e3
 
 
 def fitted_pipelines(width: int) -> tuple[Pipeline, Pipeline, pd.DataFrame]:
@@ -169,7 +170,7 @@ def fitted_pipelines(width: int) -> tuple[Pipeline, Pipeline, pd.DataFrame]:
     return ours, theirs, frame
 
 
-def predict_rows(repeats: int, width: int = 60) -> dict[str, float]:
+def predict_rows(repeats: int, width: int = 60) -> dict[str, tuple[float, float]]:
     ours, theirs, frame = fitted_pipelines(width)
     numeric = [c for c in frame.columns if c.startswith("f")]
     numeric_net = TorchClassifier(MLP, module__n_in=width, **net_params(1))
@@ -178,23 +179,23 @@ def predict_rows(repeats: int, width: int = 60) -> dict[str, float]:
     features = ours[:-1].transform(row)
     matrix = theirs[:-1].transform(row)
     return {
-        "Pipeline(Pipes + TorchClassifier), 1-row DataFrame": p50_ms(
+        "Pipeline(Pipes + TorchClassifier), 1-row DataFrame": latency_ms(
             ours, row, repeats
         ),
-        "Pipeline(ColumnTransformer + skorch), 1-row DataFrame": p50_ms(
+        "Pipeline(ColumnTransformer + skorch), 1-row DataFrame": latency_ms(
             theirs, row, repeats
         ),
-        "TorchClassifier alone, 1-row Message": p50_ms(ours[-1], features, repeats),
-        f"TorchClassifier alone, 1-row numeric DataFrame ({width} columns)": p50_ms(
+        "TorchClassifier alone, 1-row Message": latency_ms(ours[-1], features, repeats),
+        f"TorchClassifier alone, 1-row numeric DataFrame ({width} columns)": latency_ms(
             numeric_net, row[numeric], repeats
         ),
-        "skorch NeuralNetClassifier alone, 1-row ndarray": p50_ms(
+        "skorch NeuralNetClassifier alone, 1-row ndarray": latency_ms(
             theirs[-1], matrix, repeats
         ),
-        "Pipes alone (transform), 1-row DataFrame": p50_ms(
+        "Pipes alone (transform), 1-row DataFrame": latency_ms(
             _Transformer(ours[:-1]), row, repeats
         ),
-        "ColumnTransformer alone, 1-row DataFrame": p50_ms(
+        "ColumnTransformer alone, 1-row DataFrame": latency_ms(
             _Transformer(theirs[:-1]), row, repeats
         ),
     }
@@ -268,7 +269,7 @@ def _ratio_line(
     )
 
 
-def report(epochs: dict[str, tuple], latency: dict[int, dict[str, float]]) -> str:
+def report(epochs: dict[str, tuple], latency: dict[int, dict[str, tuple]]) -> str:
     best = {name: min(times) for name, (times, _) in epochs.items()}
     base = best["plain torch loop"]
     skorch = best["skorch NeuralNetClassifier (ndarray)"]
@@ -293,15 +294,19 @@ def report(epochs: dict[str, tuple], latency: dict[int, dict[str, float]]) -> st
     for width, rows in latency.items():
         lines += [
             "",
-            f"| single-row predict, {width} numeric + 2 string columns | p50 (ms) |",
-            "|---|---|",
+            f"| single-row predict, {width} numeric + 2 string columns | p50 (ms) "
+            "| best (ms) |",
+            "|---|---|---|",
         ]
-        lines += [f"| {name} | {value:.3f} |" for name, value in rows.items()]
+        lines += [
+            f"| {name} | {p50:.3f} | {best:.3f} |" for name, (p50, best) in rows.items()
+        ]
         ours = rows["Pipeline(Pipes + TorchClassifier), 1-row DataFrame"]
         theirs = rows["Pipeline(ColumnTransformer + skorch), 1-row DataFrame"]
         lines.append(
-            f"\nPipes / ColumnTransformer+skorch p50, {width} numeric columns: "
-            f"{ours / theirs:.2f} (target <= 0.1)"
+            f"\nPipes / ColumnTransformer+skorch, {width} numeric columns: p50 "
+            f"{ours[0] / theirs[0]:.2f}, best {ours[1] / theirs[1]:.2f} "
+            "(target <= 0.1)"
         )
     return "\n".join(lines)
 

@@ -189,12 +189,17 @@ class MessageLoader:
         devices = {c.device for _, c in columns if isinstance(c, torch.Tensor)}
         chunks = {device: order.to(device).split(self.batch_size) for device in devices}
         cpu_chunks = order.split(self.batch_size)
+        # Each column with the chunks it gathers by: per batch, only the gathers.
+        plan = [
+            (name, col, chunks[col.device] if isinstance(col, torch.Tensor) else None)
+            for name, col in columns
+        ]
         for i, index in enumerate(cpu_chunks):
             batch = {
-                name: col.index_select(0, chunks[col.device][i])
-                if isinstance(col, torch.Tensor)
+                name: col.index_select(0, own[i])
+                if own is not None
                 else _take(col, index)
-                for name, col in columns
+                for name, col, own in plan
             }
             yield self._batch(batch, len(index))
 

@@ -24,6 +24,6 @@ def test_benchmark_script_runs_and_prints_its_tables():
     assert "| plain torch loop |" in result.stdout
     assert "| Pipeline(Pipes + TorchClassifier), 1-row DataFrame |" in result.stdout
     for width in (8, 60):
-        assert f"ColumnTransformer+skorch p50, {width} numeric" in result.stdout
+        assert f"ColumnTransformer+skorch, {width} numeric" in result.stdout
     assert "| ratio MessageLoader / randperm + index_select |" in result.stdout
     assert "| ratio Pipes + TorchClassifier / skorch |" in result.stdout
