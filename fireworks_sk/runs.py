@@ -35,7 +35,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 from skorch.dataset import ValidSplit
 
-from fireworks_sk import pipes
+from fireworks_sk import pipes, sources
 from fireworks_sk.exceptions import FireworksError
 from fireworks_sk.persistence import _versions, save
 from fireworks_sk.sources._files import regular_file
@@ -80,6 +80,9 @@ _KEYS = {
     "search": {"cv", "scoring", "grid"},
 }
 _SOURCES = ("csv", "parquet", "sql", "penguins")
+# Rows per chunk when a run reads its data: every row at once (the most a
+# database driver fetches in one call).
+_WHOLE = 2**31 - 1
 
 
 class ConfigError(FireworksError, ValueError):
@@ -283,24 +286,44 @@ def _check_type(name: Any, allowed: tuple[str, ...], where: str) -> None:
 
 
 def read_data(data: Mapping[str, Any]) -> pd.DataFrame:
-    """The training table named by a config's ``data`` section."""
-    source = data["source"]
-    if source == "penguins":
+    """The training table named by a config's ``data`` section.
+
+    Files and queries are read through :mod:`fireworks_sk.sources`, in one
+    chunk, so pandas infers each column's dtype from all its values.
+    """
+    if data["source"] == "penguins":
         from fireworks_sk.datasets import load_penguins
 
         frame = load_penguins()
-    elif source in ("csv", "parquet"):
-        path = Path(_required(data, "path"))
-        if not path.exists():
-            raise FileNotFoundError(f"No data file at {str(path)!r}.")
-        regular_file(path, "data.path")
-        frame = pd.read_csv(path) if source == "csv" else pd.read_parquet(path)
     else:
-        frame = _read_sql(_required(data, "url"), _required(data, "query"))
+        frame = _read_source(_source(data))
     _check_columns(frame, data)
     if data.get("columns"):
         frame = frame[[*data["columns"], data["target"]]]
     return frame
+
+
+def _source(data: Mapping[str, Any]) -> sources.Source:
+    """The source of a config's ``csv``, ``parquet`` or ``sql`` data."""
+    if data["source"] == "sql":
+        query = _required(data, "query")
+        return sources.SQLSource(_required(data, "url"), query, _WHOLE)
+    path = Path(_required(data, "path"))
+    if not path.exists():
+        raise FileNotFoundError(f"No data file at {str(path)!r}.")
+    # One file: a directory would be read whole by ParquetSource.
+    regular_file(path, "data.path")
+    if data["source"] == "csv":
+        return sources.CSVSource(path, _WHOLE)
+    return sources.ParquetSource(path, _WHOLE)
+
+
+def _read_source(source: sources.Source) -> pd.DataFrame:
+    """All rows of ``source`` as one table (Parquet row groups are concatenated)."""
+    frames = [message.to_dataframe() for message in source]
+    if not frames:
+        raise ConfigError(f"The data of {source!r} has no rows; a run needs rows.")
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _check_columns(frame: pd.DataFrame, data: Mapping[str, Any]) -> None:
@@ -329,19 +352,6 @@ def _required(data: Mapping[str, Any], key: str) -> Any:
     if key not in data:
         raise ConfigError(f"data.source {data['source']!r} needs the key 'data.{key}'.")
     return data[key]
-
-
-def _read_sql(url: str, query: str) -> pd.DataFrame:
-    try:
-        import sqlalchemy
-    except ImportError as exc:
-        raise ImportError("SQL data needs: pip install 'fireworks-sk[sql]'.") from exc
-    engine = sqlalchemy.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return pd.read_sql(sqlalchemy.text(query), connection)
-    finally:
-        engine.dispose()
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

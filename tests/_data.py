@@ -1,12 +1,16 @@
-"""Test data: Messages of every column kind, and helpers to check values."""
+"""Test data: Messages of every column kind, every Pipe, and helpers to check values."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import clone
 
-from fireworks_sk import Message
+from fireworks_sk import Message, pipes
 
 N_ROWS = 60
 
@@ -86,3 +90,35 @@ def shops_frame(rows: int = 240, labels: tuple = ("no", "yes")) -> pd.DataFrame:
     positive = frame["a"] + 4 * (frame["shop"] == "east") > 11
     frame["label"] = np.where(positive, labels[1], labels[0])
     return frame
+
+
+# Every public Pipe type; a new one appears in every test that uses the list.
+PIPE_TYPES = tuple(
+    getattr(pipes, name)
+    for name in pipes.__all__
+    if name not in ("Pipe", "StatefulPipe")
+)
+
+
+def every_pipe(
+    configured: Mapping[type, Any] | None = None, exclude: tuple[type, ...] = ()
+) -> list:
+    """One new instance of each Pipe type, in PIPE_TYPES order.
+
+    ``configured`` maps a type to the instance to use for it (columns that
+    suit a test's data); other types get their defaults, a Junction two
+    branches. ``exclude`` leaves types out; say why where it is used.
+    """
+    default = {
+        pipes.Junction: pipes.Junction(
+            [("scale", pipes.BatchNormalizer()), ("keep", pipes.SelectColumns())]
+        )
+    }
+    chosen = {**default, **(configured or {})}
+    unknown = set(chosen) - set(PIPE_TYPES)
+    assert not unknown, f"not Pipe types: {unknown}"
+    return [
+        clone(chosen[kind]) if kind in chosen else kind()
+        for kind in PIPE_TYPES
+        if kind not in exclude
+    ]

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 import weakref
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from skorch.dataset import ValidSplit
 
 import fireworks_sk.cli as cli
 from fireworks_sk import (
@@ -24,12 +28,20 @@ from fireworks_sk import (
     OneHot,
     Stack,
     TorchClassifier,
+    inspect,
     load,
     save,
 )
 from fireworks_sk.cli import main
 from fireworks_sk.datasets import load_penguins
-from fireworks_sk.runs import curve_title, demo_config, load_config, run
+from fireworks_sk.runs import (
+    ConfigError,
+    curve_title,
+    demo_config,
+    load_config,
+    read_data,
+    run,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,12 +105,46 @@ def test_train_writes_model_record_and_curve(trained, penguins_csv):
     assert record["config"]["data"]["source"] == "csv"
     assert record["data"]["rows"] == len(pd.read_csv(penguins_csv))
     assert len(record["data"]["fingerprint"]) == 64
-    assert {"torch", "scikit-learn"} <= set(record["versions"])
-    assert 0.0 <= record["metrics"]["test"]["accuracy"] <= 1.0
-    assert record["best_params"]["model__lr"] in (0.01, 0.03)
-    assert record["learning_curve"] in (None, "learning_curve.png")
-    if record["learning_curve"]:
+    assert record["versions"] == inspect(trained / "model.fwsk")["versions"]
+    assert record["versions"]["torch"] == metadata.version("torch")
+    assert record["versions"]["scikit-learn"] == metadata.version("scikit-learn")
+    search, X_test, y_test = _same_search_by_hand(penguins_csv)
+    assert record["best_params"] == search.best_params_
+    assert record["cv_score"] == search.best_score_
+    expected = accuracy_score(y_test, search.predict(X_test))
+    assert record["metrics"]["test"]["accuracy"] == expected
+    if importlib.util.find_spec("matplotlib") is None:
+        assert record["learning_curve"] is None
+    else:
+        assert record["learning_curve"] == "learning_curve.png"
         assert (trained / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _same_search_by_hand(penguins_csv):
+    """CONFIG's search, built and fitted without runs.py: (search, X_test, y_test)."""
+    frame = pd.read_csv(penguins_csv)
+    X, y = frame.drop(columns="species"), frame["species"].to_numpy()
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=3, stratify=y
+    )
+    model = Pipeline(
+        [
+            ("scale", BatchNormalizer()),
+            ("onehot", OneHot(columns=["island", "sex"])),
+            ("stack", Stack()),
+            (
+                "model",
+                TorchClassifier(
+                    random_state=3,
+                    max_epochs=4,
+                    batch_size=64,
+                    train_split=ValidSplit(0.2, stratified=True, random_state=3),
+                ),
+            ),
+        ]
+    )
+    search = GridSearchCV(model, {"model__lr": [0.01, 0.03]}, cv=2)
+    return search.fit(X_train, y_train), X_test, y_test
 
 
 def test_training_twice_with_one_seed_gives_the_same_record(tmp_path, penguins_csv):
@@ -129,6 +175,50 @@ def test_train_reads_a_sqlite_source(tmp_path):
     assert record["data"]["rows"] == len(load_penguins().dropna())
 
 
+def _written(tmp_path, source):
+    """The penguins (missing values kept) as a ``data`` section of ``source``."""
+    frame = load_penguins()
+    if source == "csv":
+        frame.to_csv(tmp_path / "p.csv", index=False)
+        return {"path": str(tmp_path / "p.csv")}
+    if source == "parquet":
+        # Several row groups: the run reads them all, as one table.
+        frame.to_parquet(tmp_path / "p.parquet", row_group_size=50)
+        return {"path": str(tmp_path / "p.parquet")}
+    with sqlite3.connect(tmp_path / "p.db") as connection:
+        frame.to_sql("penguins", connection, index=False)
+    return {"url": f"sqlite:///{tmp_path / 'p.db'}", "query": "SELECT * FROM penguins"}
+
+
+@pytest.mark.parametrize("source", ["csv", "parquet", "sql"])
+def test_read_data_reads_what_pandas_reads(tmp_path, source):
+    data = {"source": source, "target": "species", **_written(tmp_path, source)}
+    if source == "csv":
+        expected = pd.read_csv(data["path"])
+    elif source == "parquet":
+        expected = pd.read_parquet(data["path"])
+    else:
+        with sqlite3.connect(tmp_path / "p.db") as connection:
+            expected = pd.read_sql("SELECT * FROM penguins", connection)
+    pd.testing.assert_frame_equal(read_data(data), expected)
+
+
+def test_read_data_infers_a_csv_dtype_from_every_row(tmp_path):
+    # An integer column whose first missing value comes late is float
+    # throughout, as pandas.read_csv reads it, not refused as a dtype change.
+    rows = [*map(str, range(100_000)), ""]
+    pd.DataFrame({"n": rows, "species": "a"}).to_csv(tmp_path / "d.csv", index=False)
+    data = {"source": "csv", "path": str(tmp_path / "d.csv"), "target": "species"}
+    assert read_data(data)["n"].dtype == np.float64
+
+
+def test_read_data_refuses_data_without_rows(tmp_path):
+    (tmp_path / "empty.csv").write_text("bill_length_mm,species\n")
+    data = {"source": "csv", "path": str(tmp_path / "empty.csv"), "target": "species"}
+    with pytest.raises(ConfigError, match=r"empty\.csv'.* has no rows"):
+        read_data(data)
+
+
 def test_predict_writes_one_prediction_per_row(trained, penguins_csv, tmp_path):
     data = pd.read_csv(penguins_csv).drop(columns="species")
     data.to_csv(tmp_path / "new.csv", index=False)
@@ -147,7 +237,8 @@ def test_predict_writes_one_prediction_per_row(trained, penguins_csv, tmp_path):
     predictions = pd.read_csv(out)
     assert list(predictions.columns) == ["prediction"]
     assert len(predictions) == len(data)
-    assert set(predictions["prediction"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    expected = load(trained / "model.fwsk").predict(data)
+    assert predictions["prediction"].tolist() == list(expected)
 
 
 def test_predict_reads_sql(trained, penguins_csv, tmp_path):

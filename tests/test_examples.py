@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,11 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "MPLBACKEND": "Agg"}
 
 
-def test_every_example_is_collected():
-    assert len(EXAMPLES) >= 6, [path.name for path in EXAMPLES]
+@pytest.mark.parametrize("page", ["README.md", "docs/getting-started.md"])
+def test_the_examples_run_are_the_ones_the_pages_list(page):
+    text = (ROOT / page).read_text(encoding="utf-8")
+    listed = set(re.findall(r"`(\w+\.py)`", text))
+    assert {path.name for path in EXAMPLES} == listed
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)

@@ -12,7 +12,6 @@ from sklearn.pipeline import make_pipeline
 from fireworks_sk import (
     BatchNormalizer,
     DropColumns,
-    FunctionPipe,
     Impute,
     IndexEncoder,
     Junction,
@@ -23,22 +22,26 @@ from fireworks_sk import (
     TorchClassifier,
     ToTensor,
 )
+from tests._data import every_pipe
 
 pl = pytest.importorskip("polars")
 pa = pytest.importorskip("pyarrow")
 
-PIPES = [
-    BatchNormalizer(["a"]),
-    OneHot(["s"]),
-    IndexEncoder(["s"]),
-    ToTensor(["a", "n"]),
-    Stack(["a", "n"]),
-    SelectColumns(["a", "s"]),
-    DropColumns(["n"]),
-    FunctionPipe(),
-    Impute(["a", "s"], strategy="most_frequent"),
-    Junction([("scale", BatchNormalizer(["a"])), ("codes", IndexEncoder(["s"]))]),
-]
+PIPES = every_pipe(
+    {
+        BatchNormalizer: BatchNormalizer(["a"]),
+        OneHot: OneHot(["s"]),
+        IndexEncoder: IndexEncoder(["s"]),
+        ToTensor: ToTensor(["a", "n"]),
+        Stack: Stack(["a", "n"]),
+        SelectColumns: SelectColumns(["a", "s"]),
+        DropColumns: DropColumns(["n"]),
+        Impute: Impute(["a", "s"], strategy="most_frequent"),
+        Junction: Junction(
+            [("scale", BatchNormalizer(["a"])), ("codes", IndexEncoder(["s"]))]
+        ),
+    }
+)
 
 
 def pandas_frame() -> pd.DataFrame:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import re
 import struct
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import textwrap
 import zipfile
 import zlib
+from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,6 @@ from fireworks_sk import (
     SchemaError,
     SelectColumns,
     Stack,
-    ToTensor,
     inspect,
     load,
     save,
@@ -42,6 +43,7 @@ from fireworks_sk.persistence import (
     UntrustedTypesError,
     VersionMismatchWarning,
 )
+from tests._data import PIPE_TYPES, every_pipe
 
 
 def double_x(message):
@@ -102,9 +104,9 @@ def test_inspect_reads_the_manifest(tmp_path, pipeline):
     manifest = inspect(path)
     assert manifest["format"] == "joblib"
     assert manifest["object"] == "sklearn.pipeline.Pipeline"
-    assert {"torch", "scikit-learn", "pandas", "numpy", "python"} <= set(
-        manifest["versions"]
-    )
+    packages = ["fireworks-sk", "torch", "scikit-learn", "skorch", "pandas", "numpy"]
+    expected = {name: metadata.version(name) for name in packages}
+    assert manifest["versions"] == {"python": platform.python_version(), **expected}
     assert [c["name"] for c in manifest["input_schema"]] == ["x", "size", "n"]
     assert manifest["input_schema"][0] == {
         "name": "x",
@@ -220,23 +222,27 @@ def test_trusted_is_refused_for_joblib_files(tmp_path, pipeline):
 
 def _fitted_pipes(frame):
     message = Message(frame).assign(t=torch.arange(60.0).reshape(30, 2).repeat(2, 1))
-    pipes = [
-        BatchNormalizer(),
-        OneHot(min_frequency=5),
-        IndexEncoder(handle_unknown="ignore"),
-        ToTensor(),
-        Stack(["x", "t"]),
-        SelectColumns(["x", "size"]),
-        DropColumns(["n"]),
-        Junction([("scale", BatchNormalizer(["x"])), ("codes", IndexEncoder(["n"]))]),
+    pipes = every_pipe(
+        {
+            OneHot: OneHot(min_frequency=5),
+            IndexEncoder: IndexEncoder(handle_unknown="ignore"),
+            Stack: Stack(["x", "t"]),
+            SelectColumns: SelectColumns(["x", "size"]),
+            DropColumns: DropColumns(["n"]),
+            Junction: Junction(
+                [("scale", BatchNormalizer(["x"])), ("codes", IndexEncoder(["n"]))]
+            ),
+        }
+    )
+    pipes.append(
         Pipeline(
             [("scale", BatchNormalizer()), ("onehot", OneHot()), ("stack", Stack())]
-        ),
-    ]
+        )
+    )
     return message, [pipe.fit(message) for pipe in pipes]
 
 
-@pytest.mark.parametrize("index", range(9))
+@pytest.mark.parametrize("index", range(len(PIPE_TYPES) + 1))
 def test_every_pipe_round_trips_through_skops_without_trusting_anything(
     tmp_path, frame, index
 ):

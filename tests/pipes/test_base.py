@@ -13,18 +13,14 @@ import torch
 import fireworks_sk
 from fireworks_sk import (
     BatchNormalizer,
-    DropColumns,
-    FunctionPipe,
     IndexEncoder,
-    Junction,
     Message,
     OneHot,
     Pipe,
     SelectColumns,
-    Stack,
     ToTensor,
 )
-from tests._data import mixed_message
+from tests._data import every_pipe, mixed_message
 
 STATEFUL = [BatchNormalizer, OneHot, IndexEncoder]
 
@@ -52,20 +48,6 @@ def test_not_fitted_error_is_also_sklearns():
 def test_1d_input_raises_and_says_how_to_wrap_it(X):
     with pytest.raises(ValueError, match=r"expects 2-D input.*Message\(\{'x'"):
         BatchNormalizer().fit(X)
-
-
-def every_pipe() -> list:
-    return [
-        BatchNormalizer(),
-        OneHot(),
-        IndexEncoder(),
-        ToTensor(),
-        Stack(),
-        SelectColumns(),
-        DropColumns(),
-        FunctionPipe(),
-        Junction([("scale", BatchNormalizer()), ("keep", SelectColumns())]),
-    ]
 
 
 INPUTS = {

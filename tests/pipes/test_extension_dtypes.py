@@ -11,6 +11,7 @@ from sklearn.base import clone
 
 from fireworks_sk import (
     BatchNormalizer,
+    DropColumns,
     Impute,
     IndexEncoder,
     OneHot,
@@ -18,16 +19,18 @@ from fireworks_sk import (
     Stack,
     ToTensor,
 )
+from tests._data import every_pipe
 
-PIPES = [
-    BatchNormalizer(),
-    OneHot(["i", "b", "s", "c"]),
-    IndexEncoder(["i", "b", "s", "c"]),
-    ToTensor(),
-    Stack(["i", "f", "b"]),
-    Impute(strategy="most_frequent"),
-    SelectColumns(["i", "f", "b"]),
-]
+PIPES = every_pipe(
+    {
+        OneHot: OneHot(["i", "b", "s", "c"]),
+        IndexEncoder: IndexEncoder(["i", "b", "s", "c"]),
+        Stack: Stack(["i", "f", "b"]),
+        Impute: Impute(strategy="most_frequent"),
+        SelectColumns: SelectColumns(["i", "f", "b"]),
+        DropColumns: DropColumns(["s", "c"]),
+    }
+)
 
 
 def plain() -> pd.DataFrame:

@@ -19,16 +19,15 @@ from sklearn.utils.estimator_checks import (
 
 from fireworks_sk import (
     BatchNormalizer,
-    DropColumns,
     FunctionPipe,
     Impute,
     IndexEncoder,
     Junction,
     OneHot,
-    SelectColumns,
     Stack,
     ToTensor,
 )
+from tests._data import every_pipe
 
 
 def double(message):
@@ -54,19 +53,9 @@ def squares() -> FunctionTransformer:
     return FunctionTransformer(np.square, feature_names_out=squared_names)
 
 
-ESTIMATORS = [
-    BatchNormalizer(),
-    Impute(),
-    OneHot(),
-    IndexEncoder(),
-    ToTensor(),
-    Stack(),
-    SelectColumns(),
-    DropColumns(),
-    FunctionPipe(),
-    Junction(),
-    two_branch_junction(),
-]
+# Every Pipe with its defaults (an empty Junction among them), and a Junction
+# of two branches.
+ESTIMATORS = [*every_pipe({Junction: Junction()}), two_branch_junction()]
 
 # Settings a user writes, checked as the defaults are.
 CONFIGURED = [

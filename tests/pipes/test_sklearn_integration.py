@@ -11,12 +11,14 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.feature_selection import SelectPercentile
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils import estimator_html_repr
 
@@ -114,18 +116,42 @@ def plain_estimators() -> dict:
 def test_plain_estimator_after_pipes_fits_predicts_scores_and_searches(Xy, name, stack):
     # A Message's shape is np.asarray's: scikit-learn counts the same features
     # at fit (the array) as at predict (X.shape[1]), tensor columns flattened.
+    # The reference is scikit-learn alone on the DataFrame (Stack gives float32).
     X, y = Xy
     steps = [BatchNormalizer(), OneHot(["c"]), *([Stack()] if stack else [])]
     pipe = make_pipeline(*steps, plain_estimators()[name])
+    reference = sklearn_reference(plain_estimators()[name], float32=stack)
     pipe.fit(X, y)
-    assert pipe.predict(X).shape == (N,)
+    reference.fit(frame(), y)
+    np.testing.assert_allclose(pipe.predict(X), reference.predict(frame()), rtol=1e-5)
     assert pipe.score(X, y) > 0.5
     scores = cross_val_score(pipe, X, y, cv=3, error_score="raise")
-    assert np.isfinite(scores).all()
+    expected = cross_val_score(reference, frame(), y, cv=3)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
     search = GridSearchCV(
         pipe, {"batchnormalizer__with_std": [True, False]}, cv=3, error_score="raise"
     ).fit(X, y)
-    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    by_hand = [
+        cross_val_score(
+            clone(pipe).set_params(batchnormalizer__with_std=std), X, y, cv=3
+        )
+        for std in [True, False]
+    ]
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], np.mean(by_hand, axis=1)
+    )
+
+
+def sklearn_reference(estimator, float32: bool) -> Pipeline:
+    """StandardScaler and OneHotEncoder on the frame, then ``estimator``."""
+    prepare = ColumnTransformer(
+        [
+            ("scale", StandardScaler(), ["a", "b"]),
+            ("onehot", OneHotEncoder(sparse_output=False), ["c"]),
+        ]
+    )
+    cast = [FunctionTransformer(np.float32)] if float32 else []
+    return make_pipeline(prepare, *cast, estimator)
 
 
 @pytest.mark.parametrize("stack", [False, True], ids=["columns", "stacked"])
