@@ -174,10 +174,6 @@ def _checked_name(name: Any) -> str:
     return name
 
 
-def _built(column: Column | _BlockColumn) -> Column:
-    return column.series() if isinstance(column, _BlockColumn) else column
-
-
 def stored_column(message: Message, name: str) -> Column | _BlockColumn:
     """Column ``name`` as the Message stores it, without building a Series.
 
