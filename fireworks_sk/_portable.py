@@ -25,6 +25,19 @@ _SELECTOR, _SCALAR_TYPE = "__column_selector__", "__scalar_type__"
 _SELECTOR_FIELDS = ("pattern", "dtype_include", "dtype_exclude")
 # The types a column selector may name, besides numpy's scalar types.
 _BUILTIN_TYPES = {t.__name__: t for t in (bool, int, float, complex, str, object)}
+# What a file may name, built once from the objects themselves: a name read
+# from a file is looked up in these tables, never as an attribute of torch or
+# numpy, whose module ``__getattr__`` imports submodules and calls functions.
+_NUMPY_TYPES = {
+    t.__name__: t
+    for t in vars(np).values()
+    if isinstance(t, type) and issubclass(t, np.generic)
+}
+_TORCH_DTYPES = {
+    str(d).removeprefix("torch."): d
+    for d in vars(torch).values()
+    if isinstance(d, torch.dtype)
+}
 
 
 def _tensor(tensor: torch.Tensor) -> dict[str, Any]:
@@ -72,13 +85,8 @@ def _scalar_type_name(value: Any) -> Any:
 def _scalar_type(name: Any) -> type:
     """A builtin or numpy scalar type by name, only if it is one (see _torch_dtype)."""
     module, _, attribute = str(name).partition(".")
-    found = None
-    if module == "builtins":
-        found = _BUILTIN_TYPES.get(attribute)
-    elif module == "numpy":
-        found = getattr(np, attribute, None)
-        if not (isinstance(found, type) and issubclass(found, np.generic)):
-            found = None
+    tables = {"builtins": _BUILTIN_TYPES, "numpy": _NUMPY_TYPES}
+    found = tables.get(module, {}).get(attribute)
     if found is None:
         raise ValueError(f"{name!r} is not a scalar type; the saved state is corrupt.")
     return found
@@ -126,11 +134,12 @@ def _rebuild_series(state: dict[str, Any]) -> pd.Series:
 
 
 def _torch_dtype(name: Any) -> torch.dtype:
-    """``torch.<name>``, only if it is a dtype: a crafted file could name any
-    attribute of torch (``torch.load``) and have it stored, and later called,
-    as a Pipe's state."""
-    dtype = getattr(torch, name, None) if isinstance(name, str) else None
-    if not isinstance(dtype, torch.dtype):
+    """The torch dtype of that name, from the table of dtypes alone: a crafted
+    file could name any attribute of torch (``torch.load``) to have it stored,
+    and later called, as a Pipe's state, and merely looking up a name such as
+    ``_inductor`` or ``has_cuda`` imports modules or calls a function."""
+    dtype = _TORCH_DTYPES.get(name) if isinstance(name, str) else None
+    if dtype is None:
         raise ValueError(f"{name!r} is not a torch dtype; the saved state is corrupt.")
     return dtype
 

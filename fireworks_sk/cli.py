@@ -81,7 +81,7 @@ def _predict(args: argparse.Namespace) -> None:
     from fireworks_sk.stream import predict_stream
 
     _check_out(args.out)
-    model, manifest = load_model(args.model)
+    model, manifest = load_model(args.model, format=args.format, trusted=args.trusted)
     scorer = _Scorer(model, manifest, keep=args.keep or [], proba=args.proba)
     # One row is scored before the stream and its bar start, so that a missing
     # column or a bad value is reported alone.
@@ -216,7 +216,7 @@ def _inspect(args: argparse.Namespace) -> None:
     if args.manifest_only:
         return
     print()
-    print(load(args.model))
+    print(load(args.model, format=args.format, trusted=args.trusted))
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -232,6 +232,23 @@ def _serve(args: argparse.Namespace) -> None:
     )
     print(f"Serving {args.model} on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _add_trust_options(command: argparse.ArgumentParser) -> None:
+    """``--format`` and ``--trusted``, passed to ``load``, for every command
+    that loads a model: ``--format skops`` refuses a file that would run code."""
+    command.add_argument(
+        "--format",
+        choices=("joblib", "skops"),
+        help="refuse any model file not of this format; skops files run no code, "
+        "so use --format skops for files from others",
+    )
+    command.add_argument(
+        "--trusted",
+        nargs="+",
+        metavar="TYPE",
+        help="skops files: type names to trust, as load(trusted=...) takes them",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -299,6 +316,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also write one probability column per class (classifiers)",
     )
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_trust_options(predict)
     predict.set_defaults(handler=_predict)
     serve = commands.add_parser("serve", help="serve a model over HTTP (extra 'serve')")
     serve.add_argument("model", help="a model file saved by train or demo")
@@ -306,17 +324,7 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, default=8000, help="default 8000")
-    serve.add_argument(
-        "--format",
-        choices=("joblib", "skops"),
-        help="refuse any model file not of this format; skops files run no code",
-    )
-    serve.add_argument(
-        "--trusted",
-        nargs="+",
-        metavar="TYPE",
-        help="skops files: type names to trust, as load(trusted=...) takes them",
-    )
+    _add_trust_options(serve)
     serve.add_argument(
         "--max-body-bytes",
         type=int,
@@ -339,6 +347,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print the manifest alone; loading a joblib file runs code from it, "
         "so use this on files from others",
     )
+    _add_trust_options(inspect)
     inspect.set_defaults(handler=_inspect)
     return parser
 

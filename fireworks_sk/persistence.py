@@ -242,7 +242,16 @@ def _refuse_other_format(
 def _serialise(obj: Any, format: str) -> bytes:
     if format == "skops":
         _refuse_pickles(obj)
-        payload = _skops().dumps(obj, compression=zipfile.ZIP_STORED)
+        try:
+            payload = _skops().dumps(obj, compression=zipfile.ZIP_STORED)
+        except (TypeError, RuntimeError, AttributeError, NotImplementedError) as exc:
+            raise ValueError(
+                f"format='skops' cannot store {_unstorable(obj)} (skops: "
+                f"{type(exc).__name__}: {exc}). skops stores tensors and pandas "
+                "columns only inside fitted Pipes and as a Message's tensor "
+                "columns; use format='joblib' and load such files only from "
+                "trusted sources."
+            ) from exc
         _refuse_pickled_members(payload)
         return payload
     buffer = io.BytesIO()
@@ -305,7 +314,87 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
             "only if you trust them, with load(path, trusted=[...]) naming them."
         )
     with _damage_is_corruption(path):
-        return sio.loads(payload, trusted=found)
+        obj = sio.loads(payload, trusted=found)
+    _check_fitted_state(path, obj)
+    return obj
+
+
+def _check_fitted_state(path: Path, obj: Any) -> None:
+    """Refuse fitted Pipes whose stored arrays disagree with the state they
+    derive from: a size stored apart from the data it describes (a OneHot's
+    output positions, an IndexEncoder's code counts, a scaler's or imputer's
+    statistics against the input schema) would size an allocation on the
+    first transform, so an 18 kB file could ask for gigabytes."""
+    from fireworks_sk.pipes import Pipe
+
+    for where, part in _walk(obj):
+        if not (isinstance(part, Pipe) and part.__sklearn_is_fitted__()):
+            continue
+        try:
+            problem = _state_problem(part)
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            problem = f"its fitted state is incomplete ({type(exc).__name__}: {exc})"
+        if problem:
+            raise CorruptFileError(
+                f"{str(path)!r} is corrupt: {where} ({type(part).__name__}) "
+                f"{problem}. Save the model again."
+            )
+
+
+def _row_shape(template: Any) -> tuple[int, ...]:
+    return tuple(template.shape[1:]) if isinstance(template, torch.Tensor) else ()
+
+
+def _enlarges(statistic: tuple[int, ...], row: tuple[int, ...]) -> bool:
+    """Whether a statistic of that shape, applied to rows of shape ``row``,
+    gives more than one value per input value (or cannot apply at all)."""
+    try:
+        return np.broadcast_shapes(statistic, (1, *row)) != (1, *row)
+    except ValueError:
+        return True
+
+
+def _state_problem(pipe: Any) -> str | None:
+    """What in a fitted Pipe's state disagrees with the rest, or None."""
+    from fireworks_sk.pipes import BatchNormalizer, Impute, IndexEncoder, OneHot
+
+    for name in pipe.columns_ if hasattr(pipe, "columns_") else []:
+        if isinstance(pipe, (OneHot, IndexEncoder)):
+            categories = np.asarray(pipe.categories_[name])
+            if categories.ndim != 1 or len(pipe._counts[name]) != len(categories):
+                return f"has categories of column {name!r} unlike their counts"
+        if isinstance(pipe, OneHot):
+            positions = np.asarray(pipe._positions[name])
+            inside = positions.size == 0 or (
+                positions.min() >= 0 and positions.max() < len(categories)
+            )
+            if positions.shape != categories.shape or positions.dtype.kind not in "iu":
+                inside = False
+            if not inside:
+                return (
+                    f"has output positions for column {name!r} that do not match "
+                    f"its {len(categories)} categories"
+                )
+        if isinstance(pipe, IndexEncoder) and (
+            pipe._offset_ not in (0, 1)
+            or pipe.n_codes_[name] != len(categories) + pipe._offset_
+        ):
+            return f"has a code count for column {name!r} unlike its categories"
+        shape = _row_shape(pipe._schema_in[name])
+        arrays = []
+        if isinstance(pipe, BatchNormalizer):
+            arrays = [pipe.mean_[name], pipe.var_[name], pipe.scale_[name]]
+            arrays += list(pipe._moments[name])
+        if isinstance(pipe, Impute) and isinstance(
+            pipe.statistics_[name], torch.Tensor
+        ):
+            arrays = [pipe.statistics_[name]]
+        if any(_enlarges(np.shape(array), shape) for array in arrays):
+            return (
+                f"has statistics for column {name!r} of another shape than its "
+                f"rows, {shape}"
+            )
+    return None
 
 
 def _check_arrays(path: Path, inner: zipfile.ZipFile, nested: bool = True) -> None:
@@ -513,6 +602,29 @@ def _refuse_pickles(obj: Any) -> None:
                 "would run code. Use format='joblib' and load such files only from "
                 "trusted sources."
             )
+
+
+def _unstorable(obj: Any) -> str:
+    """What in ``obj`` skops cannot store, and where: a tensor or a pandas
+    object outside a Pipe's state, or a Message's pandas column."""
+    from fireworks_sk.message import Message
+    from fireworks_sk.pipes import Pipe
+
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [(type(obj).__name__, obj)]
+    while stack:
+        where, part = stack.pop()
+        if isinstance(part, (torch.Tensor, pd.Series, pd.DataFrame, pd.Index)):
+            return f"the {type(part).__name__} at {where}"
+        if isinstance(part, Message):
+            for name in part.columns:
+                if not part.is_tensor(name):
+                    return f"the pandas column {name!r} of the Message at {where}"
+        if isinstance(part, (Pipe, Message)) or _is_leaf(part) or id(part) in seen:
+            continue
+        seen.add(id(part))
+        stack.extend(reversed(list(_children(where, part))))
+    return "this object"
 
 
 def _refuse_pickled_members(payload: bytes) -> None:

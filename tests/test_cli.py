@@ -882,3 +882,64 @@ def test_a_failed_forced_run_keeps_the_folder_it_did_not_create(
     assert main(["train", str(_config(tmp_path)), "--force"]) == 1
     assert "the search failed" in capsys.readouterr().err
     assert (tmp_path / "out").is_dir()
+
+
+class _RunsCode:
+    """Unpickling it makes a folder: a stand-in for any code in a joblib file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (str(self.marker),)
+
+
+@pytest.mark.parametrize("command", ["predict", "inspect"])
+def test_format_skops_refuses_a_joblib_file_before_it_runs_code(
+    small_model, tmp_path, capsys, command
+):
+    _, rows = small_model
+    marker = tmp_path / "ran"
+    model = save(_RunsCode(marker), tmp_path / "model.skops.fwsk")
+    argv = [command, str(model), "--format", "skops"]
+    argv += [str(rows), "--quiet"] if command == "predict" else []
+    assert main(argv) == 1
+    line = _error_line(capsys)
+    assert "is a joblib file, not a skops file" in line and "model.skops.fwsk" in line
+    assert not marker.exists()
+    # Without --format the sender's manifest decides, and the file runs.
+    main(argv[:2] + argv[4:])
+    assert marker.exists()
+
+
+def test_predict_and_inspect_load_a_skops_file_with_format_skops(
+    small_model, tmp_path, capsys
+):
+    joblib_model, rows = small_model
+    model = save(load(joblib_model), tmp_path / "model.fwsk", format="skops")
+    out = tmp_path / "out.csv"
+    assert _predict(model, rows, "--format", "skops", "--out", out) == 0
+    expected = load(joblib_model).predict(pd.read_csv(rows))
+    assert pd.read_csv(out).iloc[:, -1].tolist() == expected.tolist()
+    assert main(["inspect", str(model), "--format", "skops"]) == 0
+    assert "LogisticRegression" in capsys.readouterr().out
+
+
+def test_trusted_names_reach_load_from_predict_and_inspect(tmp_path, capsys):
+    import fireworks_sk as fsk
+
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    model = make_pipeline(fsk.FunctionPipe(func=_unchanged), LinearRegression())
+    model.fit(frame, [0.0, 2.0, 4.0, 6.0])
+    path = save(model, tmp_path / "model.fwsk", format="skops")
+    name = f"{__name__}._unchanged"
+    assert _predict(path, tmp_path / "rows.csv", "--format", "skops") == 1
+    assert name in _error_line(capsys)
+    argv = ["--format", "skops", "--trusted", name]
+    assert _predict(path, tmp_path / "rows.csv", *argv) == 0
+    assert main(["inspect", str(path), *argv]) == 0
+
+
+def _unchanged(message):
+    return message

@@ -27,6 +27,7 @@ from fireworks_sk import (
     BatchNormalizer,
     DropColumns,
     FunctionPipe,
+    Impute,
     IndexEncoder,
     Junction,
     Message,
@@ -742,3 +743,93 @@ def test_save_refuses_a_manifest_that_load_would_refuse(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"manifest takes \d+ bytes, over the 100"):
         save(BatchNormalizer(), tmp_path / "m.fwsk")
     assert not list(tmp_path.iterdir())
+
+
+def _tensor_frame():
+    return Message(
+        {"t": torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), "c": list("aab")}
+    )
+
+
+def _edit_positions(pipe):
+    pipe._positions["c"] = np.array([0, 50_000_000])
+
+
+def _edit_positions_length(pipe):
+    pipe._positions["c"] = np.array([0, 1, 1])
+
+
+def _edit_code_count(pipe):
+    pipe.n_codes_["c"] = 10**9
+
+
+def _edit_categories(pipe):
+    pipe.categories_["c"] = np.array(["a", "b", "z"], dtype=object)
+
+
+def _edit_mean(pipe):
+    pipe.mean_["t"] = torch.zeros(1000, 1, dtype=torch.float64)
+
+
+def _edit_moments(pipe):
+    shift, offset, m2 = pipe._moments["t"]
+    pipe._moments["t"] = (shift, offset, torch.zeros(2, 2, dtype=torch.float64))
+
+
+def _edit_statistics(pipe):
+    pipe.statistics_["t"] = torch.zeros(1000, 2, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("pipe", "edit", "problem"),
+    [
+        (OneHot(["c"]), _edit_positions, "output positions for column 'c'"),
+        (OneHot(["c"]), _edit_positions_length, "output positions for column 'c'"),
+        (OneHot(["c"]), _edit_categories, "categories of column 'c' unlike"),
+        (IndexEncoder(["c"]), _edit_code_count, "code count for column 'c'"),
+        (IndexEncoder(["c"]), _edit_categories, "categories of column 'c' unlike"),
+        (BatchNormalizer(["t"]), _edit_mean, r"column 't' of another shape .*\(2,\)"),
+        (BatchNormalizer(["t"]), _edit_moments, "column 't' of another shape"),
+        (Impute(["t"]), _edit_statistics, "column 't' of another shape"),
+    ],
+)
+def test_skops_load_refuses_fitted_state_that_disagrees_with_itself(
+    tmp_path, pipe, edit, problem
+):
+    # A size stored apart from the data it describes sizes an allocation on
+    # the first transform: a small file must not ask for gigabytes.
+    pytest.importorskip("skops")
+    message = _tensor_frame()
+    fitted = Pipeline([("step", pipe.fit(message))])
+    path = save(fitted, tmp_path / "m.fwsk", format="skops")
+    assert load(path).transform(message).equals(fitted.transform(message))
+    edit(pipe)
+    path = save(fitted, tmp_path / "m.fwsk", format="skops")
+    assert path.stat().st_size < 100_000
+    with pytest.raises(CorruptFileError, match=f"m.fwsk.* is corrupt: .*{problem}"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    ("obj", "named"),
+    [
+        (
+            Message({"t": torch.ones(2), "s": pd.Series(["x", "y"])}),
+            "the pandas column 's' of the Message at Message",
+        ),
+        ({"w": torch.tensor([1.0, 2.0])}, r"the Tensor at dict\['w'\]"),
+        (
+            [0, {"frame": pd.DataFrame({"a": [1.0]})}],
+            r"the DataFrame at list\[1\]\['frame'\]",
+        ),
+    ],
+)
+def test_skops_save_names_what_skops_cannot_store_and_points_to_joblib(
+    tmp_path, obj, named
+):
+    pytest.importorskip("skops")
+    with pytest.raises(ValueError, match=f"cannot store {named} .*format='joblib'"):
+        save(obj, tmp_path / "m.fwsk", format="skops")
+    assert list(tmp_path.iterdir()) == []
+    save(obj, tmp_path / "m.fwsk")  # joblib stores it
+    assert load(tmp_path / "m.fwsk").__class__ is obj.__class__

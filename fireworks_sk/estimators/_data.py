@@ -24,6 +24,8 @@ __all__ = [
     "column_tensor",
     "is_message_dataset",
     "is_named",
+    "is_ragged",
+    "placeholder_target",
     "resolve_dataset",
     "stack_columns",
 ]
@@ -32,6 +34,26 @@ __all__ = [
 ARRAY_COLUMN = "X"
 # The target travels through MessageLoader as one more column of the batch.
 TARGET_COLUMN = "__target__"
+
+
+def placeholder_target(n: int, device: Any = None) -> torch.Tensor:
+    """The target fed for rows without one: float32 zeros of shape ``(n, 1)``.
+
+    skorch's Dataset gives ``torch.Tensor([0])`` per row when its ``y`` is
+    None, which a DataLoader collates to this, so a loss or callback written
+    for skorch gets a tensor rather than None (as for a validation dataset
+    built with ``type(dataset)(dataset.X, y=None)``).
+    """
+    return torch.zeros((n, 1), dtype=torch.float32, device=device)
+
+
+def is_ragged(y: Any) -> bool:
+    """Whether ``y`` is a 1-D object array of sequences: one target sequence per
+    row, of lengths that may differ, which skorch's Dataset hands out row by
+    row (and so cannot be one tensor)."""
+    if not isinstance(y, np.ndarray) or y.dtype != object or y.ndim != 1:
+        return False
+    return len(y) > 0 and all(np.ndim(row) >= 1 for row in y)
 
 
 def is_named(X: Any) -> bool:
@@ -103,7 +125,8 @@ class MessageDataset(Dataset):
     ``train_split`` cuts with :class:`torch.utils.data.Subset`; the estimators'
     ``get_iterator`` turns it (or a Subset of it) back into one Message for
     :class:`~fireworks_sk.MessageLoader`. It is a :class:`skorch.dataset.Dataset`
-    whose ``X`` and ``y`` are the module's inputs and the encoded target, so a
+    whose ``X`` and ``y`` are the module's inputs (as numpy arrays, which
+    skorch's scorers and splits expect) and the encoded target, so a
     ``train_split`` or callback written for skorch can read ``dataset.X`` and
     ``dataset.y`` and build new datasets with ``type(dataset)(X, y)``.
 
@@ -123,7 +146,7 @@ class MessageDataset(Dataset):
     >>> import torch
     >>> ds = MessageDataset(torch.zeros(4, 3), torch.arange(4))
     >>> ds.X.shape, len(type(ds)(ds.X[:2], ds.y[:2]))
-    (torch.Size([4, 3]), 2)
+    ((4, 3), 2)
     """
 
     def __init__(
@@ -149,20 +172,26 @@ class MessageDataset(Dataset):
         self._len = len(message)
 
     @property
-    def X(self) -> torch.Tensor | dict[str, torch.Tensor]:
-        """The module's inputs: one tensor, or a dict of them by argument name."""
-        return self.inputs()
+    def X(self) -> Any:
+        """The module's inputs as skorch's Dataset holds them: a numpy array, or
+        a dict of them by argument name, sharing memory with the tensors fed to
+        the module. A tensor numpy cannot hold (on a GPU, or of a dtype such as
+        bfloat16) is given as the tensor."""
+        inputs = self.inputs()
+        if isinstance(inputs, dict):
+            return {name: _as_array(value) for name, value in inputs.items()}
+        return _as_array(inputs)
 
     def __len__(self) -> int:
         return len(self.message)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         """Row ``index`` as ``(inputs, target)``, for a ``DataLoader``; without a
-        target, a placeholder ``tensor(0)`` as skorch's Dataset gives."""
+        target, the placeholder ``tensor([0.])`` skorch's Dataset gives."""
         columns = self.message._columns
         row = {name: column[index] for name, column in columns.items()}
         x = next(iter(row.values())) if self.positional else row
-        y = torch.tensor(0) if self.y is None else self.y[index]
+        y = placeholder_target(1)[0] if self.y is None else self.y[index]
         return x, y
 
     def inputs(self, message: Message | None = None) -> torch.Tensor | dict:
@@ -184,6 +213,16 @@ class MessageDataset(Dataset):
             return self.message
         columns = {**self.message._columns, TARGET_COLUMN: self.y}
         return Message._from_columns(columns, len(self.message))
+
+
+def _as_array(value: Any) -> Any:
+    """A CPU tensor as a numpy array over the same memory; anything else as is."""
+    if not torch.is_tensor(value) or value.device.type != "cpu":
+        return value
+    try:
+        return value.detach().numpy()
+    except TypeError:  # a dtype numpy lacks, such as bfloat16
+        return value
 
 
 def _input_message(X: Any) -> tuple[Message, bool]:

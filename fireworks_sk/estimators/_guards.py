@@ -15,12 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-
-# scikit-learn's error for an out-of-range parameter (``max_iter=0``) has no
-# public import path; tests/estimators/test_net_guards.py fails if it moves.
-from sklearn.utils._param_validation import InvalidParameterError
 from skorch.exceptions import NotInitializedError
 
+from fireworks_sk._compat import InvalidParameterError
 from fireworks_sk.exceptions import NotFittedError
 from fireworks_sk.pipes._base import restored_on_error
 

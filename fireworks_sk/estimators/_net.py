@@ -26,6 +26,11 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
+from fireworks_sk._compat import (
+    SKORCH_BOOKKEEPING_PARAMS,
+    skorch_init_done,
+    skorch_module_names,
+)
 from fireworks_sk.estimators._data import (
     ARRAY_COLUMN,
     TARGET_COLUMN,
@@ -34,6 +39,8 @@ from fireworks_sk.estimators._data import (
     column_tensor,
     is_message_dataset,
     is_named,
+    is_ragged,
+    placeholder_target,
     resolve_dataset,
     stack_columns,
 )
@@ -170,6 +177,10 @@ class _Batches:
         for batch in self.loader:
             columns = dict(batch._columns)
             y = columns.pop(TARGET_COLUMN, None)
+            if y is None:
+                # skorch's placeholder for a dataset without a target.
+                device = getattr(next(iter(columns.values()), None), "device", None)
+                y = placeholder_target(len(batch), device)
             yield (next(iter(columns.values())) if self.positional else columns), y
 
 
@@ -226,7 +237,7 @@ class _MessageNet:
         # Before skorch's __init__ has run (a subclass setting self.module2 =
         # nn.Linear(...) first), skorch sets attributes plainly; it tells by
         # the absence of ``initialized_``, which is a class default here.
-        if "_params_to_validate" not in vars(self):
+        if not skorch_init_done(self):
             object.__setattr__(self, name, attr)
             return
         super().__setattr__(name, attr)
@@ -316,11 +327,17 @@ class _MessageNet:
                 "is None; pass y or name a column of X with target=...."
             )
         y_tensor, y_split = self._encode_target(y, first=first, classes=classes)
-        dataset = self.dataset(
-            self._feed(message), y_tensor, positional=self._positional()
-        )
+        if is_ragged(y_split):
+            # Targets of varying length cannot be one tensor: rows are read
+            # through skorch's Dataset and collated per batch, as in skorch.
+            data = self.dataset(self._feed(message), positional=self._positional())
+            dataset = SkorchDataset(data.inputs(), y_tensor)
+        else:
+            data = dataset = self.dataset(
+                self._feed(message), y_tensor, positional=self._positional()
+            )
         if first:
-            self._feed_schema_ = dataset.message[:0]
+            self._feed_schema_ = data.message[:0]
         return dataset, y_split
 
     def _prepare_sparse(
@@ -427,7 +444,7 @@ class _MessageNet:
         A submodule switched by hand (e.g. a frozen BatchNorm in eval mode)
         therefore keeps its mode while its parent's mode is unchanged.
         """
-        for name in self._modules + self._criteria:
+        for name in skorch_module_names(self):
             module = getattr(self, name + "_")
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
@@ -849,7 +866,7 @@ class _MessageNet:
     def _encode_data(self, X: Any, y: Any) -> MessageDataset | None:
         """X and y as passed to ``fit`` (in a skorch ``Dataset``), encoded as
         ``fit`` encodes them; None for sparse X, read as skorch reads it."""
-        if sparse.issparse(X):
+        if sparse.issparse(X) or is_ragged(y):
             return None
         data = self.get_dataset(X)
         if y is None:
@@ -924,9 +941,10 @@ class _MessageNet:
         return super().set_params(**params)
 
     def _get_param_names(self) -> list[str]:
-        # skorch lists its private ``_params_to_validate`` among the parameters;
-        # it is bookkeeping that __init__ derives, not a parameter to set.
-        return [n for n in super()._get_param_names() if n != "_params_to_validate"]
+        # skorch lists private bookkeeping that __init__ derives among the
+        # parameters; it is not a parameter to set.
+        names = super()._get_param_names()
+        return [n for n in names if n not in SKORCH_BOOKKEEPING_PARAMS]
 
     def _check_fit_params(self, fit_params: dict[str, Any]) -> None:
         if "sample_weight" in fit_params:
@@ -1044,7 +1062,7 @@ def _labels(y: Any) -> np.ndarray:
     elif isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] > 1):
         return y  # several class indices per row, as skorch accepts
     return column_or_1d(y, warn=True)
 
@@ -1217,11 +1235,13 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
     def _encode_target(
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
+        if is_ragged(y):
+            return self._encode_ragged(y, first=first, classes=classes)
         y = _labels(y)
         check_no_missing(y)
         assert_all_finite(y, input_name="y")
         _unique_labels(y)  # before scikit-learn's checks, whose error says less
-        check_classification_targets(y)
+        check_classification_targets(y if y.ndim < 3 else y.reshape(len(y), -1))
         if first:
             self.classes_inferred_ = _unique_labels(y if classes is None else classes)
             self.n_outputs_ = len(self._class_labels())
@@ -1233,6 +1253,36 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             )
         codes = _encode_labels(y.ravel(), self._class_labels()).reshape(y.shape)
         return torch.from_numpy(codes), codes
+
+    def _encode_ragged(
+        self, y: np.ndarray, *, first: bool, classes: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sequences of labels, of lengths that may differ, encoded element by
+        element; one tensor of class indices per row, in an object array."""
+        rows = [np.asarray(row) for row in y]
+        ndims = sorted({row.ndim for row in rows})
+        if len(ndims) > 1:
+            raise ValueError(
+                f"y holds sequences of {ndims} dimensions; every row's target "
+                "must have the same number of dimensions (lengths may differ)."
+            )
+        flat = np.concatenate([row.ravel() for row in rows])
+        _, codes = self._encode_target(flat, first=first, classes=classes)
+        ndim = 1 + rows[0].ndim
+        if first:
+            self._y_ndim_ = ndim  # the criterion checks its own shapes
+        elif ndim != self._y_ndim_:
+            raise ValueError(
+                f"y has {ndim} dimensions but {type(self).__name__} was fitted "
+                f"on y of {self._y_ndim_}."
+            )
+        ends = np.cumsum([row.size for row in rows])[:-1]
+        split = [c.reshape(r.shape) for c, r in zip(np.split(codes, ends), rows)]
+        tensors = np.empty(len(rows), dtype=object)
+        tensors[:] = [torch.from_numpy(c) for c in split]
+        encoded = np.empty(len(rows), dtype=object)
+        encoded[:] = split
+        return tensors, encoded
 
     def _class_labels(self) -> np.ndarray:
         """``classes_``, or with ``classes=[]`` (which hides ``classes_``, as in
@@ -1376,6 +1426,12 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
     ) -> tuple[torch.Tensor, np.ndarray]:
         if isinstance(y, torch.Tensor):
             y = y.detach().cpu().numpy()
+        if is_ragged(y):
+            raise ValueError(
+                f"y holds a sequence per row (an object array of arrays); "
+                f"{type(self).__name__} needs targets of one shape, one row per "
+                "sample: pad the sequences to one length."
+            )
         y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
         y2d = y.reshape(len(y), -1).astype(np.float32)
         if first:

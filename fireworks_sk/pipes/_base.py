@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse
-import sklearn
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import _get_feature_names, check_array
+from sklearn.utils.validation import check_array
 
+from fireworks_sk._compat import get_feature_names, transform_output
 from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
@@ -83,7 +83,7 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
         names = X.columns.tolist()
         if names and all(isinstance(n, str) for n in names):
             return Message(X), True
-        if _get_feature_names(X) is not None:
+        if get_feature_names(X) is not None:
             return Message(X), True
         renamed = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)
         return Message(renamed), False
@@ -435,9 +435,7 @@ or Dask DataFrame
 
     def _output_config(self) -> str:
         """What scikit-learn's set_output asks ``transform`` to return."""
-        return getattr(self, "_sklearn_output_config", {}).get(
-            "transform", sklearn.get_config()["transform_output"]
-        )
+        return transform_output(self)
 
     def _to_output(self, message: Message, X: Any = None) -> Any:
         """Return a DataFrame when scikit-learn's set_output asks for one.

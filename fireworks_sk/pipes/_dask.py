@@ -16,6 +16,7 @@ from typing import Any
 
 import dask
 import pandas as pd
+from dask.dataframe.utils import make_meta
 
 from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import Pipe, StatefulPipe, as_message
@@ -38,8 +39,8 @@ def _meta(pipe: Pipe, X: Any) -> pd.DataFrame:
             f"{type(pipe).__name__} expects 2-D input (a table); got a Dask "
             f"{type(X).__name__}. Select a frame: ddf[[name]]."
         )
-    # ``_meta`` is Dask's schema of the collection: no partition is read.
-    return X._meta
+    # Dask's schema of the collection: no partition is read.
+    return make_meta(X)
 
 
 def _record_schema(pipe: Pipe, X: Any) -> Message:

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 from sklearn.base import clone
-from sklearn.utils.metaestimators import _BaseComposition, available_if
+from sklearn.utils.metaestimators import available_if
 
+from fireworks_sk._compat import BaseComposition
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message, stored_column
 from fireworks_sk.pipes._base import Pipe, restored_on_error
@@ -84,7 +85,7 @@ def _branch_names(name: str, pipe: Any, message: Message) -> list[str] | None:
     return list(_branch_output(name, pipe, message[:1], None).columns)
 
 
-class Junction(_BaseComposition, Pipe):
+class Junction(BaseComposition, Pipe):
     """Apply several pipes to the same input and merge their outputs by column.
 
     A column that no branch changes appears once, as it was. A column changed

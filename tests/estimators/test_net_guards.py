@@ -9,11 +9,11 @@ import pytest
 import torch
 from conftest import state_dicts_equal
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
 from fireworks_sk import TorchClassifier, TorchRegressor
+from fireworks_sk._compat import InvalidParameterError
 
 FAST = {"max_epochs": 4, "batch_size": 16}
 LINEAR = {"module__in_features": 4, "module__out_features": 2}

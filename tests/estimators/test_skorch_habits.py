@@ -16,7 +16,7 @@ from skorch.helper import predefined_split
 from skorch.history import History
 from torch import nn
 
-from fireworks_sk import TorchClassifier
+from fireworks_sk import TorchClassifier, TorchRegressor
 from fireworks_sk.estimators import MessageDataset
 
 
@@ -268,3 +268,138 @@ def test_dataset_as_x_is_shuffled_by_random_state(coded):
 
     assert torch.equal(weights(0), weights(0))
     assert not torch.equal(weights(0), weights(0, iterator_train__shuffle=False))
+
+
+class TargetSpy(Callback):
+    """Records the target of every batch, by whether it trained."""
+
+    def __init__(self) -> None:
+        self.targets: dict[bool, list] = {True: [], False: []}
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        self.targets[training].append(batch[1])
+
+
+def test_validation_dataset_without_target_gets_skorchs_placeholder(coded):
+    X, _ = coded
+    y = X[:, :1] * 2.0
+
+    def split(dataset, y):
+        return dataset, type(dataset)(dataset.X, y=None)
+
+    spy = TargetSpy()
+    reg = TorchRegressor(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=1,
+        max_epochs=1,
+        batch_size=25,
+        train_split=split,
+        callbacks=[spy],
+    ).fit(X, y)
+    # skorch's Dataset gives tensor([0.]) per row without a target, which a
+    # DataLoader collates to (n, 1) float zeros; the loss is taken against it.
+    assert [t.shape for t in spy.targets[False]] == [(25, 1), (25, 1), (10, 1)]
+    assert all(t.dtype == torch.float32 and not t.any() for t in spy.targets[False])
+    assert reg.history[-1, "valid_loss"] > 0
+    row = MessageDataset(torch.zeros(3, 2))[1][1]
+    skorch_row = Dataset(np.zeros((3, 2), dtype=np.float32))[1][1]
+    assert row.dtype == skorch_row.dtype and torch.equal(row, skorch_row)
+
+
+def _recording_loss(net, seen):
+    def get_loss(y_pred, y_true, **kwargs):
+        seen.append(y_true)
+        return y_pred.sum() * 0.0
+
+    net.get_loss = get_loss
+    return net
+
+
+def test_classifier_takes_targets_of_varying_length(coded):
+    X, _ = coded
+    X = X[:4]
+    y = np.empty(4, dtype=object)
+    y[:] = [["b", "a", "b"], ["a"], ["b", "b"], ["a", "b"]]
+    seen = []
+    clf = TorchClassifier(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=2,
+        max_epochs=1,
+        batch_size=1,
+        iterator_train__shuffle=False,
+    )
+    _recording_loss(clf, seen).fit(X, y)
+    # Each row's labels are encoded element by element and fed as they are.
+    assert clf.classes_.tolist() == ["a", "b"]
+    assert [t.tolist() for t in seen] == [[[1, 0, 1]], [[0]], [[1, 1]], [[0, 1]]]
+    y[1] = [["a"]]
+    with pytest.raises(ValueError, match=r"sequences of \[1, 2\] dimensions"):
+        clf.fit(X, y)
+
+
+def test_regressor_refuses_targets_of_varying_length_clearly(coded):
+    X, _ = coded
+    y = np.empty(3, dtype=object)
+    y[:] = [np.zeros(2), np.zeros(1), np.zeros(3)]
+    with pytest.raises(ValueError, match="y holds a sequence per row"):
+        TorchRegressor(max_epochs=1).fit(X[:3], y)
+
+
+def test_classifier_takes_three_dimensional_class_targets(coded):
+    X, _ = coded
+    y = (np.random.default_rng(2).random((60, 3, 1)) > 0.5).astype(np.float32)
+    seen = []
+    clf = TorchClassifier(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=2,
+        max_epochs=1,
+        batch_size=30,
+        iterator_train__shuffle=False,
+    )
+    _recording_loss(clf, seen).fit(X, y)
+    assert clf.classes_.tolist() == [0.0, 1.0]
+    assert [t.shape for t in seen] == [(30, 3, 1), (30, 3, 1)]
+    assert torch.equal(torch.cat(seen), torch.from_numpy(y.astype(np.int64)))
+
+
+def test_dataset_x_is_numpy_as_skorchs_scorers_expect(coded):
+    X, _ = coded
+    y = X[:, :1] * 2.0
+    means = []
+
+    def mean_of_x(net, X, y=None):
+        # With caching a scorer gets the dataset, without it the dataset's X.
+        means.append(float(np.mean(X.X if isinstance(X, Dataset) else X)))
+        return means[-1]
+
+    def split(dataset, y):
+        return dataset, type(dataset)(dataset.X, y=None)
+
+    TorchRegressor(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=1,
+        max_epochs=1,
+        train_split=split,
+        callbacks=[
+            ("cached", EpochScoring(mean_of_x, use_caching=True)),
+            ("uncached", EpochScoring(mean_of_x, use_caching=False)),
+        ],
+    ).fit(X, y)
+    assert np.allclose(means, X.mean())
+
+
+def test_message_dataset_x_shares_memory_with_the_module_input():
+    tensor = torch.arange(6.0).reshape(3, 2)
+    ds = MessageDataset(tensor)
+    assert isinstance(ds.X, np.ndarray) and ds.X.dtype == np.float32
+    ds.X[0, 0] = 7.0
+    assert tensor[0, 0] == 7.0
+    named = MessageDataset({"a": tensor, "b": torch.ones(3, dtype=torch.int64)})
+    assert {k: v.dtype for k, v in named.X.items()} == {"a": "float32", "b": "int64"}
+    # A dtype numpy cannot hold stays a tensor.
+    half = MessageDataset(tensor.to(torch.bfloat16))
+    assert torch.is_tensor(half.X) and half.X.dtype == torch.bfloat16

@@ -41,7 +41,7 @@ _WIDTH = (
     "a module output of the wrong width is refused at fit (here 2 columns for 1 class)"
 )
 _FLAT_OUTPUT = "a regressor module returning (n,) is trained against y of shape (n,): nothing to warn about"
-_DATASET_X = "with use_caching=False a scorer gets dataset.X, the module's input tensor, where skorch passes the numpy X"
+_DATASET_X = "a caching scorer gets the net's dataset, a MessageDataset (the dataset default), where the test asks for exactly skorch's Dataset"
 _ONE_BATCH = "predictions on at most one batch skip get_iterator (the fast path), so it is called fewer times"
 _PATCHED = "the test patches skorch's NeuralNetClassifier.initialize_module to call ours, which calls skorch's: a recursion made by the substitution"
 _ONE_D_X = "1-D X is refused by fit with scikit-learn's message before callbacks run"
@@ -80,16 +80,7 @@ INTENDED: dict[str, str] = {
 }
 
 # Differences still to remove. Each entry names its cause.
-_NO_TARGET = "a validation dataset built with y=None: skorch feeds a placeholder target, here the loss gets None"
-_RAGGED = "y as an object array of variable-length sequences (or of 3 dimensions) is refused by the target checks"
-NOT_YET: dict[str, str] = {
-    "callbacks/test_scoring.py::TestBatchScoring::test_without_target_data_works[scoring_cls0]": _NO_TARGET,
-    "callbacks/test_scoring.py::TestBatchScoring::test_without_target_data_works[scoring_cls1]": _NO_TARGET,
-    "callbacks/test_scoring.py::TestEpochScoring::test_without_target_data_works[scoring_cls0]": _NO_TARGET,
-    "callbacks/test_scoring.py::TestEpochScoring::test_without_target_data_works[scoring_cls1]": _NO_TARGET,
-    "test_net.py::TestNeuralNet::test_net_variable_label_lengths": _RAGGED,
-    "test_net.py::TestNeuralNet::test_net_variable_prediction_lengths": _RAGGED,
-}
+NOT_YET: dict[str, str] = {}
 
 
 def _run_suite(tmp_path: Path, name: str, targets: list[str], *, stock: bool) -> dict:

@@ -199,6 +199,50 @@ def test_skops_file_naming_a_torch_function_as_a_dtype_is_refused(tmp_path):
         fsk.load(path)
 
 
+def _record_lookups(monkeypatch, module):
+    """Names looked up on ``module`` beyond its own attributes: its module
+    ``__getattr__`` is what imports submodules and calls functions."""
+    asked = []
+
+    def lookup(name):
+        asked.append(name)
+        raise AttributeError(name)
+
+    monkeypatch.setattr(module, "__getattr__", lookup, raising=False)
+    return asked
+
+
+@pytest.mark.parametrize("name", ["_inductor", "has_cuda", "onnx", "not_a_dtype"])
+def test_a_dtype_name_in_a_file_is_never_looked_up_on_torch(
+    tmp_path, monkeypatch, name
+):
+    pipe = fsk.ToTensor(dtype=torch.float32).fit(pd.DataFrame({"a": [1.0, 2.0]}))
+    path = fsk.save(pipe, tmp_path / "t.fwsk", format="skops")
+    _rewrite_skops_payload(path, '\\"float32\\"', f'\\"{name}\\"')
+    asked = _record_lookups(monkeypatch, torch)
+    with pytest.raises(ValueError, match=f"'{name}' is not a torch dtype"):
+        fsk.load(path)
+    assert asked == []
+
+
+@pytest.mark.parametrize("name", ["f2py", "testing", "not_a_type"])
+def test_a_scalar_type_name_in_a_file_is_never_looked_up_on_numpy(
+    tmp_path, monkeypatch, name
+):
+    from sklearn.compose import make_column_selector
+
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    selector = make_column_selector(dtype_include=np.number)
+    pipe = fsk.BatchNormalizer(columns=selector).fit(df)
+    path = fsk.save(pipe, tmp_path / "s.fwsk", format="skops")
+    assert fsk.load(path).columns.dtype_include is np.number
+    _rewrite_skops_payload(path, '\\"numpy.number\\"', f'\\"numpy.{name}\\"')
+    asked = _record_lookups(monkeypatch, np)
+    with pytest.raises(ValueError, match=f"'numpy.{name}' is not a scalar type"):
+        fsk.load(path)
+    assert asked == []
+
+
 def test_skops_loading_of_pipes_needs_no_trust(tmp_path):
     df = pd.DataFrame({"x": np.arange(4.0), "c": list("abab")})
     pipe = fsk.Junction([fsk.BatchNormalizer(), fsk.OneHot(columns=["c"])]).fit(df)

@@ -1,0 +1,82 @@
+"""The private APIs of dependencies that fireworks_sk relies on, in one place.
+
+Each entry names what it is, where the dependency keeps it and since which
+version; all are present from the oldest supported versions
+(``requirements/oldest.txt``) to the newest tested (scikit-learn 1.9, skorch
+1.4). ``tests/test_compat.py`` holds a test per entry that fails when the
+dependency moves or changes it; fix the entry here, once, for every caller.
+Where a public API can do the job, use that instead and drop the entry.
+
+Private hooks that fireworks_sk overrides, and so cannot import from here:
+
+- skorch's ``NeuralNet._set_training(training)`` (skorch 1.0 to 1.4), called
+  before every training and validation batch; ``_MessageNet`` overrides it to
+  switch only the modules whose mode differs.
+- scikit-learn's ``BaseEstimator._get_param_names`` (every version), which
+  skorch's ``NeuralNet`` overrides; ``_MessageNet`` overrides it to drop
+  :data:`SKORCH_BOOKKEEPING_PARAMS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# scikit-learn >= 1.2: the error of its parameter validation (``max_iter=0``),
+# a ValueError and a TypeError. No public import path.
+from sklearn.utils._param_validation import InvalidParameterError
+
+# scikit-learn >= 1.2: what ``set_output`` asks an estimator's method to return.
+from sklearn.utils._set_output import _get_output_config
+
+# scikit-learn >= 0.20: get_params/set_params routed through a list of
+# (name, estimator) pairs, as Pipeline and FeatureUnion use it.
+from sklearn.utils.metaestimators import _BaseComposition
+
+# scikit-learn >= 1.0: a DataFrame's column names as ``feature_names_in_``
+# records them; None when not all are strings, TypeError when mixed.
+from sklearn.utils.validation import _get_feature_names
+
+__all__ = [
+    "SKORCH_BOOKKEEPING_PARAMS",
+    "BaseComposition",
+    "InvalidParameterError",
+    "get_feature_names",
+    "skorch_init_done",
+    "skorch_module_names",
+    "transform_output",
+]
+
+BaseComposition = _BaseComposition
+get_feature_names = _get_feature_names
+
+#: skorch 1.0 to 1.4 lists these among ``NeuralNet._get_param_names()``: derived
+#: by ``__init__``, they are bookkeeping rather than parameters to set.
+SKORCH_BOOKKEEPING_PARAMS = frozenset({"_params_to_validate"})
+
+
+def transform_output(estimator: Any) -> str:
+    """The container ``set_output`` asks ``estimator.transform`` to return.
+
+    ``"default"``, ``"pandas"`` or ``"polars"``: the estimator's own
+    ``set_output(transform=...)``, else scikit-learn's global
+    ``transform_output`` config.
+    """
+    return _get_output_config("transform", estimator)["dense"]
+
+
+def skorch_module_names(net: Any) -> list[str]:
+    """Names of a skorch net's modules and criteria (skorch 1.0 to 1.4).
+
+    skorch keeps them in ``net._modules`` and ``net._criteria`` (``"module"``,
+    ``"criterion"`` and any custom ones); the objects are ``net.<name>_``.
+    """
+    return [*net._modules, *net._criteria]
+
+
+def skorch_init_done(net: Any) -> bool:
+    """Whether skorch's ``NeuralNet.__init__`` has run on ``net`` (skorch 1.0 to 1.4).
+
+    Its ``__setattr__`` needs that state; ``__init__`` stores
+    ``_params_to_validate`` in the instance dict, and nothing sets it before.
+    """
+    return "_params_to_validate" in vars(net)

@@ -1,0 +1,155 @@
+"""Each private API of a dependency in fireworks_sk._compat behaves as relied upon.
+
+A failure here means a dependency moved or changed one of them: fix the entry
+in ``fireworks_sk/_compat.py`` (or switch to a public API that now exists).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNet, NeuralNetRegressor
+
+from fireworks_sk import TorchClassifier, TorchRegressor
+from fireworks_sk._compat import (
+    SKORCH_BOOKKEEPING_PARAMS,
+    BaseComposition,
+    InvalidParameterError,
+    get_feature_names,
+    skorch_init_done,
+    skorch_module_names,
+    transform_output,
+)
+
+
+def _regression_data(n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 3)).astype(np.float32)
+    return X, X.sum(axis=1, keepdims=True)
+
+
+def _skorch_regressor(**params) -> NeuralNetRegressor:
+    return NeuralNetRegressor(
+        torch.nn.Linear,
+        module__in_features=3,
+        module__out_features=1,
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
+        **params,
+    )
+
+
+# ------------------------------------------------------------- scikit-learn
+def test_invalid_parameter_error_is_what_scikit_learn_raises_for_a_bad_param():
+    assert issubclass(InvalidParameterError, ValueError)
+    assert issubclass(InvalidParameterError, TypeError)
+    with pytest.raises(InvalidParameterError, match="'C' parameter of"):
+        LogisticRegression(C=-1.0).fit([[0.0], [1.0]], [0, 1])
+
+
+def test_transform_output_follows_set_output_then_the_global_config():
+    scaler = StandardScaler()
+    assert transform_output(scaler) == "default"
+    with sklearn.config_context(transform_output="pandas"):
+        assert transform_output(scaler) == "pandas"
+        scaler.set_output(transform="default")
+        assert transform_output(scaler) == "default"  # its own setting wins
+    scaler.set_output(transform="pandas")
+    assert transform_output(scaler) == "pandas"
+
+
+class _Parts(BaseComposition):
+    """A composition of (name, estimator) pairs, as Junction is."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def get_params(self, deep=True):
+        return self._get_params("parts", deep=deep)
+
+    def set_params(self, **params):
+        return self._set_params("parts", **params)
+
+
+def test_base_composition_routes_params_through_named_pairs():
+    first, second = StandardScaler(), StandardScaler()
+    parts = _Parts([("first", first), ("second", second)])
+    params = parts.get_params(deep=True)
+    assert params["first"] is first
+    assert params["second__with_mean"] is True
+    assert "first__with_mean" not in parts.get_params(deep=False)
+
+    parts.set_params(second__with_mean=False)
+    assert second.with_mean is False
+    replacement = StandardScaler(with_std=False)
+    parts.set_params(first=replacement)
+    assert parts.parts == [("first", replacement), ("second", second)]
+
+
+def test_get_feature_names_reads_string_column_names_only():
+    names = get_feature_names(pd.DataFrame({"a": [1], "b": [2]}))
+    assert list(names) == ["a", "b"]
+    assert get_feature_names(pd.DataFrame([[1, 2]])) is None
+    assert get_feature_names(np.ones((1, 2))) is None
+    with pytest.raises(TypeError, match="only supported if all input features"):
+        get_feature_names(pd.DataFrame({"a": [1], 0: [2]}))
+
+
+# ------------------------------------------------------------------- skorch
+def test_skorch_module_names_name_the_modules_and_criteria_of_a_net():
+    net = _skorch_regressor().initialize()
+    names = skorch_module_names(net)
+    assert names == ["module", "criterion"]
+    assert all(isinstance(getattr(net, f"{n}_"), torch.nn.Module) for n in names)
+
+
+def test_skorch_init_done_tells_whether_neural_net_init_has_run():
+    seen = []
+
+    class Early(NeuralNetRegressor):
+        def __init__(self, **params):
+            seen.append(skorch_init_done(self))
+            super().__init__(torch.nn.Linear, **params)
+
+    net = Early()
+    assert seen == [False]
+    assert skorch_init_done(net)
+
+
+def test_skorch_lists_its_bookkeeping_among_param_names_and_ours_drop_it():
+    # When skorch stops listing them, drop SKORCH_BOOKKEEPING_PARAMS.
+    skorch_names = set(NeuralNet(torch.nn.Linear, torch.nn.MSELoss)._get_param_names())
+    assert SKORCH_BOOKKEEPING_PARAMS <= skorch_names
+    for cls in (TorchClassifier, TorchRegressor):
+        assert not SKORCH_BOOKKEEPING_PARAMS & set(cls().get_params())
+
+
+def test_skorch_calls_set_training_before_training_and_predicting():
+    """_MessageNet overrides the hook; it must still be the one skorch calls."""
+    modes = []
+
+    class Recording(NeuralNetRegressor):
+        def _set_training(self, training=True):
+            modes.append(training)
+            super()._set_training(training)
+
+    X, y = _regression_data()
+    net = Recording(
+        torch.nn.Linear,
+        module__in_features=3,
+        module__out_features=1,
+        max_epochs=1,
+        batch_size=4,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y)
+    assert modes == [True, True]  # one call per training batch
+    modes.clear()
+    net.predict(X)
+    assert modes == [False, False]  # one per prediction batch
