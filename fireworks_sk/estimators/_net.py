@@ -1293,9 +1293,17 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
-        if getattr(self, "_y_ndim_", 1) > 1:
-            return y_true  # (n, k) targets: the criterion checks its own shapes
         n_classes = self.n_outputs_
+        if getattr(self, "_y_ndim_", 1) > 1:
+            if self.module is None:
+                raise ValueError(
+                    f"{type(self).__name__} with module=None returns outputs of "
+                    f"shape {shape}, one score per class for each row, but y has "
+                    f"{self._y_ndim_} dimensions: several labels per row need a "
+                    "module of your own whose outputs fit the criterion (for "
+                    "CrossEntropyLoss, shape (n_rows, n_classes, *y.shape[1:]))."
+                )
+            return y_true  # (n, k) targets: the criterion checks its own shapes
         if len(shape) != 2 or shape[1] != n_classes:
             raise ValueError(
                 f"{type(self).__name__}'s module returns outputs of shape {shape}, "

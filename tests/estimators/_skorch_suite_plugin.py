@@ -22,6 +22,7 @@ import functools
 import json
 import os
 import sys
+import time
 import types
 
 import pytest
@@ -113,6 +114,9 @@ def _flaky(max_runs: int = 2, min_passes: int = 1, **kwargs):
                 except Exception:
                     if attempt == max_runs - 1:
                         raise
+                    # The tests seed from int(time.time()): a rerun within the
+                    # same second would repeat the same draw.
+                    time.sleep(1.05 - time.time() % 1)
             return None
 
         return run

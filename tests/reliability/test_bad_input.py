@@ -635,10 +635,12 @@ def test_estimator_fit_refuses_bad_x(name, case):
             ValueError,
             "y contains infinity",
         ),
-        # (n, k) holds k labels per row, as in skorch; 3-D is refused.
-        (np.zeros((24, 2, 2)), ValueError, "Found array with dim 3"),
+        # Several labels per row (as skorch takes them) need a module of one's
+        # own: the default module gives one score per class for each row.
+        (np.zeros((24, 2, 2)), ValueError, "module=None returns outputs of shape"),
+        (np.zeros((24, 3)), ValueError, "but y has 2 dimensions"),
     ],
-    ids=["length", "nan", "inf", "3-D"],
+    ids=["length", "nan", "inf", "3-D", "2-D"],
 )
 def test_classifier_fit_refuses_bad_y(y, exc, match):
     net = ESTIMATORS["TorchClassifier"]()
