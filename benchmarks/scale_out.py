@@ -15,6 +15,7 @@ categories) in FILES Parquet files, then times, each once after a warm-up:
 Run it by hand; it prints a Markdown table:
 
     python benchmarks/scale_out.py [--rows N] [--files F] [--dir D]
+        [--search-rows N]
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def fit_cases(folder: Path, client) -> dict[str, float]:
     }
 
 
-def search_cases(client) -> dict[str, float]:
+def search_cases(client, rows: int = 3000) -> dict[str, float]:
     """Seconds for one GridSearchCV, in this process and on the cluster."""
     import joblib
     import pandas as pd
@@ -87,8 +88,8 @@ def search_cases(client) -> dict[str, float]:
     from fireworks_sk import BatchNormalizer, OneHot, Stack, TorchClassifier
 
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000)})
-    X["shop"] = rng.choice(["n", "s", "e"], 3000)
+    X = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.normal(size=rows)})
+    X["shop"] = rng.choice(["n", "s", "e"], rows)
     y = (X["a"] + (X["shop"] == "e") > 0.5).to_numpy().astype(np.int64)
     net = TorchClassifier(max_epochs=5, batch_size=64, random_state=0, verbose=0)
     pipe = make_pipeline(BatchNormalizer(), OneHot(["shop"]), Stack(), net)
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--search-rows", type=int, default=3000)
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.gettempdir()) / f"fireworks-dask-{args.rows}"
     if not folder.exists():
@@ -123,7 +125,7 @@ def main() -> None:
     with local_cluster(n_workers=2, threads_per_worker=1) as client:
         rows = {"start local_cluster(n_workers=2)": time.perf_counter() - start}
         rows.update(fit_cases(folder, client))
-        rows.update(search_cases(client))
+        rows.update(search_cases(client, args.search_rows))
     import dask.dataframe as dd
 
     parts = dd.read_parquet(str(folder)).npartitions

@@ -1,16 +1,21 @@
 """Training and prediction speed of TorchClassifier against plain torch and skorch.
 
-Run: ``python benchmarks/train.py [--rows 200000] [--epochs 3]``. Uses one torch
-thread. Prints a Markdown table; the targets come from issue 3.
+Run: ``python benchmarks/train.py [--rows 200000] [--epochs 5]
+[--predict-rows 200000]``. Uses one torch thread. Prints Markdown tables, each
+ratio against its peer measured in the same run.
 
 Measured:
 - epoch time of a hand-written torch loop (randperm + index_select), of
   TorchClassifier on a tensor Message, on a DataFrame and on an ndarray, and of
   skorch's NeuralNetClassifier on the ndarray (all: MLP 63-64-2, Adam, batch
   256, no validation split, shuffled);
+- one epoch of ``MessageLoader`` batches (shuffled, batch 256) against the same
+  ``randperm`` + ``index_select`` by hand, with no model;
 - p50 latency of ``predict`` on a one-row DataFrame for
   Pipeline(BatchNormalizer, OneHot, Stack, TorchClassifier) and for
-  Pipeline(ColumnTransformer(StandardScaler, OneHotEncoder), NeuralNetClassifier).
+  Pipeline(ColumnTransformer(StandardScaler, OneHotEncoder), NeuralNetClassifier),
+  with 8 and with 60 numeric columns (and 2 string columns);
+- ``predict`` of the same two pipelines on a batch of ``--predict-rows`` rows.
 """
 
 from __future__ import annotations
@@ -27,7 +32,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from skorch import NeuralNetClassifier
 
-from fireworks_sk import BatchNormalizer, Message, OneHot, Stack, TorchClassifier
+from fireworks_sk import (
+    BatchNormalizer,
+    Message,
+    MessageLoader,
+    OneHot,
+    Stack,
+    TorchClassifier,
+)
 
 BATCH, HIDDEN, LR = 256, 64, 1e-3
 
@@ -110,16 +122,17 @@ def epoch_rows(X: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, tuple]:
     return results
 
 
-def predict_frame(rows: int) -> tuple[pd.DataFrame, np.ndarray]:
-    X, y = make_data(rows, width=60)
-    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(60)])
+def predict_frame(rows: int, width: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
+    X, y = make_data(rows, width=width)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(width)])
     rng = np.random.default_rng(1)
     frame["shop"] = rng.choice(["north", "south", "east", "west"], size=rows)
     frame["day"] = rng.choice(["mon", "tue", "wed"], size=rows)
     return frame, y
 
 
-def p50_ms(model, row: pd.DataFrame, repeats: int) -> float:
+def latency_ms(model, row: pd.DataFrame, repeats: int) -> tuple[float, float]:
+    """p50 and best of ``predict`` on ``row``, in ms."""
     for _ in range(20):
         model.predict(row)
     times = []
@@ -127,20 +140,20 @@ def p50_ms(model, row: pd.DataFrame, repeats: int) -> float:
         start = time.perf_counter()
         model.predict(row)
         times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    return statistics.median(times) * 1e3, min(times) * 1e3
 
 
-def predict_rows(repeats: int) -> dict[str, float]:
-    frame, y = predict_frame(5000)
+def fitted_pipelines(width: int) -> tuple[Pipeline, Pipeline, pd.DataFrame]:
+    """Pipes + TorchClassifier and ColumnTransformer + skorch, fitted alike."""
+    frame, y = predict_frame(5000, width)
+    n_in = width + 7
+    net = TorchClassifier(MLP, module__n_in=n_in, random_state=0, **net_params(1))
     ours = Pipeline(
         [
             ("scale", BatchNormalizer()),
             ("onehot", OneHot(columns=["shop", "day"])),
             ("stack", Stack()),
-            (
-                "net",
-                TorchClassifier(MLP, module__n_in=67, random_state=0, **net_params(1)),
-            ),
+            ("net", net),
         ]
     ).fit(frame, y)
     numeric = [c for c in frame.columns if c.startswith("f")]
@@ -151,33 +164,86 @@ def predict_rows(repeats: int) -> dict[str, float]:
         [
             ("columns", columns),
             ("to32", FunctionTransformer(np.asarray, kw_args={"dtype": np.float32})),
-            ("net", NeuralNetClassifier(MLP, module__n_in=67, **net_params(1))),
+            ("net", NeuralNetClassifier(MLP, module__n_in=n_in, **net_params(1))),
         ]
     ).fit(frame, y)
-    numeric_net = TorchClassifier(MLP, module__n_in=60, **net_params(1))
-    numeric_net.fit(frame[numeric], y)
+    return ours, theirs, frame
+
+
+def predict_rows(repeats: int, width: int = 60) -> dict[str, tuple[float, float]]:
+    ours, theirs, frame = fitted_pipelines(width)
+    numeric = [c for c in frame.columns if c.startswith("f")]
+    numeric_net = TorchClassifier(MLP, module__n_in=width, **net_params(1))
+    numeric_net.fit(frame[numeric], frame_target(frame))
     row = frame.iloc[[0]]
     features = ours[:-1].transform(row)
     matrix = theirs[:-1].transform(row)
     return {
-        "Pipeline(Pipes + TorchClassifier), 1-row DataFrame": p50_ms(
+        "Pipeline(Pipes + TorchClassifier), 1-row DataFrame": latency_ms(
             ours, row, repeats
         ),
-        "Pipeline(ColumnTransformer + skorch), 1-row DataFrame": p50_ms(
+        "Pipeline(ColumnTransformer + skorch), 1-row DataFrame": latency_ms(
             theirs, row, repeats
         ),
-        "TorchClassifier alone, 1-row Message": p50_ms(ours[-1], features, repeats),
-        "TorchClassifier alone, 1-row numeric DataFrame (60 columns)": p50_ms(
+        "TorchClassifier alone, 1-row Message": latency_ms(ours[-1], features, repeats),
+        f"TorchClassifier alone, 1-row numeric DataFrame ({width} columns)": latency_ms(
             numeric_net, row[numeric], repeats
         ),
-        "skorch NeuralNetClassifier alone, 1-row ndarray": p50_ms(
+        "skorch NeuralNetClassifier alone, 1-row ndarray": latency_ms(
             theirs[-1], matrix, repeats
         ),
-        "Pipes alone (transform), 1-row DataFrame": p50_ms(
+        "Pipes alone (transform), 1-row DataFrame": latency_ms(
             _Transformer(ours[:-1]), row, repeats
         ),
-        "ColumnTransformer alone, 1-row DataFrame": p50_ms(
+        "ColumnTransformer alone, 1-row DataFrame": latency_ms(
             _Transformer(theirs[:-1]), row, repeats
+        ),
+    }
+
+
+def frame_target(frame: pd.DataFrame) -> np.ndarray:
+    return (frame["f0"] > 0).to_numpy().astype(np.int64)
+
+
+def batch_predict(rows: int, repeats: int) -> dict[str, float]:
+    """Best seconds of ``predict`` on ``rows`` rows, both pipelines."""
+    ours, theirs, _ = fitted_pipelines(60)
+    frame, _ = predict_frame(rows, 60)
+    return {
+        name: min(_seconds(model.predict, frame) for _ in range(repeats))
+        for name, model in [("Pipes + TorchClassifier", ours), ("skorch", theirs)]
+    }
+
+
+def _seconds(func, *args) -> float:
+    start = time.perf_counter()
+    func(*args)
+    return time.perf_counter() - start
+
+
+def loader_epochs(X: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, float]:
+    """Best seconds of one shuffled epoch of batches, MessageLoader and by hand."""
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    message = Message({"features": Xt, "y": yt})
+
+    def by_hand(epoch: int) -> None:
+        generator = torch.Generator().manual_seed(epoch)
+        order = torch.randperm(len(Xt), generator=generator)
+        for i in range(0, len(Xt), BATCH):
+            index = order[i : i + BATCH]
+            Xt.index_select(0, index), yt.index_select(0, index)
+
+    loader = MessageLoader(message, BATCH, shuffle=True, random_state=0)
+
+    def with_loader(epoch: int) -> None:
+        loader.set_epoch(epoch)
+        for batch in loader:
+            batch["features"], batch["y"]
+
+    return {
+        "MessageLoader": min(_seconds(with_loader, e) for e in range(max(epochs, 3))),
+        "randperm + index_select": min(
+            _seconds(by_hand, e) for e in range(max(epochs, 3))
         ),
     }
 
@@ -203,7 +269,7 @@ def _ratio_line(
     )
 
 
-def report(epochs: dict[str, tuple], latency: dict[str, float]) -> str:
+def report(epochs: dict[str, tuple], latency: dict[int, dict[str, tuple]]) -> str:
     best = {name: min(times) for name, (times, _) in epochs.items()}
     base = best["plain torch loop"]
     skorch = best["skorch NeuralNetClassifier (ndarray)"]
@@ -217,20 +283,46 @@ def report(epochs: dict[str, tuple], latency: dict[str, float]) -> str:
         for name, (times, total) in epochs.items()
     ]
     frame = best["TorchClassifier (DataFrame)"] / best["TorchClassifier (Message)"]
+    ndarray = best["TorchClassifier (ndarray)"]
     lines += [
         "",
         f"DataFrame / Message best epoch: {frame:.2f} (target <= 1.2)",
-        "",
-        "| single-row predict | p50 (ms) |",
-        "|---|---|",
+        f"TorchClassifier (ndarray) / plain loop: {ndarray / base:.2f} "
+        "(target <= 1.10)",
+        f"TorchClassifier (ndarray) / skorch: {ndarray / skorch:.2f} (target <= 0.35)",
     ]
-    lines += [f"| {name} | {value:.3f} |" for name, value in latency.items()]
-    ours = latency["Pipeline(Pipes + TorchClassifier), 1-row DataFrame"]
-    theirs = latency["Pipeline(ColumnTransformer + skorch), 1-row DataFrame"]
-    lines.append(
-        f"\nPipes / ColumnTransformer+skorch p50: {ours / theirs:.2f} (target <= 0.1)"
-    )
+    for width, rows in latency.items():
+        lines += [
+            "",
+            f"| single-row predict, {width} numeric + 2 string columns | p50 (ms) "
+            "| best (ms) |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {p50:.3f} | {best:.3f} |" for name, (p50, best) in rows.items()
+        ]
+        ours = rows["Pipeline(Pipes + TorchClassifier), 1-row DataFrame"]
+        theirs = rows["Pipeline(ColumnTransformer + skorch), 1-row DataFrame"]
+        lines.append(
+            f"\nPipes / ColumnTransformer+skorch, {width} numeric columns: p50 "
+            f"{ours[0] / theirs[0]:.2f}, best {ours[1] / theirs[1]:.2f} "
+            "(target <= 0.1)"
+        )
     return "\n".join(lines)
+
+
+def report_pairs(title: str, unit: str, pair: dict[str, float], target: str) -> str:
+    (ours_name, ours), (theirs_name, theirs) = pair.items()
+    return "\n".join(
+        [
+            f"| {title} | {unit} |",
+            "|---|---|",
+            f"| {ours_name} | {ours:.4f} |",
+            f"| {theirs_name} | {theirs:.4f} |",
+            f"| ratio {ours_name} / {theirs_name} | {ours / theirs:.2f} "
+            f"(target {target}) |",
+        ]
+    )
 
 
 def main() -> None:
@@ -238,11 +330,21 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--predict-rows", type=int, default=200_000)
+    parser.add_argument("--predict-repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
     X, y = make_data(args.rows)
     print(f"torch {torch.__version__}, 1 thread, {args.rows} x {X.shape[1]} rows")
-    print(report(epoch_rows(X, y, args.epochs), predict_rows(args.repeats)))
+    latency = {width: predict_rows(args.repeats, width) for width in (8, 60)}
+    print(report(epoch_rows(X, y, args.epochs), latency))
+    loader = loader_epochs(X, y, args.epochs)
+    print()
+    print(report_pairs("shuffled epoch of batches", "best s", loader, "<= 1.10"))
+    batch = batch_predict(args.predict_rows, args.predict_repeats)
+    print()
+    title = f"predict, {args.predict_rows:,} rows, 60 numeric + 2 string"
+    print(report_pairs(title, "best s", batch, "<= 0.3"))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,10 @@ from fireworks_sk._portable import from_portable, to_portable
 __all__ = [
     "Column",
     "Message",
+    "column_matrix",
     "flat_feature_names",
+    "stored_column",
+    "with_block",
 ]
 
 Column = torch.Tensor | pd.Series
@@ -85,6 +88,167 @@ def _to_column(name: str, values: Any) -> Column:
         f"Column {name!r} has unsupported type {type(values).__name__}; expected a "
         "torch.Tensor, numpy.ndarray, pandas.Series or list."
     )
+
+
+class _Block:
+    """Columns of one numpy dtype held together, as pandas holds them.
+
+    ``frame`` owns the values (so pandas' copy-on-write guards them) and
+    ``values`` is its ``(n, k)`` read-only array, read on first use (a view
+    when pandas holds the columns together): a Pipe acting on all ``k``
+    columns does one numpy operation instead of one per pandas Series.
+    """
+
+    __slots__ = ("_values", "dtype", "frame")
+
+    def __init__(self, frame: pd.DataFrame, dtype: np.dtype) -> None:
+        self.frame = frame
+        self.dtype = dtype
+        self._values: np.ndarray | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            self._values = self.frame.to_numpy()
+        return self._values
+
+
+class _BlockColumn:
+    """Column ``position`` of a ``_Block``; its Series is built only when read.
+
+    ``dtype`` and ``shape`` are those of the Series it stands for, so schema
+    checks read them without building it.
+    """
+
+    __slots__ = ("block", "built", "position")
+
+    def __init__(self, block: _Block, position: int) -> None:
+        self.block = block
+        self.position = position
+        self.built: pd.Series | None = None
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.block.dtype
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.block.frame.shape[0],)
+
+    def series(self) -> pd.Series:
+        # Built once: every Message that shares this column shares its Series,
+        # as Messages share the Series they hold.
+        if self.built is None:
+            self.built = self.block.frame.iloc(axis=1)[self.position]
+        return self.built
+
+
+def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
+    """The columns of a DataFrame with a RangeIndex; runs of one numeric dtype
+    become blocks."""
+    columns: dict[str, Column | _BlockColumn] = {}
+    dtypes = frame.dtypes.tolist()
+    by_position = frame.iloc(axis=1)  # row-free indexing: a third of iloc[:, k]
+    start = 0
+    while start < len(dtypes):
+        stop = start + 1
+        dtype = dtypes[start]
+        if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+            while stop < len(dtypes) and dtypes[stop] == dtype:
+                stop += 1
+            block = _Block(by_position[start:stop], dtype)
+            for position, name in enumerate(frame.columns[start:stop]):
+                columns[_checked_name(name)] = _BlockColumn(block, position)
+        else:
+            name = _checked_name(frame.columns[start])
+            columns[name] = _to_column(name, by_position[start])
+        start = stop
+    return columns
+
+
+def _checked_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(
+            f"Column names must be strings; got {name!r} ({type(name).__name__})."
+        )
+    return name
+
+
+def stored_column(message: Message, name: str) -> Column | _BlockColumn:
+    """Column ``name`` as the Message stores it, without building a Series.
+
+    A column held in a block comes back as an object with the ``dtype`` and
+    ``shape`` of its Series; anything else as the Series or tensor itself.
+    For checks of kind, dtype and shape that must not cost a Series each.
+    """
+    if name not in message._entries:
+        message._column(name)  # raises, naming the columns
+    return message._entries[name]
+
+
+def _runs(
+    message: Message, names: Sequence[str]
+) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Split ``names`` into runs: consecutive columns of one block, each with
+    the ``(n, k)`` view of its values, and single other columns, with None."""
+    entries = [message._entries[name] for name in names]
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        if not isinstance(entry, _BlockColumn):
+            yield i, None
+            i += 1
+            continue
+        j = i + 1
+        while (
+            j < len(entries)
+            and isinstance(entries[j], _BlockColumn)
+            and entries[j].block is entry.block
+            and entries[j].position == entry.position + (j - i)
+        ):
+            j += 1
+        yield i, entry.block.values[:, entry.position : entry.position + j - i]
+        i = j
+
+
+def column_matrix(
+    message: Message,
+    names: Sequence[str],
+    dtype: Any,
+    convert: Callable[[pd.Series, str, Any], np.ndarray],
+) -> np.ndarray:
+    """Pandas columns ``names`` as one ``(n, len(names))`` array of ``dtype``.
+
+    Consecutive columns of one block are read in one numpy operation (a
+    read-only view when the dtype already matches); any other column goes
+    through ``convert(series, name, dtype)``, which returns a 1-D array.
+    """
+    parts = [
+        convert(message._column(names[i]), names[i], dtype).reshape(-1, 1)
+        if view is None
+        else view.astype(dtype, copy=False)
+        for i, view in _runs(message, names)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return np.empty((len(message), 0), dtype=dtype)
+    return np.concatenate(parts, axis=1)
+
+
+def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Message:
+    """``message`` with columns ``names`` replaced by the columns of ``values``.
+
+    ``values`` is an ``(n, len(names))`` array the caller hands over and never
+    writes again; the new pandas columns share it as one block. A replaced
+    column keeps its position.
+    """
+    frame = pd.DataFrame(values, columns=list(names), copy=False)
+    block = _Block(frame, values.dtype)
+    entries = dict(message._entries)
+    for position, name in enumerate(names):
+        entries[name] = _BlockColumn(block, position)
+    return Message._from_columns(entries, len(message))
 
 
 def _column_length(column: Column) -> int:
@@ -191,19 +355,21 @@ class Message:
     """
 
     def __init__(self, data: Any = None) -> None:
-        columns: dict[str, Column] = {}
+        columns: dict[str, Column | _BlockColumn] = {}
         if not isinstance(data, (Message, pd.DataFrame, Mapping, type(None))):
             data = native_to_pandas(data)  # polars, pyarrow: looked up only here
         if data is None:
             items: Iterable[tuple[Any, Any]] = ()
         elif isinstance(data, Message):
-            items = data._columns.items()
+            self._columns = dict(data._entries)
+            self._length = data._length
+            return
         elif isinstance(data, pd.DataFrame):
-            duplicated = data.columns[data.columns.duplicated()].tolist()
-            if duplicated:
+            if not data.columns.is_unique:
+                duplicated = data.columns[data.columns.duplicated()].tolist()
                 raise ValueError(f"Duplicate column names: {duplicated!r}.")
-            frame = data.reset_index(drop=True)
-            items = ((name, frame[name]) for name in frame.columns)
+            columns = _block_columns(data.reset_index(drop=True))
+            items = ()
         elif isinstance(data, Mapping):
             items = data.items()
         else:
@@ -213,17 +379,23 @@ class Message:
                 f"{type(data).__name__}."
             )
         for name, values in items:
-            if not isinstance(name, str):
-                raise TypeError(
-                    f"Column names must be strings; got {name!r} "
-                    f"({type(name).__name__})."
-                )
-            columns[name] = _to_column(name, values)
+            columns[_checked_name(name)] = _to_column(name, values)
         self._columns = columns
         self._length = self._check_lengths(columns)
 
+    @property
+    def _columns(self) -> dict[str, Column]:
+        """Every column as a Series or tensor; columns held in blocks are built."""
+        if not any(isinstance(c, _BlockColumn) for c in self._entries.values()):
+            return self._entries
+        return {name: self._column(name) for name in self._entries}
+
+    @_columns.setter
+    def _columns(self, columns: dict[str, Column]) -> None:
+        self._entries = columns
+
     @staticmethod
-    def _check_lengths(columns: Mapping[str, Column]) -> int:
+    def _check_lengths(columns: Mapping[str, Column | _BlockColumn]) -> int:
         lengths = {name: _column_length(col) for name, col in columns.items()}
         if not lengths:
             return 0
@@ -240,7 +412,7 @@ class Message:
     def _from_columns(cls, columns: dict[str, Column], length: int) -> Message:
         """Build without conversion from columns already checked."""
         message = cls.__new__(cls)
-        message._columns = columns
+        message._entries = columns
         message._length = length
         return message
 
@@ -251,7 +423,7 @@ class Message:
     @property
     def columns(self) -> list[str]:
         """Column names, in order."""
-        return list(self._columns)
+        return list(self._entries)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -262,32 +434,32 @@ class Message:
         features from ``X.shape[1]`` as from the array. ``len(m.columns)``
         counts columns.
         """
-        width = sum(int(np.prod(column.shape[1:])) for column in self._columns.values())
+        width = sum(int(np.prod(column.shape[1:])) for column in self._entries.values())
         return (self._length, width)
 
     @property
     def dtypes(self) -> dict[str, Any]:
         """The dtype of each column: a ``torch.dtype`` or a pandas/numpy dtype."""
-        return {name: column.dtype for name, column in self._columns.items()}
+        return {name: column.dtype for name, column in self._entries.items()}
 
     def is_tensor(self, name: str) -> bool:
         """Whether column ``name`` is a torch tensor (otherwise a pandas Series)."""
-        return isinstance(self._column(name), torch.Tensor)
+        return isinstance(stored_column(self, name), torch.Tensor)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._columns
+        return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
+        return iter(self._entries)
 
     # --------------------------------------------------------------- indexing
     def _column(self, name: str) -> Column:
-        try:
-            return self._columns[name]
-        except KeyError:
+        column = self._entries.get(name)
+        if column is None:
             raise KeyError(
                 f"Column {name!r} is not in the Message. Columns: {self.columns!r}."
-            ) from None
+            )
+        return column.series() if isinstance(column, _BlockColumn) else column
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
@@ -318,13 +490,13 @@ class Message:
         duplicated = sorted({n for n in names if list(names).count(n) > 1})
         if duplicated:
             raise KeyError(f"Columns selected more than once: {duplicated!r}.")
-        missing = [n for n in names if n not in self._columns]
+        missing = [n for n in names if n not in self._entries]
         if missing:
             raise KeyError(
                 f"Columns {missing!r} are not in the Message. Columns: "
                 f"{self.columns!r}."
             )
-        columns = {name: self._columns[name] for name in names}
+        columns = {name: self._entries[name] for name in names}
         return Message._from_columns(columns, self._length)
 
     def _take_rows(self, key: Any) -> Message:
@@ -345,30 +517,31 @@ class Message:
         Values may be anything the constructor accepts, or a callable that takes
         this Message and returns the column. A replaced column keeps its position.
         """
-        new = dict(self._columns)
+        new = dict(self._entries)
         for name, values in columns.items():
             if callable(values) and not isinstance(values, torch.Tensor):
                 # As in pandas: a callable sees the assignments before it.
                 values = values(Message._from_columns(dict(new), self._length))
             new[name] = _to_column(name, values)
             n = _column_length(new[name])
-            if self._columns and n != self._length:
+            if self._entries and n != self._length:
                 raise ValueError(
                     f"Column {name!r} has {n} rows but the Message has {self._length}."
                 )
-        length = self._length if self._columns else self._check_lengths(new)
+        length = self._length if self._entries else self._check_lengths(new)
         return Message._from_columns(new, length)
 
     def drop(self, columns: str | Sequence[str]) -> Message:
         """Return a new Message without ``columns``."""
         names = [columns] if isinstance(columns, str) else list(columns)
-        missing = [n for n in names if n not in self._columns]
+        missing = [n for n in names if n not in self._entries]
         if missing:
             raise KeyError(
                 f"Cannot drop columns {missing!r}: not in the Message. Columns: "
                 f"{self.columns!r}."
             )
-        kept = {k: v for k, v in self._columns.items() if k not in set(names)}
+        dropped = set(names)
+        kept = {k: v for k, v in self._entries.items() if k not in dropped}
         return Message._from_columns(kept, self._length)
 
     def rename(self, mapping: Mapping[str, str]) -> Message:
@@ -495,7 +668,15 @@ class Message:
         return names
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        parts = [_as_float_matrix(n, c, self._length) for n, c in self._columns.items()]
+        parts = []
+        names = self.columns
+        for i, view in _runs(self, names):
+            if view is None:
+                name = names[i]
+                parts.append(_as_float_matrix(name, self._column(name), self._length))
+            else:
+                wide = np.float32 if view.dtype == np.float32 else np.float64
+                parts.append(view.astype(wide, copy=False))
         if len(parts) != 1:
             result = (
                 np.concatenate(parts, axis=1)

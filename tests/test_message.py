@@ -535,6 +535,43 @@ def test_asarray_cannot_write_into_the_message():
     assert x.tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
+def numeric_frame() -> pd.DataFrame:
+    values = np.arange(12.0).reshape(4, 3)
+    return pd.DataFrame(values, columns=["a", "b", "c"]).assign(s=list("wxyz"))
+
+
+def test_asarray_of_a_dataframes_numeric_columns_shares_their_memory_read_only():
+    df = numeric_frame().drop(columns="s")
+    array = np.asarray(Message(df))
+    assert np.shares_memory(array, df.to_numpy())
+    assert not array.flags.writeable
+    np.testing.assert_array_equal(array, df.to_numpy())
+
+
+def test_message_from_dataframe_is_a_value_when_the_frame_changes_later():
+    df = numeric_frame()
+    m = Message(df)
+    df.loc[0, "a"] = -1.0
+    df.iloc[1, 1] = -2.0
+    assert m["a"].tolist() == [0.0, 3.0, 6.0, 9.0]
+    assert np.asarray(m[["a", "b"]])[:, 1].tolist() == [1.0, 4.0, 7.0, 10.0]
+
+
+def test_a_column_read_twice_is_the_same_series_in_messages_sharing_it():
+    m = Message(numeric_frame())
+    kept = m.drop(columns="s")
+    assert m["b"] is m["b"] and kept["b"] is m["b"]
+
+
+def test_columns_read_one_by_one_equal_the_dataframe_columns():
+    df = numeric_frame().astype({"b": np.float32})
+    m = Message(df)
+    assert m.dtypes == dict(df.dtypes)
+    for name in df.columns:
+        pd.testing.assert_series_equal(m[name], df[name])
+    assert m.shape == (4, 4) and m.columns == list(df.columns)
+
+
 def test_asarray_keeps_float32_when_every_column_is_float32():
     m = Message({"a": torch.zeros(3), "b": torch.ones(3, 2)})
     assert np.asarray(m).dtype == np.float32

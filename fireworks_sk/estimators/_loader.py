@@ -175,26 +175,38 @@ class MessageLoader:
         n = len(self.message)
         stop = len(self) * self.batch_size if self.drop_last else n
         columns = list(self.message._columns.items())
-        order = self.order() if self.shuffle else None
-        # One copy of the order per device the columns live on, made once.
-        orders = {}
-        if order is not None:
-            devices = {c.device for _, c in columns if isinstance(c, torch.Tensor)}
-            orders = {device: order.to(device) for device in devices}
-        for start in range(0, stop, self.batch_size):
-            end = min(start + self.batch_size, n)
-            if order is None:
-                batch = {name: _take(col, slice(start, end)) for name, col in columns}
-            else:
-                batch = {
-                    name: col.index_select(0, orders[col.device][start:end])
-                    if isinstance(col, torch.Tensor)
-                    else _take(col, order[start:end])
-                    for name, col in columns
-                }
-            if self.device is not None:
-                batch = {name: _to_device(c, self.device) for name, c in batch.items()}
-            yield Message._from_columns(batch, end - start)
+        if not self.shuffle:
+            for start in range(0, stop, self.batch_size):
+                rows = slice(start, min(start + self.batch_size, n))
+                batch = {name: _take(col, rows) for name, col in columns}
+                yield self._batch(batch, rows.stop - rows.start)
+            return
+        # The batches' indices cut from the order at once, per device the
+        # columns live on: per batch, only the gathers are left.
+        if stop == 0:
+            return
+        order = self.order()[:stop]
+        devices = {c.device for _, c in columns if isinstance(c, torch.Tensor)}
+        chunks = {device: order.to(device).split(self.batch_size) for device in devices}
+        cpu_chunks = order.split(self.batch_size)
+        # Each column with the chunks it gathers by: per batch, only the gathers.
+        plan = [
+            (name, col, chunks[col.device] if isinstance(col, torch.Tensor) else None)
+            for name, col in columns
+        ]
+        for i, index in enumerate(cpu_chunks):
+            batch = {
+                name: col.index_select(0, own[i])
+                if own is not None
+                else _take(col, index)
+                for name, col, own in plan
+            }
+            yield self._batch(batch, len(index))
+
+    def _batch(self, columns: dict[str, Column], length: int) -> Message:
+        if self.device is not None:
+            columns = {name: _to_device(c, self.device) for name, c in columns.items()}
+        return Message._from_columns(columns, length)
 
     def __repr__(self) -> str:
         return (

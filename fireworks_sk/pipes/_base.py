@@ -20,7 +20,7 @@ from fireworks_sk._compat import get_feature_names, transform_output
 from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
-from fireworks_sk.message import Message, flat_feature_names
+from fireworks_sk.message import Message, flat_feature_names, stored_column
 
 __all__ = [
     "Pipe",
@@ -78,7 +78,11 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
     if isinstance(X, pd.DataFrame):
         if not X.columns.is_unique:
             Message(X)  # raises, naming the duplicated columns
-        # scikit-learn's own rule: raises TypeError for mixed str / non-str.
+        # String names are feature names (scikit-learn's rule, read without
+        # its cost); scikit-learn's own check raises for mixed str / non-str.
+        names = X.columns.tolist()
+        if names and all(isinstance(n, str) for n in names):
+            return Message(X), True
         if get_feature_names(X) is not None:
             return Message(X), True
         renamed = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)
@@ -421,7 +425,11 @@ or Dask DataFrame
             raise SchemaError(_schema_diff(name, fitted, message.columns, named))
         for column, fitted_column in self._schema_in.items():
             check_column_schema(
-                name, column, fitted_column, message[column], check_dtypes
+                name,
+                column,
+                fitted_column,
+                stored_column(message, column),
+                check_dtypes,
             )
         return message
 
@@ -593,7 +601,7 @@ def _regrouped(X: Any, schema: Mapping[str, Any]) -> Message | None:
 def _check_widths(owner: str, message: Message) -> None:
     """Refuse tensor columns without features: they would reach a model unseen."""
     for name in message.columns:
-        shape = tuple(message[name].shape[1:])
+        shape = tuple(stored_column(message, name).shape[1:])
         if shape and int(np.prod(shape)) == 0:
             raise ValueError(
                 f"{owner} got column {name!r} with rows of shape {shape}, which "
@@ -619,24 +627,27 @@ def check_column_schema(
     owner: str, name: str, fitted: Any, got: Any, check_dtype: bool
 ) -> None:
     """Refuse a column whose kind or row shape changed since fit; warn on dtype."""
-    if isinstance(fitted, torch.Tensor) != isinstance(got, torch.Tensor):
+    tensor = isinstance(got, torch.Tensor)
+    if isinstance(fitted, torch.Tensor) != tensor:
         kinds = ("a pandas column", "a tensor")
         raise SchemaError(
             f"Column {name!r} was {kinds[isinstance(fitted, torch.Tensor)]} when "
-            f"{owner} was fitted and is now {kinds[isinstance(got, torch.Tensor)]}."
+            f"{owner} was fitted and is now {kinds[tensor]}."
         )
-    if tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
+    # A pandas column's rows have no shape: only tensors can differ here.
+    if tensor and tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
         raise SchemaError(
             f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
             f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
         )
+    if not check_dtype or got.dtype == fitted.dtype:
+        return
     # Categoricals declare categories per batch (a Parquet file's dictionary):
     # another list of categories is not another kind of column.
     both_categorical = all(
         isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
     )
-    agree = both_categorical or dtypes_agree(fitted.dtype, got.dtype)
-    if check_dtype and not agree:
+    if not both_categorical and not dtypes_agree(fitted.dtype, got.dtype):
         warnings.warn(
             f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
             f"{fitted.dtype}.",

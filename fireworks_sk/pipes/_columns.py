@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,7 +12,13 @@ import scipy.sparse
 import torch
 
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Column, Message, flat_feature_names
+from fireworks_sk.message import (
+    Column,
+    Message,
+    column_matrix,
+    flat_feature_names,
+    stored_column,
+)
 from fireworks_sk.pipes._base import Pipe, _zero_rows, as_message, check_finite
 
 __all__ = ["DropColumns", "FunctionPipe", "SelectColumns", "Stack", "ToTensor"]
@@ -86,8 +93,8 @@ def _check_in_range(name: str, source: torch.Tensor, cast: torch.Tensor) -> None
     )
 
 
-def _width(column: Column) -> int:
-    return int(np.prod(column.shape[1:]))
+def _width(column: Any) -> int:
+    return math.prod(column.shape[1:])
 
 
 _NUMPY_DTYPES = {
@@ -119,6 +126,25 @@ def _block(name: str, column: Column, n: int, width: int) -> np.ndarray:
         column.to_numpy() if exact else column.to_numpy(np.float64, na_value=np.nan)
     )
     return values.reshape(n, width)
+
+
+def _series_values(column: pd.Series, name: str, dtype: Any) -> np.ndarray:
+    """A pandas column's values for ``column_matrix``, cast as assignment casts."""
+    return _block(name, column, len(column), 1).reshape(-1).astype(dtype)
+
+
+def _groups(
+    message: Message, names: list[str], widths: list[int]
+) -> list[tuple[list[str], int]]:
+    """Each tensor column alone, runs of consecutive pandas columns together."""
+    groups: list[tuple[list[str], int]] = []
+    for name, width in zip(names, widths):
+        pandas = not message.is_tensor(name)
+        if pandas and groups and not message.is_tensor(groups[-1][0][0]):
+            groups[-1] = (groups[-1][0] + [name], groups[-1][1] + width)
+        else:
+            groups.append(([name], width))
+    return groups
 
 
 class ToTensor(Pipe):
@@ -238,26 +264,34 @@ class Stack(Pipe):
         n = len(message)
         stacked = self._stack(message, n)
         first = self.columns_[0] if self.columns_ else None
-        out: dict[str, Column] = {}
+        stacked_names = set(self.columns_)
+        out: dict[str, Any] = {}
         for name in message.columns:
             if name == first:
                 out[self.into] = stacked
-            elif name not in self.columns_:
-                out[name] = message[name]
+            elif name not in stacked_names:
+                out[name] = stored_column(message, name)
         if first is None:
             out[self.into] = stacked
         return Message._from_columns(out, n)
 
     def _stack(self, message: Message, n: int) -> torch.Tensor:
-        """Copy every column once into one (n, width) array, then check it once."""
-        widths = [_width(message[c]) for c in self.columns_]
+        """Copy every column once into one (n, width) array, then check it once.
+
+        Consecutive pandas columns are read together, so the numeric columns
+        of a DataFrame cost one numpy copy, not one per column.
+        """
+        widths = [_width(stored_column(message, c)) for c in self.columns_]
         dtype = self.dtype_
         buffer_dtype = dtype if dtype in _NUMPY_DTYPES else torch.float64
         buffer = np.empty((n, sum(widths)), dtype=_NUMPY_DTYPES[buffer_dtype])
         start = 0
         with np.errstate(over="ignore"):  # overflow is found and named below
-            for name, width in zip(self.columns_, widths):
-                block = _block(name, message[name], n, width)
+            for names, width in _groups(message, self.columns_, widths):
+                if message.is_tensor(names[0]):
+                    block = _block(names[0], message[names[0]], n, width)
+                else:
+                    block = column_matrix(message, names, buffer.dtype, _series_values)
                 buffer[:, start : start + width] = block
                 start += width
         if buffer.dtype.kind == "f" and not np.isfinite(buffer).all():

@@ -12,7 +12,7 @@ from sklearn.utils.metaestimators import available_if
 
 from fireworks_sk._compat import BaseComposition
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Column, Message
+from fireworks_sk.message import Column, Message, stored_column
 from fireworks_sk.pipes._base import Pipe, restored_on_error
 
 __all__ = ["Junction"]
@@ -241,8 +241,10 @@ class Junction(BaseComposition, Pipe):
         for name, pipe in self.pipes_:
             out = _branch_output(name, pipe, message, self._branch_names[name])
             for column in out.columns:
-                value = out[column]
-                if column in message and value is message[column]:
+                # Stored entries: a column held in a block is the same object
+                # in every Message that shares it, unlike the Series built from it.
+                value = stored_column(out, column)
+                if column in message and value is stored_column(message, column):
                     merged.setdefault(column, value)
                     continue
                 if column in changed_by:

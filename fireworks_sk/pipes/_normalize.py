@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fireworks_sk.message import Column, Message
+from fireworks_sk.message import (
+    Column,
+    Message,
+    column_matrix,
+    stored_column,
+    with_block,
+)
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
 
 __all__ = ["BatchNormalizer"]
@@ -182,7 +188,7 @@ class BatchNormalizer(StatefulPipe):
         return torch.where(tiny, torch.ones_like(std), std)
 
     def _transform(self, message: Message) -> Message:
-        return message.assign(**self._apply(message, inverse=False))
+        return self._apply(message, inverse=False)
 
     def inverse_transform(self, X: Any) -> Message:
         """Undo the scaling: ``x * scale_ + mean_``.
@@ -197,19 +203,23 @@ class BatchNormalizer(StatefulPipe):
         Message
         """
         message = self._validate(X, reset=False, check_dtypes=False)
-        return message.assign(**self._apply(message, inverse=True))
+        return self._apply(message, inverse=True)
 
-    def _apply(self, message: Message, inverse: bool) -> dict[str, Column]:
-        out = {
-            name: self._apply_tensor(name, message[name], inverse)
-            for name in self.columns_
-            if message.is_tensor(name)
-        }
+    def _apply(self, message: Message, inverse: bool) -> Message:
+        tensors = [n for n in self.columns_ if message.is_tensor(n)]
+        out = message.assign(
+            **{n: self._apply_tensor(n, message[n], inverse) for n in tensors}
+        )
         pandas_columns = [n for n in self.columns_ if not message.is_tensor(n)]
         for dtype in (np.float32, np.float64):
-            group = [n for n in pandas_columns if _float_dtype(message[n]) is dtype]
+            group = [
+                n
+                for n in pandas_columns
+                if _float_dtype(stored_column(message, n)) is dtype
+            ]
             if group:
-                out.update(self._apply_series(message, group, dtype, inverse))
+                values = self._apply_block(message, group, dtype, inverse)
+                out = with_block(out, group, values)
         return out
 
     def _stats(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,15 +237,15 @@ class BatchNormalizer(StatefulPipe):
         _check_result(name, values, out)
         return out
 
-    def _apply_series(
+    def _apply_block(
         self, message: Message, names: list[str], dtype: type, inverse: bool
-    ) -> dict[str, pd.Series]:
-        # All pandas columns of one dtype as one (columns, rows) block: one
+    ) -> np.ndarray:
+        # All pandas columns of one dtype as one (rows, columns) block: one
         # finite check and one arithmetic pass instead of one per column.
-        values = np.stack([_as_float(message[n], n, dtype) for n in names])
+        values = column_matrix(message, names, dtype, _as_float)
         stats = [self._stats(n) for n in names]
-        mean = np.array([float(m) for m, _ in stats], dtype=dtype)[:, None]
-        scale = np.array([float(s) for _, s in stats], dtype=dtype)[:, None]
+        mean = np.array([float(m) for m, _ in stats], dtype=dtype)
+        scale = np.array([float(s) for _, s in stats], dtype=dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # found and named below
             if inverse:
                 out = np.multiply(values, scale)
@@ -244,9 +254,9 @@ class BatchNormalizer(StatefulPipe):
                 out = np.subtract(values, mean)
                 out /= scale
         if not np.isfinite(out).all():
-            for name, row, result in zip(names, values, out):
-                _check_result(name, row, result)
-        return {n: pd.Series(out[i], name=n, copy=False) for i, n in enumerate(names)}
+            for i, name in enumerate(names):
+                _check_result(name, values[:, i], out[:, i])
+        return out
 
 
 def _check_result(
@@ -277,6 +287,6 @@ def _as_float(column: pd.Series, name: str, dtype: type) -> np.ndarray:
     return column.to_numpy(dtype=dtype, na_value=np.nan)
 
 
-def _float_dtype(column: pd.Series) -> type:
+def _float_dtype(column: Any) -> type:
     """The float dtype a scaled pandas column gets: float32 stays float32."""
     return np.float32 if column.dtype == np.float32 else np.float64

@@ -253,3 +253,95 @@ def test_save_then_load_is_identity_on_predictions(trained, df):
     pipeline, loaded = trained
     df = df.astype({"s": "str"})
     np.testing.assert_array_equal(loaded.predict(df), pipeline.predict(df))
+
+
+NUMERIC_KINDS = ["float64", "float32", "int64", "bool"]
+
+
+@st.composite
+def wide_frames(draw):
+    """Runs of numeric columns of a few dtypes, string columns between them."""
+    n = draw(st.integers(1, N_MAX))
+    kinds = draw(
+        st.lists(st.sampled_from([*NUMERIC_KINDS, "str"]), min_size=1, max_size=12)
+    )
+    data = {}
+    for i, kind in enumerate(kinds):
+        if kind == "str":
+            values = draw(st.lists(st.sampled_from("uvw"), min_size=n, max_size=n))
+            data[f"c{i}"] = pd.Series(values, dtype=object)
+        elif kind == "bool":
+            data[f"c{i}"] = np.array(
+                draw(st.lists(st.booleans(), min_size=n, max_size=n))
+            )
+        else:
+            values = draw(st.lists(finite, min_size=n, max_size=n))
+            data[f"c{i}"] = np.array(values).astype(kind)
+    return pd.DataFrame(data)
+
+
+def column_by_column(df):
+    """The same table built from one Series per column: no column shares a block."""
+    return Message({name: df[name].copy() for name in df.columns})
+
+
+def assert_identical(a, b):
+    assert a.columns == b.columns and a.dtypes == b.dtypes
+    for name in a.columns:
+        x, y = a[name], b[name]
+        if isinstance(x, torch.Tensor):
+            assert torch.equal(x.view(torch.uint8), y.view(torch.uint8)), name
+        else:
+            assert x.equals(y) and x.dtype == y.dtype, name
+    assert array_or_error(a) == array_or_error(b)
+
+
+def array_or_error(message):
+    try:
+        array = np.asarray(message)
+    except ValueError as exc:
+        return str(exc)
+    return array.dtype, array.shape, array.tobytes()
+
+
+PIPELINES = {
+    "scale": lambda: [fsk.BatchNormalizer()],
+    "scale-stack": lambda: [fsk.BatchNormalizer(), fsk.Stack()],
+    "scale-onehot-stack": lambda: [
+        fsk.BatchNormalizer(),
+        fsk.OneHot(handle_unknown="ignore"),
+        fsk.Stack(),
+    ],
+    "stack64": lambda: [fsk.Stack(dtype="float64")],
+    "totensor": lambda: [fsk.ToTensor()],
+}
+
+
+@FAST
+@given(wide_frames(), st.sampled_from(sorted(PIPELINES)))
+def test_columns_held_in_blocks_transform_bit_for_bit_as_single_columns(df, name):
+    """A DataFrame's numeric columns are held as blocks; the result is the same."""
+    assume(name != "scale-onehot-stack" or (df.dtypes != np.bool_).all())
+    blocks, single = Message(df), column_by_column(df)
+    assert_identical(blocks, single)
+    steps = PIPELINES[name]()
+    numeric = [c for c in df.columns if df[c].dtype != object]
+    if "stack" in name and not numeric and name != "scale-onehot-stack":
+        return
+    try:
+        fitted = Pipeline([(f"s{i}", s) for i, s in enumerate(steps)]).fit(single)
+    except Exception as exc:  # the same refusal on both paths
+        with pytest.raises(type(exc)):
+            Pipeline([(f"s{i}", s) for i, s in enumerate(PIPELINES[name]())]).fit(
+                blocks
+            )
+        return
+    assert_identical(fitted.transform(blocks), fitted.transform(single))
+    assert_identical(fitted.transform(df), fitted.transform(single))
+    refitted = Pipeline([(f"s{i}", s) for i, s in enumerate(PIPELINES[name]())])
+    assert_identical(refitted.fit(df).transform(df), fitted.transform(single))
+    if name == "scale":
+        assert_identical(
+            fitted.inverse_transform(fitted.transform(df)),
+            fitted.inverse_transform(fitted.transform(single)),
+        )
