@@ -305,21 +305,6 @@ def test_conform_picks_orders_and_casts_by_the_schema(model_file, penguins):
         conform(X.drop(columns="sex"), manifest)
 
 
-def test_benchmark_script_runs_and_prints_its_table():
-    # benchmarks/serve.py still runs (a few requests; nothing here is timed).
-    result = subprocess.run(
-        [sys.executable, "benchmarks/serve.py", "--requests", "3"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT_S * 2,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "| POST /predict over loopback |" in result.stdout
-    assert "| in process, predict_proba |" in result.stdout
-
-
 def test_the_serve_command_loads_once_with_its_options(monkeypatch, capsys):
     import uvicorn
 
