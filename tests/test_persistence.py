@@ -539,18 +539,7 @@ def test_a_skops_payload_with_a_compressed_member_is_refused(tmp_path, pipeline)
     members += [
         _stored(n, inner.read(n)) for n in inner.namelist() if n != "schema.json"
     ]
-    payload = _zip(members)
-    manifest.update(
-        sha256=hashlib.sha256(payload).hexdigest(), payload_bytes=len(payload)
-    )
-    path.write_bytes(
-        _zip(
-            [
-                _stored("manifest.json", json.dumps(manifest).encode()),
-                _stored("payload", payload),
-            ]
-        )
-    )
+    _write_payload(path, manifest, _zip(members))
     with pytest.raises(CorruptFileError, match="member 'schema.json' is compressed"):
         load(path)
 
@@ -598,6 +587,18 @@ def test_a_payload_size_other_than_the_manifest_says_is_refused_unread(
 
 
 # ------------------------------------------------ one error for a bad file
+def _write_payload(path, manifest, payload):
+    """Write ``payload`` as the file's payload, under ``manifest`` updated to
+    state its checksum and size, so that only what the test changed is wrong."""
+    manifest = {
+        **manifest,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "payload_bytes": len(payload),
+    }
+    manifest_member = _stored("manifest.json", json.dumps(manifest).encode())
+    path.write_bytes(_zip([manifest_member, _stored("payload", payload)]))
+
+
 def _with_manifest(path, **changes):
     with zipfile.ZipFile(path) as archive:
         manifest = json.loads(archive.read("manifest.json"))
@@ -669,15 +670,9 @@ def test_zip_header_damage_is_corrupt_file_error(tmp_path, pipeline, offset, val
 )
 def test_a_broken_skops_schema_is_corrupt_file_error(tmp_path, pipeline, schema):
     path = save(pipeline, tmp_path / "m.fwsk", format="skops")
-    payload = _zip([_stored("schema.json", schema)])
-    _with_manifest(
-        path, sha256=hashlib.sha256(payload).hexdigest(), payload_bytes=len(payload)
-    )
     with zipfile.ZipFile(path) as archive:
-        manifest = archive.read("manifest.json")
-    path.write_bytes(
-        _zip([_stored("manifest.json", manifest), _stored("payload", payload)])
-    )
+        manifest = json.loads(archive.read("manifest.json"))
+    _write_payload(path, manifest, _zip([_stored("schema.json", schema)]))
     with pytest.raises(CorruptFileError, match=r"m\.fwsk"):
         load(path)
 
@@ -724,18 +719,7 @@ def test_a_skops_array_stating_more_data_than_it_holds_is_refused(tmp_path, fram
         )
         for n in inner.namelist()
     ]
-    payload = _zip(members)
-    manifest.update(
-        sha256=hashlib.sha256(payload).hexdigest(), payload_bytes=len(payload)
-    )
-    path.write_bytes(
-        _zip(
-            [
-                _stored("manifest.json", json.dumps(manifest).encode()),
-                _stored("payload", payload),
-            ]
-        )
-    )
+    _write_payload(path, manifest, _zip(members))
     with pytest.raises(CorruptFileError, match="states 68719476736 bytes of data"):
         load(path)
 
