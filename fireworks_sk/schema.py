@@ -270,6 +270,11 @@ class Schema(Mapping[str, Column]):
         """Flat features, as ``Message.shape[1]`` counts them."""
         return sum(int(np.prod(self.row_shape(n))) for n in self._templates)
 
+    @property
+    def dtypes(self) -> dict[str, Any]:
+        """The dtype of each column, as ``Message.dtypes`` gives them."""
+        return {name: column.dtype for name, column in self._templates.items()}
+
     def is_tensor(self, name: str) -> bool:
         """Whether column ``name`` was a tensor (otherwise a pandas column)."""
         return isinstance(self._templates[name], torch.Tensor)

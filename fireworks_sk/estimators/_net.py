@@ -653,8 +653,11 @@ class _MessageNet:
             return None
         if not np.array_equal(X.columns, self.feature_names_in_):
             return None
-        if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in X.dtypes):
+        dtypes = X.dtypes.tolist()
+        if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in dtypes):
             return None
+        if dtypes != list(self._schema_.dtypes.values()):
+            return None  # the general path checks them against the Schema
         matrix = X.to_numpy(dtype=np.float32, na_value=np.nan)
         if not np.isfinite(matrix).all():
             return None
