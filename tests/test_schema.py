@@ -373,3 +373,16 @@ def test_no_module_reimplements_the_schema_checks():
             continue
         text = path.read_text()
         assert not [t for t in twins if t in text], path
+
+
+def test_the_manifest_describes_a_named_estimators_columns(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=8), "b": rng.integers(0, 3, 8)})
+    y = rng.normal(size=8).astype(np.float32)
+    named = TorchRegressor(max_epochs=1, random_state=0).fit(frame, y)
+    array = TorchRegressor(max_epochs=1, random_state=0).fit(frame.to_numpy(), y)
+    described = fireworks_sk.inspect(fireworks_sk.save(named, tmp_path / "n.joblib"))
+    assert described["input_schema"] == named._schema_.describe()
+    assert [c["dtype"] for c in described["input_schema"]] == ["float64", "int64"]
+    unnamed = fireworks_sk.inspect(fireworks_sk.save(array, tmp_path / "a.joblib"))
+    assert unnamed["input_schema"] is None

@@ -1,4 +1,4 @@
-"""The Pipe base class and the input checks every Pipe shares."""
+"""The Pipe base class: schema recording, alignment and transactional fits."""
 
 from __future__ import annotations
 
