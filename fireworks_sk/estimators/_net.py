@@ -31,6 +31,7 @@ from fireworks_sk._compat import (
     skorch_init_done,
     skorch_module_names,
 )
+from fireworks_sk._validation import as_message
 from fireworks_sk.estimators._data import (
     ARRAY_COLUMN,
     TARGET_COLUMN,
@@ -57,7 +58,6 @@ from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_se
 from fireworks_sk.estimators._module import DefaultMLP
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message
-from fireworks_sk.pipes._base import as_message
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
