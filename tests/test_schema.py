@@ -386,3 +386,16 @@ def test_the_manifest_describes_a_named_estimators_columns(tmp_path):
     assert [c["dtype"] for c in described["input_schema"]] == ["float64", "int64"]
     unnamed = fireworks_sk.inspect(fireworks_sk.save(array, tmp_path / "a.joblib"))
     assert unnamed["input_schema"] is None
+
+
+def test_a_pipe_saved_before_the_schema_class_loads_with_one():
+    from fireworks_sk._portable import to_portable
+
+    pipe = BatchNormalizer().fit(_mixed())
+    state = pipe.__getstate__()
+    # What Pipes stored until then: a dict of zero-row columns, made portable.
+    state["_schema_in"] = to_portable(dict(pipe._schema_in))
+    old = BatchNormalizer.__new__(BatchNormalizer)
+    old.__setstate__(state)
+    assert old._schema_in == pipe._schema_in
+    assert old.transform(_mixed()).equals(pipe.transform(_mixed()))

@@ -113,7 +113,11 @@ class Pipe(TransformerMixin, BaseEstimator):
         return to_portable(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(from_portable(state))
+        state = from_portable(state)
+        if isinstance(state.get("_schema_in"), dict):
+            # Saved before the Schema: a dict of the same zero-row columns.
+            state["_schema_in"] = Schema(state["_schema_in"])
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
