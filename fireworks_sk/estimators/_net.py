@@ -17,10 +17,8 @@ import torch
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import sparse
 from sklearn.base import BaseEstimator
-from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import check_array
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
@@ -38,7 +36,6 @@ from fireworks_sk.estimators._data import (
     array_message,
     column_tensor,
     is_message_dataset,
-    is_named,
     is_ragged,
     placeholder_target,
     resolve_dataset,
@@ -47,16 +44,22 @@ from fireworks_sk.estimators._data import (
 from fireworks_sk.estimators._guards import (
     NetNotFittedError,
     check_epochs,
-    check_no_missing,
     list_skorch_params,
     optimizer_class,
     restored_net_on_error,
 )
 from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
 from fireworks_sk.estimators._module import DefaultMLP
+from fireworks_sk.estimators._targets import (
+    class_labels,
+    encode_classes,
+    encode_values,
+    scoring_target,
+    split_target,
+)
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message
-from fireworks_sk.pipes._base import _schema_diff, as_message
+from fireworks_sk.pipes._base import _schema_diff
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
@@ -315,7 +318,7 @@ class _MessageNet:
         first = not hasattr(self, "n_features_in_")
         if sparse.issparse(X):
             return self._prepare_sparse(X, y, first=first, classes=classes)
-        message, named, y = self._split_target(X, y, fitting=True)
+        message, named, y = split_target(self, X, y, fitting=True)
         # Callbacks see X and y as the user passed them, as in skorch.
         self._user_data_ = (X, y)
         message = self._check_columns(message, named, first=first)
@@ -529,32 +532,6 @@ class _MessageNet:
         module.train(was_training)
 
     # --------------------------------------------------------------- inputs
-    def _split_target(
-        self, X: Any, y: Any, *, fitting: bool
-    ) -> tuple[Message, bool, Any]:
-        """X as a Message without the target column, and y (from it if None)."""
-        if not is_named(X):
-            if self.target is not None and fitting and y is None:
-                raise ValueError(
-                    f"{type(self).__name__}(target={self.target!r}) names a column, "
-                    "but X has no column names; pass y, or X as a DataFrame, dict "
-                    "or Message."
-                )
-            return array_message(X, min_rows=1 if fitting else 0), False, y
-        message = as_message(X)[0]
-        if self.target is not None and fitting and y is None:
-            if self.target not in message:
-                raise ValueError(
-                    f"{type(self).__name__}(target={self.target!r}) names a column "
-                    f"that X lacks; pass y, or add the column. X has columns "
-                    f"{message.columns!r}."
-                )
-        if self.target is not None and self.target in message:
-            if y is None:
-                y = message[self.target]
-            message = message.drop(self.target)
-        return message, True, y
-
     def _check_columns(self, message: Message, named: bool, *, first: bool) -> Message:
         if not first:
             return self._align(message, named)
@@ -695,7 +672,7 @@ class _MessageNet:
             return self._unchecked_dataset(X)
         feed = self._frame_matrix(X)
         if feed is None:
-            message, named, _ = self._split_target(X, None, fitting=False)
+            message, named, _ = split_target(self, X, None, fitting=False)
             feed = self._feed(self._align(message, named))
         return self.dataset(feed, positional=self._positional())
 
@@ -705,7 +682,7 @@ class _MessageNet:
         As in skorch, after ``initialize()`` and ``load_params(...)`` X is fed
         as it comes: there are no fitted columns to check it against.
         """
-        message, _, _ = self._split_target(X, None, fitting=False)
+        message, _, _ = split_target(self, X, None, fitting=False)
         inputs, stack = self._resolve_inputs(message)
         feed = self._feed(message, inputs, stack)
         return self.dataset(feed, positional=stack or len(inputs) == 1)
@@ -912,12 +889,7 @@ class _MessageNet:
         -------
         float
         """
-        if y is None and self.target is not None and is_named(X):
-            message = as_message(X)[0]
-            if self.target in message:
-                y = message[self.target]
-        if isinstance(y, torch.Tensor):
-            y = y.detach().cpu().numpy()
+        y = scoring_target(self, X, y)
         return super().score(X, y, sample_weight=sample_weight)
 
     # scikit-learn's repr: the parameters set away from the defaults that the
@@ -1056,62 +1028,6 @@ def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _labels(y: Any) -> np.ndarray:
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    elif isinstance(y, (pd.Series, pd.DataFrame)):
-        y = y.to_numpy()
-    y = np.asarray(y)
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] > 1):
-        return y  # several class indices per row, as skorch accepts
-    return column_or_1d(y, warn=True)
-
-
-def _unique_labels(y: Any) -> np.ndarray:
-    """Sorted distinct labels; labels of several types (1 and "a") are refused."""
-    try:
-        return np.unique(y)
-    except TypeError as exc:
-        types = sorted({type(v).__name__ for v in np.asarray(y, dtype=object)})
-        raise TypeError(
-            f"y mixes labels of types {types!r}, which cannot be sorted into "
-            "classes; cast y to one type (e.g. y.astype(str))."
-        ) from exc
-
-
-def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Indices of ``y`` in ``classes``; unknown labels raise naming them.
-
-    Integer labels none of which is a class but all of which index ``classes``
-    are already indices: skorch's ``classes=["neg", "pos"]`` names the codes
-    of an integer-coded y.
-    """
-    if _are_indices(y, classes):
-        return y.astype(np.int64)
-    order = np.argsort(classes, kind="stable")
-    ordered = classes[order]
-    position = np.clip(np.searchsorted(ordered, y), 0, len(ordered) - 1)
-    known = ordered[position] == y
-    if not np.all(known):
-        unknown = np.unique(y[~known]).tolist()
-        raise ValueError(
-            f"y contains labels {unknown!r} that are not in classes_ "
-            f"{classes.tolist()!r}; pass all labels as 'classes' on the first call."
-        )
-    return order[position].astype(np.int64)
-
-
-def _are_indices(y: np.ndarray, classes: np.ndarray) -> bool:
-    if not np.issubdtype(y.dtype, np.integer) or not len(y):
-        return False
-    if not ((y >= 0) & (y < len(classes))).all():
-        return False
-    try:
-        return not np.isin(y, classes).any()
-    except TypeError:
-        return True
-
-
 @list_skorch_params
 class TorchClassifier(_MessageNet, NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` that reads Messages and seeds itself.
@@ -1235,61 +1151,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
     def _encode_target(
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        if is_ragged(y):
-            return self._encode_ragged(y, first=first, classes=classes)
-        y = _labels(y)
-        check_no_missing(y)
-        assert_all_finite(y, input_name="y")
-        _unique_labels(y)  # before scikit-learn's checks, whose error says less
-        check_classification_targets(y if y.ndim < 3 else y.reshape(len(y), -1))
-        if first:
-            self.classes_inferred_ = _unique_labels(y if classes is None else classes)
-            self.n_outputs_ = len(self._class_labels())
-            self._y_ndim_ = y.ndim
-        elif y.ndim != getattr(self, "_y_ndim_", y.ndim):
-            raise ValueError(
-                f"y has {y.ndim} dimensions but {type(self).__name__} was fitted "
-                f"on y of {self._y_ndim_}."
-            )
-        codes = _encode_labels(y.ravel(), self._class_labels()).reshape(y.shape)
-        return torch.from_numpy(codes), codes
-
-    def _encode_ragged(
-        self, y: np.ndarray, *, first: bool, classes: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Sequences of labels, of lengths that may differ, encoded element by
-        element; one tensor of class indices per row, in an object array."""
-        rows = [np.asarray(row) for row in y]
-        ndims = sorted({row.ndim for row in rows})
-        if len(ndims) > 1:
-            raise ValueError(
-                f"y holds sequences of {ndims} dimensions; every row's target "
-                "must have the same number of dimensions (lengths may differ)."
-            )
-        flat = np.concatenate([row.ravel() for row in rows])
-        _, codes = self._encode_target(flat, first=first, classes=classes)
-        ndim = 1 + rows[0].ndim
-        if first:
-            self._y_ndim_ = ndim  # the criterion checks its own shapes
-        elif ndim != self._y_ndim_:
-            raise ValueError(
-                f"y has {ndim} dimensions but {type(self).__name__} was fitted "
-                f"on y of {self._y_ndim_}."
-            )
-        ends = np.cumsum([row.size for row in rows])[:-1]
-        split = [c.reshape(r.shape) for c, r in zip(np.split(codes, ends), rows)]
-        tensors = np.empty(len(rows), dtype=object)
-        tensors[:] = [torch.from_numpy(c) for c in split]
-        encoded = np.empty(len(rows), dtype=object)
-        encoded[:] = split
-        return tensors, encoded
-
-    def _class_labels(self) -> np.ndarray:
-        """``classes_``, or with ``classes=[]`` (which hides ``classes_``, as in
-        skorch) the labels seen in y."""
-        if self.classes is not None and not len(self.classes):
-            return np.asarray(self.classes_inferred_)
-        return np.asarray(self.classes_)
+        return encode_classes(self, y, first=first, classes=classes)
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
@@ -1346,7 +1208,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
         index = self.predict_proba(X).argmax(axis=1)
         if _is_internal(X) or not self._knows_classes():
             return index
-        return self._class_labels()[index]
+        return class_labels(self)[index]
 
     def _knows_classes(self) -> bool:
         """False for a net initialised and loaded without ``classes=``: as in
@@ -1432,25 +1294,7 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
     def _encode_target(
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        if isinstance(y, torch.Tensor):
-            y = y.detach().cpu().numpy()
-        if is_ragged(y):
-            raise ValueError(
-                f"y holds a sequence per row (an object array of arrays); "
-                f"{type(self).__name__} needs targets of one shape, one row per "
-                "sample: pad the sequences to one length."
-            )
-        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
-        y2d = y.reshape(len(y), -1).astype(np.float32)
-        if first:
-            self._y_ndim_ = y.ndim
-            self.n_outputs_ = y2d.shape[1]
-        elif y2d.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {y2d.shape[1]} targets but {type(self).__name__} was fitted "
-                f"on {self.n_outputs_}."
-            )
-        return torch.from_numpy(y2d), y2d
+        return encode_values(self, y, first=first)  # a regressor has no classes
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets.
