@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import threading
@@ -12,9 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
@@ -31,15 +30,17 @@ from fireworks_sk._compat import (
 )
 from fireworks_sk.estimators._data import (
     ARRAY_COLUMN,
-    TARGET_COLUMN,
     MessageDataset,
     array_message,
-    column_tensor,
     is_message_dataset,
     is_ragged,
-    placeholder_target,
-    resolve_dataset,
-    stack_columns,
+)
+from fireworks_sk.estimators._feeding import (
+    batch_iterator,
+    feed,
+    has_custom_dataset,
+    is_internal,
+    resolve_inputs,
 )
 from fireworks_sk.estimators._guards import (
     NetNotFittedError,
@@ -50,6 +51,7 @@ from fireworks_sk.estimators._guards import (
 )
 from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
 from fireworks_sk.estimators._module import DefaultMLP
+from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
 from fireworks_sk.estimators._targets import (
     class_labels,
     encode_classes,
@@ -78,25 +80,6 @@ _DATA_ATTRIBUTES = (
     "_feed_schema_",
     "_y_ndim_",
 )
-
-
-def _reads_datasets(iterator: Any) -> bool:
-    """Whether ``iterator`` is not a MessageLoader: it is then called with the
-    dataset, as skorch calls ``DataLoader``."""
-    return not (isinstance(iterator, type) and issubclass(iterator, MessageLoader))
-
-
-def _is_data_loader(iterator: Any) -> bool:
-    return isinstance(iterator, type) and issubclass(
-        iterator, torch.utils.data.DataLoader
-    )
-
-
-def _is_internal(X: Any) -> bool:
-    """Whether X is a dataset handed around by skorch (ours, a Subset of one,
-    or skorch's ``Dataset`` of a ``predefined_split``), whose targets are
-    encoded, so predictions on it are class indices."""
-    return isinstance(X, torch.utils.data.Dataset)
 
 
 def _seed_torch(seed: int, devices: list[int]) -> None:
@@ -158,33 +141,6 @@ def _thread_limit() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-class _Batches:
-    """(inputs, target) pairs from a MessageLoader, as skorch's loop unpacks them."""
-
-    def __init__(self, loader: Any, positional: bool, net: Any = None) -> None:
-        self.loader = loader
-        self.positional = positional
-        self.net = net
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        if self.net is not None and hasattr(self.loader, "set_epoch"):
-            # skorch opens a history row at the start of each epoch, so the
-            # current epoch is one less than the rows; a resumed history resumes
-            # the shuffle order too.
-            self.loader.set_epoch(max(len(self.net.history) - 1, 0))
-        for batch in self.loader:
-            columns = dict(batch._columns)
-            y = columns.pop(TARGET_COLUMN, None)
-            if y is None:
-                # skorch's placeholder for a dataset without a target.
-                device = getattr(next(iter(columns.values()), None), "device", None)
-                y = placeholder_target(len(batch), device)
-            yield (next(iter(columns.values())) if self.positional else columns), y
 
 
 class _MessageNet:
@@ -289,7 +245,7 @@ class _MessageNet:
         -------
         self
         """
-        if _is_internal(X):  # from fit, which restores on error itself
+        if is_internal(X):  # from fit, which restores on error itself
             with self._fit_context():
                 return super().partial_fit(X, y, **fit_params)
         with restored_net_on_error(self):
@@ -313,7 +269,7 @@ class _MessageNet:
             self._forget_data()
         if isinstance(X, torch.utils.data.Dataset) and not is_message_dataset(X):
             return X, y  # read as skorch reads a Dataset (see get_iterator)
-        if self._custom_dataset():
+        if has_custom_dataset(self):
             return X, y  # for get_dataset to pass to the user's dataset
         first = not hasattr(self, "n_features_in_")
         if sparse.issparse(X):
@@ -323,7 +279,7 @@ class _MessageNet:
         self._user_data_ = (X, y)
         message = self._check_columns(message, named, first=first)
         if first:
-            self.inputs_, self._stack_ = self._resolve_inputs(message)
+            self.inputs_, self._stack_ = resolve_inputs(self, message)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -333,11 +289,11 @@ class _MessageNet:
         if is_ragged(y_split):
             # Targets of varying length cannot be one tensor: rows are read
             # through skorch's Dataset and collated per batch, as in skorch.
-            data = self.dataset(self._feed(message), positional=self._positional())
+            data = self.dataset(feed(self, message), positional=self._positional())
             dataset = SkorchDataset(data.inputs(), y_tensor)
         else:
             data = dataset = self.dataset(
-                self._feed(message), y_tensor, positional=self._positional()
+                feed(self, message), y_tensor, positional=self._positional()
             )
         if first:
             self._feed_schema_ = data.message[:0]
@@ -611,46 +567,8 @@ class _MessageNet:
         columns = {c: matrix[:, j] for j, c in enumerate(self.feature_names_in_)}
         return Message._from_columns(columns, len(message))
 
-    def _resolve_inputs(self, message: Message) -> tuple[list[str], bool]:
-        """The columns fed to forward, and whether they are stacked into one."""
-        if self.inputs is None:
-            tensors = [c for c in message.columns if message.is_tensor(c)]
-            if tensors:
-                return tensors, False
-            return message.columns, True
-        names = [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
-        if not names:
-            raise ValueError(f"{type(self).__name__}(inputs=[]) names no columns.")
-        if self.target is not None and self.target in names:
-            raise ValueError(
-                f"{type(self).__name__}: column {self.target!r} is both the target "
-                "and one of the inputs."
-            )
-        missing = [c for c in names if c not in message]
-        if missing:
-            raise SchemaError(
-                f"{type(self).__name__}(inputs=...) names columns {missing!r} that X "
-                f"lacks. X has columns {message.columns!r}."
-            )
-        return names, False
-
     def _positional(self) -> bool:
         return self._stack_ or len(self.inputs_) == 1
-
-    def _feed(
-        self, message: Message, inputs: list[str] | None = None, stack: bool = False
-    ) -> Message:
-        """The tensors passed to forward: one per input, or one stacked matrix.
-
-        ``inputs`` defaults to the fitted ones (``inputs_``, ``_stack_``).
-        """
-        if inputs is None:
-            inputs, stack = self.inputs_, self._stack_
-        if stack:
-            columns = {ARRAY_COLUMN: stack_columns(message, inputs)}
-        else:
-            columns = {c: column_tensor(c, message[c]) for c in inputs}
-        return Message._from_columns(columns, len(message))
 
     # ------------------------------------------------------ skorch's hooks
     def get_dataset(self, X: Any, y: Any = None) -> Any:
@@ -660,143 +578,34 @@ class _MessageNet:
         ``dataset__*`` arguments), X and y go to it as skorch passes them; so
         does scipy sparse X, to skorch's Dataset.
         """
-        if _is_internal(X):
-            return X
-        if self._custom_dataset():
-            return NeuralNet.get_dataset(self, X, y)
-        if sparse.issparse(X):
-            # skorch's Dataset densifies sparse rows as the batches are read.
-            return SkorchDataset(self._check_sparse(X, min_rows=0), y)
-        self.check_is_fitted()
-        if not hasattr(self, "n_features_in_"):
-            return self._unchecked_dataset(X)
-        feed = self._frame_matrix(X)
-        if feed is None:
-            message, named, _ = split_target(self, X, None, fitting=False)
-            feed = self._feed(self._align(message, named))
-        return self.dataset(feed, positional=self._positional())
+        return prediction_dataset(self, X, y)
 
-    def _unchecked_dataset(self, X: Any) -> MessageDataset:
-        """X for a net that was initialised (and loaded) but never fitted.
-
-        As in skorch, after ``initialize()`` and ``load_params(...)`` X is fed
-        as it comes: there are no fitted columns to check it against.
-        """
-        message, _, _ = split_target(self, X, None, fitting=False)
-        inputs, stack = self._resolve_inputs(message)
-        feed = self._feed(message, inputs, stack)
-        return self.dataset(feed, positional=stack or len(inputs) == 1)
-
-    def _frame_matrix(self, X: Any) -> Message | None:
-        """A DataFrame of exactly the fitted numeric columns in one conversion.
-
-        This is the common case of a model fitted on a numeric DataFrame; it
-        skips the per-column Message path, which dominates small predictions.
-        None means "take the general path", which also explains any error.
-        """
-        if not (self._stack_ and isinstance(X, pd.DataFrame)):
-            return None
-        if not np.array_equal(X.columns, self.feature_names_in_):
-            return None
-        if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in X.dtypes):
-            return None
-        matrix = X.to_numpy(dtype=np.float32, na_value=np.nan)
-        if not np.isfinite(matrix).all():
-            return None
-        tensor = torch.from_numpy(np.require(matrix, requirements=["C", "W"]))
-        return Message._from_columns({ARRAY_COLUMN: tensor}, len(matrix))
-
-    def get_iterator(self, dataset: Any, training: bool = False) -> _Batches:
+    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
         """A :class:`MessageLoader` over ``dataset`` built from ``iterator_*``.
 
         Training batches are shuffled by default, in an order that follows from
         ``random_state`` and the epoch; ``iterator_train__shuffle=False`` turns
-        shuffling off.
+        shuffling off. Any other iterator, or a dataset that is not a
+        MessageDataset, is read as skorch reads it.
         """
-        # Only a net fitted on the Message path knows how to encode a skorch
-        # Dataset of user data; otherwise it is read as skorch reads it.
-        encode = self._encode_data if hasattr(self, "n_features_in_") else None
-        data = resolve_dataset(dataset, encode)
-        prefix = "iterator_train" if training else "iterator_valid"
-        iterator = getattr(self, prefix)
-        if data is None or _reads_datasets(iterator):
-            return self._torch_iterator(dataset if data is None else data, training)
-        kwargs = self.get_params_for(prefix)
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = max(len(data), 1)
-        if training:
-            kwargs.setdefault("shuffle", True)
-            kwargs.setdefault("random_state", self._seed(_SHUFFLE_STREAM))
-        if self.device is not None and torch.device(self.device).type != "cpu":
-            kwargs.setdefault("device", self.device)
-        if not training and kwargs.get("drop_last"):
-            raise ValueError(
-                f"{type(self).__name__}(iterator_valid__drop_last=True) would drop "
-                "rows from predictions and validation scores; leave it False."
-            )
-        loader = getattr(self, prefix)(data.loader_message(), **kwargs)
-        if training and isinstance(loader, MessageLoader) and not len(loader):
-            raise ValueError(
-                f"{type(self).__name__} has {len(data)} training rows, which make "
-                f"no batch of batch_size={loader.batch_size} with "
-                f"drop_last={loader.drop_last}, so no epoch would train; lower "
-                "batch_size or set iterator_train__drop_last=False."
-            )
-        return _Batches(loader, data.positional, net=self if training else None)
+        shuffle_seed = functools.partial(self._seed, _SHUFFLE_STREAM)
+        return batch_iterator(self, dataset, training, shuffle_seed)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # read through skorch's Dataset
         return tags
 
-    def _custom_dataset(self) -> bool:
-        """Whether ``dataset`` is not MessageDataset (or takes arguments)."""
-        ours = isinstance(self.dataset, type) and issubclass(
-            self.dataset, MessageDataset
-        )
-        return not ours or bool(self.get_params_for("dataset"))
-
-    def _torch_iterator(self, dataset: Any, training: bool) -> Any:
-        """skorch's iterator over a torch Dataset, read row by row and collated.
-
-        For a Dataset passed as X (one of skorch's, a ``TensorDataset``, your
-        own) and whenever ``iterator_*`` is not a MessageLoader (a
-        ``DataLoader``, say): it is called as skorch calls it,
-        ``iterator(dataset, batch_size=..., **iterator_*__)``. ``DataLoader``'s
-        training batches are shuffled unless ``iterator_train__shuffle=False``.
-        """
-        prefix = "iterator_train" if training else "iterator_valid"
-        iterator = getattr(self, prefix)
-        if not _reads_datasets(iterator):
-            iterator = torch.utils.data.DataLoader
-        kwargs = self.get_params_for(prefix)
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = max(len(dataset), 1)
-        if not _is_data_loader(iterator):
-            return iterator(dataset, **kwargs)
-        if training and not {"sampler", "batch_sampler"} & set(kwargs):
-            kwargs.setdefault("shuffle", True)
-            seed = self._seed(_SHUFFLE_STREAM, max(len(self.history) - 1, 0))
-            if kwargs["shuffle"] and seed is not None:
-                kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
-        return iterator(dataset, **kwargs)
-
     def forward_iter(
         self, X: Any, training: bool = False, device: str = "cpu"
     ) -> Iterator[torch.Tensor]:
         """Module outputs batch by batch; inputs up to one batch skip the loader."""
         dataset = self.get_dataset(X)
-        if isinstance(dataset, MessageDataset) and len(dataset) <= self._eval_batch():
+        if fits_one_batch(self, dataset):
             step = self.evaluation_step((dataset.inputs(), None), training=training)
             yield to_device(step, device=device)
             return
         yield from super().forward_iter(dataset, training=training, device=device)
-
-    def _eval_batch(self) -> float:
-        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
-        return float("inf") if size == -1 else size
 
     def get_loss(
         self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False
@@ -839,17 +648,6 @@ class _MessageNet:
         state = super().__getstate__()
         state.pop("_user_data_", None)
         return state
-
-    def _encode_data(self, X: Any, y: Any) -> MessageDataset | None:
-        """X and y as passed to ``fit`` (in a skorch ``Dataset``), encoded as
-        ``fit`` encodes them; None for sparse X, read as skorch reads it."""
-        if sparse.issparse(X) or is_ragged(y):
-            return None
-        data = self.get_dataset(X)
-        if y is None:
-            return data
-        target, _ = self._encode_target(y, first=False)
-        return MessageDataset(data.message, target, positional=data.positional)
 
     def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:
         """Warn when outputs fed to CrossEntropyLoss look like probabilities.
@@ -1206,7 +1004,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             as its scoring callbacks pass them, class indices.
         """
         index = self.predict_proba(X).argmax(axis=1)
-        if _is_internal(X) or not self._knows_classes():
+        if is_internal(X) or not self._knows_classes():
             return index
         return class_labels(self)[index]
 
@@ -1313,7 +1111,7 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
             return prediction
         self._check_output(prediction.shape)
         prediction = prediction.reshape(len(prediction), self.n_outputs_)
-        if _is_internal(X) or self._y_ndim_ != 1:
+        if is_internal(X) or self._y_ndim_ != 1:
             return prediction
         return prediction.reshape(len(prediction))
 
