@@ -52,6 +52,7 @@ from fireworks_sk.estimators._guards import (
 from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
 from fireworks_sk.estimators._module import DefaultMLP
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
+from fireworks_sk.estimators._stream_epochs import fit_passes
 from fireworks_sk.estimators._targets import (
     class_labels,
     encode_classes,
@@ -727,8 +728,6 @@ class _MessageNet:
             check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
 
     # ----------------------------------------------- streams (fit_stream)
-    # One epoch is one pass over a stream of chunks; the chunks are batches of
-    # the epoch. Everything fit_stream needs from the net is in this section.
     def _fit_passes(
         self,
         passes: Callable[[int], Iterable[tuple[Any, Any]]],
@@ -737,84 +736,8 @@ class _MessageNet:
         epochs: int | None = None,
         classes: Any = None,
     ) -> Any:
-        """Train ``epochs`` (default ``max_epochs``) epochs, each a pass over chunks.
-
-        ``passes(epoch)`` yields the (X, y) chunks of that epoch; each chunk is
-        cut into minibatches by ``iterator_train``, its rows shuffled in an
-        order that follows from ``random_state``, the epoch and the chunk's
-        position (the first chunk takes the order ``fit`` would, so a stream
-        of one chunk trains exactly as ``fit``). The callbacks are notified as
-        in ``fit``: one history row per epoch, ``train_loss`` over all its
-        batches. ``valid(epoch)``, if given, yields validation chunks scored
-        after each epoch's training (``valid_loss``). ``KeyboardInterrupt``
-        (``EarlyStopping``) ends training, as in skorch. The net is put back
-        as it was if anything else is raised.
-        """
-        with restored_net_on_error(self):
-            self._check_fit_params({"epochs": epochs})
-            n_epochs = self.max_epochs if epochs is None else epochs
-            reset = not self.warm_start or not self.initialized_
-            with self._fit_context(), contextlib.closing(iter(passes(0))) as chunks:
-                x, y = next(chunks)
-                first, _ = self._prepare_fit(x, y, reset=reset, classes=classes)
-                del x, y  # memory holds the chunks in use only
-                if reset:
-                    self.initialize()
-                self.notify("on_train_begin", X=None, y=None)
-                try:
-                    for epoch in range(n_epochs):
-                        if epoch == 0:
-                            train, first = self._datasets(chunks, first), None
-                        else:
-                            train = self._datasets(passes(epoch))
-                        self._stream_epoch(
-                            train, valid and self._datasets(valid(epoch))
-                        )
-                except KeyboardInterrupt:
-                    pass
-                self.notify("on_train_end", X=None, y=None)
-        return self
-
-    def _datasets(
-        self, chunks: Iterable[tuple[Any, Any]], first: Any = None
-    ) -> Iterator[Any]:
-        """The chunks encoded for training, checked against the first one."""
-        with contextlib.closing(iter(chunks)) as pairs:
-            if first is not None:
-                yield first
-                del first
-            for x, y in pairs:
-                yield self._prepare_fit(x, y, reset=False)[0]
-
-    def _stream_epoch(self, train: Iterator[Any], valid: Iterator[Any] | None) -> None:
-        self.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
-        epoch = len(self.history) - 1  # as the shuffle order of fit counts it
-        with contextlib.closing(train):
-            for index, dataset in enumerate(train):
-                batches = self.get_iterator(dataset, training=True)
-                if index and hasattr(batches.loader, "set_epoch"):
-                    # The first chunk takes fit's order for the epoch; each
-                    # later one an order of its own.
-                    batches.net = None
-                    batches.loader.set_epoch(derive_seed(epoch, index))
-                self.run_single_epoch(
-                    batches, training=True, prefix="train", step_fn=self.train_step
-                )
-        if valid is not None:
-            with contextlib.closing(valid):
-                for dataset in valid:
-                    self.run_single_epoch(
-                        self.get_iterator(dataset, training=False),
-                        training=False,
-                        prefix="valid",
-                        step_fn=self.validation_step,
-                    )
-        # run_single_epoch records the count of its own call, a chunk's.
-        for prefix in ("train", "valid"):
-            count = sum(f"{prefix}_loss" in b for b in self.history[-1, "batches"])
-            if count or prefix == "train":
-                self.history.record(f"{prefix}_batch_count", count)
-        self.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+        """Train on a stream, one epoch per pass over chunks (see ``fit_passes``)."""
+        return fit_passes(self, passes, valid, epochs=epochs, classes=classes)
 
 
 def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
