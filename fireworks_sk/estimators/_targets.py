@@ -150,16 +150,8 @@ def encode_classes(
     if is_ragged(y):
         return _encode_ragged(net, y, first=first, classes=classes)
     y = _checked_labels(y)
-    if first:
-        net.classes_inferred_ = distinct_labels(y if classes is None else classes)
-        net.n_outputs_ = len(class_labels(net))
-        net._y_ndim_ = y.ndim
-    elif y.ndim != getattr(net, "_y_ndim_", y.ndim):
-        raise ValueError(
-            f"y has {y.ndim} dimensions but {type(net).__name__} was fitted "
-            f"on y of {net._y_ndim_}."
-        )
-    codes = encode_labels(y.ravel(), class_labels(net)).reshape(y.shape)
+    _record_y_ndim(net, y.ndim, first=first)
+    codes = _label_codes(net, y, first=first, classes=classes)
     return torch.from_numpy(codes), codes
 
 
@@ -172,11 +164,34 @@ def _checked_labels(y: Any) -> np.ndarray:
     return y
 
 
+def _record_y_ndim(net: Any, ndim: int, *, first: bool) -> None:
+    """Learn the dimensions of y on the first call; refuse others later."""
+    if first:
+        net._y_ndim_ = ndim
+    elif ndim != getattr(net, "_y_ndim_", ndim):
+        raise ValueError(
+            f"y has {ndim} dimensions but {type(net).__name__} was fitted "
+            f"on y of {net._y_ndim_}."
+        )
+
+
+def _label_codes(net: Any, y: np.ndarray, *, first: bool, classes: Any) -> np.ndarray:
+    """Class indices of checked labels; the first call learns the classes."""
+    if first:
+        net.classes_inferred_ = distinct_labels(y if classes is None else classes)
+        net.n_outputs_ = len(class_labels(net))
+    return encode_labels(y.ravel(), class_labels(net)).reshape(y.shape)
+
+
 def _encode_ragged(
     net: Any, y: np.ndarray, *, first: bool, classes: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sequences of labels, of lengths that may differ, encoded element by
-    element; one tensor of class indices per row, in an object array."""
+    element; one tensor of class indices per row, in an object array.
+
+    The criterion checks the shapes within a row; y's dimensions (a row's
+    plus one) must stay those of the first call.
+    """
     rows = [np.asarray(row) for row in y]
     ndims = sorted({row.ndim for row in rows})
     if len(ndims) > 1:
@@ -184,16 +199,9 @@ def _encode_ragged(
             f"y holds sequences of {ndims} dimensions; every row's target "
             "must have the same number of dimensions (lengths may differ)."
         )
-    flat = np.concatenate([row.ravel() for row in rows])
-    _, codes = encode_classes(net, flat, first=first, classes=classes)
-    ndim = 1 + rows[0].ndim
-    if first:
-        net._y_ndim_ = ndim  # the criterion checks its own shapes
-    elif ndim != net._y_ndim_:
-        raise ValueError(
-            f"y has {ndim} dimensions but {type(net).__name__} was fitted "
-            f"on y of {net._y_ndim_}."
-        )
+    _record_y_ndim(net, 1 + rows[0].ndim, first=first)
+    flat = _checked_labels(np.concatenate([row.ravel() for row in rows]))
+    codes = _label_codes(net, flat, first=first, classes=classes)
     return _split_rows(codes, rows)
 
 
