@@ -399,3 +399,14 @@ def test_a_pipe_saved_before_the_schema_class_loads_with_one():
     old.__setstate__(state)
     assert old._schema_in == pipe._schema_in
     assert old.transform(_mixed()).equals(pipe.transform(_mixed()))
+
+
+def test_a_net_fitted_on_a_sparse_matrix_predicts_a_dataframe_with_the_warning():
+    import scipy.sparse
+
+    X = np.random.default_rng(0).random((20, 3)).astype(np.float32)
+    net = TorchRegressor(max_epochs=1, random_state=0)
+    net.fit(scipy.sparse.csr_matrix(X), X.sum(axis=1))
+    with pytest.warns(UserWarning, match="X has feature names, but TorchRegressor"):
+        predicted = net.predict(pd.DataFrame(X, columns=["a", "b", "c"]))
+    np.testing.assert_array_equal(predicted, net.predict(X))
