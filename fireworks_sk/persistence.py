@@ -279,9 +279,10 @@ def _own_types() -> frozenset[str]:
     """
     from fireworks_sk import pipes
     from fireworks_sk.message import Message
+    from fireworks_sk.schema import Schema
 
     public = [getattr(pipes, name) for name in pipes.__all__]
-    classes = [Message] + [
+    classes = [Message, Schema] + [
         c for c in public if isinstance(c, type) and issubclass(c, pipes.Pipe)
     ]
     return frozenset(f"{c.__module__}.{c.__qualname__}" for c in classes)
@@ -342,10 +343,6 @@ def _check_fitted_state(path: Path, obj: Any) -> None:
             )
 
 
-def _row_shape(template: Any) -> tuple[int, ...]:
-    return tuple(template.shape[1:]) if isinstance(template, torch.Tensor) else ()
-
-
 def _enlarges(statistic: tuple[int, ...], row: tuple[int, ...]) -> bool:
     """Whether a statistic of that shape, applied to rows of shape ``row``,
     gives more than one value per input value (or cannot apply at all)."""
@@ -355,10 +352,28 @@ def _enlarges(statistic: tuple[int, ...], row: tuple[int, ...]) -> bool:
         return True
 
 
+def _schema_problem(pipe: Any) -> str | None:
+    """What in a fitted Pipe's input schema disagrees with its other state."""
+    from fireworks_sk.schema import Schema
+
+    schema = pipe._schema_in
+    if not isinstance(schema, Schema):
+        return f"has an input schema of type {type(schema).__name__}"
+    names = getattr(pipe, "feature_names_in_", None)
+    if pipe.n_features_in_ != schema.n_features or (
+        names is not None and list(names) != schema.columns
+    ):
+        return "has an input schema unlike its n_features_in_ or feature_names_in_"
+    return None
+
+
 def _state_problem(pipe: Any) -> str | None:
     """What in a fitted Pipe's state disagrees with the rest, or None."""
     from fireworks_sk.pipes import BatchNormalizer, Impute, IndexEncoder, OneHot
 
+    problem = _schema_problem(pipe)
+    if problem:
+        return problem
     for name in pipe.columns_ if hasattr(pipe, "columns_") else []:
         if isinstance(pipe, (OneHot, IndexEncoder)):
             categories = np.asarray(pipe.categories_[name])
@@ -381,7 +396,7 @@ def _state_problem(pipe: Any) -> str | None:
             or pipe.n_codes_[name] != len(categories) + pipe._offset_
         ):
             return f"has a code count for column {name!r} unlike its categories"
-        shape = _row_shape(pipe._schema_in[name])
+        shape = pipe._schema_in.row_shape(name)
         arrays = []
         if isinstance(pipe, BatchNormalizer):
             arrays = [pipe.mean_[name], pipe.var_[name], pipe.scale_[name]]
@@ -761,19 +776,17 @@ def _first_step(obj: Any) -> Any:
 
 
 def _input_schema(obj: Any) -> list[dict[str, Any]] | None:
+    """The columns the first step was fitted on: a Pipe's, or a Torch
+    estimator's when fitted on named columns (an array's are unnamed)."""
+    from fireworks_sk.schema import Schema
+
     first = _first_step(obj)
-    schema = getattr(first, "_schema_in", None)
-    if schema is not None:
-        return [
-            {
-                "name": name,
-                "kind": "tensor" if isinstance(column, torch.Tensor) else "pandas",
-                "dtype": str(column.dtype),
-                "shape": list(column.shape[1:]),
-            }
-            for name, column in schema.items()
-        ]
     names = getattr(first, "feature_names_in_", None)
+    schema = getattr(first, "_schema_in", None)
+    if schema is None and names is not None:
+        schema = getattr(first, "_schema_", None)
+    if isinstance(schema, Schema):
+        return schema.describe()
     return None if names is None else [{"name": str(n)} for n in names]
 
 

@@ -31,7 +31,6 @@ from fireworks_sk._compat import (
 from fireworks_sk.estimators._data import (
     ARRAY_COLUMN,
     MessageDataset,
-    array_message,
     is_message_dataset,
     is_ragged,
 )
@@ -49,6 +48,7 @@ from fireworks_sk.estimators._guards import (
     optimizer_class,
     restored_net_on_error,
 )
+from fireworks_sk.estimators._inputs import check_input, record_input
 from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
 from fireworks_sk.estimators._module import DefaultMLP
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
@@ -60,9 +60,7 @@ from fireworks_sk.estimators._targets import (
     scoring_target,
     split_target,
 )
-from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message
-from fireworks_sk.pipes._base import _schema_diff
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
@@ -492,81 +490,12 @@ class _MessageNet:
     def _check_columns(self, message: Message, named: bool, *, first: bool) -> Message:
         if not first:
             return self._align(message, named)
-        name = type(self).__name__
-        if not message.columns:
-            raise ValueError(f"{name} got no input columns; X needs at least one.")
-        if len(message) == 0:
-            raise ValueError(f"{name} got 0 rows; at least 1 row is required to fit.")
-        self.n_features_in_ = (
-            len(message.columns) if named else message[ARRAY_COLUMN].shape[1]
-        )
-        if named:
-            self.feature_names_in_ = np.asarray(message.columns, dtype=object)
-        self._schema_ = message[:0]
+        record_input(self, message, named)
         return message
 
     def _align(self, message: Message, named: bool) -> Message:
         """Check a prediction input against the fitted columns."""
-        fitted_named = hasattr(self, "feature_names_in_")
-        if named != fitted_named:
-            message = self._convert_kind(message, named)
-        if not fitted_named:
-            width = message[ARRAY_COLUMN].shape[1]
-            if width != self.n_features_in_:
-                raise ValueError(
-                    f"X has {width} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input."
-                )
-            return message
-        fitted = list(self.feature_names_in_)
-        if message.columns != fitted:
-            raise SchemaError(
-                _schema_diff(type(self).__name__, fitted, message.columns, True)
-            )
-        self._check_shapes(message)
-        return message
-
-    def _check_shapes(self, message: Message) -> None:
-        for column in self._schema_.columns:
-            got = tuple(message[column].shape[1:])
-            expected = tuple(self._schema_[column].shape[1:])
-            if got != expected:
-                raise SchemaError(
-                    f"Column {column!r} has rows of shape {got} but "
-                    f"{type(self).__name__} was fitted on rows of shape {expected}."
-                )
-
-    def _convert_kind(self, message: Message, named: bool) -> Message:
-        """Convert between named and array input, warning as scikit-learn does."""
-        name = type(self).__name__
-        if named:
-            warnings.warn(
-                f"X has feature names, but {name} was fitted without feature names",
-                UserWarning,
-                stacklevel=4,
-            )
-            return array_message(np.asarray(message), min_rows=0)
-        warnings.warn(
-            f"X does not have valid feature names, but {name} was fitted with "
-            "feature names",
-            UserWarning,
-            stacklevel=4,
-        )
-        matrix = message[ARRAY_COLUMN]
-        shaped = [c for c in self._schema_.columns if self._schema_[c].ndim > 1]
-        if shaped:
-            raise SchemaError(
-                f"{name} was fitted on columns with several values per row "
-                f"({shaped!r}), which an array cannot name; pass a Message."
-            )
-        if matrix.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {matrix.shape[1]} features, but {name} is expecting "
-                f"{self.n_features_in_} features as input (columns "
-                f"{list(self.feature_names_in_)!r})."
-            )
-        columns = {c: matrix[:, j] for j, c in enumerate(self.feature_names_in_)}
-        return Message._from_columns(columns, len(message))
+        return check_input(self, message, named)
 
     def _positional(self) -> bool:
         return self._stack_ or len(self.inputs_) == 1

@@ -77,10 +77,14 @@ def _frame_matrix(net: Any, X: Any) -> Message | None:
     """
     if not (net._stack_ and isinstance(X, pd.DataFrame)):
         return None
-    if not np.array_equal(X.columns, net.feature_names_in_):
+    names = getattr(net, "feature_names_in_", None)  # none when fitted on arrays
+    if names is None or not np.array_equal(X.columns, names):
         return None
-    if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in X.dtypes):
+    dtypes = X.dtypes.tolist()
+    if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in dtypes):
         return None
+    if dtypes != list(net._schema_.dtypes.values()):
+        return None  # the general path checks them against the Schema
     matrix = X.to_numpy(dtype=np.float32, na_value=np.nan)
     if not np.isfinite(matrix).all():
         return None

@@ -17,10 +17,10 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
+from fireworks_sk._validation import as_message
 from fireworks_sk.estimators._data import array_message, is_named, is_ragged
 from fireworks_sk.estimators._guards import check_no_missing
 from fireworks_sk.message import Message
-from fireworks_sk.pipes._base import as_message
 
 __all__ = [
     "as_labels",

@@ -11,8 +11,9 @@ import torch
 
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
-from fireworks_sk.pipes._base import StatefulPipe, check_column_schema, check_finite
+from fireworks_sk.pipes._base import StatefulPipe, check_finite
 from fireworks_sk.pipes._encode import sorted_counts
+from fireworks_sk.schema import check_column_schema
 
 __all__ = ["Impute"]
 
