@@ -40,7 +40,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fireworks_sk.exceptions import FireworksError
+from fireworks_sk.exceptions import (
+    CorruptFileError,
+    UntrustedTypesError,
+    VersionMismatchWarning,
+)
 
 __all__ = [
     "CorruptFileError",
@@ -62,19 +66,6 @@ _MANIFEST_LIMIT = 4 * 2**20
 # random part and suffix it stays far below the usual limit of 255 bytes.
 _TEMPORARY_STEM = 40
 _PACKAGES = ("fireworks-sk", "torch", "scikit-learn", "skorch", "pandas", "numpy")
-
-
-class CorruptFileError(FireworksError, ValueError):
-    """A saved file is truncated, altered or not a fireworks_sk file."""
-
-
-class UntrustedTypesError(FireworksError, TypeError):
-    """A skops file holds types that the caller did not trust, or a file that
-    had to be skops is not."""
-
-
-class VersionMismatchWarning(UserWarning):
-    """A file was saved with other versions of the libraries than these."""
 
 
 def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:

@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from skorch.exceptions import NotInitializedError
 
 from fireworks_sk._compat import InvalidParameterError
-from fireworks_sk.exceptions import NotFittedError
+from fireworks_sk.exceptions import NetNotFittedError
 from fireworks_sk.pipes._base import restored_on_error
 
 __all__ = [
@@ -30,14 +29,6 @@ __all__ = [
     "optimizer_class",
     "restored_net_on_error",
 ]
-
-
-class NetNotFittedError(NotFittedError, NotInitializedError):
-    """An unfitted net was used.
-
-    Caught as ``fireworks_sk.NotFittedError``, scikit-learn's
-    ``NotFittedError`` and skorch's ``NotInitializedError`` alike.
-    """
 
 
 def check_epochs(owner: str, name: str, value: Any) -> None:
