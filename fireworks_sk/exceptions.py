@@ -13,6 +13,7 @@ from skorch.exceptions import NotInitializedError
 __all__ = [
     "ConfigError",
     "CorruptFileError",
+    "CorruptStateError",
     "FireworksError",
     "NetNotFittedError",
     "NotFittedError",
@@ -50,6 +51,14 @@ class SourceError(FireworksError, RuntimeError):
 
 class CorruptFileError(FireworksError, ValueError):
     """A saved file is truncated, altered or not a fireworks_sk file."""
+
+
+class CorruptStateError(CorruptFileError):
+    """An unpickled or loaded object's fitted state disagrees with itself.
+
+    Raised while the object is rebuilt, so plain ``joblib.load`` and
+    ``pickle.load`` refuse it too; :func:`fireworks_sk.load` names the file.
+    """
 
 
 class UntrustedTypesError(FireworksError, TypeError):

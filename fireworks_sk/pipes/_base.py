@@ -21,6 +21,7 @@ from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names, stored_column
+from fireworks_sk.pipes._state import check_fitted_state
 
 __all__ = [
     "Pipe",
@@ -215,6 +216,16 @@ class Pipe(TransformerMixin, BaseEstimator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(from_portable(state))
+        if self.__sklearn_is_fitted__():
+            check_fitted_state(self)
+
+    def _fitted_state_problem(self) -> str | None:
+        """What in the fitted state disagrees with the rest, or None.
+
+        Run on every unpickled fitted Pipe (see ``pipes/_state.py``);
+        Pipes whose state sizes an allocation check it here.
+        """
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
