@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 from fireworks_sk.exceptions import SchemaError, SourceError
-from fireworks_sk.sources._base import Source, _check_chunk_size, _rows, import_extra
+from fireworks_sk.sources._base import (
+    Source,
+    check_chunk_size,
+    import_extra,
+    row_span,
+)
 
 __all__ = ["CSVSource", "ParquetSource", "regular_file"]
 
@@ -108,7 +113,7 @@ class CSVSource(Source):
                 f"CSVSource sets chunking itself; remove the arguments {clash!r}."
             )
         self.path = path
-        self.chunk_size = _check_chunk_size("CSVSource", chunk_size)
+        self.chunk_size = check_chunk_size("CSVSource", chunk_size)
         self.read_csv_kwargs = read_csv_kwargs
 
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
@@ -131,7 +136,7 @@ class CSVSource(Source):
             ) from exc
 
     def _position(self, start: int, n: int) -> str:
-        return f"{os.fspath(self.path)!r}, data {_rows(start, start + n)}"
+        return f"{os.fspath(self.path)!r}, data {row_span(start, start + n)}"
 
     def _describe(self) -> str:
         return repr(os.fspath(self.path))
@@ -171,7 +176,7 @@ class ParquetSource(Source):
         columns: list[str] | None = None,
     ) -> None:
         self.path_or_dir = path_or_dir
-        self.chunk_size = _check_chunk_size("ParquetSource", chunk_size)
+        self.chunk_size = check_chunk_size("ParquetSource", chunk_size)
         self.columns = columns
 
     @property
@@ -243,7 +248,7 @@ class ParquetSource(Source):
                 batch_size=self.chunk_size, columns=self._column_list()
             )
             for batch in _guarded(batches, (pa.ArrowException, OSError), where):
-                rows = _rows(start, start + batch.num_rows)
+                rows = row_span(start, start + batch.num_rows)
                 position = f"{where()}, {rows} of the file"
                 yield offset + start, position, _to_pandas(batch, floats)
                 start += batch.num_rows

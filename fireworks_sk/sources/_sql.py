@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 
 from fireworks_sk.exceptions import SourceError
-from fireworks_sk.sources._base import Source, _check_chunk_size, _rows, import_extra
+from fireworks_sk.sources._base import (
+    Source,
+    check_chunk_size,
+    import_extra,
+    row_span,
+)
 
 __all__ = ["SQLSource"]
 
@@ -67,7 +72,7 @@ class SQLSource(Source):
             )
         self.url = url
         self.query = query
-        self.chunk_size = _check_chunk_size("SQLSource", chunk_size)
+        self.chunk_size = check_chunk_size("SQLSource", chunk_size)
         self.params = params
 
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
@@ -82,7 +87,7 @@ class SQLSource(Source):
                     if not rows:
                         break
                     frame = pd.DataFrame(rows, columns=list(result.keys()))
-                    yield offset, _rows(offset, offset + len(rows)), frame
+                    yield offset, row_span(offset, offset + len(rows)), frame
                     offset += len(rows)
         finally:
             if engine is not self.url:
