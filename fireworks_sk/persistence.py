@@ -95,13 +95,18 @@ def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import fireworks_sk as fsk
     >>> from fireworks_sk.datasets import load_penguins
     >>> scaler = fsk.BatchNormalizer().fit(load_penguins().dropna())
-    >>> fsk.save(scaler, "scaler.fwsk")  # doctest: +SKIP
-    PosixPath('scaler.fwsk')
-    >>> fsk.load("scaler.fwsk").mean_["body_mass_g"]  # doctest: +SKIP
-    tensor(4207.0571, dtype=torch.float64)
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = fsk.save(scaler, Path(folder.name) / "scaler.fwsk")
+    >>> path.name
+    'scaler.fwsk'
+    >>> fsk.load(path).mean_["body_mass_g"]
+    tensor([4207.0571], dtype=torch.float64)
+    >>> folder.cleanup()
     """
     _check_format(format)
     path = Path(path)
@@ -165,8 +170,20 @@ def load(
 
     Examples
     --------
+    A file from others, saved as skops, loads without running code from it:
+
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import fireworks_sk as fsk
-    >>> model = fsk.load("model.fwsk", format="skops")  # doctest: +SKIP
+    >>> from fireworks_sk.datasets import load_penguins
+    >>> scaler = fsk.BatchNormalizer().fit(load_penguins().dropna())
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = fsk.save(scaler, Path(folder.name) / "scaler.fwsk", format="skops")
+    >>> fsk.load(path, format="skops")
+    BatchNormalizer()
+    >>> fsk.inspect(path)["format"]
+    'skops'
+    >>> folder.cleanup()
     """
     if format is not None:
         _check_format(format)

@@ -99,9 +99,19 @@ class CSVSource(Source):
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fireworks_sk.datasets import load_penguins
     >>> from fireworks_sk.sources import CSVSource
-    >>> source = CSVSource("data.csv", chunk_size=10_000, dtype={"age": "float64"})
-    ... # doctest: +SKIP
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = Path(folder.name) / "penguins.csv"
+    >>> load_penguins().to_csv(path, index=False)
+    >>> source = CSVSource(path, chunk_size=100, dtype={"year": "float64"})
+    >>> [len(m) for m in source]
+    [100, 100, 100, 44]
+    >>> next(iter(source)).dtypes["year"]
+    dtype('float64')
+    >>> folder.cleanup()
     """
 
     _dtype_hint = "Pass dtype={column: ...} to CSVSource to read it one way."
@@ -162,9 +172,24 @@ class ParquetSource(Source):
 
     Examples
     --------
+    A folder of two Parquet files, read in name order:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fireworks_sk.datasets import load_penguins
     >>> from fireworks_sk.sources import ParquetSource
-    >>> source = ParquetSource("data/", chunk_size=100_000, columns=["x", "y"])
-    ... # doctest: +SKIP
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> penguins = load_penguins()
+    >>> penguins[:200].to_parquet(Path(folder.name) / "part-0.parquet", index=False)
+    >>> penguins[200:].to_parquet(Path(folder.name) / "part-1.parquet", index=False)
+    >>> source = ParquetSource(
+    ...     folder.name, chunk_size=100, columns=["species", "body_mass_g"]
+    ... )
+    >>> [len(m) for m in source]
+    [100, 100, 100, 44]
+    >>> next(iter(source)).columns
+    ['species', 'body_mass_g']
+    >>> folder.cleanup()
     """
 
     _dtype_hint = "The files must share one schema; cast the column when writing."

@@ -44,13 +44,29 @@ class SQLSource(Source):
 
     Examples
     --------
+    A SQLite database in a temporary folder, holding the penguins table:
+
+    >>> import sqlite3
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fireworks_sk.datasets import load_penguins
     >>> from fireworks_sk.sources import SQLSource
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> database = Path(folder.name) / "penguins.db"
+    >>> with sqlite3.connect(database) as connection:
+    ...     load_penguins().to_sql("penguins", connection, index=False)
+    344
     >>> source = SQLSource(
-    ...     "sqlite:///shop.db",
-    ...     "SELECT * FROM orders WHERE country = :country",
-    ...     chunk_size=50_000,
-    ...     params={"country": "NZ"},
-    ... )  # doctest: +SKIP
+    ...     f"sqlite:///{database}",
+    ...     "SELECT species, body_mass_g FROM penguins WHERE island = :island",
+    ...     chunk_size=100,
+    ...     params={"island": "Biscoe"},
+    ... )
+    >>> [len(m) for m in source]
+    [100, 68]
+    >>> next(iter(source)).columns
+    ['species', 'body_mass_g']
+    >>> folder.cleanup()
     """
 
     _dtype_hint = (
