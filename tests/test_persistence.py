@@ -872,3 +872,20 @@ def test_skops_save_names_what_skops_cannot_store_and_points_to_joblib(
     assert list(tmp_path.iterdir()) == []
     save(obj, tmp_path / "m.fwsk")  # joblib stores it
     assert load(tmp_path / "m.fwsk").__class__ is obj.__class__
+
+
+@pytest.mark.parametrize(
+    "pipe", [OneHot(["c"]), IndexEncoder(["c"]), BatchNormalizer(["t"]), Impute(["t"])]
+)
+def test_a_pipe_between_its_schema_and_its_statistics_unpickles(pipe):
+    # A Dask fit records the schema, then sends the Pipe to the workers to
+    # learn: nothing learned yet is not an incomplete state, even with the
+    # private state of an earlier fit lingering (a refit clears the fitted
+    # attributes only).
+    pipe = clone(pipe).fit(_tensor_frame())
+    schema = {"columns_", "feature_names_in_", "n_features_in_"}
+    for name in [n for n in vars(pipe) if n.endswith("_") and n not in schema]:
+        delattr(pipe, name)
+    assert pipe.__sklearn_is_fitted__()
+    copy = pickle.loads(pickle.dumps(pipe))
+    assert sorted(vars(copy)) == sorted(vars(pipe))

@@ -11,6 +11,7 @@ import torch
 
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
+from fireworks_sk.pipes._state import learned
 
 __all__ = ["IndexEncoder", "OneHot", "sorted_counts"]
 
@@ -114,6 +115,10 @@ def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
     return counts.iloc[np.argsort(missing, kind="stable")] if missing.any() else counts
 
 
+# The fitted attributes the encoders learn (see pipes/_state.learned).
+_LEARNED = ("categories_", "infrequent_categories_", "_offset_", "n_codes_")
+
+
 class _Encoder(StatefulPipe):
     """Vocabulary counting shared by the encoders; state is value counts."""
 
@@ -160,6 +165,8 @@ class _Encoder(StatefulPipe):
         return self.n_samples_seen_, self._counts
 
     def _fitted_state_problem(self) -> str | None:
+        if not learned(self, *_LEARNED):
+            return None
         for name in self.columns_:
             categories = np.asarray(self.categories_[name])
             if categories.ndim != 1 or len(self._counts[name]) != len(categories):
@@ -387,7 +394,9 @@ class OneHot(_Encoder):
     def _fitted_state_problem(self) -> str | None:
         # The largest position sizes the output of every transform.
         problem = super()._fitted_state_problem()
-        for name in self.columns_ if problem is None else []:
+        if problem or not learned(self, *_LEARNED):
+            return problem
+        for name in self.columns_:
             n = len(self.categories_[name])
             positions = np.asarray(self._positions[name])
             if (
@@ -549,7 +558,9 @@ class IndexEncoder(_Encoder):
     def _fitted_state_problem(self) -> str | None:
         # A code count sizes the user's nn.Embedding.
         problem = super()._fitted_state_problem()
-        for name in self.columns_ if problem is None else []:
+        if problem or not learned(self, *_LEARNED):
+            return problem
+        for name in self.columns_:
             codes = len(self.categories_[name]) + self._offset_
             if self._offset_ not in (0, 1) or self.n_codes_[name] != codes:
                 return f"has a code count for column {name!r} unlike its categories"

@@ -13,7 +13,7 @@ from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_column_schema, check_finite
 from fireworks_sk.pipes._encode import sorted_counts
-from fireworks_sk.pipes._state import statistics_problem
+from fireworks_sk.pipes._state import learned, statistics_problem
 
 __all__ = ["Impute"]
 
@@ -293,6 +293,8 @@ or Dask DataFrame
         return self.n_samples_seen_, self._states
 
     def _fitted_state_problem(self) -> str | None:
+        if not learned(self, "statistics_"):
+            return None
         for name in self.columns_:
             statistic = self.statistics_[name]
             if isinstance(statistic, torch.Tensor):

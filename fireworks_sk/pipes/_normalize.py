@@ -17,7 +17,7 @@ from fireworks_sk.message import (
     with_block,
 )
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
-from fireworks_sk.pipes._state import statistics_problem
+from fireworks_sk.pipes._state import learned, statistics_problem
 
 __all__ = ["BatchNormalizer"]
 
@@ -180,6 +180,8 @@ class BatchNormalizer(StatefulPipe):
         return n, {name: _Moments(n, *self._moments[name]) for name in self.columns_}
 
     def _fitted_state_problem(self) -> str | None:
+        if not learned(self, "mean_", "var_", "scale_"):
+            return None
         for name in self.columns_:
             statistics = [self.mean_[name], self.var_[name], self.scale_[name]]
             statistics += list(self._moments[name])

@@ -19,7 +19,7 @@ import torch
 
 from fireworks_sk.exceptions import CorruptStateError
 
-__all__ = ["check_fitted_state", "statistics_problem"]
+__all__ = ["check_fitted_state", "learned", "statistics_problem"]
 
 # What a state missing an attribute, or holding one of the wrong kind, raises
 # while it is checked.
@@ -42,6 +42,19 @@ def check_fitted_state(pipe: Any) -> None:
         raise CorruptStateError(
             f"{type(pipe).__name__} {problem}; its saved state is corrupt."
         )
+
+
+def learned(pipe: Any, *attributes: str) -> bool:
+    """Whether ``pipe`` holds any of the fitted attributes it learns
+    (``attributes``, or ``n_samples_seen_``).
+
+    A Pipe holding none is between recording its input schema and learning:
+    a Dask fit sends it so to the workers (its private state of an earlier
+    fit may linger; a transform reads the fitted attributes first). Once it
+    holds any, it must hold its whole state, agreeing, or the state is
+    incomplete.
+    """
+    return any(hasattr(pipe, name) for name in ("n_samples_seen_", *attributes))
 
 
 def statistics_problem(
