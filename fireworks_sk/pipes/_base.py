@@ -22,6 +22,7 @@ from fireworks_sk._validation import (
 )
 from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
+from fireworks_sk.pipes._state import check_fitted_state
 from fireworks_sk.schema import Schema, warn_if_named_differs
 from fireworks_sk.schema import zero_rows as _zero_rows  # noqa: F401 (for _columns)
 
@@ -118,6 +119,16 @@ class Pipe(TransformerMixin, BaseEstimator):
             # Saved before the Schema: a dict of the same zero-row columns.
             state["_schema_in"] = Schema(state["_schema_in"])
         super().__setstate__(state)
+        if self.__sklearn_is_fitted__():
+            check_fitted_state(self)
+
+    def _fitted_state_problem(self) -> str | None:
+        """What in the fitted state disagrees with the rest, or None.
+
+        Run on every unpickled fitted Pipe (see ``pipes/_state.py``);
+        Pipes whose state sizes an allocation check it here.
+        """
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

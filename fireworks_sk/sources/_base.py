@@ -16,7 +16,14 @@ from fireworks_sk.exceptions import FireworksError, SchemaError, SourceError
 from fireworks_sk.message import Message
 from fireworks_sk.schema import ColumnLayout, layout
 
-__all__ = ["Chunk", "DataFrameSource", "Source", "import_extra"]
+__all__ = [
+    "Chunk",
+    "DataFrameSource",
+    "Source",
+    "check_chunk_size",
+    "import_extra",
+    "row_span",
+]
 
 
 def import_extra(module: str, extra: str, user: str) -> Any:
@@ -30,7 +37,8 @@ def import_extra(module: str, extra: str, user: str) -> Any:
         ) from exc
 
 
-def _check_chunk_size(owner: str, chunk_size: Any) -> int:
+def check_chunk_size(owner: str, chunk_size: Any) -> int:
+    """``chunk_size`` as an int, refused unless it is an int of at least 1."""
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral):
         raise TypeError(
             f"{owner}(chunk_size=...) must be a positive int; got "
@@ -177,7 +185,8 @@ def _split(message: Message, size: int | None) -> Iterator[tuple[int, Message]]:
         yield start, message[start : start + size]
 
 
-def _rows(start: int, stop: int) -> str:
+def row_span(start: int, stop: int) -> str:
+    """Rows ``start`` to ``stop - 1`` as an error message names them."""
     return f"rows {start}-{stop - 1}"
 
 
@@ -210,7 +219,7 @@ class DataFrameSource(Source):
                 f"{type(df).__name__}."
             )
         self.df = df
-        self.chunk_size = _check_chunk_size("DataFrameSource", chunk_size)
+        self.chunk_size = check_chunk_size("DataFrameSource", chunk_size)
         self._message = df if isinstance(df, Message) else Message(df)
 
     @property
@@ -224,7 +233,7 @@ class DataFrameSource(Source):
             starts = rng.permutation(starts)
         for start in starts.tolist():
             stop = min(start + self.chunk_size, len(self._message))
-            yield start, _rows(start, stop), self._message[start:stop]
+            yield start, row_span(start, stop), self._message[start:stop]
 
     def _describe(self) -> str:
         return f"<{len(self._message)} rows × {len(self._message.columns)} columns>"
