@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import random
-import threading
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +23,7 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
+from fireworks_sk import _seeding
 from fireworks_sk._compat import (
     SKORCH_BOOKKEEPING_PARAMS,
     skorch_init_done,
@@ -52,16 +50,13 @@ from fireworks_sk.estimators._guards import (
     optimizer_class,
     restored_net_on_error,
 )
-from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
+from fireworks_sk.estimators._loader import MessageLoader
 from fireworks_sk.estimators._module import DefaultMLP
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import _schema_diff, as_message
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
-
-# Independent random streams derived from one random_state.
-_INIT_STREAM, _SHUFFLE_STREAM, _EPOCH_STREAM, _SPLIT_STREAM = 0, 1, 2, 3
 
 # Attributes learned from the data (besides skorch's module_, history_, ...).
 _DATA_ATTRIBUTES = (
@@ -94,67 +89,6 @@ def _is_internal(X: Any) -> bool:
     or skorch's ``Dataset`` of a ``predefined_split``), whose targets are
     encoded, so predictions on it are class indices."""
     return isinstance(X, torch.utils.data.Dataset)
-
-
-def _seed_torch(seed: int, devices: list[int]) -> None:
-    torch.default_generator.manual_seed(seed)
-    for index in devices:
-        with torch.cuda.device(index):
-            torch.cuda.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None, devices: list[int]) -> Iterator[None]:
-    """Run with torch's generators seeded, restoring the caller's state after."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=devices):
-        _seed_torch(seed, devices)
-        yield
-
-
-@contextlib.contextmanager
-def _seeded_globals(seed: int, devices: list[int]) -> Iterator[None]:
-    """Seed torch's, numpy's and Python's global generators, restoring them after.
-
-    For code the estimator does not own that draws from the global state, as
-    skorch's ``ValidSplit`` (through scikit-learn's splitters) and
-    ``torch.utils.data.random_split`` do.
-    """
-    numpy_state, python_state = np.random.get_state(), random.getstate()
-    try:
-        with _seeded(seed, devices):
-            np.random.seed(seed % 2**32)
-            random.seed(seed)
-            yield
-    finally:
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
-
-
-# Re-entrant: fit calls partial_fit, which enters the fit context again.
-_SEEDED_FIT_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def _thread_limit() -> Iterator[None]:
-    """Honour OMP_NUM_THREADS, which joblib sets in its workers, while fitting.
-
-    torch reads the variable only when it is first imported; a worker that
-    imported torch earlier would otherwise run as many threads as cores, and
-    ``n_jobs`` workers would oversubscribe the machine.
-    """
-    limit = os.environ.get("OMP_NUM_THREADS", "")
-    before = torch.get_num_threads()
-    if not limit.isdigit() or not 0 < int(limit) < before:
-        yield
-        return
-    torch.set_num_threads(int(limit))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class _Batches:
@@ -377,19 +311,56 @@ class _MessageNet:
 
     @contextlib.contextmanager
     def _fit_context(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            if self.random_state is not None:
-                # torch's generator is one per process: seeded fits in several
-                # threads would interleave their draws (and their restores).
-                stack.enter_context(_SEEDED_FIT_LOCK)
-                stack.enter_context(torch.random.fork_rng(devices=self._cuda_devices()))
-            stack.enter_context(_thread_limit())
+        """Limit threads and, when seeded, hold the fit's own random state.
+
+        The seed is checked (and a numpy generator asked for it) once per fit;
+        ``fit`` enters again through ``partial_fit`` and keeps the outer state.
+        """
+        _seeding.limit_threads()
+        if self.random_state is None or "_random_" in vars(self):
             yield
+            return
+        seed = _seeding.check_seed(self.random_state, type(self).__name__)
+        vars(self)["_random_"] = _seeding.FitRandom(seed, self._cuda_devices())
+        try:
+            yield
+        finally:
+            vars(self).pop("_random_", None)
 
     # -------------------------------------------------------------- seeding
     def _seed(self, *stream: int) -> int | None:
-        base = check_seed(self.random_state, type(self).__name__)
-        return None if base is None else derive_seed(base, *stream)
+        fit_random = vars(self).get("_random_")
+        if fit_random is not None:
+            return fit_random.derive(*stream)
+        base = _seeding.check_seed(self.random_state, type(self).__name__)
+        return None if base is None else _seeding.derive_seed(base, *stream)
+
+    def _global_draws(self) -> Any:
+        """The context of one step: the fit's noise in torch's generators,
+        when the modules may draw from them (see ``_seeding``)."""
+        fit_random = vars(self).get("_random_")
+        if fit_random is None:
+            return contextlib.nullcontext()
+        return fit_random.global_draws(self._torch_modules)
+
+    def _torch_modules(self) -> list[Any]:
+        return [getattr(self, name + "_", None) for name in skorch_module_names(self)]
+
+    def train_step(self, batch: Any, **fit_params: Any) -> Any:
+        """skorch's training step, its noise drawn from ``random_state``."""
+        with self._global_draws():
+            return super().train_step(batch, **fit_params)
+
+    def validation_step(self, batch: Any, **fit_params: Any) -> Any:
+        """skorch's validation step, its noise drawn from ``random_state``."""
+        with self._global_draws():
+            return super().validation_step(batch, **fit_params)
+
+    def evaluation_step(self, batch: Any, training: bool = False) -> Any:
+        """skorch's evaluation step; within a fit (a callback predicting),
+        its noise is drawn from ``random_state``."""
+        with self._global_draws():
+            return super().evaluation_step(batch, training=training)
 
     def check_is_fitted(
         self, attributes: Any = None, *args: Any, **kwargs: Any
@@ -419,9 +390,9 @@ class _MessageNet:
         checkpoint draws the same noise as an uninterrupted one.
         """
         super().on_epoch_begin(net, **kwargs)
-        seed = self._seed(_EPOCH_STREAM, len(self.history) - 1)
-        if seed is not None:
-            _seed_torch(seed, self._cuda_devices())
+        fit_random = vars(self).get("_random_")
+        if fit_random is not None:
+            fit_random.begin_epoch(len(self.history) - 1)
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         """skorch's train/validation split, its randomness seeded by ``random_state``.
@@ -430,10 +401,10 @@ class _MessageNet:
         ``ValidSplit`` without a ``random_state`` of its own) splits the same
         way in every fit with the same seed; one with its own seed keeps it.
         """
-        seed = self._seed(_SPLIT_STREAM)
+        seed = self._seed(_seeding.SPLIT)
         if seed is None or not self.train_split:
             return super().get_split_datasets(X, y, **fit_params)
-        with _seeded_globals(seed, self._cuda_devices()):
+        with _seeding.seeded_globals(seed, self._cuda_devices()):
             return super().get_split_datasets(X, y, **fit_params)
 
     def _set_training(self, training: bool = True) -> None:
@@ -457,7 +428,7 @@ class _MessageNet:
         to have ``random_state`` seed its initialisation.
         """
         self._warn_if_unseedable()
-        with _seeded(self._seed(_INIT_STREAM), self._cuda_devices()):
+        with _seeding.seeded(self._seed(_seeding.INIT), self._cuda_devices()):
             if self.module is None:
                 self.module_ = self._default_module()
             else:
@@ -750,7 +721,7 @@ class _MessageNet:
             kwargs["batch_size"] = max(len(data), 1)
         if training:
             kwargs.setdefault("shuffle", True)
-            kwargs.setdefault("random_state", self._seed(_SHUFFLE_STREAM))
+            kwargs.setdefault("random_state", self._seed(_seeding.SHUFFLE))
         if self.device is not None and torch.device(self.device).type != "cpu":
             kwargs.setdefault("device", self.device)
         if not training and kwargs.get("drop_last"):
@@ -801,7 +772,7 @@ class _MessageNet:
             return iterator(dataset, **kwargs)
         if training and not {"sampler", "batch_sampler"} & set(kwargs):
             kwargs.setdefault("shuffle", True)
-            seed = self._seed(_SHUFFLE_STREAM, max(len(self.history) - 1, 0))
+            seed = self._seed(_seeding.SHUFFLE, max(len(self.history) - 1, 0))
             if kwargs["shuffle"] and seed is not None:
                 kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
         return iterator(dataset, **kwargs)
@@ -861,6 +832,7 @@ class _MessageNet:
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_user_data_", None)
+        state.pop("_random_", None)  # a fit's own, as a pickle is not in a fit
         return state
 
     def _encode_data(self, X: Any, y: Any) -> MessageDataset | None:
@@ -1026,7 +998,7 @@ class _MessageNet:
                     # The first chunk takes fit's order for the epoch; each
                     # later one an order of its own.
                     batches.net = None
-                    batches.loader.set_epoch(derive_seed(epoch, index))
+                    batches.loader.set_epoch(_seeding.derive_seed(epoch, index))
                 self.run_single_epoch(
                     batches, training=True, prefix="train", step_fn=self.train_step
                 )
