@@ -772,9 +772,10 @@ class _MessageNet:
             return iterator(dataset, **kwargs)
         if training and not {"sampler", "batch_sampler"} & set(kwargs):
             kwargs.setdefault("shuffle", True)
-            seed = self._seed(_seeding.SHUFFLE, max(len(self.history) - 1, 0))
-            if kwargs["shuffle"] and seed is not None:
-                kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
+        seed = self._seed(_seeding.SHUFFLE, max(len(self.history) - 1, 0))
+        if seed is not None:
+            # Unshuffled too: each iteration draws its workers' base seed.
+            kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
         return iterator(dataset, **kwargs)
 
     def forward_iter(

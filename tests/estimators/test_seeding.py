@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback
+from skorch.dataset import ValidSplit
 from torch import nn
+from torch.utils.data import DataLoader
 
 from fireworks_sk import TorchClassifier, TorchRegressor, _seeding
 from fireworks_sk.estimators import DefaultMLP
@@ -129,6 +131,15 @@ def test_a_seeded_dropout_fit_leaves_global_random_state_alone(blobs):
     before = torch.get_rng_state()
     _fit(blobs, module__dropout=0.5)
     _fit(blobs, module=NoisyNet)
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_a_seeded_fit_through_data_loaders_leaves_global_random_state_alone(blobs):
+    # A DataLoader draws its workers' base seed every epoch, shuffled or not.
+    loaders = {"iterator_train": DataLoader, "iterator_valid": DataLoader}
+    before = torch.get_rng_state()
+    _fit(blobs, train_split=ValidSplit(3), **loaders)
+    _fit(blobs, iterator_train__shuffle=False, **loaders)
     assert torch.equal(before, torch.get_rng_state())
 
 
