@@ -10,10 +10,10 @@ an uninterrupted run would have drawn.
 
 Draws fireworks_sk makes itself take a generator of their own
     The shuffle order of :class:`~fireworks_sk.MessageLoader` (and of a
-    ``DataLoader`` an estimator builds) and the chunk order of ``fit_stream``
-    come from generators seeded for their epoch (:func:`torch_generator`).
-    They never read or advance a global random
-    state, so they need no lock.
+    ``DataLoader`` an estimator builds) and the chunk and row orders of
+    ``fit_stream`` come from generators seeded for their epoch
+    (:func:`torch_generator`, :func:`pass_generator`). They never read or
+    advance a global random state, so they need no lock.
 
 torch's global generator is held only by the steps that need it
     Some draws cannot be given a generator: ``torch.nn.functional.dropout``
@@ -66,8 +66,10 @@ __all__ = [
     "derive_seed",
     "draws_globally",
     "limit_threads",
+    "pass_generator",
     "seeded",
     "seeded_globals",
+    "stream_seed",
     "torch_generator",
 ]
 
@@ -128,6 +130,24 @@ def check_seed(random_state: Any, owner: str) -> int | None:
 def torch_generator(*words: int, device: str = "cpu") -> torch.Generator:
     """A ``torch.Generator`` of its own, seeded by ``derive_seed(*words)``."""
     return torch.Generator(device=device).manual_seed(derive_seed(*words))
+
+
+def stream_seed(random_state: Any, estimator: Any) -> int | None:
+    """The seed of ``fit_stream``'s orders: its ``random_state``, else the
+    estimator's own; None when neither is set."""
+    if random_state is None:
+        random_state = getattr(estimator, "random_state", None)
+    return check_seed(random_state, "fit_stream")
+
+
+def pass_generator(seed: int | None, epoch: int) -> np.random.Generator:
+    """The numpy Generator of one pass's orders (of chunks, of rows).
+
+    It follows from ``(seed, epoch)``, so pass ``epoch`` visits the stream in
+    the same order whether or not the passes before it ran in this process;
+    None draws from the operating system's entropy.
+    """
+    return np.random.default_rng(None if seed is None else [seed, epoch])
 
 
 def _seed_global(seed: int, devices: list[int]) -> None:
