@@ -280,3 +280,22 @@ def test_a_higher_omp_num_threads_never_raises_torch_threads(
     monkeypatch.setenv("OMP_NUM_THREADS", "64")
     _fit(blobs)
     assert torch.get_num_threads() == 2
+
+
+# --------------------------------------------------------------- streams
+def test_a_pass_order_follows_from_the_seed_and_the_pass():
+    def order(seed, epoch):
+        return _seeding.pass_generator(seed, epoch).permutation(10).tolist()
+
+    assert order(7, 1) == order(7, 1)
+    assert order(7, 1) != order(7, 2)
+    assert order(7, 1) != order(8, 1)
+
+
+def test_stream_seed_falls_back_on_the_estimators_own_and_names_fit_stream():
+    estimator = TorchClassifier(random_state=3)
+    assert _seeding.stream_seed(None, estimator) == 3
+    assert _seeding.stream_seed(5, estimator) == 5
+    assert _seeding.stream_seed(None, object()) is None
+    with pytest.raises(TypeError, match=r"fit_stream\(random_state=\.\.\.\) must be"):
+        _seeding.stream_seed(True, estimator)
