@@ -138,22 +138,8 @@ def _fit_net(
     ``random_state`` and the epoch, and the rows within a chunk by the net.
     """
     name = type(learner).__name__
-    if learner.train_split is not None:
-        raise ValueError(
-            f"fit_stream cannot use {name}(train_split={learner.train_split!r}): "
-            "it would split every chunk apart, so the validation rows would "
-            "change with the chunk size. Set train_split=None and pass the "
-            "validation rows as a source of their own: fit_stream(..., valid=...)."
-        )
     valid = opts["valid"]
-    if valid is not None:
-        check_source(valid, "fit_stream(valid=...)")
-        if not isinstance(target.y, str):
-            raise TypeError(
-                "fit_stream(valid=...) needs y to name the target column, which "
-                "the validation source must hold too; got y of type "
-                f"{type(target.y).__name__}."
-            )
+    _check_validation(learner, target, valid)
     shuffle = opts["shuffle"] is not False
     seed = stream_seed(opts["random_state"], learner) if shuffle else None
     epochs = opts["epochs"]
@@ -181,6 +167,27 @@ def _fit_net(
         epochs=epochs,
         classes=kwargs.get("classes"),
     )
+
+
+def _check_validation(learner: Any, target: StreamTarget, valid: Any) -> None:
+    """A net trained on a stream is validated on a source of its own, if any."""
+    if learner.train_split is not None:
+        raise ValueError(
+            f"fit_stream cannot use {type(learner).__name__}"
+            f"(train_split={learner.train_split!r}): "
+            "it would split every chunk apart, so the validation rows would "
+            "change with the chunk size. Set train_split=None and pass the "
+            "validation rows as a source of their own: fit_stream(..., valid=...)."
+        )
+    if valid is None:
+        return
+    check_source(valid, "fit_stream(valid=...)")
+    if not isinstance(target.y, str):
+        raise TypeError(
+            "fit_stream(valid=...) needs y to name the target column, which "
+            "the validation source must hold too; got y of type "
+            f"{type(target.y).__name__}."
+        )
 
 
 def _collect_classes(source: Source, target: StreamTarget, verbose: int) -> None:
