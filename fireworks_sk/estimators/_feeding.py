@@ -210,9 +210,10 @@ def torch_iterator(
         return iterator(dataset, **kwargs)
     if training and not {"sampler", "batch_sampler"} & set(kwargs):
         kwargs.setdefault("shuffle", True)
-        seed = shuffle_seed(max(len(net.history) - 1, 0))
-        if kwargs["shuffle"] and seed is not None:
-            kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
+    seed = shuffle_seed(max(len(net.history) - 1, 0))
+    if seed is not None:
+        # Unshuffled too: each iteration draws its workers' base seed.
+        kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
     return iterator(dataset, **kwargs)
 
 

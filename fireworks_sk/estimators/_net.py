@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import random
-import threading
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +20,7 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
+from fireworks_sk import _seeding
 from fireworks_sk._compat import (
     SKORCH_BOOKKEEPING_PARAMS,
     skorch_init_done,
@@ -49,7 +47,7 @@ from fireworks_sk.estimators._guards import (
     restored_net_on_error,
 )
 from fireworks_sk.estimators._inputs import check_input, record_input
-from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
+from fireworks_sk.estimators._loader import MessageLoader
 from fireworks_sk.estimators._module import DefaultMLP
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
 from fireworks_sk.estimators._stream_epochs import fit_passes
@@ -64,9 +62,6 @@ from fireworks_sk.message import Message
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
-# Independent random streams derived from one random_state.
-_INIT_STREAM, _SHUFFLE_STREAM, _EPOCH_STREAM, _SPLIT_STREAM = 0, 1, 2, 3
-
 # Attributes learned from the data (besides skorch's module_, history_, ...).
 _DATA_ATTRIBUTES = (
     "n_features_in_",
@@ -79,67 +74,6 @@ _DATA_ATTRIBUTES = (
     "_feed_schema_",
     "_y_ndim_",
 )
-
-
-def _seed_torch(seed: int, devices: list[int]) -> None:
-    torch.default_generator.manual_seed(seed)
-    for index in devices:
-        with torch.cuda.device(index):
-            torch.cuda.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None, devices: list[int]) -> Iterator[None]:
-    """Run with torch's generators seeded, restoring the caller's state after."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=devices):
-        _seed_torch(seed, devices)
-        yield
-
-
-@contextlib.contextmanager
-def _seeded_globals(seed: int, devices: list[int]) -> Iterator[None]:
-    """Seed torch's, numpy's and Python's global generators, restoring them after.
-
-    For code the estimator does not own that draws from the global state, as
-    skorch's ``ValidSplit`` (through scikit-learn's splitters) and
-    ``torch.utils.data.random_split`` do.
-    """
-    numpy_state, python_state = np.random.get_state(), random.getstate()
-    try:
-        with _seeded(seed, devices):
-            np.random.seed(seed % 2**32)
-            random.seed(seed)
-            yield
-    finally:
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
-
-
-# Re-entrant: fit calls partial_fit, which enters the fit context again.
-_SEEDED_FIT_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def _thread_limit() -> Iterator[None]:
-    """Honour OMP_NUM_THREADS, which joblib sets in its workers, while fitting.
-
-    torch reads the variable only when it is first imported; a worker that
-    imported torch earlier would otherwise run as many threads as cores, and
-    ``n_jobs`` workers would oversubscribe the machine.
-    """
-    limit = os.environ.get("OMP_NUM_THREADS", "")
-    before = torch.get_num_threads()
-    if not limit.isdigit() or not 0 < int(limit) < before:
-        yield
-        return
-    torch.set_num_threads(int(limit))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class _MessageNet:
@@ -335,19 +269,56 @@ class _MessageNet:
 
     @contextlib.contextmanager
     def _fit_context(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            if self.random_state is not None:
-                # torch's generator is one per process: seeded fits in several
-                # threads would interleave their draws (and their restores).
-                stack.enter_context(_SEEDED_FIT_LOCK)
-                stack.enter_context(torch.random.fork_rng(devices=self._cuda_devices()))
-            stack.enter_context(_thread_limit())
+        """Limit threads and, when seeded, hold the fit's own random state.
+
+        The seed is checked (and a numpy generator asked for it) once per fit;
+        ``fit`` enters again through ``partial_fit`` and keeps the outer state.
+        """
+        _seeding.limit_threads()
+        if self.random_state is None or "_random_" in vars(self):
             yield
+            return
+        seed = _seeding.check_seed(self.random_state, type(self).__name__)
+        vars(self)["_random_"] = _seeding.FitRandom(seed, self._cuda_devices())
+        try:
+            yield
+        finally:
+            vars(self).pop("_random_", None)
 
     # -------------------------------------------------------------- seeding
     def _seed(self, *stream: int) -> int | None:
-        base = check_seed(self.random_state, type(self).__name__)
-        return None if base is None else derive_seed(base, *stream)
+        fit_random = vars(self).get("_random_")
+        if fit_random is not None:
+            return fit_random.derive(*stream)
+        base = _seeding.check_seed(self.random_state, type(self).__name__)
+        return None if base is None else _seeding.derive_seed(base, *stream)
+
+    def _global_draws(self) -> Any:
+        """The context of one step: the fit's noise in torch's generators,
+        when the modules may draw from them (see ``_seeding``)."""
+        fit_random = vars(self).get("_random_")
+        if fit_random is None:
+            return contextlib.nullcontext()
+        return fit_random.global_draws(self._torch_modules)
+
+    def _torch_modules(self) -> list[Any]:
+        return [getattr(self, name + "_", None) for name in skorch_module_names(self)]
+
+    def train_step(self, batch: Any, **fit_params: Any) -> Any:
+        """skorch's training step, its noise drawn from ``random_state``."""
+        with self._global_draws():
+            return super().train_step(batch, **fit_params)
+
+    def validation_step(self, batch: Any, **fit_params: Any) -> Any:
+        """skorch's validation step, its noise drawn from ``random_state``."""
+        with self._global_draws():
+            return super().validation_step(batch, **fit_params)
+
+    def evaluation_step(self, batch: Any, training: bool = False) -> Any:
+        """skorch's evaluation step; within a fit (a callback predicting),
+        its noise is drawn from ``random_state``."""
+        with self._global_draws():
+            return super().evaluation_step(batch, training=training)
 
     def check_is_fitted(
         self, attributes: Any = None, *args: Any, **kwargs: Any
@@ -377,9 +348,9 @@ class _MessageNet:
         checkpoint draws the same noise as an uninterrupted one.
         """
         super().on_epoch_begin(net, **kwargs)
-        seed = self._seed(_EPOCH_STREAM, len(self.history) - 1)
-        if seed is not None:
-            _seed_torch(seed, self._cuda_devices())
+        fit_random = vars(self).get("_random_")
+        if fit_random is not None:
+            fit_random.begin_epoch(len(self.history) - 1)
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         """skorch's train/validation split, its randomness seeded by ``random_state``.
@@ -388,10 +359,10 @@ class _MessageNet:
         ``ValidSplit`` without a ``random_state`` of its own) splits the same
         way in every fit with the same seed; one with its own seed keeps it.
         """
-        seed = self._seed(_SPLIT_STREAM)
+        seed = self._seed(_seeding.SPLIT)
         if seed is None or not self.train_split:
             return super().get_split_datasets(X, y, **fit_params)
-        with _seeded_globals(seed, self._cuda_devices()):
+        with _seeding.seeded_globals(seed, self._cuda_devices()):
             return super().get_split_datasets(X, y, **fit_params)
 
     def _set_training(self, training: bool = True) -> None:
@@ -415,7 +386,7 @@ class _MessageNet:
         to have ``random_state`` seed its initialisation.
         """
         self._warn_if_unseedable()
-        with _seeded(self._seed(_INIT_STREAM), self._cuda_devices()):
+        with _seeding.seeded(self._seed(_seeding.INIT), self._cuda_devices()):
             if self.module is None:
                 self.module_ = self._default_module()
             else:
@@ -518,7 +489,7 @@ class _MessageNet:
         shuffling off. Any other iterator, or a dataset that is not a
         MessageDataset, is read as skorch reads it.
         """
-        shuffle_seed = functools.partial(self._seed, _SHUFFLE_STREAM)
+        shuffle_seed = functools.partial(self._seed, _seeding.SHUFFLE)
         return batch_iterator(self, dataset, training, shuffle_seed)
 
     def __sklearn_tags__(self) -> Any:
@@ -577,6 +548,7 @@ class _MessageNet:
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_user_data_", None)
+        state.pop("_random_", None)  # a fit's own, as a pickle is not in a fit
         return state
 
     def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:

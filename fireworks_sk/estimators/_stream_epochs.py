@@ -10,8 +10,8 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from fireworks_sk._seeding import derive_seed
 from fireworks_sk.estimators._guards import restored_net_on_error
-from fireworks_sk.estimators._loader import derive_seed
 
 __all__ = ["fit_passes"]
 
