@@ -155,7 +155,11 @@ def _source(name: str, column: Any, owner: str) -> np.ndarray | torch.Tensor:
     own = getattr(dtype, "numpy_dtype", None)
     if own is None or own.kind not in "biuf" or column.hasnans:
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    return column.to_numpy(dtype=own)
+    # pandas may hand out its own buffer here (Int64 does): seen read-only, so
+    # that a tensor of it is a copy and no write reaches the column.
+    values = column.to_numpy(dtype=own).view()
+    values.flags.writeable = False
+    return values
 
 
 def _complex(name: str, owner: str) -> ValueError:

@@ -253,11 +253,20 @@ def test_float_column_already_of_the_dtype_asked_is_not_copied():
     assert np.shares_memory(np.asarray(Message({"x": tensor})), tensor.numpy())
 
 
-def test_to_tensors_copies_a_pandas_column_so_writes_cannot_reach_it():
-    series = pd.Series([1.0, 2.0])
-    tensor = Message({"x": series}).to_tensors()["x"]
-    tensor[0] = 9.0
-    assert series.tolist() == [1.0, 2.0]
+@pytest.mark.parametrize("dtype", ["float64", "Int64", "Float64", "int64[pyarrow]"])
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda m: m.to_tensors()["x"],
+        lambda m: ToTensor(["x"], dtype="int64").fit_transform(m)["x"],
+    ],
+    ids=["to_tensors", "ToTensor"],
+)
+def test_a_tensor_of_a_pandas_column_is_a_copy_writes_cannot_reach(dtype, convert):
+    series = pd.Series([1, 2], dtype=dtype)
+    tensor = convert(Message({"x": series}))
+    tensor[0] = 9
+    assert series.tolist() == [1, 2]
 
 
 def test_owner_is_named_in_the_error():
