@@ -126,13 +126,20 @@ def column_numbers(
         check_finite(name, values)
     if dtype is None:
         return values if isinstance(values, torch.Tensor) else _tensor(values)
+    if not isinstance(dtype, torch.dtype):
+        dtype = np.dtype(dtype)
+    target = dtype
+    if isinstance(values, np.ndarray) and isinstance(dtype, torch.dtype):
+        target = numpy_dtype(dtype) or dtype  # cast and check in numpy, then wrap
     # numpy warns of what the range check below names as an error.
     with np.errstate(over="ignore", invalid="ignore"):
-        if isinstance(dtype, torch.dtype):
-            out = _to_torch(values, dtype)
+        if isinstance(target, torch.dtype):
+            out = _to_torch(values, target)
         else:
-            out = _to_numpy(values, np.dtype(dtype))
-        _check_range(name, values, out)
+            out = _to_numpy(values, target)
+        _check_range(name, values, out, asked=dtype)
+    if isinstance(dtype, torch.dtype) and isinstance(out, np.ndarray):
+        return _tensor(out)
     return out
 
 
@@ -191,10 +198,14 @@ def _to_numpy(values: np.ndarray | torch.Tensor, dtype: np.dtype) -> np.ndarray:
 
 
 def _check_range(
-    name: str, source: np.ndarray | torch.Tensor, out: np.ndarray | torch.Tensor
+    name: str,
+    source: np.ndarray | torch.Tensor,
+    out: np.ndarray | torch.Tensor,
+    asked: Any,
 ) -> None:
-    """Refuse finite values that the cast to ``out``'s dtype could not hold."""
-    if _dtype_of(source) == _dtype_of(out) or _dtype_of(out) == torch.bool:
+    """Refuse finite values that the cast to ``out``'s dtype could not hold;
+    the error names the dtype ``asked``."""
+    if _dtype_of(out) == torch.bool or _widens(source, out):
         return
     if _is_float(out):
         finite = _finite(out)
@@ -210,7 +221,7 @@ def _check_range(
         largest = torch.iinfo(_dtype_of(out)).max
     if bool(bad.any()):
         raise ValueError(
-            f"Column {name!r} holds values out of the range of {out.dtype} (first "
+            f"Column {name!r} holds values out of the range of {asked} (first "
             f"at row {_first_bad_row(bad)}, largest {largest:.3g}); use a wider "
             "dtype such as 'float64', or rescale the column."
         )
@@ -231,6 +242,15 @@ def _out_of_integers(
     if own.min >= info.min and own.max <= info.max:
         return None
     return (source < max(info.min, own.min)) | (source > min(info.max, own.max))
+
+
+def _widens(source: np.ndarray | torch.Tensor, out: np.ndarray | torch.Tensor) -> bool:
+    """Whether every value of ``source``'s dtype fits ``out``'s (numpy's safe casts)."""
+    dtypes = [
+        v.dtype if isinstance(v, np.ndarray) else numpy_dtype(v.dtype)
+        for v in (source, out)
+    ]
+    return None not in dtypes and np.can_cast(dtypes[0], dtypes[1], "safe")
 
 
 def _dtype_of(values: np.ndarray | torch.Tensor) -> torch.dtype | None:

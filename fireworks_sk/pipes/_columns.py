@@ -228,12 +228,13 @@ class Stack(Pipe):
                     block = column_matrix(message, names, buffer.dtype, owner="Stack")
                 buffer[:, start : start + width] = block
                 start += width
-        stacked = torch.from_numpy(buffer).to(dtype)
-        if not bool(torch.isfinite(stacked).all()):
-            for name in self.columns_:
-                column_numbers(
-                    name, message[name], dtype, owner="Stack"
-                )  # raises, naming it
+        stacked = torch.from_numpy(buffer).to(dtype)  # no copy unless bfloat16
+        finite = bool(np.isfinite(buffer).all())
+        if finite and numpy_dtype(dtype) is None:  # bfloat16 may overflow here
+            finite = bool(torch.isfinite(stacked).all())
+        if not finite:
+            for name in self.columns_:  # raises for the first column at fault
+                column_numbers(name, message[name], dtype, owner="Stack")
         return stacked
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
