@@ -212,13 +212,13 @@ def _check_range(
         if bool(finite.all()):
             return
         bad = _like(_finite(source), out) & ~finite
-        largest = float(torch.finfo(_dtype_of(out)).max)
+        largest = float(_info(out).max)
     else:
-        bad = _out_of_integers(name, source, torch.iinfo(_dtype_of(out)))
+        bad = _out_of_integers(name, source, _info(out))
         if bad is None:
             return
         bad = _like(bad, out)
-        largest = torch.iinfo(_dtype_of(out)).max
+        largest = _info(out).max
     if bool(bad.any()):
         raise ValueError(
             f"Column {name!r} holds values out of the range of {asked} (first "
@@ -227,8 +227,15 @@ def _check_range(
         )
 
 
+def _info(values: np.ndarray | torch.Tensor) -> Any:
+    """numpy's or torch's ``finfo`` or ``iinfo`` of ``values``' dtype."""
+    if isinstance(values, np.ndarray):
+        return (np.finfo if values.dtype.kind == "f" else np.iinfo)(values.dtype)
+    return (torch.finfo if values.is_floating_point() else torch.iinfo)(values.dtype)
+
+
 def _out_of_integers(
-    name: str, source: np.ndarray | torch.Tensor, info: torch.iinfo
+    name: str, source: np.ndarray | torch.Tensor, info: Any
 ) -> np.ndarray | torch.Tensor | None:
     """Where ``source`` falls outside the integers of ``info``; None if it cannot."""
     if _is_float(source):
@@ -237,8 +244,7 @@ def _out_of_integers(
         return (source < float(info.min)) | (source >= float(info.max + 1))
     if _dtype_of(source) == torch.bool:
         return None
-    own = np.iinfo(source.dtype) if isinstance(source, np.ndarray) else None
-    own = torch.iinfo(source.dtype) if own is None else own
+    own = _info(source)
     if own.min >= info.min and own.max <= info.max:
         return None
     return (source < max(info.min, own.min)) | (source > min(info.max, own.max))
