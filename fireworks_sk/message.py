@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ import scipy.sparse
 import torch
 
 from fireworks_sk._frames import native_to_pandas
+from fireworks_sk._numbers import column_numbers
 from fireworks_sk._portable import from_portable, to_portable
 
 __all__ = [
@@ -212,19 +213,19 @@ def _runs(
 
 
 def column_matrix(
-    message: Message,
-    names: Sequence[str],
-    dtype: Any,
-    convert: Callable[[pd.Series, str, Any], np.ndarray],
+    message: Message, names: Sequence[str], dtype: Any, *, owner: str
 ) -> np.ndarray:
     """Pandas columns ``names`` as one ``(n, len(names))`` array of ``dtype``.
 
     Consecutive columns of one block are read in one numpy operation (a
     read-only view when the dtype already matches); any other column goes
-    through ``convert(series, name, dtype)``, which returns a 1-D array.
+    through :func:`~fireworks_sk._numbers.column_numbers` with NaN kept, so
+    the caller checks the whole array once. ``owner`` is named in errors.
     """
     parts = [
-        convert(message._column(names[i]), names[i], dtype).reshape(-1, 1)
+        column_numbers(
+            names[i], message._column(names[i]), dtype, allow_nan=True, owner=owner
+        ).reshape(-1, 1)
         if view is None
         else view.astype(dtype, copy=False)
         for i, view in _runs(message, names)
@@ -633,13 +634,25 @@ class Message:
     ) -> dict[str, torch.Tensor]:
         """Columns as tensors; numeric and boolean pandas columns are converted.
 
+        Tensor columns come back as they are. A pandas column keeps its dtype
+        (``Int64`` gives int64); one with missing values becomes float64 with
+        NaN for them.
+
         Raises
         ------
         TypeError
             If a selected pandas column is not numeric or boolean.
+        ValueError
+            If a selected pandas column holds complex numbers.
         """
         names = self.columns if columns is None else list(columns)
-        return {name: _as_tensor(name, self._column(name)) for name in names}
+        return {name: self._tensor(name) for name in names}
+
+    def _tensor(self, name: str) -> torch.Tensor:
+        column = self._column(name)
+        if isinstance(column, torch.Tensor):
+            return column
+        return column_numbers(name, column, allow_nan=True, owner="to_tensors")
 
     def to(self, device: str | torch.device) -> Message:
         """Return a Message whose tensor columns live on ``device``."""
@@ -672,11 +685,17 @@ class Message:
         names = self.columns
         for i, view in _runs(self, names):
             if view is None:
-                name = names[i]
-                parts.append(_as_float_matrix(name, self._column(name), self._length))
+                column = self._column(names[i])
+                values = column_numbers(
+                    names[i],
+                    column,
+                    _float_dtype(column),
+                    allow_nan=True,
+                    owner="np.asarray(Message)",
+                )
+                parts.append(values.reshape(self._length, -1))
             else:
-                wide = np.float32 if view.dtype == np.float32 else np.float64
-                parts.append(view.astype(wide, copy=False))
+                parts.append(view.astype(_float_dtype(view), copy=False))
         if len(parts) != 1:
             result = (
                 np.concatenate(parts, axis=1)
@@ -745,40 +764,11 @@ def _column_equals(a: Column, b: Column) -> bool:
     return a.dtype == b.dtype and a.equals(b)
 
 
-def _as_tensor(name: str, column: Column) -> torch.Tensor:
-    if isinstance(column, torch.Tensor):
-        return column
-    dtype = column.dtype
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        if isinstance(dtype, np.dtype):
-            values = column.to_numpy()
-        elif column.hasnans:
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            values = column.to_numpy(dtype=dtype.numpy_dtype)
-        return torch.from_numpy(np.array(values, copy=True))
-    raise TypeError(
-        f"Column {name!r} has dtype {dtype} and cannot become a tensor; encode it "
-        "first (OneHot or IndexEncoder)."
-    )
-
-
-def _as_float_matrix(name: str, column: Column, length: int) -> np.ndarray:
-    if isinstance(column, torch.Tensor):
-        values = column.detach().cpu()
-        if not values.is_floating_point() or values.dtype == torch.float16:
-            values = values.to(torch.float64)
-        return values.reshape(length, -1).numpy()
-    try:
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"Column {name!r} (dtype {column.dtype}) is not numeric and cannot be "
-            "part of a numeric array; encode it first (OneHot or IndexEncoder)."
-        ) from exc
-    if column.dtype == np.float32:
-        values = values.astype(np.float32)
-    return values.reshape(length, 1)
+def _float_dtype(column: Column | np.ndarray) -> type:
+    """The float dtype of a column in ``np.asarray(message)``: float32 stays,
+    anything else (integers, booleans, half floats) is float64."""
+    float32 = torch.float32 if isinstance(column, torch.Tensor) else np.float32
+    return np.float32 if column.dtype == float32 else np.float64
 
 
 def _cell_strings(column: Column, rows: np.ndarray) -> list[str]:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fireworks_sk._numbers import check_finite, column_numbers
 from fireworks_sk.message import (
     Column,
     Message,
@@ -16,7 +17,7 @@ from fireworks_sk.message import (
     stored_column,
     with_block,
 )
-from fireworks_sk.pipes._base import StatefulPipe, check_finite
+from fireworks_sk.pipes._base import StatefulPipe
 from fireworks_sk.pipes._state import learned, statistics_problem
 
 __all__ = ["BatchNormalizer"]
@@ -62,25 +63,10 @@ def _is_scalable(column: Column) -> bool:
     )
 
 
-def _float64(name: str, column: Column) -> np.ndarray | torch.Tensor:
-    """The column's values as float64: a tensor for tensors, an array otherwise."""
-    if isinstance(column, torch.Tensor):
-        if column.is_complex():
-            raise ValueError(f"Complex data not supported (column {name!r}).")
-        return column.to(torch.float64)
-    if pd.api.types.is_complex_dtype(column.dtype):
-        raise ValueError(f"Complex data not supported (column {name!r}).")
-    if not pd.api.types.is_numeric_dtype(column.dtype):
-        raise TypeError(
-            f"BatchNormalizer cannot scale column {name!r} of dtype {column.dtype}; "
-            "it is not numeric."
-        )
-    return column.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
 def _moments(name: str, column: Column) -> _Moments:
-    values = _float64(name, column)
-    check_finite(name, values)
+    # Tensors stay tensors (on their device), pandas columns become numpy.
+    wide = torch.float64 if isinstance(column, torch.Tensor) else np.float64
+    values = column_numbers(name, column, wide, owner="BatchNormalizer")
     # numpy and torch share this arithmetic; axis 0 is the row axis for both.
     shift = values[0]
     with np.errstate(over="ignore", invalid="ignore"):  # refused in _set_state
@@ -242,7 +228,9 @@ class BatchNormalizer(StatefulPipe):
         dtype = column.dtype if column.is_floating_point() else torch.float32
         # Half precision overflows at 65504: compute in float32, then cast back.
         wide = torch.float32 if torch.finfo(dtype).bits < 32 else dtype
-        values = column.to(wide)
+        values = column_numbers(
+            name, column, wide, allow_nan=True, owner="BatchNormalizer"
+        )
         device = column.device
         mean, scale = (s.to(device=device, dtype=wide) for s in self._stats(name))
         out = (values * scale + mean if inverse else (values - mean) / scale).to(dtype)
@@ -254,7 +242,7 @@ class BatchNormalizer(StatefulPipe):
     ) -> np.ndarray:
         # All pandas columns of one dtype as one (rows, columns) block: one
         # finite check and one arithmetic pass instead of one per column.
-        values = column_matrix(message, names, dtype, _as_float)
+        values = column_matrix(message, names, dtype, owner="BatchNormalizer")
         stats = [self._stats(n) for n in names]
         mean = np.array([float(m) for m, _ in stats], dtype=dtype)
         scale = np.array([float(s) for _, s in stats], dtype=dtype)
@@ -287,16 +275,6 @@ def _check_result(
         f"Column {name!r} overflows {out.dtype} when scaled (finite input, "
         "infinite result); rescale the column or use a wider dtype."
     )
-
-
-def _as_float(column: pd.Series, name: str, dtype: type) -> np.ndarray:
-    """The column as floats; a column that turned non-numeric since fit is named."""
-    if not pd.api.types.is_numeric_dtype(column.dtype):
-        raise TypeError(
-            f"BatchNormalizer cannot scale column {name!r} of dtype {column.dtype}; "
-            "it was numeric when fitted and is not numeric now."
-        )
-    return column.to_numpy(dtype=dtype, na_value=np.nan)
 
 
 def _float_dtype(column: Any) -> type:
