@@ -18,7 +18,7 @@ __all__ = ["IndexEncoder", "OneHot", "sorted_counts"]
 _SHOWN = 5
 # Up to this many rows, categories are looked up in a dict: pandas' lookup
 # costs tens of microseconds per call whatever the size, a dict about 0.1 per
-# row. Both give the same codes (tests/pipes/test_encode_lookup.py).
+# row. Both give the same codes (tests/pipes/test_derived_state.py).
 _SMALL = 128
 
 
