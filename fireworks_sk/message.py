@@ -188,7 +188,12 @@ def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
 
 def _has_default_index(frame: pd.DataFrame) -> bool:
     index = frame.index
-    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    return (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and index.name is None
+    )
 
 
 def _checked_name(name: Any) -> str:

@@ -570,12 +570,19 @@ def test_message_from_dataframe_is_a_value_when_the_frame_changes_later():
 
 
 @pytest.mark.parametrize(
-    "index", [pd.RangeIndex(4), pd.RangeIndex(2, 6), pd.Index([9, 3, 5, 1])]
+    "index",
+    [
+        pd.RangeIndex(4),
+        pd.RangeIndex(4, name="id"),
+        pd.RangeIndex(2, 6),
+        pd.Index([9, 3, 5, 1]),
+    ],
 )
 def test_message_from_dataframe_reads_rows_by_position_and_is_a_value(index):
     df = numeric_frame().set_axis(index)
     m = Message(df)
-    assert list(m["s"].index) == list(m["a"].index) == [0, 1, 2, 3]
+    for name in ("s", "a"):
+        pd.testing.assert_index_equal(m[name].index, pd.RangeIndex(4))
     assert m["s"].tolist() == list("wxyz") and m["a"].tolist() == [0.0, 3.0, 6.0, 9.0]
     df.iloc[0, 0] = -1.0
     df.iloc[0, 3] = "changed"
