@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse
 import torch
 
-from fireworks_sk._frames import native_to_pandas
+from fireworks_sk._frames import copies_on_write, native_to_pandas
 from fireworks_sk._numbers import column_numbers
 from fireworks_sk._portable import from_portable, to_portable
 
@@ -94,24 +94,42 @@ def _to_column(name: str, values: Any) -> Column:
 class _Block:
     """Columns of one numpy dtype held together, as pandas holds them.
 
-    ``frame`` owns the values (so pandas' copy-on-write guards them) and
-    ``values`` is its ``(n, k)`` read-only array, read on first use (a view
-    when pandas holds the columns together): a Pipe acting on all ``k``
-    columns does one numpy operation instead of one per pandas Series.
+    A block read from a DataFrame keeps ``frame``, which owns the values (so
+    pandas' copy-on-write guards them), and reads ``values``, its ``(n, k)``
+    read-only array, on first use (a view when pandas holds the columns
+    together). A block a Pipe computed keeps ``values``, read-only, and builds
+    ``frame`` only when a column's Series is read. Either way a Pipe acting on
+    all ``k`` columns does one numpy operation instead of one per Series.
     """
 
-    __slots__ = ("_values", "dtype", "frame")
+    __slots__ = ("_frame", "_values", "dtype", "length", "names")
 
-    def __init__(self, frame: pd.DataFrame, dtype: np.dtype) -> None:
-        self.frame = frame
+    def __init__(
+        self,
+        dtype: np.dtype,
+        length: int,
+        *,
+        frame: pd.DataFrame | None = None,
+        values: np.ndarray | None = None,
+        names: list[str] | None = None,
+    ) -> None:
         self.dtype = dtype
-        self._values: np.ndarray | None = None
+        self.length = length
+        self._frame = frame
+        self._values = values
+        self.names = names
 
     @property
     def values(self) -> np.ndarray:
         if self._values is None:
-            self._values = self.frame.to_numpy()
+            self._values = self._frame.to_numpy()
         return self._values
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = pd.DataFrame(self._values, columns=self.names, copy=False)
+        return self._frame
 
 
 class _BlockColumn:
@@ -134,7 +152,7 @@ class _BlockColumn:
 
     @property
     def shape(self) -> tuple[int]:
-        return (self.block.frame.shape[0],)
+        return (self.block.length,)
 
     def series(self) -> pd.Series:
         # Built once: every Message that shares this column shares its Series,
@@ -145,10 +163,11 @@ class _BlockColumn:
 
 
 def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
-    """The columns of a DataFrame with a RangeIndex; runs of one numeric dtype
-    become blocks."""
+    """The columns of a DataFrame with a default RangeIndex; runs of one
+    numeric dtype become blocks."""
     columns: dict[str, Column | _BlockColumn] = {}
     dtypes = frame.dtypes.tolist()
+    names = frame.columns.tolist()
     by_position = frame.iloc(axis=1)  # row-free indexing: a third of iloc[:, k]
     start = 0
     while start < len(dtypes):
@@ -157,14 +176,25 @@ def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
         if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
             while stop < len(dtypes) and dtypes[stop] == dtype:
                 stop += 1
-            block = _Block(by_position[start:stop], dtype)
-            for position, name in enumerate(frame.columns[start:stop]):
+            block = _Block(dtype, len(frame), frame=by_position[start:stop])
+            for position, name in enumerate(names[start:stop]):
                 columns[_checked_name(name)] = _BlockColumn(block, position)
         else:
-            name = _checked_name(frame.columns[start])
-            columns[name] = _to_column(name, by_position[start])
+            # A column of a frame with a default index: _to_column's checks
+            # of index and name hold already.
+            columns[_checked_name(names[start])] = by_position[start]
         start = stop
     return columns
+
+
+def _has_default_index(frame: pd.DataFrame) -> bool:
+    index = frame.index
+    return (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and index.name is None
+    )
 
 
 def _checked_name(name: Any) -> str:
@@ -244,8 +274,9 @@ def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Me
     writes again; the new pandas columns share it as one block. A replaced
     column keeps its position.
     """
-    frame = pd.DataFrame(values, columns=list(names), copy=False)
-    block = _Block(frame, values.dtype)
+    values = values.view()
+    values.flags.writeable = False  # shared by every Message that holds the block
+    block = _Block(values.dtype, len(message), values=values, names=list(names))
     entries = dict(message._entries)
     for position, name in enumerate(names):
         entries[name] = _BlockColumn(block, position)
@@ -369,8 +400,14 @@ class Message:
             if not data.columns.is_unique:
                 duplicated = data.columns[data.columns.duplicated()].tolist()
                 raise ValueError(f"Duplicate column names: {duplicated!r}.")
-            columns = _block_columns(data.reset_index(drop=True))
-            items = ()
+            if not (_has_default_index(data) and copies_on_write()):
+                # Positions, not labels; and without copy-on-write (pandas 2)
+                # a copy, so that later writes to the frame cannot reach the
+                # Message.
+                data = data.reset_index(drop=True)
+            self._columns = _block_columns(data)
+            self._length = len(data) if self._entries else 0
+            return
         elif isinstance(data, Mapping):
             items = data.items()
         else:

@@ -55,12 +55,16 @@ def _groups(
 ) -> list[tuple[list[str], int]]:
     """Each tensor column alone, runs of consecutive pandas columns together."""
     groups: list[tuple[list[str], int]] = []
+    after_pandas = False
     for name, width in zip(names, widths):
         pandas = not message.is_tensor(name)
-        if pandas and groups and not message.is_tensor(groups[-1][0][0]):
-            groups[-1] = (groups[-1][0] + [name], groups[-1][1] + width)
+        if pandas and after_pandas:
+            group, total = groups[-1]
+            group.append(name)
+            groups[-1] = (group, total + width)
         else:
             groups.append(([name], width))
+        after_pandas = pandas
     return groups
 
 

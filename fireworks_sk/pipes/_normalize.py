@@ -160,6 +160,22 @@ class BatchNormalizer(StatefulPipe):
         self.mean_ = {name: s.mean for name, s in moments.items()}
         self.var_ = {name: s.m2 / s.n for name, s in moments.items()}
         self.scale_ = {name: self._scale(s) for name, s in moments.items()}
+        self._vectors = _scalar_stats(self.mean_, self.scale_)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_vectors", None)  # derived from mean_ and scale_; built again
+        return state
+
+    def _block_stats(self, names: list[str], dtype: type) -> tuple[np.ndarray, ...]:
+        """Mean and scale of pandas columns ``names``, as ``dtype`` vectors."""
+        vectors = vars(self).get("_vectors")
+        if vectors is None:  # loaded from a file
+            vectors = self._vectors = _scalar_stats(self.mean_, self.scale_)
+        positions, means, scales = vectors
+        at = [positions[n] for n in names]
+        mean = means[at] if self.with_mean else np.zeros(len(at))
+        return mean.astype(dtype), scales[at].astype(dtype)
 
     def _get_state(self) -> tuple[int, dict[str, _Moments]]:
         n = self.n_samples_seen_
@@ -204,17 +220,18 @@ class BatchNormalizer(StatefulPipe):
         return self._apply(message, inverse=True)
 
     def _apply(self, message: Message, inverse: bool) -> Message:
-        tensors = [n for n in self.columns_ if message.is_tensor(n)]
+        tensors: list[str] = []
+        groups: dict[type, list[str]] = {np.float32: [], np.float64: []}
+        for name in self.columns_:
+            column = stored_column(message, name)
+            if isinstance(column, torch.Tensor):
+                tensors.append(name)
+            else:
+                groups[_float_dtype(column)].append(name)
         out = message.assign(
             **{n: self._apply_tensor(n, message[n], inverse) for n in tensors}
         )
-        pandas_columns = [n for n in self.columns_ if not message.is_tensor(n)]
-        for dtype in (np.float32, np.float64):
-            group = [
-                n
-                for n in pandas_columns
-                if _float_dtype(stored_column(message, n)) is dtype
-            ]
+        for dtype, group in groups.items():
             if group:
                 values = self._apply_block(message, group, dtype, inverse)
                 out = with_block(out, group, values)
@@ -243,9 +260,7 @@ class BatchNormalizer(StatefulPipe):
         # All pandas columns of one dtype as one (rows, columns) block: one
         # finite check and one arithmetic pass instead of one per column.
         values = column_matrix(message, names, dtype, owner="BatchNormalizer")
-        stats = [self._stats(n) for n in names]
-        mean = np.array([float(m) for m, _ in stats], dtype=dtype)
-        scale = np.array([float(s) for _, s in stats], dtype=dtype)
+        mean, scale = self._block_stats(names, dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # found and named below
             if inverse:
                 out = np.multiply(values, scale)
@@ -257,6 +272,18 @@ class BatchNormalizer(StatefulPipe):
             for i, name in enumerate(names):
                 _check_result(name, values[:, i], out[:, i])
         return out
+
+
+def _scalar_stats(
+    mean: dict[str, torch.Tensor], scale: dict[str, torch.Tensor]
+) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """The one-value means and scales (those of pandas columns) as float64
+    vectors, with the position of each column in them."""
+    names = [name for name, m in mean.items() if m.numel() == 1]
+    positions = {name: i for i, name in enumerate(names)}
+    means = np.array([float(mean[n]) for n in names], dtype=np.float64)
+    scales = np.array([float(scale[n]) for n in names], dtype=np.float64)
+    return positions, means, scales
 
 
 def _check_result(
