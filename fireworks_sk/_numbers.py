@@ -14,7 +14,8 @@ BatchNormalizer and the Torch estimators' input. The policy:
   the caller allows NaN it stays NaN in a float result; elsewhere it is
   refused, naming the column and the first row, as is infinity.
 - A cast to a narrower dtype refuses finite values that do not fit (1e300 as
-  float32, 2**63 as int64), naming the column and the first row.
+  float32, 2**63 as int64), and a cast to integers refuses fractions (2.7 as
+  int64), naming the column and the first row.
 - Nothing is copied that need not be: a numpy column already of the dtype
   asked for comes back as pandas' read-only view, a tensor as itself.
 """
@@ -138,6 +139,7 @@ def column_numbers(
         else:
             out = _to_numpy(values, target)
         _check_range(name, values, out, asked=dtype)
+        _check_whole(name, values, out, asked=dtype)
     if isinstance(dtype, torch.dtype) and isinstance(out, np.ndarray):
         return _tensor(out)
     return out
@@ -224,6 +226,27 @@ def _check_range(
             f"Column {name!r} holds values out of the range of {asked} (first "
             f"at row {_first_bad_row(bad)}, largest {largest:.3g}); use a wider "
             "dtype such as 'float64', or rescale the column."
+        )
+
+
+def _check_whole(
+    name: str,
+    source: np.ndarray | torch.Tensor,
+    out: np.ndarray | torch.Tensor,
+    asked: Any,
+) -> None:
+    """Refuse fractions that the cast of floats to integers would drop."""
+    if not _is_float(source) or _is_float(out) or _dtype_of(out) == torch.bool:
+        return
+    trunc = torch.trunc if isinstance(source, torch.Tensor) else np.trunc
+    fraction = source != trunc(source)
+    if bool(fraction.any()):
+        # Row-major: the first flat position lies in the first row at fault.
+        first = source.reshape(-1)[fraction.reshape(-1).nonzero()[0][0]]
+        raise ValueError(
+            f"Column {name!r} holds values with a fractional part, which {asked} "
+            f"cannot hold (first at row {_first_bad_row(fraction)}: {float(first):g}); "
+            "round them first, or use a float dtype."
         )
 
 

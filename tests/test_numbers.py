@@ -65,6 +65,24 @@ def _batch_normalizer(m: Message) -> np.ndarray:
     return _values(pipe.fit_transform(m)["x"])
 
 
+def _read_back(m: Message, dtype: torch.dtype = torch.float64) -> Message:
+    """A Pipe fitted on a tensor column ``x`` reads a frame laid out as its
+    pandas output: the frame's column becomes the fitted tensor again."""
+    column = m["x"]
+    if isinstance(column, torch.Tensor):
+        pytest.skip("a DataFrame column is never a tensor")
+    stack = Stack(["x"], dtype="float64").fit(
+        Message({"x": torch.zeros(2, dtype=dtype)})
+    )
+    frame = pd.DataFrame({"x": column})
+    frame.attrs["fireworks_sk.layout"] = [("x", ["x"])]
+    return stack.transform(frame)
+
+
+def _read_back_values(m: Message) -> np.ndarray:
+    return _values(_read_back(m)["features"][:, 0])
+
+
 def _estimator(m: Message) -> np.ndarray:
     net = TorchRegressor(
         Echo, inputs="x", max_epochs=1, batch_size=64, train_split=None, verbose=0
@@ -81,6 +99,7 @@ CALLERS = {
     "Stack": _stack,
     "BatchNormalizer": _batch_normalizer,
     "estimator": _estimator,
+    "read back": _read_back_values,
 }
 NAN_KEPT = {"asarray", "to_tensors"}
 
@@ -227,11 +246,20 @@ def test_integer_output_refuses_values_out_of_its_range(Pipe, column, dtype, row
         Pipe(["x"], dtype=dtype).fit(Message({"x": column}))
 
 
-@pytest.mark.parametrize("Pipe", [ToTensor, Stack])
-def test_integer_output_refuses_missing_values(Pipe):
-    column = pd.Series([1, NA, 3], dtype="Int64")
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda m: ToTensor(["x"], dtype="int64").fit(m),
+        lambda m: Stack(["x"], dtype="int64").fit(m),
+        lambda m: _read_back(m, dtype=torch.int64),
+    ],
+    ids=["ToTensor", "Stack", "read back"],
+)
+@pytest.mark.parametrize("dtype", ["Int64", "float64"])
+def test_integer_output_refuses_missing_values(convert, dtype):
+    column = pd.Series([1, NA if dtype == "Int64" else np.nan, 3], dtype=dtype)
     with pytest.raises(ValueError, match=r"NaN in column 'x' \(first at row 1\)"):
-        Pipe(["x"], dtype="int64").fit(Message({"x": column}))
+        convert(Message({"x": column}))
 
 
 def test_integer_output_keeps_values_at_the_edges_of_its_range():
@@ -242,6 +270,27 @@ def test_integer_output_keeps_values_at_the_edges_of_its_range():
         Message({"x": pd.Series([-128.0, 127.0])})
     )
     assert small["x"].tolist() == [-128, 127]
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda m: ToTensor(["x"], dtype="int64").fit(m),
+        lambda m: Stack(["x"], dtype="int64").fit(m),
+        lambda m: _read_back(m, dtype=torch.int64),
+    ],
+    ids=["ToTensor", "Stack", "read back"],
+)
+def test_integer_output_refuses_fractions(convert):
+    message = Message({"x": pd.Series([1.0, 2.7, 3.5])})
+    match = r"Column 'x' holds values with a fractional part, .*int64 .*row 1: 2\.7\)"
+    with pytest.raises(ValueError, match=match):
+        convert(message)
+
+
+def test_read_back_names_the_pipe_in_its_errors():
+    with pytest.raises(TypeError, match="and Stack needs numbers"):
+        _read_back(Message({"x": pd.Series(["1", "2"])}))
 
 
 def test_float_column_already_of_the_dtype_asked_is_not_copied():
