@@ -28,7 +28,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["check_finite", "column_numbers", "is_numeric_column", "numpy_dtype"]
+__all__ = [
+    "check_finite",
+    "column_numbers",
+    "float_dtype",
+    "is_numeric_column",
+    "missing_value_error",
+    "numpy_dtype",
+]
 
 _NUMPY_DTYPES = {
     torch.float16: np.float16,
@@ -51,19 +58,61 @@ def numpy_dtype(dtype: torch.dtype) -> np.dtype | None:
     return None if found is None else np.dtype(found)
 
 
-def is_numeric_column(column: Any) -> bool:
-    """Whether ``column`` (a tensor, Series or anything with a ``dtype``) holds
-    numbers or booleans; complex numbers count, to be refused by name later."""
-    if isinstance(column, torch.Tensor):
-        return True
-    dtype = column.dtype
-    return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+def is_numeric_column(
+    column: Any, *, booleans: bool = True, complex_numbers: bool = True
+) -> bool:
+    """Whether ``column`` holds numbers: the one answer to that question.
+
+    Parameters
+    ----------
+    column : torch.Tensor, pandas.Series, numpy.ndarray or dtype
+        Anything with a ``dtype``, or a numpy, pandas or torch dtype itself.
+    booleans : bool, default=True
+        Whether booleans count (a default selection of columns to scale or
+        average leaves them out).
+    complex_numbers : bool, default=True
+        Whether complex numbers count; where they do, :func:`column_numbers`
+        refuses them later, naming the column.
+
+    Returns
+    -------
+    bool
+    """
+    dtype = getattr(column, "dtype", column)
+    if isinstance(dtype, torch.dtype):
+        boolean, complex_ = dtype == torch.bool, dtype.is_complex
+    else:
+        boolean = pd.api.types.is_bool_dtype(dtype)
+        if not (boolean or pd.api.types.is_numeric_dtype(dtype)):
+            return False
+        complex_ = pd.api.types.is_complex_dtype(dtype)
+    return (booleans or not boolean) and (complex_numbers or not complex_)
+
+
+def float_dtype(column: Any) -> type:
+    """The float dtype of ``column``'s numbers in a float result (an array of
+    a Message, a scaled or filled column): float32 stays float32; anything
+    else (integers, booleans, half floats, float64) is float64.
+
+    ``column`` is a tensor, Series, array, or anything with a ``dtype``.
+    """
+    float32 = torch.float32 if isinstance(column, torch.Tensor) else np.float32
+    return np.float32 if column.dtype == float32 else np.float64
 
 
 def _first_bad_row(bad: np.ndarray | torch.Tensor) -> int:
     if isinstance(bad, torch.Tensor):
         return int(bad.reshape(bad.shape[0], -1).any(dim=1).nonzero()[0, 0])
     return int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
+
+
+def missing_value_error(name: str, row: int) -> ValueError:
+    """The error for a missing value (NaN, None, ``pd.NA``) in column ``name``,
+    first at ``row``, where a step needs values."""
+    return ValueError(
+        f"Input contains NaN in column {name!r} (first at row {row}); fill or drop "
+        "missing values first (Impute fills them)."
+    )
 
 
 def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
@@ -77,11 +126,7 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
             return
         nan = np.isnan(values)
     if bool(nan.any()):
-        raise ValueError(
-            f"Input contains NaN in column {name!r} (first at row "
-            f"{_first_bad_row(nan)}); fill or drop missing values first "
-            "(Impute fills them)."
-        )
+        raise missing_value_error(name, _first_bad_row(nan))
     inf = (
         ~torch.isfinite(values)
         if isinstance(values, torch.Tensor)

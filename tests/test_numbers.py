@@ -15,7 +15,14 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from fireworks_sk import BatchNormalizer, Message, Stack, TorchRegressor, ToTensor
+from fireworks_sk import (
+    BatchNormalizer,
+    Impute,
+    Message,
+    Stack,
+    TorchRegressor,
+    ToTensor,
+)
 from fireworks_sk._numbers import column_numbers
 
 NA = pd.NA
@@ -194,6 +201,33 @@ def test_complex_columns_are_refused_by_name(kind, caller):
 def test_to_tensors_hands_a_complex_tensor_back_untouched():
     column = torch.tensor([1 + 1j, 0, 3])
     assert _message(column).to_tensors()["x"] is column
+
+
+def _impute_fitted_on_numbers() -> Impute:
+    return Impute().fit(Message({"x": pd.Series([1.0, np.nan, 3.0])}))
+
+
+# The dtype changed since fit: the schema check warns, then Impute refuses.
+@pytest.mark.filterwarnings("ignore:Column 'x' has dtype")
+@pytest.mark.parametrize("kind", NOT_NUMBERS)
+def test_impute_refuses_columns_that_are_not_numbers_with_its_own_advice(kind):
+    imputer = _impute_fitted_on_numbers()
+    message = _message(NOT_NUMBERS[kind])
+    match = r"Impute cannot fill column 'x' of dtype .*: it was numeric when fitted"
+    with pytest.raises(TypeError, match=match):
+        imputer.transform(message)
+    match = r"Impute cannot average column 'x' of dtype .*strategy='most_frequent'"
+    with pytest.raises(TypeError, match=match):
+        imputer.partial_fit(message)
+
+
+@pytest.mark.filterwarnings("ignore:Column 'x' has dtype")
+@pytest.mark.parametrize("method", ["transform", "partial_fit"])
+def test_impute_refuses_complex_columns_by_name(method):
+    imputer = _impute_fitted_on_numbers()
+    match = r"Complex data not supported \(column 'x'\): Impute needs real numbers"
+    with pytest.raises(ValueError, match=match):
+        getattr(imputer, method)(_message(COMPLEX["complex128"]))
 
 
 def _to_float32_callers() -> dict:
