@@ -18,7 +18,9 @@ from hypothesis import given, settings
 from fireworks_sk import (
     BatchNormalizer,
     Impute,
+    IndexEncoder,
     Message,
+    OneHot,
     Stack,
     TorchRegressor,
     ToTensor,
@@ -228,6 +230,48 @@ def test_impute_refuses_complex_columns_by_name(method):
     match = r"Complex data not supported \(column 'x'\): Impute needs real numbers"
     with pytest.raises(ValueError, match=match):
         getattr(imputer, method)(_message(COMPLEX["complex128"]))
+
+
+def _decode(m: Message) -> Message:
+    """IndexEncoder.inverse_transform: codes to categories."""
+    fit_on = Message({"x": pd.Series(["a", "b", "c", "d"])})
+    return IndexEncoder(["x"]).fit(fit_on).inverse_transform(m)
+
+
+@pytest.mark.parametrize("kind", MISSING)
+def test_decoding_codes_names_a_missing_code(kind):
+    match = r"NaN in column 'x' \(first at row 1\); fill .*Impute"
+    with pytest.raises(ValueError, match=match):
+        _decode(_message(MISSING[kind]))
+
+
+@pytest.mark.parametrize("kind", COMPLEX)
+def test_decoding_codes_refuses_complex_ones_by_name(kind):
+    match = r"Complex data not supported \(column 'x'\): IndexEncoder.inverse_transform"
+    with pytest.raises(ValueError, match=match):
+        _decode(_message(COMPLEX[kind]))
+
+
+@pytest.mark.parametrize("kind", NOT_NUMBERS)
+def test_decoding_codes_refuses_columns_that_are_not_numbers(kind):
+    match = r"inverse_transform needs the encoded column 'x' \(numbers"
+    with pytest.raises(TypeError, match=match):
+        _decode(_message(NOT_NUMBERS[kind]))
+
+
+@pytest.mark.parametrize(
+    "kind", ["int64", "Int64", "UInt8", "int64[pyarrow]", "tensor int64"]
+)
+def test_decoding_codes_of_any_integer_dtype(kind):
+    assert _decode(_message(NUMBERS[kind]))["x"].tolist() == ["b", "a", "d"]
+
+
+@pytest.mark.parametrize("encoder", [OneHot, IndexEncoder])
+def test_a_missing_category_is_named_as_any_missing_value(encoder):
+    with pytest.raises(
+        ValueError, match=r"NaN in column 'x' \(first at row 1\); fill .*Impute"
+    ):
+        encoder(["x"]).fit(_message(pd.Series(["a", None, "b"])))
 
 
 def _to_float32_callers() -> dict:
