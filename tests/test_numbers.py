@@ -25,7 +25,7 @@ from fireworks_sk import (
     TorchRegressor,
     ToTensor,
 )
-from fireworks_sk._numbers import column_numbers
+from fireworks_sk._numbers import column_numbers, float_dtype, is_numeric_column
 
 NA = pd.NA
 
@@ -156,6 +156,60 @@ COMPLEX = {
     "complex128": pd.Series([1 + 1j, 0, 3]),
     "tensor complex64": torch.tensor([1 + 1j, 0, 3]),
 }
+
+
+@pytest.mark.parametrize("kind", [*NUMBERS, *MISSING, *NOT_NUMBERS, *COMPLEX])
+def test_is_numeric_column_answers_for_every_kind(kind):
+    column = {**NUMBERS, **MISSING, **NOT_NUMBERS, **COMPLEX}[kind]
+    numbers = kind not in NOT_NUMBERS
+    boolean = "bool" in kind
+    assert is_numeric_column(column) == numbers
+    assert is_numeric_column(column.dtype) == numbers
+    assert is_numeric_column(column, booleans=False) == (numbers and not boolean)
+    real = numbers and kind not in COMPLEX
+    assert is_numeric_column(column, complex_numbers=False) == real
+
+
+@pytest.mark.parametrize(
+    ("values", "tensor"),
+    [
+        (np.array([1, 2]), True),
+        (np.array([True, False]), True),
+        (np.array([1.0, 2.0], dtype=np.float16), True),
+        (np.array([1 + 1j, 2]), False),
+        (np.array(["1", "2"]), False),
+        (np.array([1, 2], dtype=object), False),
+        (np.array([1, 2], dtype="m8[s]"), False),
+    ],
+    ids=["int", "bool", "float16", "complex", "str", "object", "timedelta"],
+)
+def test_a_numpy_column_becomes_a_tensor_when_it_holds_real_numbers(values, tensor):
+    assert Message({"x": values}).is_tensor("x") == tensor
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("float32", np.float32),
+        ("tensor float32", np.float32),
+        ("float64", np.float64),
+        ("float16", np.float64),
+        ("tensor float16", np.float64),
+        ("int64", np.float64),
+        ("bool", np.float64),
+        ("Float64", np.float64),
+    ],
+)
+def test_float_results_keep_float32_and_widen_the_rest(kind, expected):
+    column = NUMBERS[kind]
+    assert float_dtype(column) is expected
+    message = _message(column)
+    assert np.asarray(message).dtype == expected
+    if isinstance(column, pd.Series) and "bool" not in kind:
+        scaled = BatchNormalizer(["x"]).fit_transform(message)["x"]
+        assert scaled.dtype == expected
+        filled = Impute(["x"]).fit_transform(message)["x"]
+        assert filled.dtype == expected
 
 
 def _message(column) -> Message:
