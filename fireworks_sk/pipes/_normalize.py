@@ -213,6 +213,10 @@ class BatchNormalizer(StatefulPipe):
         n = self.n_samples_seen_
         return n, {name: _Moments(n, *self._moments[name]) for name in self.columns_}
 
+    def _names_key(self) -> tuple:
+        # Scaling keeps every column and row shape: the names are the input's.
+        return ()
+
     def _scale(self, moments: _Moments) -> torch.Tensor:
         std = torch.sqrt(moments.m2 / moments.n)
         if not self.with_std:
