@@ -36,10 +36,10 @@ from sklearn.pipeline import Pipeline
 from skorch.dataset import ValidSplit
 
 from fireworks_sk import pipes, sources
+from fireworks_sk._stream_read import progress_bar
 from fireworks_sk.exceptions import FireworksError
 from fireworks_sk.persistence import installed_versions, save
 from fireworks_sk.sources._files import regular_file
-from fireworks_sk.stream import progress_bar
 
 __all__ = [
     "ConfigError",
