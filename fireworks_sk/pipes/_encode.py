@@ -73,7 +73,7 @@ def _value_counts(name: str, column: Column, missing: str) -> pd.Series:
     if counts.index.hasnans and missing == "error":
         raise _missing_error(name, values)
     # A Categorical reports its declared categories too; keep those seen.
-    counts = counts[counts > 0]
+    counts = counts[counts.to_numpy() > 0]  # an array mask: no index alignment
     index = counts.index
     if isinstance(index, pd.CategoricalIndex) and not index.ordered:
         # Unordered categories are sorted by value, as scikit-learn sorts them:
