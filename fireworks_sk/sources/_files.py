@@ -277,11 +277,8 @@ def _open_parquet(pq: Any, path: Path) -> Any:
 
 
 def _to_pandas(batch: Any, floats: set[str]) -> pd.DataFrame:
-    # Columns of one dtype are copied into one block here, in the reading
-    # thread: a Message holds them as one (rows, columns) view, and the Pipes
-    # reading them together (BatchNormalizer) copy nothing in the consuming
-    # thread. Split blocks would be free here and cost that copy there.
-    frame = batch.to_pandas()
+    # split_blocks: numeric columns are not copied into one consolidated block.
+    frame = batch.to_pandas(split_blocks=True)
     cast = {c: "float64" for c in floats if c in frame and frame[c].dtype.kind in "iu"}
     return frame.astype(cast) if cast else frame
 

@@ -96,19 +96,6 @@ def test_parquet_source_reads_one_file_and_a_list(tmp_path):
     assert len(twice) == 2 * N_STREAM
 
 
-def test_parquet_chunk_holds_its_float_columns_as_one_block(tmp_path):
-    # Read together (as BatchNormalizer reads them), they are one view, not a
-    # copy made per read.
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(50, 3)), columns=["a", "b", "c"])
-    frame["s"] = ["x", "y"] * 25
-    directory = write_parquet_files(frame, tmp_path)
-    chunk = next(iter(ParquetSource(directory, 20)))
-    floats = chunk[["a", "b", "c"]]
-    assert np.shares_memory(np.asarray(floats), chunk["c"].to_numpy())
-    assert np.array_equal(np.asarray(floats), frame[["a", "b", "c"]][: len(chunk)])
-
-
 def test_parquet_source_projects_columns(tmp_path):
     directory = write_parquet_files(stream_frame(), tmp_path)
     chunks = list(ParquetSource(directory, 25, columns=["size", "x"]))
