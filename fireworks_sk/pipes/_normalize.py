@@ -85,33 +85,13 @@ def _moments(values: np.ndarray | torch.Tensor) -> _Moments:
         centred = values - shift
         offset = centred.mean(0)
         m2 = ((centred - offset) ** 2).sum(0)
-    return _on_cpu(values.shape[0], shift, offset, m2)
-
-
-def _block_moments(matrix: np.ndarray) -> list[_Moments]:
-    """Moments of every column of a float64 ``(n, k)`` array, unchecked.
-
-    One numpy operation per step for all ``k`` columns. Each column is
-    reduced as a contiguous row of the transposed array, which numpy sums
-    pairwise as it sums a 1-D array: every column's moments are bit for bit
-    those ``_moments`` gives for it alone.
-    """
-    rows = np.ascontiguousarray(matrix.T)  # a view when pandas holds the block
-    shift = rows[:, 0].copy()
-    with np.errstate(over="ignore", invalid="ignore"):  # named in _chunk_state
-        centred = rows - shift[:, None]
-        offset = centred.mean(1)
-        centred -= offset[:, None]
-        m2 = np.square(centred, out=centred).sum(1)
-    n = matrix.shape[0]
-    return [_on_cpu(n, *v) for v in zip(shift, offset, m2)]
-
-
-def _on_cpu(n: int, shift: Any, offset: Any, m2: Any) -> _Moments:
     # Statistics live on the CPU whatever the data's device, so that a fitted
     # model loads on a machine without a GPU.
     cpu = torch.device("cpu")
-    return _Moments(n, *(torch.as_tensor(v, device=cpu) for v in (shift, offset, m2)))
+    return _Moments(
+        values.shape[0],
+        *(torch.as_tensor(v, device=cpu) for v in (shift, offset, m2)),
+    )
 
 
 def _finite(moments: _Moments) -> bool:
@@ -178,14 +158,8 @@ class BatchNormalizer(StatefulPipe):
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, _Moments]]:
-        tensors = [n for n in self.columns_ if message.is_tensor(n)]
-        values = {n: _float64(n, message[n]) for n in tensors}
+        values = {n: _float64(n, message[n]) for n in self.columns_}
         moments = {n: _moments(v) for n, v in values.items()}
-        pandas_columns = [n for n in self.columns_ if n not in values]
-        if pandas_columns:
-            matrix = column_matrix(message, pandas_columns, np.float64, _converted)
-            moments.update(zip(pandas_columns, _block_moments(matrix)))
-            values.update((n, matrix[:, i]) for i, n in enumerate(pandas_columns))
         for name in self.columns_:  # in order: the first bad column is named
             if not _finite(moments[name]):
                 check_finite(name, values[name])
@@ -324,11 +298,6 @@ def _as_float(column: pd.Series, name: str, dtype: type) -> np.ndarray:
             "it was numeric when fitted and is not numeric now."
         )
     return column.to_numpy(dtype=dtype, na_value=np.nan)
-
-
-def _converted(column: pd.Series, name: str, dtype: type) -> np.ndarray:
-    """``_float64`` in the form ``column_matrix`` calls (``dtype`` is float64)."""
-    return _float64(name, column)
 
 
 def _float_dtype(column: Any) -> type:

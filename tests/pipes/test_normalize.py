@@ -10,15 +10,11 @@ import pandas as pd
 import pytest
 import sklearn.exceptions
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
 import fireworks_sk
 from fireworks_sk import BatchNormalizer, Message
-from fireworks_sk.pipes._normalize import _block_moments, _moments
 from tests._data import N_ROWS, assert_unchanged, snapshot
 
 CHUNK_SIZES = [1, 2, 50, N_ROWS, N_ROWS + 42]
@@ -333,34 +329,6 @@ def test_float16_column_is_scaled_in_float32_and_stays_float16():
     np.testing.assert_allclose(out.float().numpy(), [1.2247, -1.2247, 0.0], atol=1e-3)
     back = BatchNormalizer().fit(Message({"h": values}))
     assert torch.equal(back.inverse_transform(Message({"h": out}))["h"], values)
-
-
-_BLOCK_VALUES = st.floats(-1e12, 1e12, allow_nan=False, width=64)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    matrix=hnp.arrays(
-        np.float64,
-        st.tuples(st.integers(1, 300), st.integers(1, 6)),
-        elements=_BLOCK_VALUES,
-    ),
-    fortran=st.booleans(),
-    offset=st.sampled_from([0.0, 1e8, -3e15]),
-)
-def test_block_moments_equal_column_moments_bit_for_bit(matrix, fortran, offset):
-    # The rule: the moments of a block equal those of each column alone, in
-    # either memory layout pandas may hand over.
-    matrix = matrix + offset
-    matrix = np.asfortranarray(matrix) if fortran else np.ascontiguousarray(matrix)
-    for i, block in enumerate(_block_moments(matrix)):
-        alone = _moments(np.ascontiguousarray(matrix[:, i]))
-        assert block.n == alone.n
-        for a, b in zip(
-            (block.shift, block.offset, block.m2), (alone.shift, alone.offset, alone.m2)
-        ):
-            assert a.dtype == b.dtype == torch.float64
-            assert a.numpy().tobytes() == b.numpy().tobytes()
 
 
 def test_statistics_of_a_dataframe_block_equal_those_of_its_columns_apart():
