@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.base import clone, is_classifier
 
+from fireworks_sk._seeding import pass_generator, stream_seed
 from fireworks_sk._stream_passes import (
     adopt,
     fit_transformers,
@@ -29,7 +30,6 @@ from fireworks_sk._stream_read import (
     read_pass,
     unique_values,
 )
-from fireworks_sk.estimators._loader import check_seed
 from fireworks_sk.message import Message
 from fireworks_sk.sources._base import Source
 
@@ -87,25 +87,6 @@ def _shuffled(x: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any]:
     return x, y
 
 
-def _shuffle_rng(
-    learner: Any, shuffle: bool | None, random_state: Any, per_call: dict
-) -> np.random.Generator | None:
-    """The generator of the shuffling; None when not shuffling.
-
-    ``shuffle=None`` shuffles for estimators trained epoch by epoch (skorch's
-    ``max_epochs``), seeded by ``random_state`` or else the estimator's own.
-    """
-    if shuffle is None:
-        shuffle = bool(per_call)
-    if not shuffle:
-        return None
-    if random_state is None:
-        random_state = getattr(learner, "random_state", None)
-    if isinstance(random_state, np.random.RandomState):
-        random_state = random_state.randint(2**31)
-    return np.random.default_rng(random_state)
-
-
 def _fit_learner(
     transformers: list[Any], learner: Any, source: Source, target: StreamTarget, **opts
 ) -> None:
@@ -120,9 +101,12 @@ def _fit_learner(
             f"{type(learner).__name__} has no epochs to score."
         )
     n_epochs, per_call = _epochs(learner, opts["epochs"])
-    rng = _shuffle_rng(learner, opts["shuffle"], opts["random_state"], per_call)
+    # shuffle=None shuffles estimators trained epoch by epoch (max_epochs).
+    shuffle = bool(per_call) if opts["shuffle"] is None else opts["shuffle"]
+    seed = stream_seed(opts["random_state"], learner) if shuffle else None
     name = type(learner).__name__
     for epoch in range(n_epochs):
+        rng = pass_generator(seed, epoch) if shuffle else None
         desc = f"fit {name}, epoch {epoch + 1}/{n_epochs}"
         with closing(read_pass(source, desc, opts["verbose"], rng)) as chunks:
             for chunk in chunks:
@@ -154,23 +138,10 @@ def _fit_net(
     ``random_state`` and the epoch, and the rows within a chunk by the net.
     """
     name = type(learner).__name__
-    if learner.train_split is not None:
-        raise ValueError(
-            f"fit_stream cannot use {name}(train_split={learner.train_split!r}): "
-            "it would split every chunk apart, so the validation rows would "
-            "change with the chunk size. Set train_split=None and pass the "
-            "validation rows as a source of their own: fit_stream(..., valid=...)."
-        )
     valid = opts["valid"]
-    if valid is not None:
-        check_source(valid, "fit_stream(valid=...)")
-        if not isinstance(target.y, str):
-            raise TypeError(
-                "fit_stream(valid=...) needs y to name the target column, which "
-                "the validation source must hold too; got y of type "
-                f"{type(target.y).__name__}."
-            )
-    seed = _chunk_order_seed(learner, opts["shuffle"], opts["random_state"])
+    _check_validation(learner, target, valid)
+    shuffle = opts["shuffle"] is not False
+    seed = stream_seed(opts["random_state"], learner) if shuffle else None
     epochs = opts["epochs"]
     total = learner.max_epochs if epochs is None else epochs
     verbose = opts["verbose"]
@@ -182,10 +153,7 @@ def _fit_net(
                 yield transform_through(transformers, x), y
 
     def train(epoch: int) -> Iterator:
-        if seed is False:
-            rng = None
-        else:
-            rng = np.random.default_rng([*seed, epoch] if seed else None)
+        rng = pass_generator(seed, epoch) if shuffle else None
         desc = f"fit {name}, epoch {epoch + 1}/{total}"
         return chunks(source, target, desc, rng)
 
@@ -201,14 +169,25 @@ def _fit_net(
     )
 
 
-def _chunk_order_seed(learner: Any, shuffle: bool | None, random_state: Any) -> Any:
-    """Words seeding each epoch's chunk order: [] unseeded, False not shuffled."""
-    if shuffle is False:
-        return False
-    if random_state is None:
-        random_state = getattr(learner, "random_state", None)
-    seed = check_seed(random_state, "fit_stream")
-    return [] if seed is None else [seed]
+def _check_validation(learner: Any, target: StreamTarget, valid: Any) -> None:
+    """A net trained on a stream is validated on a source of its own, if any."""
+    if learner.train_split is not None:
+        raise ValueError(
+            f"fit_stream cannot use {type(learner).__name__}"
+            f"(train_split={learner.train_split!r}): "
+            "it would split every chunk apart, so the validation rows would "
+            "change with the chunk size. Set train_split=None and pass the "
+            "validation rows as a source of their own: fit_stream(..., valid=...)."
+        )
+    if valid is None:
+        return
+    check_source(valid, "fit_stream(valid=...)")
+    if not isinstance(target.y, str):
+        raise TypeError(
+            "fit_stream(valid=...) needs y to name the target column, which "
+            "the validation source must hold too; got y of type "
+            f"{type(target.y).__name__}."
+        )
 
 
 def _collect_classes(source: Source, target: StreamTarget, verbose: int) -> None:

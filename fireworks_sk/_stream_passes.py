@@ -21,6 +21,7 @@ from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import Pipe
 from fireworks_sk.pipes._columns import FunctionPipe
 from fireworks_sk.pipes._junction import Junction
+from fireworks_sk.schema import layout
 from fireworks_sk.sources._base import Source
 
 # Column sets: a set of names, or None for "every column" (unknown reads or
@@ -131,17 +132,13 @@ def _same_layout(before: Any, after: Any) -> bool:
 
     Dtypes count: a later step records its input's dtypes and checks each
     chunk against them (an int column scaled to float is a changed layout).
+    The layouts are those a source compares its chunks by, so a categorical
+    counts by the dtype and order of its categories, as a later step's check
+    does, not by the categories of the chunk.
     """
     if not (isinstance(before, Message) and isinstance(after, Message)):
         return False
-    if before.columns != after.columns:
-        return False
-    return all(
-        before.is_tensor(c) == after.is_tensor(c)
-        and before[c].dtype == after[c].dtype
-        and tuple(before[c].shape[1:]) == tuple(after[c].shape[1:])
-        for c in before.columns
-    )
+    return layout(before) == layout(after) and before.columns == after.columns
 
 
 class _Group:

@@ -53,11 +53,21 @@ def local_cluster(
 
     Examples
     --------
+    A search whose fits run on the cluster's workers (here threads of this
+    process, which start in about a second):
+
     >>> import joblib
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import GridSearchCV
     >>> from fireworks_sk import local_cluster
-    >>> with local_cluster(n_workers=2, threads_per_worker=1) as client:
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]})
+    >>> with local_cluster(n_workers=1, threads_per_worker=2, processes=False):
     ...     with joblib.parallel_config(backend="dask"):
-    ...         search.fit(X, y)  # doctest: +SKIP
+    ...         search = search.fit(X, y)
+    >>> search.best_params_
+    {'C': 1.0}
     """
     distributed = import_extra("distributed", "dask", "local_cluster")
     dask = import_extra("dask", "dask", "local_cluster")

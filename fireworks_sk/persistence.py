@@ -40,7 +40,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fireworks_sk.exceptions import FireworksError
+from fireworks_sk.exceptions import (
+    CorruptFileError,
+    CorruptStateError,
+    UntrustedTypesError,
+    VersionMismatchWarning,
+)
 
 __all__ = [
     "CorruptFileError",
@@ -62,19 +67,6 @@ _MANIFEST_LIMIT = 4 * 2**20
 # random part and suffix it stays far below the usual limit of 255 bytes.
 _TEMPORARY_STEM = 40
 _PACKAGES = ("fireworks-sk", "torch", "scikit-learn", "skorch", "pandas", "numpy")
-
-
-class CorruptFileError(FireworksError, ValueError):
-    """A saved file is truncated, altered or not a fireworks_sk file."""
-
-
-class UntrustedTypesError(FireworksError, TypeError):
-    """A skops file holds types that the caller did not trust, or a file that
-    had to be skops is not."""
-
-
-class VersionMismatchWarning(UserWarning):
-    """A file was saved with other versions of the libraries than these."""
 
 
 def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
@@ -103,13 +95,18 @@ def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import fireworks_sk as fsk
     >>> from fireworks_sk.datasets import load_penguins
     >>> scaler = fsk.BatchNormalizer().fit(load_penguins().dropna())
-    >>> fsk.save(scaler, "scaler.fwsk")  # doctest: +SKIP
-    PosixPath('scaler.fwsk')
-    >>> fsk.load("scaler.fwsk").mean_["body_mass_g"]  # doctest: +SKIP
-    tensor(4207.0571, dtype=torch.float64)
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = fsk.save(scaler, Path(folder.name) / "scaler.fwsk")
+    >>> path.name
+    'scaler.fwsk'
+    >>> fsk.load(path).mean_["body_mass_g"]
+    tensor([4207.0571], dtype=torch.float64)
+    >>> folder.cleanup()
     """
     _check_format(format)
     path = Path(path)
@@ -173,8 +170,20 @@ def load(
 
     Examples
     --------
+    A file from others, saved as skops, loads without running code from it:
+
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import fireworks_sk as fsk
-    >>> model = fsk.load("model.fwsk", format="skops")  # doctest: +SKIP
+    >>> from fireworks_sk.datasets import load_penguins
+    >>> scaler = fsk.BatchNormalizer().fit(load_penguins().dropna())
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = fsk.save(scaler, Path(folder.name) / "scaler.fwsk", format="skops")
+    >>> fsk.load(path, format="skops")
+    BatchNormalizer()
+    >>> fsk.inspect(path)["format"]
+    'skops'
+    >>> folder.cleanup()
     """
     if format is not None:
         _check_format(format)
@@ -185,9 +194,10 @@ def load(
         _refuse_other_format(path, manifest["format"], format, trusted)
         payload = _read_payload(path, archive, manifest)
     _warn_on_version_mismatch(path, manifest["versions"])
-    if manifest["format"] == "skops":
-        return _load_skops(payload, allowed, path)
-    return joblib.load(io.BytesIO(payload))
+    with _refused_state_names_file(path):
+        if manifest["format"] == "skops":
+            return _load_skops(payload, allowed, path)
+        return joblib.load(io.BytesIO(payload))
 
 
 def inspect(path: str | os.PathLike) -> dict[str, Any]:
@@ -279,9 +289,10 @@ def _own_types() -> frozenset[str]:
     """
     from fireworks_sk import pipes
     from fireworks_sk.message import Message
+    from fireworks_sk.schema import Schema
 
     public = [getattr(pipes, name) for name in pipes.__all__]
-    classes = [Message] + [
+    classes = [Message, Schema] + [
         c for c in public if isinstance(c, type) and issubclass(c, pipes.Pipe)
     ]
     return frozenset(f"{c.__module__}.{c.__qualname__}" for c in classes)
@@ -315,87 +326,7 @@ def _load_skops(payload: bytes, allowed: frozenset[str], path: Path) -> Any:
             "only if you trust them, with load(path, trusted=[...]) naming them."
         )
     with _damage_is_corruption(path):
-        obj = sio.loads(payload, trusted=found)
-    _check_fitted_state(path, obj)
-    return obj
-
-
-def _check_fitted_state(path: Path, obj: Any) -> None:
-    """Refuse fitted Pipes whose stored arrays disagree with the state they
-    derive from: a size stored apart from the data it describes (a OneHot's
-    output positions, an IndexEncoder's code counts, a scaler's or imputer's
-    statistics against the input schema) would size an allocation on the
-    first transform, so an 18 kB file could ask for gigabytes."""
-    from fireworks_sk.pipes import Pipe
-
-    for where, part in _walk(obj):
-        if not (isinstance(part, Pipe) and part.__sklearn_is_fitted__()):
-            continue
-        try:
-            problem = _state_problem(part)
-        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
-            problem = f"its fitted state is incomplete ({type(exc).__name__}: {exc})"
-        if problem:
-            raise CorruptFileError(
-                f"{str(path)!r} is corrupt: {where} ({type(part).__name__}) "
-                f"{problem}. Save the model again."
-            )
-
-
-def _row_shape(template: Any) -> tuple[int, ...]:
-    return tuple(template.shape[1:]) if isinstance(template, torch.Tensor) else ()
-
-
-def _enlarges(statistic: tuple[int, ...], row: tuple[int, ...]) -> bool:
-    """Whether a statistic of that shape, applied to rows of shape ``row``,
-    gives more than one value per input value (or cannot apply at all)."""
-    try:
-        return np.broadcast_shapes(statistic, (1, *row)) != (1, *row)
-    except ValueError:
-        return True
-
-
-def _state_problem(pipe: Any) -> str | None:
-    """What in a fitted Pipe's state disagrees with the rest, or None."""
-    from fireworks_sk.pipes import BatchNormalizer, Impute, IndexEncoder, OneHot
-
-    for name in pipe.columns_ if hasattr(pipe, "columns_") else []:
-        if isinstance(pipe, (OneHot, IndexEncoder)):
-            categories = np.asarray(pipe.categories_[name])
-            if categories.ndim != 1 or len(pipe._counts[name]) != len(categories):
-                return f"has categories of column {name!r} unlike their counts"
-        if isinstance(pipe, OneHot):
-            positions = np.asarray(pipe._positions[name])
-            inside = positions.size == 0 or (
-                positions.min() >= 0 and positions.max() < len(categories)
-            )
-            if positions.shape != categories.shape or positions.dtype.kind not in "iu":
-                inside = False
-            if not inside:
-                return (
-                    f"has output positions for column {name!r} that do not match "
-                    f"its {len(categories)} categories"
-                )
-        if isinstance(pipe, IndexEncoder) and (
-            pipe._offset_ not in (0, 1)
-            or pipe.n_codes_[name] != len(categories) + pipe._offset_
-        ):
-            return f"has a code count for column {name!r} unlike its categories"
-        shape = _row_shape(pipe._schema_in[name])
-        arrays = []
-        if isinstance(pipe, BatchNormalizer):
-            arrays = [pipe.mean_[name], pipe.var_[name], pipe.scale_[name]]
-            arrays += list(pipe._moments[name])
-        if isinstance(pipe, Impute) and isinstance(
-            pipe.statistics_[name], torch.Tensor
-        ):
-            arrays = [pipe.statistics_[name]]
-        if any(_enlarges(np.shape(array), shape) for array in arrays):
-            return (
-                f"has statistics for column {name!r} of another shape than its "
-                f"rows, {shape}"
-            )
-    return None
+        return sio.loads(payload, trusted=found)
 
 
 def _check_arrays(path: Path, inner: zipfile.ZipFile, nested: bool = True) -> None:
@@ -761,19 +692,17 @@ def _first_step(obj: Any) -> Any:
 
 
 def _input_schema(obj: Any) -> list[dict[str, Any]] | None:
+    """The columns the first step was fitted on: a Pipe's, or a Torch
+    estimator's when fitted on named columns (an array's are unnamed)."""
+    from fireworks_sk.schema import Schema
+
     first = _first_step(obj)
-    schema = getattr(first, "_schema_in", None)
-    if schema is not None:
-        return [
-            {
-                "name": name,
-                "kind": "tensor" if isinstance(column, torch.Tensor) else "pandas",
-                "dtype": str(column.dtype),
-                "shape": list(column.shape[1:]),
-            }
-            for name, column in schema.items()
-        ]
     names = getattr(first, "feature_names_in_", None)
+    schema = getattr(first, "_schema_in", None)
+    if schema is None and names is not None:
+        schema = getattr(first, "_schema_", None)
+    if isinstance(schema, Schema):
+        return schema.describe()
     return None if names is None else [{"name": str(n)} for n in names]
 
 
@@ -896,6 +825,18 @@ def _damage_is_corruption(path: Path) -> Iterator[None]:
         raise _corrupt(path, exc) from exc
     except _DAMAGE as exc:
         raise _corrupt(path, exc) from exc
+
+
+@contextlib.contextmanager
+def _refused_state_names_file(path: Path) -> Iterator[None]:
+    """Name the file in the error of an object refusing its unpickled state
+    (a fitted Pipe whose state disagrees with itself, ``pipes/_state.py``)."""
+    try:
+        yield
+    except CorruptStateError as exc:
+        raise CorruptFileError(
+            f"{str(path)!r} is corrupt: {exc} Save the model again."
+        ) from exc
 
 
 def _corrupt(path: Path, exc: BaseException) -> CorruptFileError:

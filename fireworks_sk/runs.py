@@ -37,7 +37,7 @@ from skorch.dataset import ValidSplit
 
 from fireworks_sk import pipes, sources
 from fireworks_sk._stream_read import progress_bar
-from fireworks_sk.exceptions import FireworksError
+from fireworks_sk.exceptions import ConfigError, RunError
 from fireworks_sk.persistence import installed_versions, save
 from fireworks_sk.sources._files import regular_file
 
@@ -83,14 +83,6 @@ _SOURCES = ("csv", "parquet", "sql", "penguins")
 # Rows per chunk when a run reads its data: every row at once (the most a
 # database driver fetches in one call).
 _WHOLE = 2**31 - 1
-
-
-class ConfigError(FireworksError, ValueError):
-    """A run config has an unknown key, a missing key or a bad value."""
-
-
-class RunError(FireworksError, ValueError):
-    """A fit of a run failed; the message names the step and the cause."""
 
 
 @dataclass

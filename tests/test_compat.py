@@ -153,3 +153,70 @@ def test_skorch_calls_set_training_before_training_and_predicting():
     modes.clear()
     net.predict(X)
     assert modes == [False, False]  # one per prediction batch
+
+
+# ------------------------------------------------------------- the rule
+_DEPENDENCIES = (
+    "dask",
+    "distributed",
+    "joblib",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "sklearn",
+    "skops",
+    "skorch",
+    "sqlalchemy",
+    "torch",
+)
+
+
+def _private_dependency_uses(path) -> list[str]:
+    """Imports of a dependency's private module or name, and attributes of
+    an imported dependency module whose names start with an underscore."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    aliases: set[str] = set()
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in _DEPENDENCIES:
+                    aliases.add(alias.asname or alias.name.split(".")[0])
+                    if any(p.startswith("_") for p in alias.name.split(".")):
+                        found.append(f"{path.name}:{node.lineno} import {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            if node.module.split(".")[0] not in _DEPENDENCIES:
+                continue
+            names = [a.name for a in node.names]
+            if any(p.startswith("_") for p in node.module.split(".")) or any(
+                n.startswith("_") for n in names
+            ):
+                found.append(f"{path.name}:{node.lineno} from {node.module} {names}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in aliases:
+                if not node.attr.startswith("__"):
+                    found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    return found
+
+
+def test_private_apis_of_dependencies_are_used_in_compat_only():
+    from pathlib import Path
+
+    import fireworks_sk
+
+    package = Path(fireworks_sk.__file__).parent
+    compat = package / "_compat.py"
+    assert _private_dependency_uses(compat)  # the check sees what it looks for
+    uses = [
+        use
+        for path in sorted(package.rglob("*.py"))
+        if path != compat
+        for use in _private_dependency_uses(path)
+    ]
+    assert uses == [], "move these into fireworks_sk/_compat.py: " + "; ".join(uses)

@@ -18,6 +18,13 @@ MODULES = sorted(
     if ">>>" in path.read_text(encoding="utf-8")
 )
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+# The optional dependency (extra) each module's examples use.
+EXTRAS = {
+    "fireworks_sk.cluster": "distributed",
+    "fireworks_sk.persistence": "skops",
+    "fireworks_sk.sources._files": "pyarrow",
+    "fireworks_sk.sources._sql": "sqlalchemy",
+}
 
 
 def _examples(name: str) -> list[doctest.DocTest]:
@@ -33,6 +40,8 @@ def test_the_examples_are_found():
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
+    if name in EXTRAS:
+        pytest.importorskip(EXTRAS[name], reason="its extra is not installed")
     tests = _examples(name)
     in_source = Path(importlib.import_module(name).__file__).read_text("utf-8")
     found = sum(len(test.examples) for test in tests)
@@ -43,3 +52,4 @@ def test_docstring_examples_run(name, tmp_path, monkeypatch):
     for test in tests:
         runner.run(test, out=report.append)
     assert runner.failures == 0, "".join(report)
+    assert list(tmp_path.iterdir()) == [], "an example left files behind"

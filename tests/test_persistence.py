@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import platform
 import re
 import struct
@@ -16,10 +17,12 @@ import zipfile
 import zlib
 from importlib import metadata
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 import fireworks_sk.persistence as persistence
@@ -39,6 +42,7 @@ from fireworks_sk import (
     load,
     save,
 )
+from fireworks_sk.exceptions import CorruptStateError
 from fireworks_sk.persistence import (
     CorruptFileError,
     UntrustedTypesError,
@@ -766,33 +770,82 @@ def _edit_statistics(pipe):
     pipe.statistics_["t"] = torch.zeros(1000, 2, dtype=torch.float64)
 
 
-@pytest.mark.parametrize(
-    ("pipe", "edit", "problem"),
-    [
-        (OneHot(["c"]), _edit_positions, "output positions for column 'c'"),
-        (OneHot(["c"]), _edit_positions_length, "output positions for column 'c'"),
-        (OneHot(["c"]), _edit_categories, "categories of column 'c' unlike"),
-        (IndexEncoder(["c"]), _edit_code_count, "code count for column 'c'"),
-        (IndexEncoder(["c"]), _edit_categories, "categories of column 'c' unlike"),
-        (BatchNormalizer(["t"]), _edit_mean, r"column 't' of another shape .*\(2,\)"),
-        (BatchNormalizer(["t"]), _edit_moments, "column 't' of another shape"),
-        (Impute(["t"]), _edit_statistics, "column 't' of another shape"),
-    ],
-)
-def test_skops_load_refuses_fitted_state_that_disagrees_with_itself(
-    tmp_path, pipe, edit, problem
+_DISAGREEING_STATES = [
+    (OneHot(["c"]), _edit_positions, "output positions for column 'c'"),
+    (OneHot(["c"]), _edit_positions_length, "output positions for column 'c'"),
+    (OneHot(["c"]), _edit_categories, "categories of column 'c' unlike"),
+    (IndexEncoder(["c"]), _edit_code_count, "code count for column 'c'"),
+    (IndexEncoder(["c"]), _edit_categories, "categories of column 'c' unlike"),
+    (BatchNormalizer(["t"]), _edit_mean, r"column 't' of another shape .*\(2,\)"),
+    (BatchNormalizer(["t"]), _edit_moments, "column 't' of another shape"),
+    (Impute(["t"]), _edit_statistics, "column 't' of another shape"),
+]
+
+
+@pytest.mark.parametrize("format", ["joblib", "skops"])
+@pytest.mark.parametrize(("pipe", "edit", "problem"), _DISAGREEING_STATES)
+def test_load_refuses_fitted_state_that_disagrees_with_itself(
+    tmp_path, pipe, edit, problem, format
 ):
     # A size stored apart from the data it describes sizes an allocation on
     # the first transform: a small file must not ask for gigabytes.
-    pytest.importorskip("skops")
+    if format == "skops":
+        pytest.importorskip("skops")
+    pipe = clone(pipe)
     message = _tensor_frame()
     fitted = Pipeline([("step", pipe.fit(message))])
-    path = save(fitted, tmp_path / "m.fwsk", format="skops")
+    path = save(fitted, tmp_path / "m.fwsk", format=format)
     assert load(path).transform(message).equals(fitted.transform(message))
     edit(pipe)
-    path = save(fitted, tmp_path / "m.fwsk", format="skops")
+    path = save(fitted, tmp_path / "m.fwsk", format=format)
     assert path.stat().st_size < 100_000
-    with pytest.raises(CorruptFileError, match=f"m.fwsk.* is corrupt: .*{problem}"):
+    named = f"m.fwsk.* is corrupt: {type(pipe).__name__} .*{problem}"
+    with pytest.raises(CorruptFileError, match=named):
+        load(path)
+
+
+@pytest.mark.parametrize("reader", ["joblib", "pickle"])
+@pytest.mark.parametrize(("pipe", "edit", "problem"), _DISAGREEING_STATES)
+def test_unpickling_refuses_fitted_state_that_disagrees_with_itself(
+    pipe, edit, problem, reader
+):
+    # The Pipe checks its own state as it is rebuilt: a file loaded without
+    # fireworks_sk.load is refused as surely.
+    pipe = clone(pipe).fit(_tensor_frame())
+    edit(pipe)
+    buffer = io.BytesIO()
+    if reader == "joblib":
+        joblib.dump(pipe, buffer)
+    else:
+        pickle.dump(pipe, buffer)
+    buffer.seek(0)
+    read = joblib.load if reader == "joblib" else pickle.load
+    with pytest.raises(CorruptStateError, match=f"{type(pipe).__name__} .*{problem}"):
+        read(buffer)
+
+
+@pytest.mark.parametrize("format", ["joblib", "skops"])
+@pytest.mark.parametrize(
+    ("pipe", "attribute"),
+    [
+        (OneHot(["c"]), "_positions"),
+        (IndexEncoder(["c"]), "n_codes_"),
+        (BatchNormalizer(["t"]), "_moments"),
+        (Impute(["t"]), "statistics_"),
+        (BatchNormalizer(["t"]), "columns_"),
+    ],
+)
+def test_load_refuses_a_fitted_state_missing_a_part(tmp_path, pipe, attribute, format):
+    if format == "skops":
+        pytest.importorskip("skops")
+    pipe = clone(pipe).fit(_tensor_frame())
+    delattr(pipe, attribute)
+    path = save(pipe, tmp_path / "m.fwsk", format=format)
+    with pytest.raises(
+        CorruptFileError,
+        match=f"m.fwsk.* is corrupt: {type(pipe).__name__} has an incomplete fitted "
+        f"state \\(AttributeError: .*'{attribute}'",
+    ):
         load(path)
 
 
@@ -819,3 +872,20 @@ def test_skops_save_names_what_skops_cannot_store_and_points_to_joblib(
     assert list(tmp_path.iterdir()) == []
     save(obj, tmp_path / "m.fwsk")  # joblib stores it
     assert load(tmp_path / "m.fwsk").__class__ is obj.__class__
+
+
+@pytest.mark.parametrize(
+    "pipe", [OneHot(["c"]), IndexEncoder(["c"]), BatchNormalizer(["t"]), Impute(["t"])]
+)
+def test_a_pipe_between_its_schema_and_its_statistics_unpickles(pipe):
+    # A Dask fit records the schema, then sends the Pipe to the workers to
+    # learn: nothing learned yet is not an incomplete state, even with the
+    # private state of an earlier fit lingering (a refit clears the fitted
+    # attributes only).
+    pipe = clone(pipe).fit(_tensor_frame())
+    schema = {"columns_", "feature_names_in_", "n_features_in_"}
+    for name in [n for n in vars(pipe) if n.endswith("_") and n not in schema]:
+        delattr(pipe, name)
+    assert pipe.__sklearn_is_fitted__()
+    copy = pickle.loads(pickle.dumps(pipe))
+    assert sorted(vars(copy)) == sorted(vars(pipe))

@@ -7,18 +7,18 @@ putting a net back as it was when a fit fails.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from numbers import Integral
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from skorch.exceptions import NotInitializedError
 
 from fireworks_sk._compat import InvalidParameterError
-from fireworks_sk.exceptions import NotFittedError
+from fireworks_sk.exceptions import NetNotFittedError
 from fireworks_sk.pipes._base import restored_on_error
 
 __all__ = [
@@ -30,14 +30,6 @@ __all__ = [
     "optimizer_class",
     "restored_net_on_error",
 ]
-
-
-class NetNotFittedError(NotFittedError, NotInitializedError):
-    """An unfitted net was used.
-
-    Caught as ``fireworks_sk.NotFittedError``, scikit-learn's
-    ``NotFittedError`` and skorch's ``NotInitializedError`` alike.
-    """
 
 
 def check_epochs(owner: str, name: str, value: Any) -> None:
@@ -97,20 +89,54 @@ def list_skorch_params(cls: type) -> type:
     The estimators take skorch's parameters through ``**kwargs``. scikit-learn's
     repr (also of a Pipeline or a search holding the net), ``help()`` and
     ``inspect.signature`` read the signature, and would otherwise show every
-    one of them as set by the user. Used as a class decorator.
+    one of them as set by the user. Used as a class decorator; the defaults are
+    read from a default instance when the signature is first asked for, not at
+    import.
     """
     signature = inspect.signature(cls.__init__)
-    *named, var_keyword = signature.parameters.values()
-    known = {parameter.name for parameter in named}
-    extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value)
-        for name, value in sorted(cls().get_params(deep=False).items())
-        if name not in known
-    ]
-    cls.__init__.__signature__ = signature.replace(
-        parameters=[*named, *extra, var_keyword]
-    )
+
+    def build() -> inspect.Signature:
+        *named, var_keyword = signature.parameters.values()
+        known = {parameter.name for parameter in named}
+        extra = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value)
+            for name, value in sorted(cls().get_params(deep=False).items())
+            if name not in known
+        ]
+        return signature.replace(parameters=[*named, *extra, var_keyword])
+
+    cls.__init__.__signature__ = _LazySignature(build)
     return cls
+
+
+class _LazySignature(inspect.Signature):
+    """A signature built on first use, by ``build``.
+
+    ``inspect.signature`` returns a function's ``__signature__`` as it is, so
+    this stands in for the built one: every method of ``inspect.Signature``
+    reads ``_parameters`` and ``_return_annotation``, which build it once.
+    """
+
+    def __init__(self, build: Callable[[], inspect.Signature]) -> None:
+        self._build = build
+
+    @functools.cached_property
+    def _built(self) -> inspect.Signature:
+        return self._build()
+
+    @property
+    def _parameters(self) -> Any:
+        return self._built.parameters
+
+    @property
+    def _return_annotation(self) -> Any:
+        return self._built.return_annotation
+
+    def replace(self, **changes: Any) -> inspect.Signature:
+        return self._built.replace(**changes)
+
+    def __reduce__(self) -> Any:
+        return self._built.__reduce__()
 
 
 def _state(obj: Any) -> dict[str, Any] | None:

@@ -10,46 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from fireworks_sk._seeding import check_seed, torch_generator
 from fireworks_sk.message import Column, Message, _take
 from fireworks_sk.pipes._base import as_message
 
-__all__ = ["MessageLoader", "derive_seed"]
-
-
-def derive_seed(*words: int) -> int:
-    """A 63-bit seed mixed from non-negative integers (a stream and its keys).
-
-    ``derive_seed(seed, epoch)`` differs for every epoch and every seed and does
-    not depend on any global random state.
-    """
-    state = np.random.SeedSequence([int(w) for w in words]).generate_state(2, np.uint32)
-    return (int(state[0]) << 31) ^ int(state[1])
-
-
-def check_seed(random_state: Any, owner: str) -> int | None:
-    """``random_state`` as a non-negative int, or None when it is None.
-
-    A ``numpy.random.Generator`` or ``RandomState`` is asked for one integer, as
-    scikit-learn estimators do with ``check_random_state``.
-    """
-    if random_state is None:
-        return None
-    if isinstance(random_state, (bool, np.bool_)):
-        raise TypeError(f"{owner}(random_state=...) must be an int; got a bool.")
-    if isinstance(random_state, Integral):
-        if random_state < 0:
-            raise ValueError(
-                f"{owner}(random_state={random_state}) must be a non-negative int."
-            )
-        return int(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**63))
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31))
-    raise TypeError(
-        f"{owner}(random_state=...) must be None, an int or a numpy random "
-        f"generator; got {type(random_state).__name__}."
-    )
+__all__ = ["MessageLoader"]
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -168,8 +133,7 @@ class MessageLoader:
         if not self.shuffle:
             return torch.arange(n)
         epoch = self.epoch if epoch is None else epoch
-        generator = torch.Generator().manual_seed(derive_seed(self._seed, epoch))
-        return torch.randperm(n, generator=generator)
+        return torch.randperm(n, generator=torch_generator(self._seed, epoch))
 
     def __iter__(self) -> Iterator[Message]:
         n = len(self.message)

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import random
-import threading
+import functools
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import sparse
 from sklearn.base import BaseEstimator
-from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import check_array
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
+from fireworks_sk import _seeding
 from fireworks_sk._compat import (
     SKORCH_BOOKKEEPING_PARAMS,
     skorch_init_done,
@@ -33,35 +28,39 @@ from fireworks_sk._compat import (
 )
 from fireworks_sk.estimators._data import (
     ARRAY_COLUMN,
-    TARGET_COLUMN,
     MessageDataset,
-    array_message,
-    column_tensor,
     is_message_dataset,
-    is_named,
     is_ragged,
-    placeholder_target,
-    resolve_dataset,
-    stack_columns,
+)
+from fireworks_sk.estimators._feeding import (
+    batch_iterator,
+    feed,
+    has_custom_dataset,
+    is_internal,
+    resolve_inputs,
 )
 from fireworks_sk.estimators._guards import (
     NetNotFittedError,
     check_epochs,
-    check_no_missing,
     list_skorch_params,
     optimizer_class,
     restored_net_on_error,
 )
-from fireworks_sk.estimators._loader import MessageLoader, check_seed, derive_seed
+from fireworks_sk.estimators._inputs import check_input, record_input
+from fireworks_sk.estimators._loader import MessageLoader
 from fireworks_sk.estimators._module import DefaultMLP
-from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
+from fireworks_sk.estimators._stream_epochs import fit_passes
+from fireworks_sk.estimators._targets import (
+    class_labels,
+    encode_classes,
+    encode_values,
+    scoring_target,
+    split_target,
+)
 from fireworks_sk.message import Message
-from fireworks_sk.pipes._base import _schema_diff, as_message
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
-
-# Independent random streams derived from one random_state.
-_INIT_STREAM, _SHUFFLE_STREAM, _EPOCH_STREAM, _SPLIT_STREAM = 0, 1, 2, 3
 
 # Attributes learned from the data (besides skorch's module_, history_, ...).
 _DATA_ATTRIBUTES = (
@@ -75,113 +74,6 @@ _DATA_ATTRIBUTES = (
     "_feed_schema_",
     "_y_ndim_",
 )
-
-
-def _reads_datasets(iterator: Any) -> bool:
-    """Whether ``iterator`` is not a MessageLoader: it is then called with the
-    dataset, as skorch calls ``DataLoader``."""
-    return not (isinstance(iterator, type) and issubclass(iterator, MessageLoader))
-
-
-def _is_data_loader(iterator: Any) -> bool:
-    return isinstance(iterator, type) and issubclass(
-        iterator, torch.utils.data.DataLoader
-    )
-
-
-def _is_internal(X: Any) -> bool:
-    """Whether X is a dataset handed around by skorch (ours, a Subset of one,
-    or skorch's ``Dataset`` of a ``predefined_split``), whose targets are
-    encoded, so predictions on it are class indices."""
-    return isinstance(X, torch.utils.data.Dataset)
-
-
-def _seed_torch(seed: int, devices: list[int]) -> None:
-    torch.default_generator.manual_seed(seed)
-    for index in devices:
-        with torch.cuda.device(index):
-            torch.cuda.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None, devices: list[int]) -> Iterator[None]:
-    """Run with torch's generators seeded, restoring the caller's state after."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=devices):
-        _seed_torch(seed, devices)
-        yield
-
-
-@contextlib.contextmanager
-def _seeded_globals(seed: int, devices: list[int]) -> Iterator[None]:
-    """Seed torch's, numpy's and Python's global generators, restoring them after.
-
-    For code the estimator does not own that draws from the global state, as
-    skorch's ``ValidSplit`` (through scikit-learn's splitters) and
-    ``torch.utils.data.random_split`` do.
-    """
-    numpy_state, python_state = np.random.get_state(), random.getstate()
-    try:
-        with _seeded(seed, devices):
-            np.random.seed(seed % 2**32)
-            random.seed(seed)
-            yield
-    finally:
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
-
-
-# Re-entrant: fit calls partial_fit, which enters the fit context again.
-_SEEDED_FIT_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def _thread_limit() -> Iterator[None]:
-    """Honour OMP_NUM_THREADS, which joblib sets in its workers, while fitting.
-
-    torch reads the variable only when it is first imported; a worker that
-    imported torch earlier would otherwise run as many threads as cores, and
-    ``n_jobs`` workers would oversubscribe the machine.
-    """
-    limit = os.environ.get("OMP_NUM_THREADS", "")
-    before = torch.get_num_threads()
-    if not limit.isdigit() or not 0 < int(limit) < before:
-        yield
-        return
-    torch.set_num_threads(int(limit))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-class _Batches:
-    """(inputs, target) pairs from a MessageLoader, as skorch's loop unpacks them."""
-
-    def __init__(self, loader: Any, positional: bool, net: Any = None) -> None:
-        self.loader = loader
-        self.positional = positional
-        self.net = net
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        if self.net is not None and hasattr(self.loader, "set_epoch"):
-            # skorch opens a history row at the start of each epoch, so the
-            # current epoch is one less than the rows; a resumed history resumes
-            # the shuffle order too.
-            self.loader.set_epoch(max(len(self.net.history) - 1, 0))
-        for batch in self.loader:
-            columns = dict(batch._columns)
-            y = columns.pop(TARGET_COLUMN, None)
-            if y is None:
-                # skorch's placeholder for a dataset without a target.
-                device = getattr(next(iter(columns.values()), None), "device", None)
-                y = placeholder_target(len(batch), device)
-            yield (next(iter(columns.values())) if self.positional else columns), y
 
 
 class _MessageNet:
@@ -286,7 +178,7 @@ class _MessageNet:
         -------
         self
         """
-        if _is_internal(X):  # from fit, which restores on error itself
+        if is_internal(X):  # from fit, which restores on error itself
             with self._fit_context():
                 return super().partial_fit(X, y, **fit_params)
         with restored_net_on_error(self):
@@ -310,17 +202,17 @@ class _MessageNet:
             self._forget_data()
         if isinstance(X, torch.utils.data.Dataset) and not is_message_dataset(X):
             return X, y  # read as skorch reads a Dataset (see get_iterator)
-        if self._custom_dataset():
+        if has_custom_dataset(self):
             return X, y  # for get_dataset to pass to the user's dataset
         first = not hasattr(self, "n_features_in_")
         if sparse.issparse(X):
             return self._prepare_sparse(X, y, first=first, classes=classes)
-        message, named, y = self._split_target(X, y, fitting=True)
+        message, named, y = split_target(self, X, y, fitting=True)
         # Callbacks see X and y as the user passed them, as in skorch.
         self._user_data_ = (X, y)
         message = self._check_columns(message, named, first=first)
         if first:
-            self.inputs_, self._stack_ = self._resolve_inputs(message)
+            self.inputs_, self._stack_ = resolve_inputs(self, message)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -330,11 +222,11 @@ class _MessageNet:
         if is_ragged(y_split):
             # Targets of varying length cannot be one tensor: rows are read
             # through skorch's Dataset and collated per batch, as in skorch.
-            data = self.dataset(self._feed(message), positional=self._positional())
+            data = self.dataset(feed(self, message), positional=self._positional())
             dataset = SkorchDataset(data.inputs(), y_tensor)
         else:
             data = dataset = self.dataset(
-                self._feed(message), y_tensor, positional=self._positional()
+                feed(self, message), y_tensor, positional=self._positional()
             )
         if first:
             self._feed_schema_ = data.message[:0]
@@ -377,19 +269,56 @@ class _MessageNet:
 
     @contextlib.contextmanager
     def _fit_context(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            if self.random_state is not None:
-                # torch's generator is one per process: seeded fits in several
-                # threads would interleave their draws (and their restores).
-                stack.enter_context(_SEEDED_FIT_LOCK)
-                stack.enter_context(torch.random.fork_rng(devices=self._cuda_devices()))
-            stack.enter_context(_thread_limit())
+        """Limit threads and, when seeded, hold the fit's own random state.
+
+        The seed is checked (and a numpy generator asked for it) once per fit;
+        ``fit`` enters again through ``partial_fit`` and keeps the outer state.
+        """
+        _seeding.limit_threads()
+        if self.random_state is None or "_random_" in vars(self):
             yield
+            return
+        seed = _seeding.check_seed(self.random_state, type(self).__name__)
+        vars(self)["_random_"] = _seeding.FitRandom(seed, self._cuda_devices())
+        try:
+            yield
+        finally:
+            vars(self).pop("_random_", None)
 
     # -------------------------------------------------------------- seeding
     def _seed(self, *stream: int) -> int | None:
-        base = check_seed(self.random_state, type(self).__name__)
-        return None if base is None else derive_seed(base, *stream)
+        fit_random = vars(self).get("_random_")
+        if fit_random is not None:
+            return fit_random.derive(*stream)
+        base = _seeding.check_seed(self.random_state, type(self).__name__)
+        return None if base is None else _seeding.derive_seed(base, *stream)
+
+    def _global_draws(self) -> Any:
+        """The context of one step: the fit's noise in torch's generators,
+        when the modules may draw from them (see ``_seeding``)."""
+        fit_random = vars(self).get("_random_")
+        if fit_random is None:
+            return contextlib.nullcontext()
+        return fit_random.global_draws(self._torch_modules)
+
+    def _torch_modules(self) -> list[Any]:
+        return [getattr(self, name + "_", None) for name in skorch_module_names(self)]
+
+    def train_step(self, batch: Any, **fit_params: Any) -> Any:
+        """skorch's training step, its noise drawn from ``random_state``."""
+        with self._global_draws():
+            return super().train_step(batch, **fit_params)
+
+    def validation_step(self, batch: Any, **fit_params: Any) -> Any:
+        """skorch's validation step, its noise drawn from ``random_state``."""
+        with self._global_draws():
+            return super().validation_step(batch, **fit_params)
+
+    def evaluation_step(self, batch: Any, training: bool = False) -> Any:
+        """skorch's evaluation step; within a fit (a callback predicting),
+        its noise is drawn from ``random_state``."""
+        with self._global_draws():
+            return super().evaluation_step(batch, training=training)
 
     def check_is_fitted(
         self, attributes: Any = None, *args: Any, **kwargs: Any
@@ -419,9 +348,9 @@ class _MessageNet:
         checkpoint draws the same noise as an uninterrupted one.
         """
         super().on_epoch_begin(net, **kwargs)
-        seed = self._seed(_EPOCH_STREAM, len(self.history) - 1)
-        if seed is not None:
-            _seed_torch(seed, self._cuda_devices())
+        fit_random = vars(self).get("_random_")
+        if fit_random is not None:
+            fit_random.begin_epoch(len(self.history) - 1)
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         """skorch's train/validation split, its randomness seeded by ``random_state``.
@@ -430,10 +359,10 @@ class _MessageNet:
         ``ValidSplit`` without a ``random_state`` of its own) splits the same
         way in every fit with the same seed; one with its own seed keeps it.
         """
-        seed = self._seed(_SPLIT_STREAM)
+        seed = self._seed(_seeding.SPLIT)
         if seed is None or not self.train_split:
             return super().get_split_datasets(X, y, **fit_params)
-        with _seeded_globals(seed, self._cuda_devices()):
+        with _seeding.seeded_globals(seed, self._cuda_devices()):
             return super().get_split_datasets(X, y, **fit_params)
 
     def _set_training(self, training: bool = True) -> None:
@@ -457,7 +386,7 @@ class _MessageNet:
         to have ``random_state`` seed its initialisation.
         """
         self._warn_if_unseedable()
-        with _seeded(self._seed(_INIT_STREAM), self._cuda_devices()):
+        with _seeding.seeded(self._seed(_seeding.INIT), self._cuda_devices()):
             if self.module is None:
                 self.module_ = self._default_module()
             else:
@@ -529,151 +458,18 @@ class _MessageNet:
         module.train(was_training)
 
     # --------------------------------------------------------------- inputs
-    def _split_target(
-        self, X: Any, y: Any, *, fitting: bool
-    ) -> tuple[Message, bool, Any]:
-        """X as a Message without the target column, and y (from it if None)."""
-        if not is_named(X):
-            if self.target is not None and fitting and y is None:
-                raise ValueError(
-                    f"{type(self).__name__}(target={self.target!r}) names a column, "
-                    "but X has no column names; pass y, or X as a DataFrame, dict "
-                    "or Message."
-                )
-            return array_message(X, min_rows=1 if fitting else 0), False, y
-        message = as_message(X)[0]
-        if self.target is not None and fitting and y is None:
-            if self.target not in message:
-                raise ValueError(
-                    f"{type(self).__name__}(target={self.target!r}) names a column "
-                    f"that X lacks; pass y, or add the column. X has columns "
-                    f"{message.columns!r}."
-                )
-        if self.target is not None and self.target in message:
-            if y is None:
-                y = message[self.target]
-            message = message.drop(self.target)
-        return message, True, y
-
     def _check_columns(self, message: Message, named: bool, *, first: bool) -> Message:
         if not first:
             return self._align(message, named)
-        name = type(self).__name__
-        if not message.columns:
-            raise ValueError(f"{name} got no input columns; X needs at least one.")
-        if len(message) == 0:
-            raise ValueError(f"{name} got 0 rows; at least 1 row is required to fit.")
-        self.n_features_in_ = (
-            len(message.columns) if named else message[ARRAY_COLUMN].shape[1]
-        )
-        if named:
-            self.feature_names_in_ = np.asarray(message.columns, dtype=object)
-        self._schema_ = message[:0]
+        record_input(self, message, named)
         return message
 
     def _align(self, message: Message, named: bool) -> Message:
         """Check a prediction input against the fitted columns."""
-        fitted_named = hasattr(self, "feature_names_in_")
-        if named != fitted_named:
-            message = self._convert_kind(message, named)
-        if not fitted_named:
-            width = message[ARRAY_COLUMN].shape[1]
-            if width != self.n_features_in_:
-                raise ValueError(
-                    f"X has {width} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input."
-                )
-            return message
-        fitted = list(self.feature_names_in_)
-        if message.columns != fitted:
-            raise SchemaError(
-                _schema_diff(type(self).__name__, fitted, message.columns, True)
-            )
-        self._check_shapes(message)
-        return message
-
-    def _check_shapes(self, message: Message) -> None:
-        for column in self._schema_.columns:
-            got = tuple(message[column].shape[1:])
-            expected = tuple(self._schema_[column].shape[1:])
-            if got != expected:
-                raise SchemaError(
-                    f"Column {column!r} has rows of shape {got} but "
-                    f"{type(self).__name__} was fitted on rows of shape {expected}."
-                )
-
-    def _convert_kind(self, message: Message, named: bool) -> Message:
-        """Convert between named and array input, warning as scikit-learn does."""
-        name = type(self).__name__
-        if named:
-            warnings.warn(
-                f"X has feature names, but {name} was fitted without feature names",
-                UserWarning,
-                stacklevel=4,
-            )
-            return array_message(np.asarray(message), min_rows=0)
-        warnings.warn(
-            f"X does not have valid feature names, but {name} was fitted with "
-            "feature names",
-            UserWarning,
-            stacklevel=4,
-        )
-        matrix = message[ARRAY_COLUMN]
-        shaped = [c for c in self._schema_.columns if self._schema_[c].ndim > 1]
-        if shaped:
-            raise SchemaError(
-                f"{name} was fitted on columns with several values per row "
-                f"({shaped!r}), which an array cannot name; pass a Message."
-            )
-        if matrix.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {matrix.shape[1]} features, but {name} is expecting "
-                f"{self.n_features_in_} features as input (columns "
-                f"{list(self.feature_names_in_)!r})."
-            )
-        columns = {c: matrix[:, j] for j, c in enumerate(self.feature_names_in_)}
-        return Message._from_columns(columns, len(message))
-
-    def _resolve_inputs(self, message: Message) -> tuple[list[str], bool]:
-        """The columns fed to forward, and whether they are stacked into one."""
-        if self.inputs is None:
-            tensors = [c for c in message.columns if message.is_tensor(c)]
-            if tensors:
-                return tensors, False
-            return message.columns, True
-        names = [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
-        if not names:
-            raise ValueError(f"{type(self).__name__}(inputs=[]) names no columns.")
-        if self.target is not None and self.target in names:
-            raise ValueError(
-                f"{type(self).__name__}: column {self.target!r} is both the target "
-                "and one of the inputs."
-            )
-        missing = [c for c in names if c not in message]
-        if missing:
-            raise SchemaError(
-                f"{type(self).__name__}(inputs=...) names columns {missing!r} that X "
-                f"lacks. X has columns {message.columns!r}."
-            )
-        return names, False
+        return check_input(self, message, named)
 
     def _positional(self) -> bool:
         return self._stack_ or len(self.inputs_) == 1
-
-    def _feed(
-        self, message: Message, inputs: list[str] | None = None, stack: bool = False
-    ) -> Message:
-        """The tensors passed to forward: one per input, or one stacked matrix.
-
-        ``inputs`` defaults to the fitted ones (``inputs_``, ``_stack_``).
-        """
-        if inputs is None:
-            inputs, stack = self.inputs_, self._stack_
-        if stack:
-            columns = {ARRAY_COLUMN: stack_columns(message, inputs)}
-        else:
-            columns = {c: column_tensor(c, message[c]) for c in inputs}
-        return Message._from_columns(columns, len(message))
 
     # ------------------------------------------------------ skorch's hooks
     def get_dataset(self, X: Any, y: Any = None) -> Any:
@@ -683,143 +479,34 @@ class _MessageNet:
         ``dataset__*`` arguments), X and y go to it as skorch passes them; so
         does scipy sparse X, to skorch's Dataset.
         """
-        if _is_internal(X):
-            return X
-        if self._custom_dataset():
-            return NeuralNet.get_dataset(self, X, y)
-        if sparse.issparse(X):
-            # skorch's Dataset densifies sparse rows as the batches are read.
-            return SkorchDataset(self._check_sparse(X, min_rows=0), y)
-        self.check_is_fitted()
-        if not hasattr(self, "n_features_in_"):
-            return self._unchecked_dataset(X)
-        feed = self._frame_matrix(X)
-        if feed is None:
-            message, named, _ = self._split_target(X, None, fitting=False)
-            feed = self._feed(self._align(message, named))
-        return self.dataset(feed, positional=self._positional())
+        return prediction_dataset(self, X, y)
 
-    def _unchecked_dataset(self, X: Any) -> MessageDataset:
-        """X for a net that was initialised (and loaded) but never fitted.
-
-        As in skorch, after ``initialize()`` and ``load_params(...)`` X is fed
-        as it comes: there are no fitted columns to check it against.
-        """
-        message, _, _ = self._split_target(X, None, fitting=False)
-        inputs, stack = self._resolve_inputs(message)
-        feed = self._feed(message, inputs, stack)
-        return self.dataset(feed, positional=stack or len(inputs) == 1)
-
-    def _frame_matrix(self, X: Any) -> Message | None:
-        """A DataFrame of exactly the fitted numeric columns in one conversion.
-
-        This is the common case of a model fitted on a numeric DataFrame; it
-        skips the per-column Message path, which dominates small predictions.
-        None means "take the general path", which also explains any error.
-        """
-        if not (self._stack_ and isinstance(X, pd.DataFrame)):
-            return None
-        if not np.array_equal(X.columns, self.feature_names_in_):
-            return None
-        if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in X.dtypes):
-            return None
-        matrix = X.to_numpy(dtype=np.float32, na_value=np.nan)
-        if not np.isfinite(matrix).all():
-            return None
-        tensor = torch.from_numpy(np.require(matrix, requirements=["C", "W"]))
-        return Message._from_columns({ARRAY_COLUMN: tensor}, len(matrix))
-
-    def get_iterator(self, dataset: Any, training: bool = False) -> _Batches:
+    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
         """A :class:`MessageLoader` over ``dataset`` built from ``iterator_*``.
 
         Training batches are shuffled by default, in an order that follows from
         ``random_state`` and the epoch; ``iterator_train__shuffle=False`` turns
-        shuffling off.
+        shuffling off. Any other iterator, or a dataset that is not a
+        MessageDataset, is read as skorch reads it.
         """
-        # Only a net fitted on the Message path knows how to encode a skorch
-        # Dataset of user data; otherwise it is read as skorch reads it.
-        encode = self._encode_data if hasattr(self, "n_features_in_") else None
-        data = resolve_dataset(dataset, encode)
-        prefix = "iterator_train" if training else "iterator_valid"
-        iterator = getattr(self, prefix)
-        if data is None or _reads_datasets(iterator):
-            return self._torch_iterator(dataset if data is None else data, training)
-        kwargs = self.get_params_for(prefix)
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = max(len(data), 1)
-        if training:
-            kwargs.setdefault("shuffle", True)
-            kwargs.setdefault("random_state", self._seed(_SHUFFLE_STREAM))
-        if self.device is not None and torch.device(self.device).type != "cpu":
-            kwargs.setdefault("device", self.device)
-        if not training and kwargs.get("drop_last"):
-            raise ValueError(
-                f"{type(self).__name__}(iterator_valid__drop_last=True) would drop "
-                "rows from predictions and validation scores; leave it False."
-            )
-        loader = getattr(self, prefix)(data.loader_message(), **kwargs)
-        if training and isinstance(loader, MessageLoader) and not len(loader):
-            raise ValueError(
-                f"{type(self).__name__} has {len(data)} training rows, which make "
-                f"no batch of batch_size={loader.batch_size} with "
-                f"drop_last={loader.drop_last}, so no epoch would train; lower "
-                "batch_size or set iterator_train__drop_last=False."
-            )
-        return _Batches(loader, data.positional, net=self if training else None)
+        shuffle_seed = functools.partial(self._seed, _seeding.SHUFFLE)
+        return batch_iterator(self, dataset, training, shuffle_seed)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # read through skorch's Dataset
         return tags
 
-    def _custom_dataset(self) -> bool:
-        """Whether ``dataset`` is not MessageDataset (or takes arguments)."""
-        ours = isinstance(self.dataset, type) and issubclass(
-            self.dataset, MessageDataset
-        )
-        return not ours or bool(self.get_params_for("dataset"))
-
-    def _torch_iterator(self, dataset: Any, training: bool) -> Any:
-        """skorch's iterator over a torch Dataset, read row by row and collated.
-
-        For a Dataset passed as X (one of skorch's, a ``TensorDataset``, your
-        own) and whenever ``iterator_*`` is not a MessageLoader (a
-        ``DataLoader``, say): it is called as skorch calls it,
-        ``iterator(dataset, batch_size=..., **iterator_*__)``. ``DataLoader``'s
-        training batches are shuffled unless ``iterator_train__shuffle=False``.
-        """
-        prefix = "iterator_train" if training else "iterator_valid"
-        iterator = getattr(self, prefix)
-        if not _reads_datasets(iterator):
-            iterator = torch.utils.data.DataLoader
-        kwargs = self.get_params_for(prefix)
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = max(len(dataset), 1)
-        if not _is_data_loader(iterator):
-            return iterator(dataset, **kwargs)
-        if training and not {"sampler", "batch_sampler"} & set(kwargs):
-            kwargs.setdefault("shuffle", True)
-            seed = self._seed(_SHUFFLE_STREAM, max(len(self.history) - 1, 0))
-            if kwargs["shuffle"] and seed is not None:
-                kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
-        return iterator(dataset, **kwargs)
-
     def forward_iter(
         self, X: Any, training: bool = False, device: str = "cpu"
     ) -> Iterator[torch.Tensor]:
         """Module outputs batch by batch; inputs up to one batch skip the loader."""
         dataset = self.get_dataset(X)
-        if isinstance(dataset, MessageDataset) and len(dataset) <= self._eval_batch():
+        if fits_one_batch(self, dataset):
             step = self.evaluation_step((dataset.inputs(), None), training=training)
             yield to_device(step, device=device)
             return
         yield from super().forward_iter(dataset, training=training, device=device)
-
-    def _eval_batch(self) -> float:
-        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
-        return float("inf") if size == -1 else size
 
     def get_loss(
         self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False
@@ -861,18 +548,8 @@ class _MessageNet:
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_user_data_", None)
+        state.pop("_random_", None)  # a fit's own, as a pickle is not in a fit
         return state
-
-    def _encode_data(self, X: Any, y: Any) -> MessageDataset | None:
-        """X and y as passed to ``fit`` (in a skorch ``Dataset``), encoded as
-        ``fit`` encodes them; None for sparse X, read as skorch reads it."""
-        if sparse.issparse(X) or is_ragged(y):
-            return None
-        data = self.get_dataset(X)
-        if y is None:
-            return data
-        target, _ = self._encode_target(y, first=False)
-        return MessageDataset(data.message, target, positional=data.positional)
 
     def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:
         """Warn when outputs fed to CrossEntropyLoss look like probabilities.
@@ -912,12 +589,7 @@ class _MessageNet:
         -------
         float
         """
-        if y is None and self.target is not None and is_named(X):
-            message = as_message(X)[0]
-            if self.target in message:
-                y = message[self.target]
-        if isinstance(y, torch.Tensor):
-            y = y.detach().cpu().numpy()
+        y = scoring_target(self, X, y)
         return super().score(X, y, sample_weight=sample_weight)
 
     # scikit-learn's repr: the parameters set away from the defaults that the
@@ -957,8 +629,6 @@ class _MessageNet:
             check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
 
     # ----------------------------------------------- streams (fit_stream)
-    # One epoch is one pass over a stream of chunks; the chunks are batches of
-    # the epoch. Everything fit_stream needs from the net is in this section.
     def _fit_passes(
         self,
         passes: Callable[[int], Iterable[tuple[Any, Any]]],
@@ -967,84 +637,8 @@ class _MessageNet:
         epochs: int | None = None,
         classes: Any = None,
     ) -> Any:
-        """Train ``epochs`` (default ``max_epochs``) epochs, each a pass over chunks.
-
-        ``passes(epoch)`` yields the (X, y) chunks of that epoch; each chunk is
-        cut into minibatches by ``iterator_train``, its rows shuffled in an
-        order that follows from ``random_state``, the epoch and the chunk's
-        position (the first chunk takes the order ``fit`` would, so a stream
-        of one chunk trains exactly as ``fit``). The callbacks are notified as
-        in ``fit``: one history row per epoch, ``train_loss`` over all its
-        batches. ``valid(epoch)``, if given, yields validation chunks scored
-        after each epoch's training (``valid_loss``). ``KeyboardInterrupt``
-        (``EarlyStopping``) ends training, as in skorch. The net is put back
-        as it was if anything else is raised.
-        """
-        with restored_net_on_error(self):
-            self._check_fit_params({"epochs": epochs})
-            n_epochs = self.max_epochs if epochs is None else epochs
-            reset = not self.warm_start or not self.initialized_
-            with self._fit_context(), contextlib.closing(iter(passes(0))) as chunks:
-                x, y = next(chunks)
-                first, _ = self._prepare_fit(x, y, reset=reset, classes=classes)
-                del x, y  # memory holds the chunks in use only
-                if reset:
-                    self.initialize()
-                self.notify("on_train_begin", X=None, y=None)
-                try:
-                    for epoch in range(n_epochs):
-                        if epoch == 0:
-                            train, first = self._datasets(chunks, first), None
-                        else:
-                            train = self._datasets(passes(epoch))
-                        self._stream_epoch(
-                            train, valid and self._datasets(valid(epoch))
-                        )
-                except KeyboardInterrupt:
-                    pass
-                self.notify("on_train_end", X=None, y=None)
-        return self
-
-    def _datasets(
-        self, chunks: Iterable[tuple[Any, Any]], first: Any = None
-    ) -> Iterator[Any]:
-        """The chunks encoded for training, checked against the first one."""
-        with contextlib.closing(iter(chunks)) as pairs:
-            if first is not None:
-                yield first
-                del first
-            for x, y in pairs:
-                yield self._prepare_fit(x, y, reset=False)[0]
-
-    def _stream_epoch(self, train: Iterator[Any], valid: Iterator[Any] | None) -> None:
-        self.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
-        epoch = len(self.history) - 1  # as the shuffle order of fit counts it
-        with contextlib.closing(train):
-            for index, dataset in enumerate(train):
-                batches = self.get_iterator(dataset, training=True)
-                if index and hasattr(batches.loader, "set_epoch"):
-                    # The first chunk takes fit's order for the epoch; each
-                    # later one an order of its own.
-                    batches.net = None
-                    batches.loader.set_epoch(derive_seed(epoch, index))
-                self.run_single_epoch(
-                    batches, training=True, prefix="train", step_fn=self.train_step
-                )
-        if valid is not None:
-            with contextlib.closing(valid):
-                for dataset in valid:
-                    self.run_single_epoch(
-                        self.get_iterator(dataset, training=False),
-                        training=False,
-                        prefix="valid",
-                        step_fn=self.validation_step,
-                    )
-        # run_single_epoch records the count of its own call, a chunk's.
-        for prefix in ("train", "valid"):
-            count = sum(f"{prefix}_loss" in b for b in self.history[-1, "batches"])
-            if count or prefix == "train":
-                self.history.record(f"{prefix}_batch_count", count)
-        self.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+        """Train on a stream, one epoch per pass over chunks (see ``fit_passes``)."""
+        return fit_passes(self, passes, valid, epochs=epochs, classes=classes)
 
 
 def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -1054,62 +648,6 @@ def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     kwargs.setdefault("dataset", MessageDataset)
     kwargs.setdefault("verbose", 0)
     return kwargs
-
-
-def _labels(y: Any) -> np.ndarray:
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    elif isinstance(y, (pd.Series, pd.DataFrame)):
-        y = y.to_numpy()
-    y = np.asarray(y)
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] > 1):
-        return y  # several class indices per row, as skorch accepts
-    return column_or_1d(y, warn=True)
-
-
-def _unique_labels(y: Any) -> np.ndarray:
-    """Sorted distinct labels; labels of several types (1 and "a") are refused."""
-    try:
-        return np.unique(y)
-    except TypeError as exc:
-        types = sorted({type(v).__name__ for v in np.asarray(y, dtype=object)})
-        raise TypeError(
-            f"y mixes labels of types {types!r}, which cannot be sorted into "
-            "classes; cast y to one type (e.g. y.astype(str))."
-        ) from exc
-
-
-def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Indices of ``y`` in ``classes``; unknown labels raise naming them.
-
-    Integer labels none of which is a class but all of which index ``classes``
-    are already indices: skorch's ``classes=["neg", "pos"]`` names the codes
-    of an integer-coded y.
-    """
-    if _are_indices(y, classes):
-        return y.astype(np.int64)
-    order = np.argsort(classes, kind="stable")
-    ordered = classes[order]
-    position = np.clip(np.searchsorted(ordered, y), 0, len(ordered) - 1)
-    known = ordered[position] == y
-    if not np.all(known):
-        unknown = np.unique(y[~known]).tolist()
-        raise ValueError(
-            f"y contains labels {unknown!r} that are not in classes_ "
-            f"{classes.tolist()!r}; pass all labels as 'classes' on the first call."
-        )
-    return order[position].astype(np.int64)
-
-
-def _are_indices(y: np.ndarray, classes: np.ndarray) -> bool:
-    if not np.issubdtype(y.dtype, np.integer) or not len(y):
-        return False
-    if not ((y >= 0) & (y < len(classes))).all():
-        return False
-    try:
-        return not np.isin(y, classes).any()
-    except TypeError:
-        return True
 
 
 @list_skorch_params
@@ -1235,61 +773,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
     def _encode_target(
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        if is_ragged(y):
-            return self._encode_ragged(y, first=first, classes=classes)
-        y = _labels(y)
-        check_no_missing(y)
-        assert_all_finite(y, input_name="y")
-        _unique_labels(y)  # before scikit-learn's checks, whose error says less
-        check_classification_targets(y if y.ndim < 3 else y.reshape(len(y), -1))
-        if first:
-            self.classes_inferred_ = _unique_labels(y if classes is None else classes)
-            self.n_outputs_ = len(self._class_labels())
-            self._y_ndim_ = y.ndim
-        elif y.ndim != getattr(self, "_y_ndim_", y.ndim):
-            raise ValueError(
-                f"y has {y.ndim} dimensions but {type(self).__name__} was fitted "
-                f"on y of {self._y_ndim_}."
-            )
-        codes = _encode_labels(y.ravel(), self._class_labels()).reshape(y.shape)
-        return torch.from_numpy(codes), codes
-
-    def _encode_ragged(
-        self, y: np.ndarray, *, first: bool, classes: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Sequences of labels, of lengths that may differ, encoded element by
-        element; one tensor of class indices per row, in an object array."""
-        rows = [np.asarray(row) for row in y]
-        ndims = sorted({row.ndim for row in rows})
-        if len(ndims) > 1:
-            raise ValueError(
-                f"y holds sequences of {ndims} dimensions; every row's target "
-                "must have the same number of dimensions (lengths may differ)."
-            )
-        flat = np.concatenate([row.ravel() for row in rows])
-        _, codes = self._encode_target(flat, first=first, classes=classes)
-        ndim = 1 + rows[0].ndim
-        if first:
-            self._y_ndim_ = ndim  # the criterion checks its own shapes
-        elif ndim != self._y_ndim_:
-            raise ValueError(
-                f"y has {ndim} dimensions but {type(self).__name__} was fitted "
-                f"on y of {self._y_ndim_}."
-            )
-        ends = np.cumsum([row.size for row in rows])[:-1]
-        split = [c.reshape(r.shape) for c, r in zip(np.split(codes, ends), rows)]
-        tensors = np.empty(len(rows), dtype=object)
-        tensors[:] = [torch.from_numpy(c) for c in split]
-        encoded = np.empty(len(rows), dtype=object)
-        encoded[:] = split
-        return tensors, encoded
-
-    def _class_labels(self) -> np.ndarray:
-        """``classes_``, or with ``classes=[]`` (which hides ``classes_``, as in
-        skorch) the labels seen in y."""
-        if self.classes is not None and not len(self.classes):
-            return np.asarray(self.classes_inferred_)
-        return np.asarray(self.classes_)
+        return encode_classes(self, y, first=first, classes=classes)
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
@@ -1344,9 +828,9 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             as its scoring callbacks pass them, class indices.
         """
         index = self.predict_proba(X).argmax(axis=1)
-        if _is_internal(X) or not self._knows_classes():
+        if is_internal(X) or not self._knows_classes():
             return index
-        return self._class_labels()[index]
+        return class_labels(self)[index]
 
     def _knows_classes(self) -> bool:
         """False for a net initialised and loaded without ``classes=``: as in
@@ -1432,25 +916,7 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
     def _encode_target(
         self, y: Any, *, first: bool, classes: Any = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        if isinstance(y, torch.Tensor):
-            y = y.detach().cpu().numpy()
-        if is_ragged(y):
-            raise ValueError(
-                f"y holds a sequence per row (an object array of arrays); "
-                f"{type(self).__name__} needs targets of one shape, one row per "
-                "sample: pad the sequences to one length."
-            )
-        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
-        y2d = y.reshape(len(y), -1).astype(np.float32)
-        if first:
-            self._y_ndim_ = y.ndim
-            self.n_outputs_ = y2d.shape[1]
-        elif y2d.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {y2d.shape[1]} targets but {type(self).__name__} was fitted "
-                f"on {self.n_outputs_}."
-            )
-        return torch.from_numpy(y2d), y2d
+        return encode_values(self, y, first=first)  # a regressor has no classes
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets.
@@ -1469,7 +935,7 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
             return prediction
         self._check_output(prediction.shape)
         prediction = prediction.reshape(len(prediction), self.n_outputs_)
-        if _is_internal(X) or self._y_ndim_ != 1:
+        if is_internal(X) or self._y_ndim_ != 1:
             return prediction
         return prediction.reshape(len(prediction))
 

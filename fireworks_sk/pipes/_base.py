@@ -1,99 +1,41 @@
-"""The Pipe base class and the input checks every Pipe shares."""
+"""The Pipe base class: schema recording, alignment and transactional fits."""
 
 from __future__ import annotations
 
 import contextlib
-import sys
-import unicodedata
-import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_array
 
-from fireworks_sk._compat import get_feature_names, transform_output
-from fireworks_sk._frames import native_to_pandas
+from fireworks_sk._compat import transform_output
 from fireworks_sk._portable import from_portable, to_portable
+from fireworks_sk._validation import (
+    as_message,
+    check_finite,
+    check_unique_names,
+    check_widths,
+    is_dask,
+)
 from fireworks_sk.exceptions import NotFittedError, SchemaError
-from fireworks_sk.message import Message, flat_feature_names, stored_column
+from fireworks_sk.message import Message, flat_feature_names
+from fireworks_sk.pipes._state import check_fitted_state
+from fireworks_sk.schema import Schema, warn_if_named_differs
+from fireworks_sk.schema import zero_rows as _zero_rows  # noqa: F401 (for _columns)
 
+# as_message and check_finite live in fireworks_sk._validation; the Pipes'
+# modules still import them from here.
 __all__ = [
     "Pipe",
     "StatefulPipe",
     "as_message",
-    "check_column_schema",
     "check_finite",
-    "check_unique_names",
-    "dtypes_agree",
-    "is_dask",
     "restored_on_error",
     "selector_frame",
 ]
-
-
-def is_dask(X: Any) -> bool:
-    """Whether ``X`` is a Dask DataFrame or Series, without importing dask.
-
-    Such an object exists only once ``dask.dataframe`` has been imported, so a
-    look in ``sys.modules`` answers without the import (or the extra).
-    """
-    dd = sys.modules.get("dask.dataframe")
-    return dd is not None and isinstance(X, (dd.DataFrame, dd.Series))
-
-
-def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
-    """Convert a Message, DataFrame, dict or 2-D array-like to a Message.
-
-    Returns
-    -------
-    message : Message
-    named : bool
-        Whether the input carried column names. Arrays, and DataFrames whose
-        column names are all non-strings, get positional names ``x0, x1, ...``;
-        names that mix strings and other types are refused, as scikit-learn
-        refuses them.
-    """
-    if isinstance(X, Message):
-        return X, True
-    if is_dask(X):
-        # np.asarray below would silently compute the whole collection.
-        raise TypeError(
-            f"A Dask {type(X).__name__} cannot be converted to one Message. Fit "
-            "and transform it with a Pipe other than Junction, stream it with "
-            "DaskSource, or call .compute() on it first."
-        )
-    if scipy.sparse.issparse(X):
-        raise TypeError(
-            "Sparse data was passed, but Pipes need dense data: convert it with "
-            "'.toarray()' or build a Message of dense columns."
-        )
-    if isinstance(X, Mapping):
-        return Message(X), True
-    X = native_to_pandas(X)
-    if isinstance(X, pd.DataFrame):
-        if not X.columns.is_unique:
-            Message(X)  # raises, naming the duplicated columns
-        # String names are feature names (scikit-learn's rule, read without
-        # its cost); scikit-learn's own check raises for mixed str / non-str.
-        names = X.columns.tolist()
-        if names and all(isinstance(n, str) for n in names):
-            return Message(X), True
-        if get_feature_names(X) is not None:
-            return Message(X), True
-        renamed = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)
-        return Message(renamed), False
-    array = check_array(
-        X, dtype=None, ensure_all_finite=False, ensure_min_samples=min_rows
-    )
-    frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-    if array.dtype == object:
-        frame = frame.infer_objects()
-    return Message(frame), False
 
 
 def selector_frame(message: Message) -> pd.DataFrame:
@@ -117,38 +59,6 @@ def _selector_column(column: Any) -> Any:
     except TypeError:  # bfloat16 and other dtypes numpy lacks
         dtype = np.dtype(np.float32)
     return pd.Series(np.empty(0, dtype=dtype))
-
-
-def _first_bad_row(bad: np.ndarray | torch.Tensor) -> int:
-    if isinstance(bad, torch.Tensor):
-        return int(bad.reshape(bad.shape[0], -1).any(dim=1).nonzero()[0, 0])
-    return int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
-
-
-def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
-    """Raise ValueError naming ``name`` and a row if ``values`` has NaN or inf."""
-    if isinstance(values, torch.Tensor):
-        if not values.is_floating_point() or bool(torch.isfinite(values).all()):
-            return
-        nan = torch.isnan(values)
-    else:
-        if values.dtype.kind not in "fc" or np.isfinite(values).all():
-            return
-        nan = np.isnan(values)
-    if bool(nan.any()):
-        raise ValueError(
-            f"Input contains NaN in column {name!r} (first at row "
-            f"{_first_bad_row(nan)}); fill or drop missing values first."
-        )
-    inf = (
-        ~torch.isfinite(values)
-        if isinstance(values, torch.Tensor)
-        else ~np.isfinite(values)
-    )
-    raise ValueError(
-        f"Input contains infinity in column {name!r} (first at row "
-        f"{_first_bad_row(inf)}); replace infinite values first."
-    )
 
 
 def _snapshot(obj: Any) -> list[tuple[Any, dict[str, Any]]]:
@@ -180,16 +90,6 @@ def restored_on_error(obj: Any) -> Iterator[None]:
         raise
 
 
-def _zero_rows(column: Any) -> Any:
-    """An empty column of the same kind, dtype and row shape, on the CPU.
-
-    A copy, not a view: a pickled view would carry the whole training data.
-    """
-    if isinstance(column, torch.Tensor):
-        return column[:0].detach().to("cpu", copy=True)
-    return column.iloc[:0].copy()
-
-
 class Pipe(TransformerMixin, BaseEstimator):
     """Base class of every preprocessing step.
 
@@ -214,7 +114,21 @@ class Pipe(TransformerMixin, BaseEstimator):
         return to_portable(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(from_portable(state))
+        state = from_portable(state)
+        if isinstance(state.get("_schema_in"), dict):
+            # Saved before the Schema: a dict of the same zero-row columns.
+            state["_schema_in"] = Schema(state["_schema_in"])
+        super().__setstate__(state)
+        if self.__sklearn_is_fitted__():
+            check_fitted_state(self)
+
+    def _fitted_state_problem(self) -> str | None:
+        """What in the fitted state disagrees with the rest, or None.
+
+        Run on every unpickled fitted Pipe (see ``pipes/_state.py``);
+        Pipes whose state sizes an allocation check it here.
+        """
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -352,10 +266,10 @@ or Dask DataFrame
 
     def _input_names(self) -> list[str]:
         """The fitted input columns (positional ``x0, x1, ...`` for arrays)."""
-        return list(self._schema_in)
+        return self._schema_in.columns
 
     def _empty_input(self) -> Message:
-        return Message._from_columns(dict(self._schema_in), 0)
+        return self._schema_in.empty()
 
     def _empty_output(self) -> Message:
         """A 0-row output: the output's columns, kinds and row shapes."""
@@ -386,7 +300,7 @@ or Dask DataFrame
                     f"{type(self).__name__} got 0 rows; at least 1 row is required "
                     "to fit."
                 )
-            _check_widths(type(self).__name__, message)
+            check_widths(type(self).__name__, message)
             self._record_schema(message, named)
             return message
         return self._align(message, named, check_dtypes)
@@ -402,35 +316,23 @@ or Dask DataFrame
             self.feature_names_in_ = np.asarray(message.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self._schema_in = {name: _zero_rows(message[name]) for name in message.columns}
+        self._schema_in = Schema.record(message)
 
     def _align(
         self, message: Message, named: bool, check_dtypes: bool = True
     ) -> Message:
+        """Check ``message`` against the fitted schema (see :meth:`Schema.check`).
+
+        Input without names (an array) where names were fitted, or the
+        reverse, is warned about and, when the widths agree, renamed.
+        """
         fitted = self._input_names()
         fitted_named = hasattr(self, "feature_names_in_")
         name = type(self).__name__
-        if named != fitted_named:
-            warnings.warn(
-                f"X has feature names, but {name} was fitted without feature names"
-                if named
-                else f"X does not have valid feature names, but {name} was fitted "
-                "with feature names",
-                UserWarning,
-                stacklevel=3,
-            )
+        if warn_if_named_differs(name, named, fitted_named, stacklevel=3):
             if len(message.columns) == len(fitted):
                 message = message.rename(dict(zip(message.columns, fitted)))
-        if message.columns != fitted:
-            raise SchemaError(_schema_diff(name, fitted, message.columns, named))
-        for column, fitted_column in self._schema_in.items():
-            check_column_schema(
-                name,
-                column,
-                fitted_column,
-                stored_column(message, column),
-                check_dtypes,
-            )
+        self._schema_in.check(name, message, dtypes=check_dtypes)
         return message
 
     def _output_config(self) -> str:
@@ -607,114 +509,6 @@ def _regrouped(X: Any, schema: Mapping[str, Any]) -> Message | None:
         else:
             columns[name] = block.iloc[:, 0]
     return Message(columns)
-
-
-def _check_widths(owner: str, message: Message) -> None:
-    """Refuse tensor columns without features: they would reach a model unseen."""
-    for name in message.columns:
-        shape = tuple(stored_column(message, name).shape[1:])
-        if shape and int(np.prod(shape)) == 0:
-            raise ValueError(
-                f"{owner} got column {name!r} with rows of shape {shape}, which "
-                "hold no value; drop it or give it at least one feature."
-            )
-
-
-def check_unique_names(owner: str, names: Sequence[str]) -> None:
-    """Refuse output names that repeat, also in two Unicode forms of one text."""
-    seen: dict[str, str] = {}
-    for name in names:
-        key = unicodedata.normalize("NFC", name)
-        if key in seen:
-            same = "" if seen[key] == name else " (the same text in another form)"
-            raise SchemaError(
-                f"{owner} would output the feature name {name!r} twice{same}; "
-                "rename or drop one of the input columns."
-            )
-        seen[key] = name
-
-
-def check_column_schema(
-    owner: str, name: str, fitted: Any, got: Any, check_dtype: bool
-) -> None:
-    """Refuse a column whose kind or row shape changed since fit; warn on dtype."""
-    tensor = isinstance(got, torch.Tensor)
-    if isinstance(fitted, torch.Tensor) != tensor:
-        kinds = ("a pandas column", "a tensor")
-        raise SchemaError(
-            f"Column {name!r} was {kinds[isinstance(fitted, torch.Tensor)]} when "
-            f"{owner} was fitted and is now {kinds[tensor]}."
-        )
-    # A pandas column's rows have no shape: only tensors can differ here.
-    if tensor and tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
-        raise SchemaError(
-            f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
-            f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
-        )
-    if not check_dtype or got.dtype == fitted.dtype:
-        return
-    # Categoricals declare categories per batch (a Parquet file's dictionary):
-    # another list of categories is not another kind of column.
-    both_categorical = all(
-        isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
-    )
-    if not both_categorical and not dtypes_agree(fitted.dtype, got.dtype):
-        warnings.warn(
-            f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
-            f"{fitted.dtype}.",
-            UserWarning,
-            stacklevel=4,
-        )
-
-
-def _dtype_family(dtype: Any) -> Any:
-    """A dtype, with pandas's spellings of one kind of value made one.
-
-    Strings (object, str, string[python], string[pyarrow]) are one family, as
-    are int64 and Int64, float64 and Float64, bool and boolean: Dask reads
-    strings as string[pyarrow], pandas as str or object, and a nullable column
-    holds the same values as its plain counterpart.
-    """
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if pd.api.types.is_string_dtype(dtype) and not isinstance(
-        dtype, pd.CategoricalDtype
-    ):
-        return "string"
-    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
-        numpy_dtype = getattr(dtype, "numpy_dtype", None)
-        return dtype if numpy_dtype is None else np.dtype(numpy_dtype)
-    return dtype
-
-
-def dtypes_agree(fitted: Any, got: Any) -> bool:
-    """Whether a column of dtype ``got`` holds what one of ``fitted`` held."""
-    if fitted == got:
-        return True
-    return _dtype_family(fitted) == _dtype_family(got)
-
-
-def _schema_diff(
-    name: str, fitted: Sequence[str], got: Sequence[str], named: bool
-) -> str:
-    lines = []
-    if len(got) != len(fitted):
-        lines.append(
-            f"X has {len(got)} features, but {name} is expecting {len(fitted)} "
-            "features as input."
-        )
-    lines.append("The feature names should match those that were passed during fit.")
-    unseen = [c for c in got if c not in set(fitted)]
-    missing = [c for c in fitted if c not in set(got)]
-    if unseen:
-        lines.append("Feature names unseen at fit time:")
-        lines += [f"- {c}" for c in unseen]
-    if missing:
-        lines.append("Feature names seen at fit time, yet now missing:")
-        lines += [f"- {c}" for c in missing]
-    if not unseen and not missing:
-        lines.append("Feature names must be in the same order as they were in fit.")
-    return "\n".join(lines) + "\n"
 
 
 def _rename_prefix(feature: str, mapping: dict[str, str]) -> str:

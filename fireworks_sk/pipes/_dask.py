@@ -12,14 +12,17 @@ partitions (files, row groups, empty partitions) does not change the result.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import pandas as pd
 from dask.dataframe.utils import make_meta
 
+from fireworks_sk._validation import as_message
 from fireworks_sk.message import Message
-from fireworks_sk.pipes._base import Pipe, StatefulPipe, as_message
+
+if TYPE_CHECKING:  # pipes._base imports this module when Dask data arrives
+    from fireworks_sk.pipes._base import Pipe, StatefulPipe
 
 __all__ = [
     "SPLIT_EVERY",

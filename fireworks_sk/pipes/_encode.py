@@ -11,6 +11,7 @@ import torch
 
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
+from fireworks_sk.pipes._state import learned
 
 __all__ = ["IndexEncoder", "OneHot", "add_counts", "sorted_counts"]
 
@@ -134,6 +135,10 @@ def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
     return counts.iloc[np.argsort(missing, kind="stable")] if missing.any() else counts
 
 
+# The fitted attributes the encoders learn (see pipes/_state.learned).
+_LEARNED = ("categories_", "infrequent_categories_", "_offset_", "n_codes_")
+
+
 class _Encoder(StatefulPipe):
     """Vocabulary counting shared by the encoders; state is value counts."""
 
@@ -178,6 +183,15 @@ class _Encoder(StatefulPipe):
 
     def _get_state(self) -> tuple[int, dict[str, pd.Series]]:
         return self.n_samples_seen_, self._counts
+
+    def _fitted_state_problem(self) -> str | None:
+        if not learned(self, *_LEARNED):
+            return None
+        for name in self.columns_:
+            categories = np.asarray(self.categories_[name])
+            if categories.ndim != 1 or len(self._counts[name]) != len(categories):
+                return f"has categories of column {name!r} unlike their counts"
+        return None
 
     def _codes(self, name: str, column: Column) -> np.ndarray:
         """Positions in ``categories_[name]``; -1 for values not seen in fit."""
@@ -397,6 +411,25 @@ class OneHot(_Encoder):
     def _n_outputs(self, name: str) -> int:
         return int(self._positions[name].max()) + 1
 
+    def _fitted_state_problem(self) -> str | None:
+        # The largest position sizes the output of every transform.
+        problem = super()._fitted_state_problem()
+        if problem or not learned(self, *_LEARNED):
+            return problem
+        for name in self.columns_:
+            n = len(self.categories_[name])
+            positions = np.asarray(self._positions[name])
+            if (
+                positions.shape != (n,)
+                or positions.dtype.kind not in "iu"
+                or (n and (positions.min() < 0 or positions.max() >= n))
+            ):
+                return (
+                    f"has output positions for column {name!r} that do not match "
+                    f"its {n} categories"
+                )
+        return problem
+
     def _encode(self, name: str, column: Column) -> torch.Tensor:
         codes = self._codes(name, column)
         unknown = codes < 0
@@ -544,6 +577,17 @@ class IndexEncoder(_Encoder):
             self._offset_ = 1 if self.handle_unknown == "ignore" else 0
         self._check_offset()
         self.n_codes_ = {n: len(c) + self._offset_ for n, c in self.categories_.items()}
+
+    def _fitted_state_problem(self) -> str | None:
+        # A code count sizes the user's nn.Embedding.
+        problem = super()._fitted_state_problem()
+        if problem or not learned(self, *_LEARNED):
+            return problem
+        for name in self.columns_:
+            codes = len(self.categories_[name]) + self._offset_
+            if self._offset_ not in (0, 1) or self.n_codes_[name] != codes:
+                return f"has a code count for column {name!r} unlike its categories"
+        return problem
 
     def _check_offset(self) -> None:
         if self.handle_unknown == "ignore" and self._offset_ == 0:

@@ -11,8 +11,10 @@ import torch
 
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
-from fireworks_sk.pipes._base import StatefulPipe, check_column_schema, check_finite
+from fireworks_sk.pipes._base import StatefulPipe, check_finite
 from fireworks_sk.pipes._encode import sorted_counts
+from fireworks_sk.pipes._state import learned, statistics_problem
+from fireworks_sk.schema import check_column_schema
 
 __all__ = ["Impute"]
 
@@ -290,6 +292,17 @@ or Dask DataFrame
 
     def _get_state(self) -> tuple[int, dict[str, Any]]:
         return self.n_samples_seen_, self._states
+
+    def _fitted_state_problem(self) -> str | None:
+        if not learned(self, "statistics_"):
+            return None
+        for name in self.columns_:
+            statistic = self.statistics_[name]
+            if isinstance(statistic, torch.Tensor):
+                problem = statistics_problem(name, self._schema_in[name], [statistic])
+                if problem:
+                    return problem
+        return None
 
     def _statistic(self, name: str, state: Any) -> Any:
         template = self._schema_in[name]

@@ -17,6 +17,7 @@ from fireworks_sk.message import (
     with_block,
 )
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
+from fireworks_sk.pipes._state import learned, statistics_problem
 
 __all__ = ["BatchNormalizer"]
 
@@ -186,6 +187,17 @@ class BatchNormalizer(StatefulPipe):
     def _get_state(self) -> tuple[int, dict[str, _Moments]]:
         n = self.n_samples_seen_
         return n, {name: _Moments(n, *self._moments[name]) for name in self.columns_}
+
+    def _fitted_state_problem(self) -> str | None:
+        if not learned(self, "mean_", "var_", "scale_"):
+            return None
+        for name in self.columns_:
+            statistics = [self.mean_[name], self.var_[name], self.scale_[name]]
+            statistics += list(self._moments[name])
+            problem = statistics_problem(name, self._schema_in[name], statistics)
+            if problem:
+                return problem
+        return None
 
     def _names_key(self) -> tuple:
         # Scaling keeps every column and row shape: the names are the input's.

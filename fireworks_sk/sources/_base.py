@@ -11,12 +11,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from fireworks_sk.exceptions import FireworksError, SchemaError, SourceError
 from fireworks_sk.message import Message
+from fireworks_sk.schema import ColumnLayout, layout
 
-__all__ = ["Chunk", "DataFrameSource", "Source", "import_extra"]
+__all__ = [
+    "Chunk",
+    "DataFrameSource",
+    "Source",
+    "check_chunk_size",
+    "import_extra",
+    "row_span",
+]
 
 
 def import_extra(module: str, extra: str, user: str) -> Any:
@@ -30,7 +37,8 @@ def import_extra(module: str, extra: str, user: str) -> Any:
         ) from exc
 
 
-def _check_chunk_size(owner: str, chunk_size: Any) -> int:
+def check_chunk_size(owner: str, chunk_size: Any) -> int:
+    """``chunk_size`` as an int, refused unless it is an int of at least 1."""
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral):
         raise TypeError(
             f"{owner}(chunk_size=...) must be a positive int; got "
@@ -60,50 +68,35 @@ class Chunk:
     position: str
 
 
-def _dtype_key(column: Any) -> tuple:
-    """What must agree between chunks: kind, dtype and trailing shape."""
-    if isinstance(column, torch.Tensor):
-        return ("tensor", column.dtype, tuple(column.shape[1:]))
-    dtype = column.dtype
-    # Categories differ batch by batch (Parquet dictionaries); their type must not.
-    if isinstance(dtype, pd.CategoricalDtype):
-        return ("category", bool(dtype.ordered), dtype.categories.dtype)
-    return ("series", dtype)
-
-
-def _describe(key: tuple) -> str:
-    if key[0] == "tensor":
-        shape = f" with rows of shape {key[2]}" if key[2] else ""
-        return f"a {key[1]} tensor{shape}"
-    if key[0] == "category":
-        return f"category (of {key[2]})"
-    return str(key[1])
-
-
 class _SchemaCheck:
-    """Compares every chunk with the first one of an iteration."""
+    """Compares the layout of every chunk with the first one of an iteration.
+
+    Layouts (:func:`fireworks_sk.schema.layout`) are what the stream
+    scheduler compares too: kind, dtype and row shape, a categorical by the
+    dtype and order of its categories, not by the categories of the batch.
+    """
 
     def __init__(self, owner: str, hint: str) -> None:
         self.owner = owner
         self.hint = hint
-        self.first: tuple[str, dict[str, tuple]] | None = None
+        self.first: tuple[str, dict[str, ColumnLayout]] | None = None
 
     def __call__(self, message: Message, position: str) -> None:
-        keys = {name: _dtype_key(message[name]) for name in message.columns}
+        found = layout(message)
         if self.first is None:
-            self.first = (position, keys)
+            self.first = (position, found)
             return
         first_position, expected = self.first
-        if list(keys) != list(expected):
+        if list(found) != list(expected):
             raise SchemaError(
-                f"{self.owner}: the chunk at {position} has columns {list(keys)!r}, "
+                f"{self.owner}: the chunk at {position} has columns {list(found)!r}, "
                 f"but the first chunk ({first_position}) had {list(expected)!r}."
             )
-        for name, key in keys.items():
-            if key != expected[name]:
+        for name, column in found.items():
+            if column != expected[name]:
                 raise SchemaError(
-                    f"{self.owner}: column {name!r} is {_describe(key)} in the chunk "
-                    f"at {position}, but {_describe(expected[name])} in the first "
+                    f"{self.owner}: column {name!r} is {column} in the chunk "
+                    f"at {position}, but {expected[name]} in the first "
                     f"chunk ({first_position}). {self.hint}"
                 )
 
@@ -192,7 +185,8 @@ def _split(message: Message, size: int | None) -> Iterator[tuple[int, Message]]:
         yield start, message[start : start + size]
 
 
-def _rows(start: int, stop: int) -> str:
+def row_span(start: int, stop: int) -> str:
+    """Rows ``start`` to ``stop - 1`` as an error message names them."""
     return f"rows {start}-{stop - 1}"
 
 
@@ -225,7 +219,7 @@ class DataFrameSource(Source):
                 f"{type(df).__name__}."
             )
         self.df = df
-        self.chunk_size = _check_chunk_size("DataFrameSource", chunk_size)
+        self.chunk_size = check_chunk_size("DataFrameSource", chunk_size)
         self._message = df if isinstance(df, Message) else Message(df)
 
     @property
@@ -239,7 +233,7 @@ class DataFrameSource(Source):
             starts = rng.permutation(starts)
         for start in starts.tolist():
             stop = min(start + self.chunk_size, len(self._message))
-            yield start, _rows(start, stop), self._message[start:stop]
+            yield start, row_span(start, stop), self._message[start:stop]
 
     def _describe(self) -> str:
         return f"<{len(self._message)} rows × {len(self._message.columns)} columns>"

@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from fireworks_sk.sources._base import Source, _check_chunk_size, _rows, import_extra
+from fireworks_sk.sources._base import (
+    Source,
+    check_chunk_size,
+    import_extra,
+    row_span,
+)
 
 __all__ = ["DaskSource"]
 
@@ -51,7 +56,7 @@ class DaskSource(Source):
             )
         self.ddf = ddf
         self.chunk_size = (
-            None if chunk_size is None else _check_chunk_size("DaskSource", chunk_size)
+            None if chunk_size is None else check_chunk_size("DaskSource", chunk_size)
         )
         self._partition_offsets: np.ndarray | None = None
 
@@ -81,7 +86,7 @@ class DaskSource(Source):
 
     def _position(self, partition: int, start: int, rows: int) -> str:
         where = f"partition {partition} of {self.ddf.npartitions}"
-        return f"{where}, {_rows(start, start + rows)}" if rows else where
+        return f"{where}, {row_span(start, start + rows)}" if rows else where
 
     def _describe(self) -> str:
         columns = len(self.ddf.columns)

@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 from fireworks_sk.exceptions import SchemaError, SourceError
-from fireworks_sk.sources._base import Source, _check_chunk_size, _rows, import_extra
+from fireworks_sk.sources._base import (
+    Source,
+    check_chunk_size,
+    import_extra,
+    row_span,
+)
 
 __all__ = ["CSVSource", "ParquetSource", "regular_file"]
 
@@ -94,9 +99,19 @@ class CSVSource(Source):
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fireworks_sk.datasets import load_penguins
     >>> from fireworks_sk.sources import CSVSource
-    >>> source = CSVSource("data.csv", chunk_size=10_000, dtype={"age": "float64"})
-    ... # doctest: +SKIP
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = Path(folder.name) / "penguins.csv"
+    >>> load_penguins().to_csv(path, index=False)
+    >>> source = CSVSource(path, chunk_size=100, dtype={"year": "float64"})
+    >>> [len(m) for m in source]
+    [100, 100, 100, 44]
+    >>> next(iter(source)).dtypes["year"]
+    dtype('float64')
+    >>> folder.cleanup()
     """
 
     _dtype_hint = "Pass dtype={column: ...} to CSVSource to read it one way."
@@ -108,7 +123,7 @@ class CSVSource(Source):
                 f"CSVSource sets chunking itself; remove the arguments {clash!r}."
             )
         self.path = path
-        self.chunk_size = _check_chunk_size("CSVSource", chunk_size)
+        self.chunk_size = check_chunk_size("CSVSource", chunk_size)
         self.read_csv_kwargs = read_csv_kwargs
 
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
@@ -131,7 +146,7 @@ class CSVSource(Source):
             ) from exc
 
     def _position(self, start: int, n: int) -> str:
-        return f"{os.fspath(self.path)!r}, data {_rows(start, start + n)}"
+        return f"{os.fspath(self.path)!r}, data {row_span(start, start + n)}"
 
     def _describe(self) -> str:
         return repr(os.fspath(self.path))
@@ -157,9 +172,24 @@ class ParquetSource(Source):
 
     Examples
     --------
+    A folder of two Parquet files, read in name order:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fireworks_sk.datasets import load_penguins
     >>> from fireworks_sk.sources import ParquetSource
-    >>> source = ParquetSource("data/", chunk_size=100_000, columns=["x", "y"])
-    ... # doctest: +SKIP
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> penguins = load_penguins()
+    >>> penguins[:200].to_parquet(Path(folder.name) / "part-0.parquet", index=False)
+    >>> penguins[200:].to_parquet(Path(folder.name) / "part-1.parquet", index=False)
+    >>> source = ParquetSource(
+    ...     folder.name, chunk_size=100, columns=["species", "body_mass_g"]
+    ... )
+    >>> [len(m) for m in source]
+    [100, 100, 100, 44]
+    >>> next(iter(source)).columns
+    ['species', 'body_mass_g']
+    >>> folder.cleanup()
     """
 
     _dtype_hint = "The files must share one schema; cast the column when writing."
@@ -171,7 +201,7 @@ class ParquetSource(Source):
         columns: list[str] | None = None,
     ) -> None:
         self.path_or_dir = path_or_dir
-        self.chunk_size = _check_chunk_size("ParquetSource", chunk_size)
+        self.chunk_size = check_chunk_size("ParquetSource", chunk_size)
         self.columns = columns
 
     @property
@@ -243,7 +273,7 @@ class ParquetSource(Source):
                 batch_size=self.chunk_size, columns=self._column_list()
             )
             for batch in _guarded(batches, (pa.ArrowException, OSError), where):
-                rows = _rows(start, start + batch.num_rows)
+                rows = row_span(start, start + batch.num_rows)
                 position = f"{where()}, {rows} of the file"
                 yield offset + start, position, _to_pandas(batch, floats)
                 start += batch.num_rows

@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 
 from fireworks_sk.exceptions import SourceError
-from fireworks_sk.sources._base import Source, _check_chunk_size, _rows, import_extra
+from fireworks_sk.sources._base import (
+    Source,
+    check_chunk_size,
+    import_extra,
+    row_span,
+)
 
 __all__ = ["SQLSource"]
 
@@ -39,13 +44,29 @@ class SQLSource(Source):
 
     Examples
     --------
+    A SQLite database in a temporary folder, holding the penguins table:
+
+    >>> import sqlite3
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fireworks_sk.datasets import load_penguins
     >>> from fireworks_sk.sources import SQLSource
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> database = Path(folder.name) / "penguins.db"
+    >>> with sqlite3.connect(database) as connection:
+    ...     load_penguins().to_sql("penguins", connection, index=False)
+    344
     >>> source = SQLSource(
-    ...     "sqlite:///shop.db",
-    ...     "SELECT * FROM orders WHERE country = :country",
-    ...     chunk_size=50_000,
-    ...     params={"country": "NZ"},
-    ... )  # doctest: +SKIP
+    ...     f"sqlite:///{database}",
+    ...     "SELECT species, body_mass_g FROM penguins WHERE island = :island",
+    ...     chunk_size=100,
+    ...     params={"island": "Biscoe"},
+    ... )
+    >>> [len(m) for m in source]
+    [100, 68]
+    >>> next(iter(source)).columns
+    ['species', 'body_mass_g']
+    >>> folder.cleanup()
     """
 
     _dtype_hint = (
@@ -67,7 +88,7 @@ class SQLSource(Source):
             )
         self.url = url
         self.query = query
-        self.chunk_size = _check_chunk_size("SQLSource", chunk_size)
+        self.chunk_size = check_chunk_size("SQLSource", chunk_size)
         self.params = params
 
     def _read(self, rng: np.random.Generator | None) -> Iterator[tuple]:
@@ -82,7 +103,7 @@ class SQLSource(Source):
                     if not rows:
                         break
                     frame = pd.DataFrame(rows, columns=list(result.keys()))
-                    yield offset, _rows(offset, offset + len(rows)), frame
+                    yield offset, row_span(offset, offset + len(rows)), frame
                     offset += len(rows)
         finally:
             if engine is not self.url:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -116,6 +119,55 @@ def test_signature_lists_skorch_parameters_with_their_defaults():
     assert parameters["iterator_train"].default is fireworks_sk.MessageLoader
     assert parameters["classes"].default is None
     assert "classes" not in inspect.signature(TorchRegressor).parameters
+
+
+def test_signature_names_every_default_parameter_of_a_default_instance():
+    for cls in (TorchClassifier, TorchRegressor):
+        parameters = inspect.signature(cls.__init__).parameters
+        for name, value in cls().get_params(deep=False).items():
+            assert (
+                parameters[name].default is value or parameters[name].default == value
+            )
+        assert list(parameters)[-1] == "kwargs"
+        kinds = [p.kind for p in parameters.values()]
+        assert kinds[-1] == inspect.Parameter.VAR_KEYWORD
+        # bind, str and equality work on the signature as on any other
+        bound = inspect.signature(cls).bind(lr=0.5)
+        assert bound.arguments == {"lr": 0.5}
+        assert "lr: 'float' = 0.01" in str(inspect.signature(cls))
+        assert inspect.signature(cls.__init__) == inspect.signature(cls.__init__)
+
+
+def test_importing_fireworks_sk_builds_no_estimator():
+    # The signature's skorch defaults are read from a default instance only
+    # when the signature is first asked for.
+    code = textwrap.dedent(
+        """
+        import inspect
+        import skorch
+
+        built = []
+        init = skorch.NeuralNet.__init__
+
+        def counting(self, *args, **kwargs):
+            built.append(type(self).__name__)
+            init(self, *args, **kwargs)
+
+        skorch.NeuralNet.__init__ = counting
+        import fireworks_sk
+
+        assert built == [], built
+        assert inspect.signature(fireworks_sk.TorchRegressor).parameters["lr"]
+        assert built == ["TorchRegressor"], built
+        inspect.signature(fireworks_sk.TorchRegressor)
+        assert built == ["TorchRegressor"], built  # built once
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
 def test_set_params_stores_callbacks_of_an_unfitted_net_and_fit_builds_them():

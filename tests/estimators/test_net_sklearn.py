@@ -99,15 +99,6 @@ def test_parallel_jobs_do_not_oversubscribe_torch_threads(blobs):
         assert max(fitted.history[:, "torch_threads"]) <= limit
 
 
-def test_omp_num_threads_limits_torch_during_fit_only(blobs, monkeypatch):
-    X, y = blobs
-    before = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    clf = TorchClassifier(callbacks=[ThreadProbe()], **FAST).fit(X, y)
-    assert clf.history[:, "torch_threads"] == [1] * FAST["max_epochs"]
-    assert torch.get_num_threads() == before
-
-
 def test_classifier_works_with_numeric_class_labels(blobs):
     X, y = blobs
     codes = np.searchsorted(["ant", "bee", "cat"], y) + 10

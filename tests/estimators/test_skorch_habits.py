@@ -339,6 +339,31 @@ def test_classifier_takes_targets_of_varying_length(coded):
         clf.fit(X, y)
 
 
+def test_partial_fit_continues_on_targets_of_varying_length(coded):
+    X, _ = coded
+    y = np.empty(4, dtype=object)
+    y[:] = [["b", "a", "b"], ["a"], ["b", "b"], ["a", "b"]]
+    seen = []
+    clf = TorchClassifier(
+        nn.Linear,
+        module__in_features=4,
+        module__out_features=2,
+        max_epochs=1,
+        batch_size=1,
+        iterator_train__shuffle=False,
+    )
+    _recording_loss(clf, seen).partial_fit(X[:4], y)
+    clf.partial_fit(X[:2], y[:2])
+    # The second call is encoded with the classes of the first.
+    assert [t.tolist() for t in seen[4:]] == [[[1, 0, 1]], [[0]]]
+    deeper = np.empty(2, dtype=object)
+    deeper[:] = [[["a"]], [["b"]]]
+    with pytest.raises(ValueError, match="y has 3 dimensions but TorchClassifier"):
+        clf.partial_fit(X[:2], deeper)
+    with pytest.raises(ValueError, match="y has 1 dimensions but TorchClassifier"):
+        clf.partial_fit(X[:2], np.array(["a", "b"]))
+
+
 def test_regressor_refuses_targets_of_varying_length_clearly(coded):
     X, _ = coded
     y = np.empty(3, dtype=object)

@@ -661,15 +661,17 @@ def test_default_trust_is_our_classes_by_their_exact_names():
     from importlib import import_module
 
     from fireworks_sk.persistence import _own_types
+    from fireworks_sk.schema import Schema
 
     names = _own_types()
     assert "fireworks_sk.message.Message" in names
+    assert "fireworks_sk.schema.Schema" in names
     assert "fireworks_sk.pipes._normalize.BatchNormalizer" in names
     for name in names:
         module, _, attribute = name.rpartition(".")
         cls = getattr(import_module(module), attribute)
         assert isinstance(cls, type) and cls.__module__ == module, name
-        assert issubclass(cls, (fsk.Pipe, fsk.Message)), name
+        assert issubclass(cls, (fsk.Pipe, fsk.Message, Schema)), name
 
 
 @needs_skops

@@ -1,0 +1,364 @@
+"""Schema: the columns a fitted object saw, and the checks of new input.
+
+One object records a Message's columns (names, and per column its kind,
+tensor or pandas, its dtype and the shape of its rows) and answers every
+question later asked of them, for every part of the library:
+
+- Pipes and Torch estimators keep one as fitted state and check each new
+  input with :meth:`Schema.check`: the names (a scikit-learn style diff), the
+  kind and row shape (errors) and the dtype (a warning, lenient within one
+  family of dtypes and for categories);
+- sources compare the :func:`layout` of each chunk with the first chunk's,
+  and the stream scheduler compares a step's input and output layouts;
+- persistence writes :meth:`Schema.describe` into a file's manifest.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fireworks_sk._portable import from_portable, to_portable
+from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.message import Column, Message, stored_column
+
+__all__ = [
+    "ColumnLayout",
+    "Schema",
+    "check_column_schema",
+    "column_layout",
+    "dtypes_agree",
+    "layout",
+    "names_diff",
+    "warn_if_named_differs",
+    "zero_rows",
+]
+
+
+def zero_rows(column: Column) -> Column:
+    """An empty column of the same kind, dtype and row shape, on the CPU.
+
+    A copy, not a view: a pickled view would carry the whole training data.
+    """
+    if isinstance(column, torch.Tensor):
+        return column[:0].detach().to("cpu", copy=True)
+    return column.iloc[:0].copy()
+
+
+class ColumnLayout(NamedTuple):
+    """What makes two columns alike for a stream: kind, dtype and row shape.
+
+    ``kind`` is ``"tensor"``, ``"pandas"`` or ``"category"``. A categorical
+    column is described by the dtype of its categories and whether they are
+    ordered, not by the categories themselves: those differ batch by batch
+    (a Parquet file's dictionaries) without making another kind of column.
+    """
+
+    kind: str
+    dtype: Any
+    shape: tuple[int, ...] = ()
+    ordered: bool = False
+
+    def __str__(self) -> str:
+        if self.kind == "tensor":
+            rows = f" with rows of shape {self.shape}" if self.shape else ""
+            return f"a {self.dtype} tensor{rows}"
+        if self.kind == "category":
+            return f"category (of {self.dtype})"
+        return str(self.dtype)
+
+
+def column_layout(column: Any) -> ColumnLayout:
+    """The :class:`ColumnLayout` of a tensor, a Series or a stored column."""
+    if isinstance(column, torch.Tensor):
+        return ColumnLayout("tensor", column.dtype, tuple(column.shape[1:]))
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return ColumnLayout("category", dtype.categories.dtype, (), bool(dtype.ordered))
+    return ColumnLayout("pandas", dtype)
+
+
+def layout(message: Message) -> dict[str, ColumnLayout]:
+    """Each column's layout, in column order, read without building a Series."""
+    return {name: column_layout(stored_column(message, name)) for name in message}
+
+
+def _dtype_family(dtype: Any) -> Any:
+    """A dtype, with pandas's spellings of one kind of value made one.
+
+    Strings (object, str, string[python], string[pyarrow]) are one family, as
+    are int64 and Int64, float64 and Float64, bool and boolean: Dask reads
+    strings as string[pyarrow], pandas as str or object, and a nullable column
+    holds the same values as its plain counterpart.
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(
+        dtype, pd.CategoricalDtype
+    ):
+        return "string"
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        numpy_dtype = getattr(dtype, "numpy_dtype", None)
+        return dtype if numpy_dtype is None else np.dtype(numpy_dtype)
+    return dtype
+
+
+def dtypes_agree(fitted: Any, got: Any) -> bool:
+    """Whether a column of dtype ``got`` holds what one of ``fitted`` held."""
+    if fitted == got:
+        return True
+    return _dtype_family(fitted) == _dtype_family(got)
+
+
+def check_column_schema(
+    owner: str,
+    name: str,
+    fitted: Any,
+    got: Any,
+    check_dtype: bool = True,
+    *,
+    stacklevel: int = 4,
+) -> None:
+    """Refuse a column whose kind or row shape changed since fit; warn on dtype.
+
+    ``fitted`` is the column's template, ``got`` the new column (a tensor, a
+    Series or a Message's stored column). Two categoricals agree whatever
+    their categories; other dtypes agree within one family (see
+    :func:`dtypes_agree`).
+    """
+    tensor = isinstance(got, torch.Tensor)
+    if isinstance(fitted, torch.Tensor) != tensor:
+        kinds = ("a pandas column", "a tensor")
+        raise SchemaError(
+            f"Column {name!r} was {kinds[isinstance(fitted, torch.Tensor)]} when "
+            f"{owner} was fitted and is now {kinds[tensor]}."
+        )
+    # A pandas column's rows have no shape: only tensors can differ here.
+    if tensor and tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
+        raise SchemaError(
+            f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
+            f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
+        )
+    if not check_dtype or got.dtype == fitted.dtype:
+        return
+    # Categoricals declare categories per batch (a Parquet file's dictionary):
+    # another list of categories is not another kind of column.
+    both_categorical = all(
+        isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
+    )
+    if not both_categorical and not dtypes_agree(fitted.dtype, got.dtype):
+        warnings.warn(
+            f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
+            f"{fitted.dtype}.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def names_diff(owner: str, fitted: Sequence[str], got: Sequence[str]) -> str:
+    """scikit-learn's message for input names that differ from the fitted ones."""
+    lines = []
+    if len(got) != len(fitted):
+        lines.append(
+            f"X has {len(got)} features, but {owner} is expecting {len(fitted)} "
+            "features as input."
+        )
+    lines.append("The feature names should match those that were passed during fit.")
+    unseen = [c for c in got if c not in set(fitted)]
+    missing = [c for c in fitted if c not in set(got)]
+    if unseen:
+        lines.append("Feature names unseen at fit time:")
+        lines += [f"- {c}" for c in unseen]
+    if missing:
+        lines.append("Feature names seen at fit time, yet now missing:")
+        lines += [f"- {c}" for c in missing]
+    if not unseen and not missing:
+        lines.append("Feature names must be in the same order as they were in fit.")
+    return "\n".join(lines) + "\n"
+
+
+def warn_if_named_differs(
+    owner: str, named: bool, fitted_named: bool, *, stacklevel: int
+) -> bool:
+    """Warn, as scikit-learn does, when input with feature names reaches an
+    object fitted without them or the reverse; whether it did."""
+    if named == fitted_named:
+        return False
+    warnings.warn(
+        f"X has feature names, but {owner} was fitted without feature names"
+        if named
+        else f"X does not have valid feature names, but {owner} was fitted "
+        "with feature names",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return True
+
+
+class Schema(Mapping[str, Column]):
+    """The columns a fitted object saw, as zero-row templates.
+
+    A mapping of column name to an empty column of the same kind (tensor or
+    pandas Series), dtype and row shape, on the CPU. Pipes keep theirs in
+    ``_schema_in`` and Torch estimators in ``_schema_``; both check new input
+    with :meth:`check`, so a fitted estimator refuses what a fitted Pipe
+    refuses and warns where a Pipe warns. The templates also give the feature
+    names of a fitted object without data (:meth:`empty`).
+
+    Parameters
+    ----------
+    columns : mapping of str to tensor or Series
+        Columns of any length; only empty copies of them are kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fireworks_sk.message import Message
+    >>> from fireworks_sk.schema import Schema
+    >>> schema = Schema.record(Message(pd.DataFrame({"a": [1, 2], "b": ["u", "v"]})))
+    >>> schema.columns
+    ['a', 'b']
+    >>> schema.check("MyStep", Message(pd.DataFrame({"b": ["w"], "a": [3]})))
+    Traceback (most recent call last):
+    ...
+    fireworks_sk.exceptions.SchemaError: The feature names should match ...
+    """
+
+    def __init__(self, columns: Mapping[str, Column]) -> None:
+        self._templates = {name: zero_rows(c) for name, c in columns.items()}
+
+    @classmethod
+    def record(cls, message: Message) -> Schema:
+        """The schema of ``message``'s columns."""
+        return cls({name: message[name] for name in message.columns})
+
+    # ---------------------------------------------------------------- mapping
+    def __getitem__(self, name: str) -> Column:
+        return self._templates[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._templates)
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+    def __eq__(self, other: object) -> bool:
+        """Same names in the same order, each with the same :class:`ColumnLayout`."""
+        if not isinstance(other, Schema):
+            return NotImplemented
+        return self.layout() == other.layout() and self.columns == other.columns
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n!r}: {c}" for n, c in self.layout().items())
+        return f"Schema({{{inner}}})"
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def columns(self) -> list[str]:
+        """Column names, in order."""
+        return list(self._templates)
+
+    @property
+    def n_features(self) -> int:
+        """Flat features, as ``Message.shape[1]`` counts them."""
+        return sum(int(np.prod(self.row_shape(n))) for n in self._templates)
+
+    @property
+    def dtypes(self) -> dict[str, Any]:
+        """The dtype of each column, as ``Message.dtypes`` gives them."""
+        return {name: column.dtype for name, column in self._templates.items()}
+
+    def is_tensor(self, name: str) -> bool:
+        """Whether column ``name`` was a tensor (otherwise a pandas column)."""
+        return isinstance(self._templates[name], torch.Tensor)
+
+    def row_shape(self, name: str) -> tuple[int, ...]:
+        """The shape of one row of column ``name``; ``()`` for a pandas column."""
+        return tuple(self._templates[name].shape[1:])
+
+    def empty(self) -> Message:
+        """A Message of zero rows with these columns, kinds, dtypes, row shapes."""
+        return Message._from_columns(dict(self._templates), 0)
+
+    def layout(self) -> dict[str, ColumnLayout]:
+        """Each column's :class:`ColumnLayout`, as :func:`layout` gives a Message's."""
+        return {name: column_layout(c) for name, c in self._templates.items()}
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The schema as plain data, for a saved file's manifest."""
+        return [
+            {
+                "name": name,
+                "kind": "tensor" if self.is_tensor(name) else "pandas",
+                "dtype": str(column.dtype),
+                "shape": list(column.shape[1:]),
+            }
+            for name, column in self._templates.items()
+        ]
+
+    # --------------------------------------------------------------- checking
+    def diff(self, owner: str, names: Sequence[str]) -> str:
+        """How ``names`` differ from the fitted names, as scikit-learn says it."""
+        return names_diff(owner, self.columns, list(names))
+
+    def check(
+        self, owner: str, message: Message, *, dtypes: bool = True, stacklevel: int = 5
+    ) -> None:
+        """Check ``message`` against the schema; ``owner`` names the checker.
+
+        Raises
+        ------
+        SchemaError
+            If the names differ (the message is a diff of them), or a column
+            changed kind (tensor or pandas) or row shape.
+
+        Warns
+        -----
+        UserWarning
+            When ``dtypes`` and a column's dtype left its family (int64 and
+            Int64 are one family, as are the string dtypes; two categoricals
+            always agree).
+        """
+        if message.columns != self.columns:
+            raise SchemaError(self.diff(owner, message.columns))
+        for name, template in self._templates.items():
+            check_column_schema(
+                owner,
+                name,
+                template,
+                stored_column(message, name),
+                dtypes,
+                stacklevel=stacklevel,
+            )
+
+    # ------------------------------------------------------------ persisting
+    def __getstate__(self) -> dict[str, Any]:
+        # Plain data (numpy arrays, strings): skops reads it trusting only
+        # this class, and equal schemas pickle to equal bytes.
+        return {"columns": to_portable(self._templates)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        columns = from_portable(state["columns"])
+        if not isinstance(columns, dict):
+            raise TypeError(f"a Schema holds a dict of columns, not {columns!r}")
+        for name, column in columns.items():
+            if not isinstance(name, str) or not isinstance(
+                column, (torch.Tensor, pd.Series)
+            ):
+                raise TypeError(
+                    f"a Schema holds columns by name; got {name!r}: "
+                    f"{type(column).__name__}"
+                )
+            if len(column):
+                raise ValueError(
+                    f"a Schema holds columns of 0 rows; column {name!r} has "
+                    f"{len(column)}"
+                )
+        self._templates = columns
