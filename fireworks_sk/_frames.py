@@ -13,7 +13,11 @@ from typing import Any
 import narwhals as nw
 import pandas as pd
 
-__all__ = ["is_native_frame", "native_to_pandas"]
+__all__ = ["copies_on_write", "is_native_frame", "native_to_pandas"]
+
+# The option that switches copy-on-write warns from pandas 3 on, where it is
+# always on.
+_PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
 
 
 def is_native_frame(data: Any) -> bool:
@@ -59,3 +63,12 @@ def native_to_pandas(data: Any) -> Any:
             "'.collect()'), or stream it in chunks with a source."
         )
     return data
+
+
+def copies_on_write() -> bool:
+    """Whether pandas copies shared buffers before writing to them.
+
+    Always from pandas 3 on; in pandas 2 only under
+    ``pd.set_option("mode.copy_on_write", True)``.
+    """
+    return _PANDAS_3 or pd.get_option("mode.copy_on_write") is True

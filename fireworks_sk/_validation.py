@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse
-import torch
 from sklearn.utils.validation import check_array
 
 from fireworks_sk._compat import get_feature_names
 from fireworks_sk._frames import native_to_pandas
+from fireworks_sk._numbers import check_finite
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message, stored_column
 
@@ -90,38 +90,6 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
     if array.dtype == object:
         frame = frame.infer_objects()
     return Message(frame), False
-
-
-def _first_bad_row(bad: np.ndarray | torch.Tensor) -> int:
-    if isinstance(bad, torch.Tensor):
-        return int(bad.reshape(bad.shape[0], -1).any(dim=1).nonzero()[0, 0])
-    return int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
-
-
-def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
-    """Raise ValueError naming ``name`` and a row if ``values`` has NaN or inf."""
-    if isinstance(values, torch.Tensor):
-        if not values.is_floating_point() or bool(torch.isfinite(values).all()):
-            return
-        nan = torch.isnan(values)
-    else:
-        if values.dtype.kind not in "fc" or np.isfinite(values).all():
-            return
-        nan = np.isnan(values)
-    if bool(nan.any()):
-        raise ValueError(
-            f"Input contains NaN in column {name!r} (first at row "
-            f"{_first_bad_row(nan)}); fill or drop missing values first."
-        )
-    inf = (
-        ~torch.isfinite(values)
-        if isinstance(values, torch.Tensor)
-        else ~np.isfinite(values)
-    )
-    raise ValueError(
-        f"Input contains infinity in column {name!r} (first at row "
-        f"{_first_bad_row(inf)}); replace infinite values first."
-    )
 
 
 def check_widths(owner: str, message: Message) -> None:

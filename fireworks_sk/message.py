@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,7 +10,8 @@ import pandas as pd
 import scipy.sparse
 import torch
 
-from fireworks_sk._frames import native_to_pandas
+from fireworks_sk._frames import copies_on_write, native_to_pandas
+from fireworks_sk._numbers import column_numbers
 from fireworks_sk._portable import from_portable, to_portable
 
 __all__ = [
@@ -93,24 +94,42 @@ def _to_column(name: str, values: Any) -> Column:
 class _Block:
     """Columns of one numpy dtype held together, as pandas holds them.
 
-    ``frame`` owns the values (so pandas' copy-on-write guards them) and
-    ``values`` is its ``(n, k)`` read-only array, read on first use (a view
-    when pandas holds the columns together): a Pipe acting on all ``k``
-    columns does one numpy operation instead of one per pandas Series.
+    A block read from a DataFrame keeps ``frame``, which owns the values (so
+    pandas' copy-on-write guards them), and reads ``values``, its ``(n, k)``
+    read-only array, on first use (a view when pandas holds the columns
+    together). A block a Pipe computed keeps ``values``, read-only, and builds
+    ``frame`` only when a column's Series is read. Either way a Pipe acting on
+    all ``k`` columns does one numpy operation instead of one per Series.
     """
 
-    __slots__ = ("_values", "dtype", "frame")
+    __slots__ = ("_frame", "_values", "dtype", "length", "names")
 
-    def __init__(self, frame: pd.DataFrame, dtype: np.dtype) -> None:
-        self.frame = frame
+    def __init__(
+        self,
+        dtype: np.dtype,
+        length: int,
+        *,
+        frame: pd.DataFrame | None = None,
+        values: np.ndarray | None = None,
+        names: list[str] | None = None,
+    ) -> None:
         self.dtype = dtype
-        self._values: np.ndarray | None = None
+        self.length = length
+        self._frame = frame
+        self._values = values
+        self.names = names
 
     @property
     def values(self) -> np.ndarray:
         if self._values is None:
-            self._values = self.frame.to_numpy()
+            self._values = self._frame.to_numpy()
         return self._values
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = pd.DataFrame(self._values, columns=self.names, copy=False)
+        return self._frame
 
 
 class _BlockColumn:
@@ -133,7 +152,7 @@ class _BlockColumn:
 
     @property
     def shape(self) -> tuple[int]:
-        return (self.block.frame.shape[0],)
+        return (self.block.length,)
 
     def series(self) -> pd.Series:
         # Built once: every Message that shares this column shares its Series,
@@ -144,10 +163,11 @@ class _BlockColumn:
 
 
 def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
-    """The columns of a DataFrame with a RangeIndex; runs of one numeric dtype
-    become blocks."""
+    """The columns of a DataFrame with a default RangeIndex; runs of one
+    numeric dtype become blocks."""
     columns: dict[str, Column | _BlockColumn] = {}
     dtypes = frame.dtypes.tolist()
+    names = frame.columns.tolist()
     by_position = frame.iloc(axis=1)  # row-free indexing: a third of iloc[:, k]
     start = 0
     while start < len(dtypes):
@@ -156,14 +176,25 @@ def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
         if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
             while stop < len(dtypes) and dtypes[stop] == dtype:
                 stop += 1
-            block = _Block(by_position[start:stop], dtype)
-            for position, name in enumerate(frame.columns[start:stop]):
+            block = _Block(dtype, len(frame), frame=by_position[start:stop])
+            for position, name in enumerate(names[start:stop]):
                 columns[_checked_name(name)] = _BlockColumn(block, position)
         else:
-            name = _checked_name(frame.columns[start])
-            columns[name] = _to_column(name, by_position[start])
+            # A column of a frame with a default index: _to_column's checks
+            # of index and name hold already.
+            columns[_checked_name(names[start])] = by_position[start]
         start = stop
     return columns
+
+
+def _has_default_index(frame: pd.DataFrame) -> bool:
+    index = frame.index
+    return (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and index.name is None
+    )
 
 
 def _checked_name(name: Any) -> str:
@@ -212,19 +243,19 @@ def _runs(
 
 
 def column_matrix(
-    message: Message,
-    names: Sequence[str],
-    dtype: Any,
-    convert: Callable[[pd.Series, str, Any], np.ndarray],
+    message: Message, names: Sequence[str], dtype: Any, *, owner: str
 ) -> np.ndarray:
     """Pandas columns ``names`` as one ``(n, len(names))`` array of ``dtype``.
 
     Consecutive columns of one block are read in one numpy operation (a
     read-only view when the dtype already matches); any other column goes
-    through ``convert(series, name, dtype)``, which returns a 1-D array.
+    through :func:`~fireworks_sk._numbers.column_numbers` with NaN kept, so
+    the caller checks the whole array once. ``owner`` is named in errors.
     """
     parts = [
-        convert(message._column(names[i]), names[i], dtype).reshape(-1, 1)
+        column_numbers(
+            names[i], message._column(names[i]), dtype, allow_nan=True, owner=owner
+        ).reshape(-1, 1)
         if view is None
         else view.astype(dtype, copy=False)
         for i, view in _runs(message, names)
@@ -243,8 +274,9 @@ def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Me
     writes again; the new pandas columns share it as one block. A replaced
     column keeps its position.
     """
-    frame = pd.DataFrame(values, columns=list(names), copy=False)
-    block = _Block(frame, values.dtype)
+    values = values.view()
+    values.flags.writeable = False  # shared by every Message that holds the block
+    block = _Block(values.dtype, len(message), values=values, names=list(names))
     entries = dict(message._entries)
     for position, name in enumerate(names):
         entries[name] = _BlockColumn(block, position)
@@ -368,8 +400,14 @@ class Message:
             if not data.columns.is_unique:
                 duplicated = data.columns[data.columns.duplicated()].tolist()
                 raise ValueError(f"Duplicate column names: {duplicated!r}.")
-            columns = _block_columns(data.reset_index(drop=True))
-            items = ()
+            if not (_has_default_index(data) and copies_on_write()):
+                # Positions, not labels; and without copy-on-write (pandas 2)
+                # a copy, so that later writes to the frame cannot reach the
+                # Message.
+                data = data.reset_index(drop=True)
+            self._columns = _block_columns(data)
+            self._length = len(data) if self._entries else 0
+            return
         elif isinstance(data, Mapping):
             items = data.items()
         else:
@@ -633,13 +671,25 @@ class Message:
     ) -> dict[str, torch.Tensor]:
         """Columns as tensors; numeric and boolean pandas columns are converted.
 
+        Tensor columns come back as they are. A pandas column keeps its dtype
+        (``Int64`` gives int64); one with missing values becomes float64 with
+        NaN for them.
+
         Raises
         ------
         TypeError
             If a selected pandas column is not numeric or boolean.
+        ValueError
+            If a selected pandas column holds complex numbers.
         """
         names = self.columns if columns is None else list(columns)
-        return {name: _as_tensor(name, self._column(name)) for name in names}
+        return {name: self._tensor(name) for name in names}
+
+    def _tensor(self, name: str) -> torch.Tensor:
+        column = self._column(name)
+        if isinstance(column, torch.Tensor):
+            return column
+        return column_numbers(name, column, allow_nan=True, owner="to_tensors")
 
     def to(self, device: str | torch.device) -> Message:
         """Return a Message whose tensor columns live on ``device``."""
@@ -672,11 +722,17 @@ class Message:
         names = self.columns
         for i, view in _runs(self, names):
             if view is None:
-                name = names[i]
-                parts.append(_as_float_matrix(name, self._column(name), self._length))
+                column = self._column(names[i])
+                values = column_numbers(
+                    names[i],
+                    column,
+                    _float_dtype(column),
+                    allow_nan=True,
+                    owner="np.asarray(Message)",
+                )
+                parts.append(values.reshape(self._length, -1))
             else:
-                wide = np.float32 if view.dtype == np.float32 else np.float64
-                parts.append(view.astype(wide, copy=False))
+                parts.append(view.astype(_float_dtype(view), copy=False))
         if len(parts) != 1:
             result = (
                 np.concatenate(parts, axis=1)
@@ -745,40 +801,11 @@ def _column_equals(a: Column, b: Column) -> bool:
     return a.dtype == b.dtype and a.equals(b)
 
 
-def _as_tensor(name: str, column: Column) -> torch.Tensor:
-    if isinstance(column, torch.Tensor):
-        return column
-    dtype = column.dtype
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        if isinstance(dtype, np.dtype):
-            values = column.to_numpy()
-        elif column.hasnans:
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            values = column.to_numpy(dtype=dtype.numpy_dtype)
-        return torch.from_numpy(np.array(values, copy=True))
-    raise TypeError(
-        f"Column {name!r} has dtype {dtype} and cannot become a tensor; encode it "
-        "first (OneHot or IndexEncoder)."
-    )
-
-
-def _as_float_matrix(name: str, column: Column, length: int) -> np.ndarray:
-    if isinstance(column, torch.Tensor):
-        values = column.detach().cpu()
-        if not values.is_floating_point() or values.dtype == torch.float16:
-            values = values.to(torch.float64)
-        return values.reshape(length, -1).numpy()
-    try:
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"Column {name!r} (dtype {column.dtype}) is not numeric and cannot be "
-            "part of a numeric array; encode it first (OneHot or IndexEncoder)."
-        ) from exc
-    if column.dtype == np.float32:
-        values = values.astype(np.float32)
-    return values.reshape(length, 1)
+def _float_dtype(column: Column | np.ndarray) -> type:
+    """The float dtype of a column in ``np.asarray(message)``: float32 stays,
+    anything else (integers, booleans, half floats) is float64."""
+    float32 = torch.float32 if isinstance(column, torch.Tensor) else np.float32
+    return np.float32 if column.dtype == float32 else np.float64
 
 
 def _cell_strings(column: Column, rows: np.ndarray) -> list[str]:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fireworks_sk import Message, write_parquet
+from fireworks_sk.message import with_block
 from tests._data import assert_unchanged, snapshot
 
 ROWS = 5
@@ -455,7 +456,7 @@ def test_to_tensors_converts_numeric_series(m):
 
 
 def test_to_tensors_of_string_column_names_it(m):
-    with pytest.raises(TypeError, match="Column 's' has dtype .* cannot become"):
+    with pytest.raises(TypeError, match="Column 's' has dtype .* not numeric"):
         m.to_tensors()
 
 
@@ -568,6 +569,41 @@ def test_message_from_dataframe_is_a_value_when_the_frame_changes_later():
     assert np.asarray(m[["a", "b"]])[:, 1].tolist() == [1.0, 4.0, 7.0, 10.0]
 
 
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.RangeIndex(4),
+        pd.RangeIndex(4, name="id"),
+        pd.RangeIndex(2, 6),
+        pd.Index([9, 3, 5, 1]),
+    ],
+)
+def test_message_from_dataframe_reads_rows_by_position_and_is_a_value(index):
+    df = numeric_frame().set_axis(index)
+    m = Message(df)
+    for name in ("s", "a"):
+        pd.testing.assert_index_equal(m[name].index, pd.RangeIndex(4))
+    assert m["s"].tolist() == list("wxyz") and m["a"].tolist() == [0.0, 3.0, 6.0, 9.0]
+    df.iloc[0, 0] = -1.0
+    df.iloc[0, 3] = "changed"
+    assert m["a"].tolist()[0] == 0.0 and m["s"].tolist()[0] == "w"
+    assert len(Message(df.iloc[:0])) == 0 and len(Message(df[[]])) == 0
+
+
+def test_a_block_a_pipe_computed_is_read_only_and_its_series_are_built_on_read():
+    m = Message(numeric_frame())
+    values = np.arange(8.0).reshape(4, 2)
+    out = with_block(m, ["b", "a"], values)
+    assert out.columns == ["a", "b", "c", "s"]
+    assert out["b"].tolist() == [0.0, 2.0, 4.0, 6.0] and out["b"].name == "b"
+    assert out["a"].tolist() == [1.0, 3.0, 5.0, 7.0] and out["a"].name == "a"
+    assert out.shape == (4, 4) and out.dtypes["a"] == np.float64
+    array = np.asarray(out[["b", "a"]])
+    assert np.shares_memory(array, values) and not array.flags.writeable
+    np.testing.assert_array_equal(array, values)
+    assert m["a"].tolist() == [0.0, 3.0, 6.0, 9.0]  # the input is unchanged
+
+
 def test_a_column_read_twice_is_the_same_series_in_messages_sharing_it():
     m = Message(numeric_frame())
     kept = m.drop(columns="s")
@@ -594,7 +630,7 @@ def test_asarray_of_integer_tensor_is_float():
 
 
 def test_asarray_of_a_string_column_names_it(m):
-    with pytest.raises(ValueError, match="Column 's' .* not numeric"):
+    with pytest.raises(TypeError, match="Column 's' has dtype .* not numeric"):
         np.asarray(m)
 
 

@@ -186,7 +186,7 @@ BAD = {
     "wrong type": (
         lambda X: {"rows": [_row(X, bill_length_mm="long")]},
         422,
-        r"column 'bill_length_mm'",
+        r"[Cc]olumn 'bill_length_mm'",
     ),
     "null in a numeric column": (
         lambda X: {"rows": [_row(X, bill_length_mm=None)]},

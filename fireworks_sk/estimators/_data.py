@@ -12,9 +12,8 @@ from sklearn.utils.validation import check_array
 from skorch.dataset import Dataset
 
 from fireworks_sk._frames import is_native_frame
+from fireworks_sk._numbers import check_finite, column_numbers
 from fireworks_sk.message import Column, Message
-from fireworks_sk.pipes._base import check_finite
-from fireworks_sk.pipes._columns import _is_number_column
 
 __all__ = [
     "ARRAY_COLUMN",
@@ -34,6 +33,8 @@ __all__ = [
 ARRAY_COLUMN = "X"
 # The target travels through MessageLoader as one more column of the batch.
 TARGET_COLUMN = "__target__"
+# Who needs numbers, in the errors of column_tensor and stack_columns.
+_OWNER = "a Torch estimator's input"
 
 
 def placeholder_target(n: int, device: Any = None) -> torch.Tensor:
@@ -85,7 +86,7 @@ def array_message(X: Any, *, min_rows: int) -> Message:
 
 
 def column_tensor(name: str, column: Column) -> torch.Tensor:
-    """One input column as a tensor: numeric pandas columns become float32.
+    """One input column as a tensor: tensors as they are, pandas columns as float32.
 
     Raises
     ------
@@ -93,29 +94,21 @@ def column_tensor(name: str, column: Column) -> torch.Tensor:
         If a pandas column is not numeric (encode it with OneHot or
         IndexEncoder first).
     ValueError
-        If a floating column holds NaN or infinity.
+        If the column holds complex numbers, NaN or infinity, or values out of
+        the range of float32.
     """
-    if isinstance(column, torch.Tensor):
-        check_finite(name, column)
-        return column
-    if not _is_number_column(column):
-        raise TypeError(
-            f"Column {name!r} has dtype {column.dtype} and cannot be fed to the "
-            "module; encode it first (OneHot or IndexEncoder) or leave it out of "
-            "'inputs'."
-        )
-    values = column.to_numpy(dtype=np.float32, na_value=np.nan)
-    check_finite(name, values)
-    return torch.tensor(values)
+    dtype = None if isinstance(column, torch.Tensor) else torch.float32
+    return column_numbers(name, column, dtype, owner=_OWNER)
 
 
 def stack_columns(message: Message, names: list[str]) -> torch.Tensor:
     """Columns ``names`` flattened and stacked into one float32 ``(n, p)`` tensor."""
     n = len(message)
-    parts = [column_tensor(name, message[name]).reshape(n, -1) for name in names]
-    if len(parts) == 1:
-        return parts[0].to(torch.float32)
-    return torch.cat([p.to(torch.float32) for p in parts], dim=1)
+    parts = [
+        column_numbers(name, message[name], torch.float32, owner=_OWNER).reshape(n, -1)
+        for name in names
+    ]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 class MessageDataset(Dataset):

@@ -11,51 +11,17 @@ import pandas as pd
 import scipy.sparse
 import torch
 
+from fireworks_sk._numbers import column_numbers, is_numeric_column, numpy_dtype
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import (
-    Column,
     Message,
     column_matrix,
     flat_feature_names,
     stored_column,
 )
-from fireworks_sk.pipes._base import Pipe, _zero_rows, as_message, check_finite
+from fireworks_sk.pipes._base import Pipe, _zero_rows, as_message
 
 __all__ = ["DropColumns", "FunctionPipe", "SelectColumns", "Stack", "ToTensor"]
-
-
-def _is_number_column(column: Column) -> bool:
-    if isinstance(column, torch.Tensor):
-        return True
-    return pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(
-        column.dtype
-    )
-
-
-def _tensor(name: str, column: Column, dtype: torch.dtype) -> torch.Tensor:
-    """A column as a tensor of ``dtype``, with NaN/inf refused for float output."""
-    if isinstance(column, torch.Tensor):
-        values = column
-    elif not _is_number_column(column):
-        raise TypeError(
-            f"Column {name!r} has dtype {column.dtype} and cannot become a tensor; "
-            "encode it first (OneHot or IndexEncoder)."
-        )
-    elif pd.api.types.is_complex_dtype(column.dtype):
-        raise ValueError(f"Complex data not supported (column {name!r}).")
-    else:
-        exact = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"
-        array = (
-            column.to_numpy() if exact else column.to_numpy(np.float64, na_value=np.nan)
-        )
-        # A copy: pandas hands out read-only views under copy-on-write.
-        values = torch.from_numpy(np.array(array, dtype=array.dtype, copy=True))
-    if values.is_complex():
-        raise ValueError(f"Complex data not supported (column {name!r}).")
-    check_finite(name, values)
-    cast = values.to(dtype)
-    _check_in_range(name, values, cast)
-    return cast
 
 
 def resolve_dtype(owner: str, dtype: Any) -> torch.dtype:
@@ -80,57 +46,8 @@ def resolve_dtype(owner: str, dtype: Any) -> torch.dtype:
     return resolved
 
 
-def _check_in_range(name: str, source: torch.Tensor, cast: torch.Tensor) -> None:
-    """Refuse finite values that become infinite in a narrower float dtype."""
-    if not cast.is_floating_point() or bool(torch.isfinite(cast).all()):
-        return
-    check_finite(name, source)  # NaN or inf already in the input
-    row = int((~torch.isfinite(cast)).reshape(len(cast), -1).any(1).nonzero()[0, 0])
-    raise ValueError(
-        f"Column {name!r} holds values out of the range of {cast.dtype} (first at "
-        f"row {row}, largest {torch.finfo(cast.dtype).max:.3g}); use a wider "
-        "dtype such as 'float64', or rescale the column."
-    )
-
-
 def _width(column: Any) -> int:
     return math.prod(column.shape[1:])
-
-
-_NUMPY_DTYPES = {
-    torch.float16: np.float16,
-    torch.float32: np.float32,
-    torch.float64: np.float64,
-    torch.int8: np.int8,
-    torch.int16: np.int16,
-    torch.int32: np.int32,
-    torch.int64: np.int64,
-    torch.uint8: np.uint8,
-    torch.bool: np.bool_,
-}
-
-
-def _block(name: str, column: Column, n: int, width: int) -> np.ndarray:
-    """A column's values as an (n, width) numpy array, without a copy if it can."""
-    if isinstance(column, torch.Tensor):
-        values = column.detach().cpu()
-        if values.dtype not in _NUMPY_DTYPES or values.is_complex():
-            values = _tensor(name, values, torch.float64)
-        return values.reshape(n, width).numpy()
-    if not _is_number_column(column) or pd.api.types.is_complex_dtype(column.dtype):
-        _tensor(name, column, torch.float64)  # raises, naming the column
-    # numpy dtypes hold no pandas NA (float NaN is caught by the finite check);
-    # extension dtypes (Int64, boolean) go through float with NA as NaN.
-    exact = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"
-    values = (
-        column.to_numpy() if exact else column.to_numpy(np.float64, na_value=np.nan)
-    )
-    return values.reshape(n, width)
-
-
-def _series_values(column: pd.Series, name: str, dtype: Any) -> np.ndarray:
-    """A pandas column's values for ``column_matrix``, cast as assignment casts."""
-    return _block(name, column, len(column), 1).reshape(-1).astype(dtype)
 
 
 def _groups(
@@ -138,12 +55,16 @@ def _groups(
 ) -> list[tuple[list[str], int]]:
     """Each tensor column alone, runs of consecutive pandas columns together."""
     groups: list[tuple[list[str], int]] = []
+    after_pandas = False
     for name, width in zip(names, widths):
         pandas = not message.is_tensor(name)
-        if pandas and groups and not message.is_tensor(groups[-1][0][0]):
-            groups[-1] = (groups[-1][0] + [name], groups[-1][1] + width)
+        if pandas and after_pandas:
+            group, total = groups[-1]
+            group.append(name)
+            groups[-1] = (group, total + width)
         else:
             groups.append(([name], width))
+        after_pandas = pandas
     return groups
 
 
@@ -187,13 +108,16 @@ class ToTensor(Pipe):
         default = [
             c
             for c in message.columns
-            if not message.is_tensor(c) and _is_number_column(message[c])
+            if not message.is_tensor(c) and is_numeric_column(stored_column(message, c))
         ]
         self.columns_ = self._resolve_columns(message, default)
         self._transform(message)
 
     def _transform(self, message: Message) -> Message:
-        converted = {c: _tensor(c, message[c], self.dtype_) for c in self.columns_}
+        converted = {
+            c: column_numbers(c, message[c], self.dtype_, owner="ToTensor")
+            for c in self.columns_
+        }
         return message.assign(**converted)
 
 
@@ -243,7 +167,9 @@ class Stack(Pipe):
 
     def _fit(self, message: Message) -> None:
         self.dtype_ = resolve_dtype(type(self).__name__, self.dtype)
-        default = [c for c in message.columns if _is_number_column(message[c])]
+        default = [
+            c for c in message.columns if is_numeric_column(stored_column(message, c))
+        ]
         self.columns_ = self._resolve_columns(message, default)
         if not self.columns_:
             # A (n, 0) feature column would reach the model silently.
@@ -281,23 +207,39 @@ class Stack(Pipe):
         Consecutive pandas columns are read together, so the numeric columns
         of a DataFrame cost one numpy copy, not one per column.
         """
-        widths = [_width(stored_column(message, c)) for c in self.columns_]
         dtype = self.dtype_
-        buffer_dtype = dtype if dtype in _NUMPY_DTYPES else torch.float64
-        buffer = np.empty((n, sum(widths)), dtype=_NUMPY_DTYPES[buffer_dtype])
+        widths = [_width(stored_column(message, c)) for c in self.columns_]
+        if not dtype.is_floating_point:
+            # Integers: each column converted and range-checked on its own.
+            parts = [
+                column_numbers(c, message[c], dtype, owner="Stack").reshape(n, width)
+                for c, width in zip(self.columns_, widths)
+            ]
+            return torch.cat(parts, dim=1)
+        buffer = np.empty((n, sum(widths)), dtype=numpy_dtype(dtype) or np.float64)
         start = 0
         with np.errstate(over="ignore"):  # overflow is found and named below
             for names, width in _groups(message, self.columns_, widths):
                 if message.is_tensor(names[0]):
-                    block = _block(names[0], message[names[0]], n, width)
+                    block = column_numbers(
+                        names[0],
+                        message[names[0]],
+                        buffer.dtype,
+                        allow_nan=True,
+                        owner="Stack",
+                    ).reshape(n, width)
                 else:
-                    block = column_matrix(message, names, buffer.dtype, _series_values)
+                    block = column_matrix(message, names, buffer.dtype, owner="Stack")
                 buffer[:, start : start + width] = block
                 start += width
-        if buffer.dtype.kind == "f" and not np.isfinite(buffer).all():
-            for name in self.columns_:
-                _tensor(name, message[name], buffer_dtype)  # raises, naming it
-        return torch.from_numpy(buffer).to(dtype)
+        stacked = torch.from_numpy(buffer).to(dtype)  # no copy unless bfloat16
+        finite = bool(np.isfinite(buffer).all())
+        if finite and numpy_dtype(dtype) is None:  # bfloat16 may overflow here
+            finite = bool(torch.isfinite(stacked).all())
+        if not finite:
+            for name in self.columns_:  # raises for the first column at fault
+                column_numbers(name, message[name], dtype, owner="Stack")
+        return stacked
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
         if name != self.into:

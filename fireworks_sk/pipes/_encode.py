@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from typing import Any
 
@@ -16,6 +17,10 @@ from fireworks_sk.pipes._state import learned
 __all__ = ["IndexEncoder", "OneHot", "add_counts", "sorted_counts"]
 
 _SHOWN = 5
+# Up to this many rows, categories are looked up in a dict: pandas' lookup
+# costs tens of microseconds per call whatever the size, a dict about 0.1 per
+# row. Both give the same codes (tests/pipes/test_derived_state.py).
+_SMALL = 128
 
 
 def _is_categorical(column: Column) -> bool:
@@ -139,6 +144,77 @@ def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
 _LEARNED = ("categories_", "infrequent_categories_", "_offset_", "n_codes_")
 
 
+class _Lookup:
+    """Where each category of one column sits: ``categories_[name]`` indexed.
+
+    Derived from the fitted categories and built on first use, so that a
+    transform pays pandas' cost of building an index (and its hash table)
+    once per fit, not once per call. Never saved: a loaded encoder builds it
+    again.
+    """
+
+    __slots__ = ("_index", "_objects", "_table", "categories")
+
+    def __init__(self, categories: np.ndarray) -> None:
+        self.categories = categories
+        self._index: pd.Index | None = None
+        self._objects: pd.Index | None = None
+        self._table: tuple[dict[Any, int], int] | None = None
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        """Positions of ``values`` in the categories; -1 for values not among them."""
+        table = self.table()
+        if table is not None and len(values) <= _SMALL:
+            return self.table_codes(values, table)
+        return self.index_codes(values)
+
+    def index_codes(self, values: pd.Series) -> np.ndarray:
+        """The codes by pandas' ``get_indexer``: the general lookup."""
+        if self._index is None:
+            self._index = pd.Index(self.categories)
+        index = self._index
+        if values.dtype != index.dtype and not len(values) == 0:
+            if self._objects is None:
+                self._objects = index.astype(object)
+            index = self._objects
+            values = values.astype(object)
+        return index.get_indexer(values)
+
+    def table(self) -> tuple[dict[Any, int], int] | None:
+        """Category -> position, and the position of NaN (-1 if none), when
+        every category is a string or NaN; None otherwise.
+
+        For strings a dict finds exactly what ``get_indexer`` finds; NaN is
+        looked up apart, as NaN equals nothing, not even NaN.
+        """
+        if self._table is None:
+            table: dict[Any, int] = {}
+            nan = -1
+            for position, category in enumerate(self.categories.tolist()):
+                if isinstance(category, str):
+                    table[category] = position
+                elif isinstance(category, float) and math.isnan(category):
+                    nan = position
+                else:
+                    table, nan = None, -1
+                    break
+            self._table = (table, nan)
+        return None if self._table[0] is None else self._table
+
+    @staticmethod
+    def table_codes(values: pd.Series, table: tuple[dict[Any, int], int]) -> np.ndarray:
+        """The codes by dict lookups: the same as ``index_codes`` for few rows."""
+        found, nan = table
+        listed = values.tolist()
+        codes = [found.get(v, -1) for v in listed]
+        if nan >= 0:
+            codes = [
+                nan if c < 0 and isinstance(v, float) and math.isnan(v) else c
+                for c, v in zip(codes, listed)
+            ]
+        return np.array(codes, dtype=np.intp)
+
+
 class _Encoder(StatefulPipe):
     """Vocabulary counting shared by the encoders; state is value counts."""
 
@@ -180,6 +256,19 @@ class _Encoder(StatefulPipe):
         counts = {name: sorted_counts(name, c) for name, c in counts.items()}
         self.categories_ = {name: c.index.to_numpy() for name, c in counts.items()}
         self._counts = counts
+        self._lookups = {name: _Lookup(c) for name, c in self.categories_.items()}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_lookups", None)  # derived from categories_; built again
+        return state
+
+    def _lookup(self, name: str) -> _Lookup:
+        lookups = vars(self).get("_lookups")
+        if lookups is None:  # loaded from a file
+            lookups = {n: _Lookup(c) for n, c in self.categories_.items()}
+            self._lookups = lookups
+        return lookups[name]
 
     def _get_state(self) -> tuple[int, dict[str, pd.Series]]:
         return self.n_samples_seen_, self._counts
@@ -196,11 +285,7 @@ class _Encoder(StatefulPipe):
     def _codes(self, name: str, column: Column) -> np.ndarray:
         """Positions in ``categories_[name]``; -1 for values not seen in fit."""
         values = _values(name, column, self.missing)
-        categories = pd.Index(self.categories_[name])
-        if values.dtype != categories.dtype and not len(values) == 0:
-            categories = categories.astype(object)
-            values = values.astype(object)
-        codes = categories.get_indexer(values)
+        codes = self._lookup(name).codes(values)
         # Missing values get -1 too; look for them only when some code is -1.
         if self.missing == "error" and (codes < 0).any() and values.hasnans:
             raise _missing_error(name, values)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fireworks_sk._numbers import check_finite, column_numbers
 from fireworks_sk.message import (
     Column,
     Message,
@@ -16,7 +17,7 @@ from fireworks_sk.message import (
     stored_column,
     with_block,
 )
-from fireworks_sk.pipes._base import StatefulPipe, check_finite
+from fireworks_sk.pipes._base import StatefulPipe
 from fireworks_sk.pipes._state import learned, statistics_problem
 
 __all__ = ["BatchNormalizer"]
@@ -62,20 +63,13 @@ def _is_scalable(column: Column) -> bool:
     )
 
 
-def _float64(name: str, column: Column) -> np.ndarray | torch.Tensor:
-    """The column's values as float64: a tensor for tensors, an array otherwise."""
-    if isinstance(column, torch.Tensor):
-        if column.is_complex():
-            raise ValueError(f"Complex data not supported (column {name!r}).")
-        return column.to(torch.float64)
-    if pd.api.types.is_complex_dtype(column.dtype):
-        raise ValueError(f"Complex data not supported (column {name!r}).")
-    if not pd.api.types.is_numeric_dtype(column.dtype):
-        raise TypeError(
-            f"BatchNormalizer cannot scale column {name!r} of dtype {column.dtype}; "
-            "it is not numeric."
-        )
-    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+def _unchecked_float64(name: str, column: Column) -> np.ndarray | torch.Tensor:
+    """The column as float64 numbers, NaN and inf kept (``_chunk_state`` names them).
+
+    Tensors stay tensors (on their device), pandas columns become numpy.
+    """
+    wide = torch.float64 if isinstance(column, torch.Tensor) else np.float64
+    return column_numbers(name, column, wide, allow_nan=True, owner="BatchNormalizer")
 
 
 def _moments(values: np.ndarray | torch.Tensor) -> _Moments:
@@ -159,7 +153,7 @@ class BatchNormalizer(StatefulPipe):
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, _Moments]]:
-        values = {n: _float64(n, message[n]) for n in self.columns_}
+        values = {n: _unchecked_float64(n, message[n]) for n in self.columns_}
         moments = {n: _moments(v) for n, v in values.items()}
         for name in self.columns_:  # in order: the first bad column is named
             if not _finite(moments[name]):
@@ -183,6 +177,22 @@ class BatchNormalizer(StatefulPipe):
         self.mean_ = {name: s.mean for name, s in moments.items()}
         self.var_ = {name: s.m2 / s.n for name, s in moments.items()}
         self.scale_ = {name: self._scale(s) for name, s in moments.items()}
+        self._vectors = _scalar_stats(self.mean_, self.scale_)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_vectors", None)  # derived from mean_ and scale_; built again
+        return state
+
+    def _block_stats(self, names: list[str], dtype: type) -> tuple[np.ndarray, ...]:
+        """Mean and scale of pandas columns ``names``, as ``dtype`` vectors."""
+        vectors = vars(self).get("_vectors")
+        if vectors is None:  # loaded from a file
+            vectors = self._vectors = _scalar_stats(self.mean_, self.scale_)
+        positions, means, scales = vectors
+        at = [positions[n] for n in names]
+        mean = means[at] if self.with_mean else np.zeros(len(at))
+        return mean.astype(dtype), scales[at].astype(dtype)
 
     def _get_state(self) -> tuple[int, dict[str, _Moments]]:
         n = self.n_samples_seen_
@@ -231,17 +241,18 @@ class BatchNormalizer(StatefulPipe):
         return self._apply(message, inverse=True)
 
     def _apply(self, message: Message, inverse: bool) -> Message:
-        tensors = [n for n in self.columns_ if message.is_tensor(n)]
+        tensors: list[str] = []
+        groups: dict[type, list[str]] = {np.float32: [], np.float64: []}
+        for name in self.columns_:
+            column = stored_column(message, name)
+            if isinstance(column, torch.Tensor):
+                tensors.append(name)
+            else:
+                groups[_float_dtype(column)].append(name)
         out = message.assign(
             **{n: self._apply_tensor(n, message[n], inverse) for n in tensors}
         )
-        pandas_columns = [n for n in self.columns_ if not message.is_tensor(n)]
-        for dtype in (np.float32, np.float64):
-            group = [
-                n
-                for n in pandas_columns
-                if _float_dtype(stored_column(message, n)) is dtype
-            ]
+        for dtype, group in groups.items():
             if group:
                 values = self._apply_block(message, group, dtype, inverse)
                 out = with_block(out, group, values)
@@ -255,7 +266,9 @@ class BatchNormalizer(StatefulPipe):
         dtype = column.dtype if column.is_floating_point() else torch.float32
         # Half precision overflows at 65504: compute in float32, then cast back.
         wide = torch.float32 if torch.finfo(dtype).bits < 32 else dtype
-        values = column.to(wide)
+        values = column_numbers(
+            name, column, wide, allow_nan=True, owner="BatchNormalizer"
+        )
         device = column.device
         mean, scale = (s.to(device=device, dtype=wide) for s in self._stats(name))
         out = (values * scale + mean if inverse else (values - mean) / scale).to(dtype)
@@ -267,10 +280,8 @@ class BatchNormalizer(StatefulPipe):
     ) -> np.ndarray:
         # All pandas columns of one dtype as one (rows, columns) block: one
         # finite check and one arithmetic pass instead of one per column.
-        values = column_matrix(message, names, dtype, _as_float)
-        stats = [self._stats(n) for n in names]
-        mean = np.array([float(m) for m, _ in stats], dtype=dtype)
-        scale = np.array([float(s) for _, s in stats], dtype=dtype)
+        values = column_matrix(message, names, dtype, owner="BatchNormalizer")
+        mean, scale = self._block_stats(names, dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # found and named below
             if inverse:
                 out = np.multiply(values, scale)
@@ -282,6 +293,18 @@ class BatchNormalizer(StatefulPipe):
             for i, name in enumerate(names):
                 _check_result(name, values[:, i], out[:, i])
         return out
+
+
+def _scalar_stats(
+    mean: dict[str, torch.Tensor], scale: dict[str, torch.Tensor]
+) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """The one-value means and scales (those of pandas columns) as float64
+    vectors, with the position of each column in them."""
+    names = [name for name, m in mean.items() if m.numel() == 1]
+    positions = {name: i for i, name in enumerate(names)}
+    means = np.array([float(mean[n]) for n in names], dtype=np.float64)
+    scales = np.array([float(scale[n]) for n in names], dtype=np.float64)
+    return positions, means, scales
 
 
 def _check_result(
@@ -300,16 +323,6 @@ def _check_result(
         f"Column {name!r} overflows {out.dtype} when scaled (finite input, "
         "infinite result); rescale the column or use a wider dtype."
     )
-
-
-def _as_float(column: pd.Series, name: str, dtype: type) -> np.ndarray:
-    """The column as floats; a column that turned non-numeric since fit is named."""
-    if not pd.api.types.is_numeric_dtype(column.dtype):
-        raise TypeError(
-            f"BatchNormalizer cannot scale column {name!r} of dtype {column.dtype}; "
-            "it was numeric when fitted and is not numeric now."
-        )
-    return column.to_numpy(dtype=dtype, na_value=np.nan)
 
 
 def _float_dtype(column: Any) -> type:

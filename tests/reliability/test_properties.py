@@ -299,7 +299,7 @@ def assert_identical(a, b):
 def array_or_error(message):
     try:
         array = np.asarray(message)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         return str(exc)
     return array.dtype, array.shape, array.tobytes()
 
