@@ -17,7 +17,9 @@ BatchNormalizer and the Torch estimators' input. The policy:
   float32, 2**63 as int64), and a cast to integers refuses fractions (2.7 as
   int64), naming the column and the first row.
 - Nothing is copied that need not be: a numpy column already of the dtype
-  asked for comes back as pandas' read-only view, a tensor as itself.
+  asked for comes back as a read-only view, a tensor as itself; a tensor of
+  a pandas column or a numpy array is a copy, which no write can reach back
+  through.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def column_numbers(
     ----------
     name : str
         The column's name, for errors.
-    column : torch.Tensor or pandas.Series
+    column : torch.Tensor, pandas.Series or numpy.ndarray
     dtype : numpy dtype, torch.dtype or None, default=None
         A numpy dtype gives a numpy array (on the CPU), a torch dtype a tensor
         (a tensor column stays on its device). None gives a tensor of the
@@ -204,6 +206,11 @@ def _source(name: str, column: Any, owner: str) -> np.ndarray | torch.Tensor:
         )
     if pd.api.types.is_complex_dtype(dtype):
         raise _complex(name, owner)
+    if isinstance(column, np.ndarray):
+        # Seen read-only, as pandas' own buffers: a tensor of it is a copy.
+        values = column.view()
+        values.flags.writeable = False
+        return values
     if isinstance(dtype, np.dtype):
         return column.to_numpy()
     own = getattr(dtype, "numpy_dtype", None)

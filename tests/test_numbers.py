@@ -450,6 +450,20 @@ def test_a_tensor_of_a_pandas_column_is_a_copy_writes_cannot_reach(dtype, conver
     assert series.tolist() == [1, 2]
 
 
+def test_a_numpy_array_converts_under_the_same_policy():
+    array = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    tensor = column_numbers("X", array, torch.float32)
+    tensor[0, 0] = 9  # a copy: the caller's array is never written
+    assert array[0, 0] == 1.0
+    assert array.flags.writeable
+    assert np.shares_memory(column_numbers("X", array, np.float32), array)
+    wide = np.array([[1.0], [1e300]])
+    with pytest.raises(ValueError, match=r"Column 'X' holds values out of the range"):
+        column_numbers("X", wide, torch.float32)
+    with pytest.raises(TypeError, match=r"Column 'X' has dtype object"):
+        column_numbers("X", array.astype(object), torch.float32)
+
+
 def test_owner_is_named_in_the_error():
     with pytest.raises(TypeError, match="and Stack needs numbers"):
         column_numbers("x", pd.Series(["a"]), torch.float32, owner="Stack")
