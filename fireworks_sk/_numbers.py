@@ -2,7 +2,10 @@
 
 Every path from a column to numbers goes through :func:`column_numbers`:
 ``np.asarray(message)``, ``Message.to_tensors``, ToTensor, Stack,
-BatchNormalizer and the Torch estimators' input. The policy:
+BatchNormalizer, Impute, the encoders' ``inverse_transform``, a Pipe reading
+back its own pandas output, and the Torch estimators' input. Whether a column
+holds numbers at all is :func:`is_numeric_column`'s answer, and the float
+dtype of a float result is :func:`float_dtype`'s. The policy:
 
 - Numbers are tensors and pandas columns of bool or real numeric dtype:
   numpy's, the nullable extension dtypes (``Int64``, ``Float64``,
@@ -83,12 +86,14 @@ def is_numeric_column(
     dtype = getattr(column, "dtype", column)
     if isinstance(dtype, torch.dtype):
         boolean, complex_ = dtype == torch.bool, dtype.is_complex
-    else:
-        boolean = pd.api.types.is_bool_dtype(dtype)
-        if not (boolean or pd.api.types.is_numeric_dtype(dtype)):
-            return False
-        complex_ = pd.api.types.is_complex_dtype(dtype)
-    return (booleans or not boolean) and (complex_numbers or not complex_)
+        return (booleans or not boolean) and (complex_numbers or not complex_)
+    # The defaults ask pandas once: this runs per column of a single-row predict.
+    api = pd.api.types
+    if not api.is_numeric_dtype(dtype):
+        return booleans and api.is_bool_dtype(dtype)  # pyarrow's bool
+    if not booleans and api.is_bool_dtype(dtype):
+        return False
+    return complex_numbers or not api.is_complex_dtype(dtype)
 
 
 def float_dtype(column: Any) -> type:
