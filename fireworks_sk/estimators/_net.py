@@ -40,7 +40,6 @@ from fireworks_sk.estimators._feeding import (
     resolve_inputs,
 )
 from fireworks_sk.estimators._guards import (
-    NetNotFittedError,
     check_epochs,
     list_skorch_params,
     optimizer_class,
@@ -58,6 +57,7 @@ from fireworks_sk.estimators._targets import (
     scoring_target,
     split_target,
 )
+from fireworks_sk.exceptions import NetNotFittedError
 from fireworks_sk.message import Message
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
