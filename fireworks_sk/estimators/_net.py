@@ -14,7 +14,6 @@ import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
@@ -27,7 +26,6 @@ from fireworks_sk._compat import (
     skorch_module_names,
 )
 from fireworks_sk.estimators._data import (
-    ARRAY_COLUMN,
     MessageDataset,
     is_message_dataset,
     is_ragged,
@@ -49,6 +47,7 @@ from fireworks_sk.estimators._inputs import check_input, record_input
 from fireworks_sk.estimators._loader import MessageLoader
 from fireworks_sk.estimators._module import DefaultMLP
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
+from fireworks_sk.estimators._sparse import prepare_sparse
 from fireworks_sk.estimators._stream_epochs import fit_passes
 from fireworks_sk.estimators._targets import (
     class_labels,
@@ -206,7 +205,7 @@ class _MessageNet:
             return X, y  # for get_dataset to pass to the user's dataset
         first = not hasattr(self, "n_features_in_")
         if sparse.issparse(X):
-            return self._prepare_sparse(X, y, first=first, classes=classes)
+            return prepare_sparse(self, X, y, first=first, classes=classes)
         message, named, y = split_target(self, X, y, fitting=True)
         # Callbacks see X and y as the user passed them, as in skorch.
         self._user_data_ = (X, y)
@@ -231,37 +230,6 @@ class _MessageNet:
         if first:
             self._feed_schema_ = data.message[:0]
         return dataset, y_split
-
-    def _prepare_sparse(
-        self, X: Any, y: Any, *, first: bool, classes: Any
-    ) -> tuple[SkorchDataset, Any]:
-        """Sparse X in skorch's Dataset, which densifies rows as batches are
-        read; y encoded as for dense X."""
-        X = self._check_sparse(X, min_rows=1, first=first)
-        if first:
-            empty = torch.zeros((0, X.shape[1]))
-            self._schema_ = Message._from_columns({ARRAY_COLUMN: empty}, 0)
-            self._feed_schema_ = self._schema_
-            self.inputs_, self._stack_ = [ARRAY_COLUMN], True
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed.")
-        self._user_data_ = (X, y)
-        y_tensor, y_split = self._encode_target(y, first=first, classes=classes)
-        return SkorchDataset(X, y_tensor), y_split
-
-    def _check_sparse(self, X: Any, *, min_rows: int, first: bool = False) -> Any:
-        X = check_array(
-            X, accept_sparse=True, dtype=np.float32, ensure_min_samples=min_rows
-        )
-        X = sparse.csr_matrix(X)  # skorch's Dataset reads rows of a matrix
-        if first:
-            self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        return X
 
     def _forget_data(self) -> None:
         for name in _DATA_ATTRIBUTES:

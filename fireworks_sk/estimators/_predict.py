@@ -26,6 +26,7 @@ from fireworks_sk.estimators._feeding import (
     is_internal,
     resolve_inputs,
 )
+from fireworks_sk.estimators._sparse import check_sparse
 from fireworks_sk.estimators._targets import split_target
 from fireworks_sk.message import Message
 
@@ -44,7 +45,7 @@ def prediction_dataset(net: Any, X: Any, y: Any = None) -> Any:
         return NeuralNet.get_dataset(net, X, y)
     if sparse.issparse(X):
         # skorch's Dataset densifies sparse rows as the batches are read.
-        return SkorchDataset(net._check_sparse(X, min_rows=0), y)
+        return SkorchDataset(check_sparse(net, X, min_rows=0), y)
     net.check_is_fitted()
     if not hasattr(net, "n_features_in_"):
         return _unchecked_dataset(net, X)

@@ -1,0 +1,55 @@
+"""Scipy sparse input of a Torch estimator, read as skorch reads it.
+
+A sparse matrix goes into skorch's :class:`~skorch.dataset.Dataset`, which
+densifies its rows as the batches are read; the net checks its width and
+records it as an array's, one float32 column ``"X"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import sparse
+from sklearn.utils.validation import check_array
+from skorch.dataset import Dataset as SkorchDataset
+
+from fireworks_sk.estimators._data import ARRAY_COLUMN
+from fireworks_sk.message import Message
+
+__all__ = ["check_sparse", "prepare_sparse"]
+
+
+def prepare_sparse(
+    net: Any, X: Any, y: Any, *, first: bool, classes: Any
+) -> tuple[SkorchDataset, Any]:
+    """Sparse X in skorch's Dataset, and the y ``train_split`` stratifies by;
+    y encoded as for dense X."""
+    X = check_sparse(net, X, min_rows=1, first=first)
+    if first:
+        empty = torch.zeros((0, X.shape[1]))
+        net._schema_ = Message._from_columns({ARRAY_COLUMN: empty}, 0)
+        net._feed_schema_ = net._schema_
+        net.inputs_, net._stack_ = [ARRAY_COLUMN], True
+    if y is None:
+        raise ValueError(f"{type(net).__name__} requires y to be passed.")
+    net._user_data_ = (X, y)
+    y_tensor, y_split = net._encode_target(y, first=first, classes=classes)
+    return SkorchDataset(X, y_tensor), y_split
+
+
+def check_sparse(net: Any, X: Any, *, min_rows: int, first: bool = False) -> Any:
+    """X as a float32 CSR matrix of the fitted width (learned when ``first``)."""
+    X = check_array(
+        X, accept_sparse=True, dtype=np.float32, ensure_min_samples=min_rows
+    )
+    X = sparse.csr_matrix(X)  # skorch's Dataset reads rows of a matrix
+    if first:
+        net.n_features_in_ = X.shape[1]
+    elif X.shape[1] != net.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(net).__name__} is "
+            f"expecting {net.n_features_in_} features as input."
+        )
+    return X
