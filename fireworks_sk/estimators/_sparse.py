@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_array
 from skorch.dataset import Dataset as SkorchDataset
 
 from fireworks_sk.estimators._data import ARRAY_COLUMN
-from fireworks_sk.message import Message
+from fireworks_sk.schema import Schema
 
 __all__ = ["check_sparse", "prepare_sparse"]
 
@@ -28,9 +28,9 @@ def prepare_sparse(
     y encoded as for dense X."""
     X = check_sparse(net, X, min_rows=1, first=first)
     if first:
-        empty = torch.zeros((0, X.shape[1]))
-        net._schema_ = Message._from_columns({ARRAY_COLUMN: empty}, 0)
-        net._feed_schema_ = net._schema_
+        # The Schema an array of this width gets on the dense path.
+        net._schema_ = Schema({ARRAY_COLUMN: torch.zeros((0, X.shape[1]))})
+        net._feed_schema_ = net._schema_.empty()
         net.inputs_, net._stack_ = [ARRAY_COLUMN], True
     if y is None:
         raise ValueError(f"{type(net).__name__} requires y to be passed.")

@@ -18,6 +18,7 @@ from torch import nn
 
 from fireworks_sk import TorchClassifier, TorchRegressor
 from fireworks_sk.estimators import MessageDataset
+from fireworks_sk.schema import Schema
 
 
 class EndlessDataset(torch.utils.data.Dataset):
@@ -223,6 +224,14 @@ def test_sparse_input_is_densified_as_batches_are_read(coded):
     clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
     clf.set_params(max_epochs=2, random_state=0).fit(matrix, y)
     assert np.array_equal(clf.predict(matrix), clf.predict(matrix.toarray()))
+
+
+def test_sparse_input_records_the_schema_of_the_dense_array(blobs):
+    X, y = blobs
+    dense = TorchClassifier(max_epochs=1, random_state=0).fit(X, y)
+    fitted = TorchClassifier(max_epochs=1, random_state=0).fit(sparse.csr_matrix(X), y)
+    assert isinstance(fitted._schema_, Schema)
+    assert fitted._schema_ == dense._schema_
 
 
 def test_sparse_input_keeps_string_labels_and_the_default_module(blobs):
