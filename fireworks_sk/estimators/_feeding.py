@@ -35,6 +35,7 @@ __all__ = [
     "feed",
     "has_custom_dataset",
     "is_internal",
+    "positional",
     "resolve_inputs",
 ]
 
@@ -81,6 +82,11 @@ def feed(
     else:
         columns = {c: column_tensor(c, message[c]) for c in inputs}
     return Message._from_columns(columns, len(message))
+
+
+def positional(net: Any) -> bool:
+    """Whether the fitted inputs are fed positionally: one column, or stacked."""
+    return net._stack_ or len(net.inputs_) == 1
 
 
 def is_internal(X: Any) -> bool:

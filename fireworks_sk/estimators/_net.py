@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import types
 import warnings
@@ -11,11 +10,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
-from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
@@ -28,51 +25,41 @@ from fireworks_sk._compat import (
 from fireworks_sk.estimators._data import (
     MessageDataset,
     is_message_dataset,
-    is_ragged,
 )
 from fireworks_sk.estimators._feeding import (
     batch_iterator,
-    feed,
-    has_custom_dataset,
     is_internal,
-    resolve_inputs,
+    positional,
 )
+from fireworks_sk.estimators._fitting import prepare_fit
 from fireworks_sk.estimators._guards import (
-    check_epochs,
+    check_fit_params,
     list_skorch_params,
     optimizer_class,
     restored_net_on_error,
 )
-from fireworks_sk.estimators._inputs import check_input, record_input
 from fireworks_sk.estimators._loader import MessageLoader
 from fireworks_sk.estimators._module import DefaultMLP
+from fireworks_sk.estimators._net_random import (
+    begin_epoch,
+    cuda_devices,
+    fit_context,
+    global_draws,
+    seed,
+    split_context,
+)
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
-from fireworks_sk.estimators._sparse import prepare_sparse
 from fireworks_sk.estimators._stream_epochs import fit_passes
 from fireworks_sk.estimators._targets import (
     class_labels,
     encode_classes,
     encode_values,
     scoring_target,
-    split_target,
 )
 from fireworks_sk.exceptions import NetNotFittedError
 from fireworks_sk.message import Message
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
-
-# Attributes learned from the data (besides skorch's module_, history_, ...).
-_DATA_ATTRIBUTES = (
-    "n_features_in_",
-    "feature_names_in_",
-    "inputs_",
-    "n_outputs_",
-    "classes_inferred_",
-    "_schema_",
-    "_stack_",
-    "_feed_schema_",
-    "_y_ndim_",
-)
 
 
 class _MessageNet:
@@ -153,10 +140,10 @@ class _MessageNet:
         self
         """
         with restored_net_on_error(self):
-            self._check_fit_params(fit_params)
+            check_fit_params(self, fit_params)
             reset = not self.warm_start or not self.initialized_
-            dataset, y_split = self._prepare_fit(X, y, reset=reset)
-            with self._fit_context():
+            dataset, y_split = prepare_fit(self, X, y, reset=reset)
+            with fit_context(self):
                 return super().fit(dataset, y_split, **fit_params)
 
     def partial_fit(
@@ -178,12 +165,12 @@ class _MessageNet:
         self
         """
         if is_internal(X):  # from fit, which restores on error itself
-            with self._fit_context():
+            with fit_context(self):
                 return super().partial_fit(X, y, **fit_params)
         with restored_net_on_error(self):
-            self._check_fit_params(fit_params)
-            X, y = self._prepare_fit(X, y, reset=False, classes=classes)
-            with self._fit_context():
+            check_fit_params(self, fit_params)
+            X, y = prepare_fit(self, X, y, reset=False, classes=classes)
+            with fit_context(self):
                 return super().partial_fit(X, y, **fit_params)
 
     def check_data(self, X: Any, y: Any = None) -> None:
@@ -192,100 +179,20 @@ class _MessageNet:
         if not is_message_dataset(X) and not hasattr(self, "n_outputs_"):
             super().check_data(X, y)
 
-    def _prepare_fit(
-        self, X: Any, y: Any, *, reset: bool, classes: Any = None
-    ) -> tuple[Any, Any]:
-        """The dataset skorch's fit trains on (a MessageDataset on the fast
-        path), and the y its train_split stratifies by."""
-        if reset:
-            self._forget_data()
-        if isinstance(X, torch.utils.data.Dataset) and not is_message_dataset(X):
-            return X, y  # read as skorch reads a Dataset (see get_iterator)
-        if has_custom_dataset(self):
-            return X, y  # for get_dataset to pass to the user's dataset
-        first = not hasattr(self, "n_features_in_")
-        if sparse.issparse(X):
-            return prepare_sparse(self, X, y, first=first, classes=classes)
-        message, named, y = split_target(self, X, y, fitting=True)
-        # Callbacks see X and y as the user passed them, as in skorch.
-        self._user_data_ = (X, y)
-        message = self._check_columns(message, named, first=first)
-        if first:
-            self.inputs_, self._stack_ = resolve_inputs(self, message)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None; pass y or name a column of X with target=...."
-            )
-        y_tensor, y_split = self._encode_target(y, first=first, classes=classes)
-        if is_ragged(y_split):
-            # Targets of varying length cannot be one tensor: rows are read
-            # through skorch's Dataset and collated per batch, as in skorch.
-            data = self.dataset(feed(self, message), positional=self._positional())
-            dataset = SkorchDataset(data.inputs(), y_tensor)
-        else:
-            data = dataset = self.dataset(
-                feed(self, message), y_tensor, positional=self._positional()
-            )
-        if first:
-            self._feed_schema_ = data.message[:0]
-        return dataset, y_split
-
-    def _forget_data(self) -> None:
-        for name in _DATA_ATTRIBUTES:
-            vars(self).pop(name, None)
-
-    @contextlib.contextmanager
-    def _fit_context(self) -> Iterator[None]:
-        """Limit threads and, when seeded, hold the fit's own random state.
-
-        The seed is checked (and a numpy generator asked for it) once per fit;
-        ``fit`` enters again through ``partial_fit`` and keeps the outer state.
-        """
-        _seeding.limit_threads()
-        if self.random_state is None or "_random_" in vars(self):
-            yield
-            return
-        seed = _seeding.check_seed(self.random_state, type(self).__name__)
-        vars(self)["_random_"] = _seeding.FitRandom(seed, self._cuda_devices())
-        try:
-            yield
-        finally:
-            vars(self).pop("_random_", None)
-
-    # -------------------------------------------------------------- seeding
-    def _seed(self, *stream: int) -> int | None:
-        fit_random = vars(self).get("_random_")
-        if fit_random is not None:
-            return fit_random.derive(*stream)
-        base = _seeding.check_seed(self.random_state, type(self).__name__)
-        return None if base is None else _seeding.derive_seed(base, *stream)
-
-    def _global_draws(self) -> Any:
-        """The context of one step: the fit's noise in torch's generators,
-        when the modules may draw from them (see ``_seeding``)."""
-        fit_random = vars(self).get("_random_")
-        if fit_random is None:
-            return contextlib.nullcontext()
-        return fit_random.global_draws(self._torch_modules)
-
-    def _torch_modules(self) -> list[Any]:
-        return [getattr(self, name + "_", None) for name in skorch_module_names(self)]
-
     def train_step(self, batch: Any, **fit_params: Any) -> Any:
         """skorch's training step, its noise drawn from ``random_state``."""
-        with self._global_draws():
+        with global_draws(self):
             return super().train_step(batch, **fit_params)
 
     def validation_step(self, batch: Any, **fit_params: Any) -> Any:
         """skorch's validation step, its noise drawn from ``random_state``."""
-        with self._global_draws():
+        with global_draws(self):
             return super().validation_step(batch, **fit_params)
 
     def evaluation_step(self, batch: Any, training: bool = False) -> Any:
         """skorch's evaluation step; within a fit (a callback predicting),
         its noise is drawn from ``random_state``."""
-        with self._global_draws():
+        with global_draws(self):
             return super().evaluation_step(batch, training=training)
 
     def check_is_fitted(
@@ -299,16 +206,6 @@ class _MessageNet:
         except NotInitializedError as exc:
             raise NetNotFittedError(str(exc)) from exc
 
-    def _cuda_devices(self) -> list[int]:
-        if self.device is None or not torch.cuda.is_available():
-            return []
-        device = torch.device(self.device)
-        if device.type != "cuda":
-            return []
-        return [
-            device.index if device.index is not None else torch.cuda.current_device()
-        ]
-
     def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
         """Open the epoch's history row and seed its dropout and other noise.
 
@@ -316,9 +213,7 @@ class _MessageNet:
         checkpoint draws the same noise as an uninterrupted one.
         """
         super().on_epoch_begin(net, **kwargs)
-        fit_random = vars(self).get("_random_")
-        if fit_random is not None:
-            fit_random.begin_epoch(len(self.history) - 1)
+        begin_epoch(self)
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         """skorch's train/validation split, its randomness seeded by ``random_state``.
@@ -327,10 +222,7 @@ class _MessageNet:
         ``ValidSplit`` without a ``random_state`` of its own) splits the same
         way in every fit with the same seed; one with its own seed keeps it.
         """
-        seed = self._seed(_seeding.SPLIT)
-        if seed is None or not self.train_split:
-            return super().get_split_datasets(X, y, **fit_params)
-        with _seeding.seeded_globals(seed, self._cuda_devices()):
+        with split_context(self):
             return super().get_split_datasets(X, y, **fit_params)
 
     def _set_training(self, training: bool = True) -> None:
@@ -354,7 +246,7 @@ class _MessageNet:
         to have ``random_state`` seed its initialisation.
         """
         self._warn_if_unseedable()
-        with _seeding.seeded(self._seed(_seeding.INIT), self._cuda_devices()):
+        with _seeding.seeded(seed(self, _seeding.INIT), cuda_devices(self)):
             if self.module is None:
                 self.module_ = self._default_module()
             else:
@@ -413,7 +305,7 @@ class _MessageNet:
             for name, column in self._feed_schema_._columns.items()
         }
         inputs = MessageDataset(
-            Message._from_columns(zeros, 1), positional=self._positional()
+            Message._from_columns(zeros, 1), positional=positional(self)
         )
         was_training = module.training
         module.eval()
@@ -424,20 +316,6 @@ class _MessageNet:
             else:
                 module(arguments)
         module.train(was_training)
-
-    # --------------------------------------------------------------- inputs
-    def _check_columns(self, message: Message, named: bool, *, first: bool) -> Message:
-        if not first:
-            return self._align(message, named)
-        record_input(self, message, named)
-        return message
-
-    def _align(self, message: Message, named: bool) -> Message:
-        """Check a prediction input against the fitted columns."""
-        return check_input(self, message, named)
-
-    def _positional(self) -> bool:
-        return self._stack_ or len(self.inputs_) == 1
 
     # ------------------------------------------------------ skorch's hooks
     def get_dataset(self, X: Any, y: Any = None) -> Any:
@@ -457,7 +335,7 @@ class _MessageNet:
         shuffling off. Any other iterator, or a dataset that is not a
         MessageDataset, is read as skorch reads it.
         """
-        shuffle_seed = functools.partial(self._seed, _seeding.SHUFFLE)
+        shuffle_seed = functools.partial(seed, self, _seeding.SHUFFLE)
         return batch_iterator(self, dataset, training, shuffle_seed)
 
     def __sklearn_tags__(self) -> Any:
@@ -585,16 +463,6 @@ class _MessageNet:
         # parameters; it is not a parameter to set.
         names = super()._get_param_names()
         return [n for n in names if n not in SKORCH_BOOKKEEPING_PARAMS]
-
-    def _check_fit_params(self, fit_params: dict[str, Any]) -> None:
-        if "sample_weight" in fit_params:
-            raise TypeError(
-                f"{type(self).__name__} does not support sample_weight: skorch "
-                "passes fit parameters unchanged to module.forward for every batch."
-            )
-        check_epochs(type(self).__name__, "max_epochs", self.max_epochs)
-        if fit_params.get("epochs") is not None:
-            check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
 
     # ----------------------------------------------- streams (fit_stream)
     def _fit_passes(

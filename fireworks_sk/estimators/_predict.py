@@ -24,8 +24,10 @@ from fireworks_sk.estimators._feeding import (
     feed,
     has_custom_dataset,
     is_internal,
+    positional,
     resolve_inputs,
 )
+from fireworks_sk.estimators._inputs import check_input
 from fireworks_sk.estimators._sparse import check_sparse
 from fireworks_sk.estimators._targets import split_target
 from fireworks_sk.message import Message
@@ -52,8 +54,8 @@ def prediction_dataset(net: Any, X: Any, y: Any = None) -> Any:
     inputs = _frame_matrix(net, X)
     if inputs is None:
         message, named, _ = split_target(net, X, None, fitting=False)
-        inputs = feed(net, net._align(message, named))
-    return net.dataset(inputs, positional=net._positional())
+        inputs = feed(net, check_input(net, message, named))
+    return net.dataset(inputs, positional=positional(net))
 
 
 def _unchecked_dataset(net: Any, X: Any) -> MessageDataset:
