@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import types
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -17,20 +16,9 @@ from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
 from fireworks_sk import _seeding
-from fireworks_sk._compat import (
-    SKORCH_BOOKKEEPING_PARAMS,
-    skorch_init_done,
-    skorch_module_names,
-)
-from fireworks_sk.estimators._data import (
-    MessageDataset,
-    is_message_dataset,
-)
-from fireworks_sk.estimators._feeding import (
-    batch_iterator,
-    is_internal,
-    positional,
-)
+from fireworks_sk._compat import skorch_init_done, skorch_module_names
+from fireworks_sk.estimators._data import is_message_dataset
+from fireworks_sk.estimators._feeding import batch_iterator, is_internal
 from fireworks_sk.estimators._fitting import prepare_fit
 from fireworks_sk.estimators._guards import (
     check_fit_params,
@@ -38,17 +26,28 @@ from fireworks_sk.estimators._guards import (
     optimizer_class,
     restored_net_on_error,
 )
-from fireworks_sk.estimators._loader import MessageLoader
-from fireworks_sk.estimators._module import DefaultMLP
+from fireworks_sk.estimators._initialize import build_module
 from fireworks_sk.estimators._net_random import (
     begin_epoch,
-    cuda_devices,
     fit_context,
     global_draws,
     seed,
     split_context,
 )
+from fireworks_sk.estimators._outputs import (
+    check_class_scores,
+    check_loss_target,
+    check_target_values,
+)
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
+from fireworks_sk.estimators._skorch_glue import (
+    callback_kwargs,
+    param_names,
+    picklable_state,
+    skorch_defaults,
+    store_callbacks,
+    store_parameters,
+)
 from fireworks_sk.estimators._stream_epochs import fit_passes
 from fireworks_sk.estimators._targets import (
     class_labels,
@@ -57,7 +56,6 @@ from fireworks_sk.estimators._targets import (
     scoring_target,
 )
 from fireworks_sk.exceptions import NetNotFittedError
-from fireworks_sk.message import Message
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
@@ -91,25 +89,15 @@ class _MessageNet:
         Each estimator keeps its own explicit signature, which scikit-learn
         reads for ``get_params``; their defaults differ (the criterion).
         """
-        super().__init__(None, criterion=None, **_skorch_defaults(skorch_params))
-        self._store_components(module=module, criterion=criterion)
-        self.inputs = inputs
-        self.target = target
-        self.random_state = random_state
-        self._drop_init_state()
-
-    def _store_components(self, **components: Any) -> None:
-        # skorch's __setattr__ refuses torch module instances outside its
-        # initialize methods once ``initialized_`` exists, which here is a class
-        # default; __init__ only stores parameters, so it bypasses the check.
-        vars(self).update(components)
-
-    def _drop_init_state(self) -> None:
-        # A history passed as history=MyHistory() is kept, as skorch keeps it.
-        if vars(self).get("history_") is None:
-            vars(self).pop("history_", None)
-        for name in ("initialized_", "virtual_params_"):
-            vars(self).pop(name, None)
+        super().__init__(None, criterion=None, **skorch_defaults(skorch_params))
+        store_parameters(
+            self,
+            module=module,
+            criterion=criterion,
+            inputs=inputs,
+            target=target,
+            random_state=random_state,
+        )
 
     def __setattr__(self, name: str, attr: Any) -> None:
         # Before skorch's __init__ has run (a subclass setting self.module2 =
@@ -245,31 +233,8 @@ class _MessageNet:
         target. A module passed as an instance is used as it is; pass the class
         to have ``random_state`` seed its initialisation.
         """
-        self._warn_if_unseedable()
-        with _seeding.seeded(seed(self, _seeding.INIT), cuda_devices(self)):
-            if self.module is None:
-                self.module_ = self._default_module()
-            else:
-                super().initialize_module()
-            self._materialise(self.module_)
+        build_module(self, super().initialize_module)
         return self
-
-    def _warn_if_unseedable(self) -> None:
-        """A module instance, used as it is, escapes ``random_state``."""
-        if self.random_state is None or not isinstance(self.module, torch.nn.Module):
-            return
-        if self.get_params_for("module"):
-            return  # skorch builds a new instance from the module__ parameters
-        warnings.warn(
-            f"{type(self).__name__} got module as an instance "
-            f"({type(self.module).__name__}(...)): random_state cannot "
-            "re-initialise it, so training starts from the weights it holds, and "
-            "a second fit continues where the first stopped. Pass the class, "
-            "with its arguments as module__name=..., to have random_state seed "
-            "its initialisation.",
-            UserWarning,
-            stacklevel=2,
-        )
 
     def initialize_optimizer(self, *args: Any, **kwargs: Any) -> Any:
         """skorch's optimizer; a name such as ``"adam"`` means the torch.optim class."""
@@ -280,42 +245,6 @@ class _MessageNet:
         args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
         self.optimizer_ = optimizer(*args, **kwargs)
         return self
-
-    def _default_module(self) -> DefaultMLP:
-        if not hasattr(self, "n_outputs_"):
-            raise NotInitializedError(
-                f"{type(self).__name__}(module=None) sizes its default module from "
-                "the data; call fit or partial_fit instead of initialize, or pass "
-                "a module."
-            )
-        return DefaultMLP(n_outputs=self.n_outputs_, **self.get_params_for("module"))
-
-    def _materialise(self, module: torch.nn.Module) -> None:
-        """Run lazy layers once on a row of zeros so the optimizer sees real weights.
-
-        Zeros of the fitted shapes and dtypes, rather than a training row, so
-        that no data ends up in the model; one row, as some forwards cannot
-        reshape an empty batch.
-        """
-        lazy = any(torch.nn.parameter.is_lazy(p) for p in module.parameters())
-        if not lazy or not hasattr(self, "_feed_schema_"):
-            return
-        zeros = {
-            name: torch.zeros((1, *column.shape[1:]), dtype=column.dtype)
-            for name, column in self._feed_schema_._columns.items()
-        }
-        inputs = MessageDataset(
-            Message._from_columns(zeros, 1), positional=positional(self)
-        )
-        was_training = module.training
-        module.eval()
-        with torch.no_grad():
-            arguments = inputs.inputs()
-            if isinstance(arguments, dict):
-                module(**arguments)
-            else:
-                module(arguments)
-        module.train(was_training)
 
     # ------------------------------------------------------ skorch's hooks
     def get_dataset(self, X: Any, y: Any = None) -> Any:
@@ -364,11 +293,9 @@ class _MessageNet:
         training batch of each fit also warns about probabilities fed to
         ``CrossEntropyLoss``.
         """
-        checkable = hasattr(self, "n_outputs_")  # unknown when X is a Dataset
-        if checkable and isinstance(y_pred, torch.Tensor) and torch.is_tensor(y_true):
-            y_true = self._check_output(tuple(y_pred.shape), y_true)
-            if training and vars(self).pop("_outputs_unchecked_", False):
-                self._warn_if_probabilities(y_pred)
+        y_true = check_loss_target(
+            self, y_pred, y_true, training=training, check=self._check_output
+        )
         return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
@@ -386,40 +313,11 @@ class _MessageNet:
         """skorch's notify; ``on_train_begin`` and ``on_train_end`` get X and y
         as passed to ``fit``, not the encoded dataset (as skorch's callbacks
         such as ``InputShapeSetter`` expect)."""
-        user = vars(self).get("_user_data_")
-        if user is not None and method_name in ("on_train_begin", "on_train_end"):
-            cb_kwargs["X"], cb_kwargs["y"] = user
+        callback_kwargs(self, method_name, cb_kwargs)
         super().notify(method_name, **cb_kwargs)
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_user_data_", None)
-        state.pop("_random_", None)  # a fit's own, as a pickle is not in a fit
-        return state
-
-    def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:
-        """Warn when outputs fed to CrossEntropyLoss look like probabilities.
-
-        ``CrossEntropyLoss`` applies softmax itself; rows that are already
-        probabilities (as after a final ``Softmax``) train on a flattened loss.
-        """
-        criterion = getattr(self, "criterion_", None)
-        if not isinstance(criterion, torch.nn.CrossEntropyLoss):
-            return
-        if y_pred.ndim != 2 or y_pred.shape[1] < 2:
-            return
-        scores = y_pred.detach().float()
-        in_range = bool(((scores >= 0) & (scores <= 1)).all())
-        ones = torch.ones(len(scores), device=scores.device)
-        if in_range and torch.allclose(scores.sum(dim=1), ones, atol=1e-4):
-            warnings.warn(
-                f"{type(self).__name__}'s module returns rows that look like "
-                "probabilities (each in [0, 1], summing to 1), but CrossEntropyLoss "
-                "expects logits and applies softmax itself. Remove the final "
-                "Softmax, or pass criterion=torch.nn.NLLLoss to keep it.",
-                UserWarning,
-                stacklevel=2,
-            )
+        return picklable_state(super().__getstate__())
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Accuracy (classifier) or R² (regressor) of ``predict(X)`` against y.
@@ -446,23 +344,13 @@ class _MessageNet:
     def set_params(self, **params: Any) -> Any:
         """skorch's ``set_params``; ``callbacks`` on an unfitted net is only stored.
 
-        skorch builds the callbacks as soon as they are set, which fails on a
-        value that ``__init__`` accepted; scikit-learn asks that
-        ``set_params`` store, as ``__init__`` does, and ``fit`` check. A fitted
-        net, and ``callbacks__*`` routes, which need built callbacks, take
-        skorch's way.
+        See :func:`~fireworks_sk.estimators._skorch_glue.store_callbacks`.
         """
-        routes = any(key.startswith("callbacks__") for key in params)
-        if "callbacks" in params and not routes and not self.initialized_:
-            vars(self)["callbacks"] = params.pop("callbacks")
-            vars(self).pop("callbacks_", None)  # built again by fit
+        store_callbacks(self, params)
         return super().set_params(**params)
 
     def _get_param_names(self) -> list[str]:
-        # skorch lists private bookkeeping that __init__ derives among the
-        # parameters; it is not a parameter to set.
-        names = super()._get_param_names()
-        return [n for n in names if n not in SKORCH_BOOKKEEPING_PARAMS]
+        return param_names(super()._get_param_names())
 
     # ----------------------------------------------- streams (fit_stream)
     def _fit_passes(
@@ -475,15 +363,6 @@ class _MessageNet:
     ) -> Any:
         """Train on a stream, one epoch per pass over chunks (see ``fit_passes``)."""
         return fit_passes(self, passes, valid, epochs=epochs, classes=classes)
-
-
-def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Defaults that differ from skorch's: silent, Message feeding, no split."""
-    kwargs.setdefault("iterator_train", MessageLoader)
-    kwargs.setdefault("iterator_valid", MessageLoader)
-    kwargs.setdefault("dataset", MessageDataset)
-    kwargs.setdefault("verbose", 0)
-    return kwargs
 
 
 @list_skorch_params
@@ -613,26 +492,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
-        n_classes = self.n_outputs_
-        if getattr(self, "_y_ndim_", 1) > 1:
-            if self.module is None:
-                raise ValueError(
-                    f"{type(self).__name__} with module=None returns outputs of "
-                    f"shape {shape}, one score per class for each row, but y has "
-                    f"{self._y_ndim_} dimensions: several labels per row need a "
-                    "module of your own whose outputs fit the criterion (for "
-                    "CrossEntropyLoss, shape (n_rows, n_classes, *y.shape[1:]))."
-                )
-            return y_true  # (n, k) targets: the criterion checks its own shapes
-        if len(shape) != 2 or shape[1] != n_classes:
-            raise ValueError(
-                f"{type(self).__name__}'s module returns outputs of shape {shape}, "
-                f"but there are {n_classes} classes "
-                f"{np.asarray(self.classes_).tolist()!r}: it must return shape "
-                f"(n_rows, {n_classes}), one score per class. Set the width of "
-                "its last layer to the number of classes (module=None does)."
-            )
-        return y_true
+        return check_class_scores(self, shape, y_true)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``.
@@ -776,27 +636,8 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
         return prediction.reshape(len(prediction))
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
-        """Refuse outputs that are not one value per target; align y to them.
-
-        A module that returns shape (n_rows,) for a single target is trained
-        against y of that shape too, as skorch users expect, rather than
-        against (n_rows, 1), which the criterion would broadcast to
-        (n_rows, n_rows).
-        """
-        n_targets = self.n_outputs_
-        if len(shape) == 2 and shape[1] == n_targets:
-            return y_true
-        if len(shape) == 1 and n_targets == 1:
-            return None if y_true is None else y_true.reshape(-1)
-        single = " or (n_rows,)" if n_targets == 1 else ""
-        # .squeeze() turns the output of a one-row batch into a scalar.
-        hint = " (use .squeeze(-1), not .squeeze())" if not shape else ""
-        raise ValueError(
-            f"{type(self).__name__}'s module returns outputs of shape {shape}, "
-            f"but y has {n_targets} target{'s' if n_targets > 1 else ''}: it "
-            f"must return shape (n_rows, {n_targets}){single}, one value per "
-            f"target{hint}."
-        )
+        """Refuse outputs that are not one value per target; align y to them."""
+        return check_target_values(self, shape, y_true)
 
     @available_if(lambda self: False)
     def predict_proba(self, X: Any) -> np.ndarray:
