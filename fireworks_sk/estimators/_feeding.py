@@ -26,6 +26,7 @@ from fireworks_sk.estimators._data import (
     stack_columns,
 )
 from fireworks_sk.estimators._loader import MessageLoader
+from fireworks_sk.estimators._targets import encode_target
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message
 
@@ -110,7 +111,7 @@ def encode_data(net: Any, X: Any, y: Any) -> MessageDataset | None:
     data = net.get_dataset(X)
     if y is None:
         return data
-    target, _ = net._encode_target(y, first=False)
+    target, _ = encode_target(net, y, first=False)
     return MessageDataset(data.message, target, positional=data.positional)
 
 

@@ -25,7 +25,7 @@ from fireworks_sk.estimators._feeding import (
 )
 from fireworks_sk.estimators._inputs import check_input, record_input
 from fireworks_sk.estimators._sparse import prepare_sparse
-from fireworks_sk.estimators._targets import split_target
+from fireworks_sk.estimators._targets import encode_target, split_target
 from fireworks_sk.message import Message
 
 __all__ = ["DATA_ATTRIBUTES", "forget_data", "prepare_fit"]
@@ -69,7 +69,7 @@ def prepare_fit(
     if sparse.issparse(X):
         return prepare_sparse(net, X, y, first=first, classes=classes)
     message, y = _checked_input(net, X, y, first=first)
-    y_tensor, y_split = net._encode_target(y, first=first, classes=classes)
+    y_tensor, y_split = encode_target(net, y, first=first, classes=classes)
     dataset, fed = _training_dataset(net, message, y_tensor, y_split)
     if first:
         net._feed_schema_ = fed[:0]

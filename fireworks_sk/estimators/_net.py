@@ -51,8 +51,6 @@ from fireworks_sk.estimators._skorch_glue import (
 from fireworks_sk.estimators._stream_epochs import fit_passes
 from fireworks_sk.estimators._targets import (
     class_labels,
-    encode_classes,
-    encode_values,
     scoring_target,
 )
 from fireworks_sk.exceptions import NetNotFittedError
@@ -61,10 +59,11 @@ __all__ = ["TorchClassifier", "TorchRegressor"]
 
 
 class _MessageNet:
-    """Message input, seeding and MessageLoader feeding for skorch nets.
+    """What both Torch estimators share: skorch's methods, each thin.
 
-    Subclasses implement ``_encode_target(y, first, classes)``, for a y that
-    is not None.
+    Each method skorch calls by name hands the work to the module that owns
+    it (see the module map in docs/concepts.md); the estimators add their
+    own ``predict`` and ``_check_output``.
     """
 
     # skorch's NeuralNet.__init__ sets these three; TorchClassifier removes them
@@ -485,11 +484,6 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             **kwargs,
         )
 
-    def _encode_target(
-        self, y: Any, *, first: bool, classes: Any = None
-    ) -> tuple[torch.Tensor, np.ndarray]:
-        return encode_classes(self, y, first=first, classes=classes)
-
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
         return check_class_scores(self, shape, y_true)
@@ -608,11 +602,6 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
             train_split=train_split,
             **kwargs,
         )
-
-    def _encode_target(
-        self, y: Any, *, first: bool, classes: Any = None
-    ) -> tuple[torch.Tensor, np.ndarray]:
-        return encode_values(self, y, first=first)  # a regressor has no classes
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets.

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array
 from skorch.dataset import Dataset as SkorchDataset
 
 from fireworks_sk.estimators._data import ARRAY_COLUMN
+from fireworks_sk.estimators._targets import encode_target
 from fireworks_sk.schema import Schema
 
 __all__ = ["check_sparse", "prepare_sparse"]
@@ -35,7 +36,7 @@ def prepare_sparse(
     if y is None:
         raise ValueError(f"{type(net).__name__} requires y to be passed.")
     net._user_data_ = (X, y)
-    y_tensor, y_split = net._encode_target(y, first=first, classes=classes)
+    y_tensor, y_split = encode_target(net, y, first=first, classes=classes)
     return SkorchDataset(X, y_tensor), y_split
 
 
