@@ -41,16 +41,26 @@ def prepare_sparse(
 
 
 def check_sparse(net: Any, X: Any, *, min_rows: int, first: bool = False) -> Any:
-    """X as a float32 CSR matrix of the fitted width (learned when ``first``)."""
+    """X as a float32 CSR matrix of the fitted width (learned when ``first``).
+
+    Raises
+    ------
+    ValueError
+        If X has fewer than ``min_rows`` rows, or another width than at fit.
+    """
     X = check_array(
         X, accept_sparse=True, dtype=np.float32, ensure_min_samples=min_rows
     )
     X = sparse.csr_matrix(X)  # skorch's Dataset reads rows of a matrix
     if first:
         net.n_features_in_ = X.shape[1]
-    elif X.shape[1] != net.n_features_in_:
+        return X
+    # A net initialised (and loaded) without a fit has no width to check: X is
+    # fed as it comes, as dense X is.
+    fitted = getattr(net, "n_features_in_", None)
+    if fitted is not None and X.shape[1] != fitted:
         raise ValueError(
             f"X has {X.shape[1]} features, but {type(net).__name__} is "
-            f"expecting {net.n_features_in_} features as input."
+            f"expecting {fitted} features as input."
         )
     return X

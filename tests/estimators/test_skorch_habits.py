@@ -226,6 +226,14 @@ def test_sparse_input_is_densified_as_batches_are_read(coded):
     assert np.array_equal(clf.predict(matrix), clf.predict(matrix.toarray()))
 
 
+def test_sparse_input_to_an_initialised_net_is_fed_unchecked_as_dense_input_is(coded):
+    X, _ = coded
+    net = TorchRegressor(nn.Linear, module__in_features=4, module__out_features=1)
+    net.set_params(random_state=0).initialize()
+    predicted = net.predict(sparse.csr_matrix(X))
+    np.testing.assert_array_equal(predicted, net.predict(X))
+
+
 def test_sparse_input_records_the_schema_of_the_dense_array(blobs):
     X, y = blobs
     dense = TorchClassifier(max_epochs=1, random_state=0).fit(X, y)
