@@ -1,7 +1,7 @@
 """Checks and repairs around the Torch estimators' fits.
 
-Parameters that would train nothing, labels with holes, optimizer names, and
-putting a net back as it was when a fit fails.
+Fit parameters and epoch counts that would train nothing, labels with holes,
+optimizer names, and putting a net back as it was when a fit fails.
 """
 
 from __future__ import annotations

@@ -95,7 +95,6 @@ def _zero_row(net: Any) -> torch.Tensor | dict[str, torch.Tensor]:
     """One row of zeros of the fed inputs, as ``forward`` takes them."""
     zeros = {
         name: torch.zeros((1, *column.shape[1:]), dtype=column.dtype)
-        for name, column in net._feed_schema_._columns.items()
+        for name, column in net._feed_schema_.to_tensors().items()
     }
-    message = Message._from_columns(zeros, 1)
-    return MessageDataset(message, positional=positional(net)).inputs()
+    return MessageDataset(Message(zeros), positional=positional(net)).inputs()
