@@ -17,7 +17,8 @@ from skorch.dataset import Dataset as SkorchDataset
 
 from fireworks_sk.estimators._data import ARRAY_COLUMN
 from fireworks_sk.estimators._targets import encode_target
-from fireworks_sk.schema import Schema
+from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.schema import Schema, warn_if_named_differs
 
 __all__ = ["check_sparse", "prepare_sparse"]
 
@@ -47,6 +48,8 @@ def check_sparse(net: Any, X: Any, *, min_rows: int, first: bool = False) -> Any
     ------
     ValueError
         If X has fewer than ``min_rows`` rows, or another width than at fit.
+    SchemaError
+        If the net feeds named columns to ``forward`` one by one.
     """
     X = check_array(
         X, accept_sparse=True, dtype=np.float32, ensure_min_samples=min_rows
@@ -55,6 +58,8 @@ def check_sparse(net: Any, X: Any, *, min_rows: int, first: bool = False) -> Any
     if first:
         net.n_features_in_ = X.shape[1]
         return X
+    if hasattr(net, "feature_names_in_"):
+        _check_unnamed(net)
     # A net initialised (and loaded) without a fit has no width to check: X is
     # fed as it comes, as dense X is.
     fitted = getattr(net, "n_features_in_", None)
@@ -64,3 +69,16 @@ def check_sparse(net: Any, X: Any, *, min_rows: int, first: bool = False) -> Any
             f"expecting {fitted} features as input."
         )
     return X
+
+
+def _check_unnamed(net: Any) -> None:
+    """Sparse X for a net fitted on named columns: scikit-learn's warning, as
+    for an array; refused where the columns are fed one by one, by name or
+    shape, which a matrix cannot give."""
+    name = type(net).__name__
+    if not net._stack_:
+        raise SchemaError(
+            f"{name} was fitted on columns {list(net.inputs_)!r}, fed to forward "
+            "one by one, which a sparse matrix cannot name; pass a Message."
+        )
+    warn_if_named_differs(name, False, True, stacklevel=4)
