@@ -354,6 +354,26 @@ def test_float32_output_refuses_values_it_cannot_hold(column, caller):
         _to_float32_callers()[caller](message)
 
 
+def _regressor() -> TorchRegressor:
+    return TorchRegressor(Echo, max_epochs=1, train_split=None, verbose=0)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "tensor"])
+def test_array_input_refuses_values_float32_cannot_hold(kind):
+    X = np.array([[1.0, 0.0], [2.0, 1e300], [3.0, 0.0]])
+    X = torch.from_numpy(X) if kind == "tensor" else X
+    match = r"Column 'X' holds values out of the range of torch\.float32 .*row 1"
+    with pytest.raises(ValueError, match=match):
+        _regressor().fit(X, np.zeros(3, dtype=np.float32))
+
+
+def test_regression_target_refuses_values_float32_cannot_hold():
+    y = np.array([0.0, 1.0, 1e300])
+    match = r"Column 'y' holds values out of the range of torch\.float32 .*row 2"
+    with pytest.raises(ValueError, match=match):
+        _regressor().fit(np.zeros((3, 1), dtype=np.float32), y)
+
+
 @pytest.mark.parametrize("caller", ["asarray", "to_tensors", "BatchNormalizer"])
 def test_float64_output_keeps_values_float32_cannot_hold(caller):
     got = CALLERS[caller](_message(pd.Series([1.0, 1e39, 3.0])))
