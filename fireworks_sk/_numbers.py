@@ -2,7 +2,10 @@
 
 Every path from a column to numbers goes through :func:`column_numbers`:
 ``np.asarray(message)``, ``Message.to_tensors``, ToTensor, Stack,
-BatchNormalizer and the Torch estimators' input. The policy:
+BatchNormalizer, Impute, the encoders' ``inverse_transform``, a Pipe reading
+back its own pandas output, and the Torch estimators' input. Whether a column
+holds numbers at all is :func:`is_numeric_column`'s answer, and the float
+dtype of a float result is :func:`float_dtype`'s. The policy:
 
 - Numbers are tensors and pandas columns of bool or real numeric dtype:
   numpy's, the nullable extension dtypes (``Int64``, ``Float64``,
@@ -14,9 +17,12 @@ BatchNormalizer and the Torch estimators' input. The policy:
   the caller allows NaN it stays NaN in a float result; elsewhere it is
   refused, naming the column and the first row, as is infinity.
 - A cast to a narrower dtype refuses finite values that do not fit (1e300 as
-  float32, 2**63 as int64), naming the column and the first row.
+  float32, 2**63 as int64), and a cast to integers refuses fractions (2.7 as
+  int64), naming the column and the first row.
 - Nothing is copied that need not be: a numpy column already of the dtype
-  asked for comes back as pandas' read-only view, a tensor as itself.
+  asked for comes back as a read-only view, a tensor as itself; a tensor of
+  a pandas column or a numpy array is a copy, which no write can reach back
+  through.
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["check_finite", "column_numbers", "is_numeric_column", "numpy_dtype"]
+__all__ = [
+    "check_finite",
+    "column_numbers",
+    "float_dtype",
+    "is_numeric_column",
+    "missing_value_error",
+    "numpy_dtype",
+]
 
 _NUMPY_DTYPES = {
     torch.float16: np.float16,
@@ -50,19 +63,63 @@ def numpy_dtype(dtype: torch.dtype) -> np.dtype | None:
     return None if found is None else np.dtype(found)
 
 
-def is_numeric_column(column: Any) -> bool:
-    """Whether ``column`` (a tensor, Series or anything with a ``dtype``) holds
-    numbers or booleans; complex numbers count, to be refused by name later."""
-    if isinstance(column, torch.Tensor):
-        return True
-    dtype = column.dtype
-    return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+def is_numeric_column(
+    column: Any, *, booleans: bool = True, complex_numbers: bool = True
+) -> bool:
+    """Whether ``column`` holds numbers: the one answer to that question.
+
+    Parameters
+    ----------
+    column : torch.Tensor, pandas.Series, numpy.ndarray or dtype
+        Anything with a ``dtype``, or a numpy, pandas or torch dtype itself.
+    booleans : bool, default=True
+        Whether booleans count (a default selection of columns to scale or
+        average leaves them out).
+    complex_numbers : bool, default=True
+        Whether complex numbers count; where they do, :func:`column_numbers`
+        refuses them later, naming the column.
+
+    Returns
+    -------
+    bool
+    """
+    dtype = getattr(column, "dtype", column)
+    if isinstance(dtype, torch.dtype):
+        boolean, complex_ = dtype == torch.bool, dtype.is_complex
+        return (booleans or not boolean) and (complex_numbers or not complex_)
+    # The defaults ask pandas once: this runs per column of a single-row predict.
+    api = pd.api.types
+    if not api.is_numeric_dtype(dtype):
+        return booleans and api.is_bool_dtype(dtype)  # pyarrow's bool
+    if not booleans and api.is_bool_dtype(dtype):
+        return False
+    return complex_numbers or not api.is_complex_dtype(dtype)
+
+
+def float_dtype(column: Any) -> type:
+    """The float dtype of ``column``'s numbers in a float result (an array of
+    a Message, a scaled or filled column): float32 stays float32; anything
+    else (integers, booleans, half floats, float64) is float64.
+
+    ``column`` is a tensor, Series, array, or anything with a ``dtype``.
+    """
+    float32 = torch.float32 if isinstance(column, torch.Tensor) else np.float32
+    return np.float32 if column.dtype == float32 else np.float64
 
 
 def _first_bad_row(bad: np.ndarray | torch.Tensor) -> int:
     if isinstance(bad, torch.Tensor):
         return int(bad.reshape(bad.shape[0], -1).any(dim=1).nonzero()[0, 0])
     return int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
+
+
+def missing_value_error(name: str, row: int) -> ValueError:
+    """The error for a missing value (NaN, None, ``pd.NA``) in column ``name``,
+    first at ``row``, where a step needs values."""
+    return ValueError(
+        f"Input contains NaN in column {name!r} (first at row {row}); fill or drop "
+        "missing values first (Impute fills them)."
+    )
 
 
 def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
@@ -76,11 +133,7 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
             return
         nan = np.isnan(values)
     if bool(nan.any()):
-        raise ValueError(
-            f"Input contains NaN in column {name!r} (first at row "
-            f"{_first_bad_row(nan)}); fill or drop missing values first "
-            "(Impute fills them)."
-        )
+        raise missing_value_error(name, _first_bad_row(nan))
     inf = (
         ~torch.isfinite(values)
         if isinstance(values, torch.Tensor)
@@ -106,7 +159,7 @@ def column_numbers(
     ----------
     name : str
         The column's name, for errors.
-    column : torch.Tensor or pandas.Series
+    column : torch.Tensor, pandas.Series or numpy.ndarray
     dtype : numpy dtype, torch.dtype or None, default=None
         A numpy dtype gives a numpy array (on the CPU), a torch dtype a tensor
         (a tensor column stays on its device). None gives a tensor of the
@@ -138,6 +191,7 @@ def column_numbers(
         else:
             out = _to_numpy(values, target)
         _check_range(name, values, out, asked=dtype)
+        _check_whole(name, values, out, asked=dtype)
     if isinstance(dtype, torch.dtype) and isinstance(out, np.ndarray):
         return _tensor(out)
     return out
@@ -157,6 +211,11 @@ def _source(name: str, column: Any, owner: str) -> np.ndarray | torch.Tensor:
         )
     if pd.api.types.is_complex_dtype(dtype):
         raise _complex(name, owner)
+    if isinstance(column, np.ndarray):
+        # Seen read-only, as pandas' own buffers: a tensor of it is a copy.
+        values = column.view()
+        values.flags.writeable = False
+        return values
     if isinstance(dtype, np.dtype):
         return column.to_numpy()
     own = getattr(dtype, "numpy_dtype", None)
@@ -224,6 +283,27 @@ def _check_range(
             f"Column {name!r} holds values out of the range of {asked} (first "
             f"at row {_first_bad_row(bad)}, largest {largest:.3g}); use a wider "
             "dtype such as 'float64', or rescale the column."
+        )
+
+
+def _check_whole(
+    name: str,
+    source: np.ndarray | torch.Tensor,
+    out: np.ndarray | torch.Tensor,
+    asked: Any,
+) -> None:
+    """Refuse fractions that the cast of floats to integers would drop."""
+    if not _is_float(source) or _is_float(out) or _dtype_of(out) == torch.bool:
+        return
+    trunc = torch.trunc if isinstance(source, torch.Tensor) else np.trunc
+    fraction = source != trunc(source)
+    if bool(fraction.any()):
+        # Row-major: the first flat position lies in the first row at fault.
+        first = source.reshape(-1)[fraction.reshape(-1).nonzero()[0][0]]
+        raise ValueError(
+            f"Column {name!r} holds values with a fractional part, which {asked} "
+            f"cannot hold (first at row {_first_bad_row(fraction)}: {float(first):g}); "
+            "round them first, or use a float dtype."
         )
 
 

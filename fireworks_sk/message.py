@@ -11,7 +11,7 @@ import scipy.sparse
 import torch
 
 from fireworks_sk._frames import copies_on_write, native_to_pandas
-from fireworks_sk._numbers import column_numbers
+from fireworks_sk._numbers import column_numbers, float_dtype, is_numeric_column
 from fireworks_sk._portable import from_portable, to_portable
 
 __all__ = [
@@ -38,10 +38,6 @@ def flat_feature_names(name: str, shape: Sequence[int]) -> list[str]:
     if len(shape) == 0:
         return [name]
     return [f"{name}_{i}" for i in range(width)]
-
-
-def _is_numeric_array(values: np.ndarray) -> bool:
-    return values.dtype.kind in "biuf"
 
 
 def _to_column(name: str, values: Any) -> Column:
@@ -73,7 +69,7 @@ def _to_column(name: str, values: Any) -> Column:
     if isinstance(values, np.ndarray):
         if values.ndim == 0:
             raise ValueError(f"Column {name!r} is a 0-d array; a column needs rows.")
-        if _is_numeric_array(values):
+        if is_numeric_column(values, complex_numbers=False):
             if not values.flags.writeable:
                 values = values.copy()
             return torch.from_numpy(values)
@@ -726,13 +722,13 @@ class Message:
                 values = column_numbers(
                     names[i],
                     column,
-                    _float_dtype(column),
+                    float_dtype(column),
                     allow_nan=True,
                     owner="np.asarray(Message)",
                 )
                 parts.append(values.reshape(self._length, -1))
             else:
-                parts.append(view.astype(_float_dtype(view), copy=False))
+                parts.append(view.astype(float_dtype(view), copy=False))
         if len(parts) != 1:
             result = (
                 np.concatenate(parts, axis=1)
@@ -799,13 +795,6 @@ def _column_equals(a: Column, b: Column) -> bool:
         # As pandas: NaN in the same place counts as equal.
         return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
     return a.dtype == b.dtype and a.equals(b)
-
-
-def _float_dtype(column: Column | np.ndarray) -> type:
-    """The float dtype of a column in ``np.asarray(message)``: float32 stays,
-    anything else (integers, booleans, half floats) is float64."""
-    float32 = torch.float32 if isinstance(column, torch.Tensor) else np.float32
-    return np.float32 if column.dtype == float32 else np.float64
 
 
 def _cell_strings(column: Column, rows: np.ndarray) -> list[str]:

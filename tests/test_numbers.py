@@ -15,8 +15,17 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from fireworks_sk import BatchNormalizer, Message, Stack, TorchRegressor, ToTensor
-from fireworks_sk._numbers import column_numbers
+from fireworks_sk import (
+    BatchNormalizer,
+    Impute,
+    IndexEncoder,
+    Message,
+    OneHot,
+    Stack,
+    TorchRegressor,
+    ToTensor,
+)
+from fireworks_sk._numbers import column_numbers, float_dtype, is_numeric_column
 
 NA = pd.NA
 
@@ -65,6 +74,24 @@ def _batch_normalizer(m: Message) -> np.ndarray:
     return _values(pipe.fit_transform(m)["x"])
 
 
+def _read_back(m: Message, dtype: torch.dtype = torch.float64) -> Message:
+    """A Pipe fitted on a tensor column ``x`` reads a frame laid out as its
+    pandas output: the frame's column becomes the fitted tensor again."""
+    column = m["x"]
+    if isinstance(column, torch.Tensor):
+        pytest.skip("a DataFrame column is never a tensor")
+    stack = Stack(["x"], dtype="float64").fit(
+        Message({"x": torch.zeros(2, dtype=dtype)})
+    )
+    frame = pd.DataFrame({"x": column})
+    frame.attrs["fireworks_sk.layout"] = [("x", ["x"])]
+    return stack.transform(frame)
+
+
+def _read_back_values(m: Message) -> np.ndarray:
+    return _values(_read_back(m)["features"][:, 0])
+
+
 def _estimator(m: Message) -> np.ndarray:
     net = TorchRegressor(
         Echo, inputs="x", max_epochs=1, batch_size=64, train_split=None, verbose=0
@@ -81,6 +108,7 @@ CALLERS = {
     "Stack": _stack,
     "BatchNormalizer": _batch_normalizer,
     "estimator": _estimator,
+    "read back": _read_back_values,
 }
 NAN_KEPT = {"asarray", "to_tensors"}
 
@@ -130,6 +158,60 @@ COMPLEX = {
 }
 
 
+@pytest.mark.parametrize("kind", [*NUMBERS, *MISSING, *NOT_NUMBERS, *COMPLEX])
+def test_is_numeric_column_answers_for_every_kind(kind):
+    column = {**NUMBERS, **MISSING, **NOT_NUMBERS, **COMPLEX}[kind]
+    numbers = kind not in NOT_NUMBERS
+    boolean = "bool" in kind
+    assert is_numeric_column(column) == numbers
+    assert is_numeric_column(column.dtype) == numbers
+    assert is_numeric_column(column, booleans=False) == (numbers and not boolean)
+    real = numbers and kind not in COMPLEX
+    assert is_numeric_column(column, complex_numbers=False) == real
+
+
+@pytest.mark.parametrize(
+    ("values", "tensor"),
+    [
+        (np.array([1, 2]), True),
+        (np.array([True, False]), True),
+        (np.array([1.0, 2.0], dtype=np.float16), True),
+        (np.array([1 + 1j, 2]), False),
+        (np.array(["1", "2"]), False),
+        (np.array([1, 2], dtype=object), False),
+        (np.array([1, 2], dtype="m8[s]"), False),
+    ],
+    ids=["int", "bool", "float16", "complex", "str", "object", "timedelta"],
+)
+def test_a_numpy_column_becomes_a_tensor_when_it_holds_real_numbers(values, tensor):
+    assert Message({"x": values}).is_tensor("x") == tensor
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("float32", np.float32),
+        ("tensor float32", np.float32),
+        ("float64", np.float64),
+        ("float16", np.float64),
+        ("tensor float16", np.float64),
+        ("int64", np.float64),
+        ("bool", np.float64),
+        ("Float64", np.float64),
+    ],
+)
+def test_float_results_keep_float32_and_widen_the_rest(kind, expected):
+    column = NUMBERS[kind]
+    assert float_dtype(column) is expected
+    message = _message(column)
+    assert np.asarray(message).dtype == expected
+    if isinstance(column, pd.Series) and "bool" not in kind:
+        scaled = BatchNormalizer(["x"]).fit_transform(message)["x"]
+        assert scaled.dtype == expected
+        filled = Impute(["x"]).fit_transform(message)["x"]
+        assert filled.dtype == expected
+
+
 def _message(column) -> Message:
     return Message({"x": column})
 
@@ -177,6 +259,75 @@ def test_to_tensors_hands_a_complex_tensor_back_untouched():
     assert _message(column).to_tensors()["x"] is column
 
 
+def _impute_fitted_on_numbers() -> Impute:
+    return Impute().fit(Message({"x": pd.Series([1.0, np.nan, 3.0])}))
+
+
+# The dtype changed since fit: the schema check warns, then Impute refuses.
+@pytest.mark.filterwarnings("ignore:Column 'x' has dtype")
+@pytest.mark.parametrize("kind", NOT_NUMBERS)
+def test_impute_refuses_columns_that_are_not_numbers_with_its_own_advice(kind):
+    imputer = _impute_fitted_on_numbers()
+    message = _message(NOT_NUMBERS[kind])
+    match = r"Impute cannot fill column 'x' of dtype .*: it was numeric when fitted"
+    with pytest.raises(TypeError, match=match):
+        imputer.transform(message)
+    match = r"Impute cannot average column 'x' of dtype .*strategy='most_frequent'"
+    with pytest.raises(TypeError, match=match):
+        imputer.partial_fit(message)
+
+
+@pytest.mark.filterwarnings("ignore:Column 'x' has dtype")
+@pytest.mark.parametrize("method", ["transform", "partial_fit"])
+def test_impute_refuses_complex_columns_by_name(method):
+    imputer = _impute_fitted_on_numbers()
+    match = r"Complex data not supported \(column 'x'\): Impute needs real numbers"
+    with pytest.raises(ValueError, match=match):
+        getattr(imputer, method)(_message(COMPLEX["complex128"]))
+
+
+def _decode(m: Message) -> Message:
+    """IndexEncoder.inverse_transform: codes to categories."""
+    fit_on = Message({"x": pd.Series(["a", "b", "c", "d"])})
+    return IndexEncoder(["x"]).fit(fit_on).inverse_transform(m)
+
+
+@pytest.mark.parametrize("kind", MISSING)
+def test_decoding_codes_names_a_missing_code(kind):
+    match = r"NaN in column 'x' \(first at row 1\); fill .*Impute"
+    with pytest.raises(ValueError, match=match):
+        _decode(_message(MISSING[kind]))
+
+
+@pytest.mark.parametrize("kind", COMPLEX)
+def test_decoding_codes_refuses_complex_ones_by_name(kind):
+    match = r"Complex data not supported \(column 'x'\): IndexEncoder.inverse_transform"
+    with pytest.raises(ValueError, match=match):
+        _decode(_message(COMPLEX[kind]))
+
+
+@pytest.mark.parametrize("kind", NOT_NUMBERS)
+def test_decoding_codes_refuses_columns_that_are_not_numbers(kind):
+    match = r"inverse_transform needs the encoded column 'x' \(numbers"
+    with pytest.raises(TypeError, match=match):
+        _decode(_message(NOT_NUMBERS[kind]))
+
+
+@pytest.mark.parametrize(
+    "kind", ["int64", "Int64", "UInt8", "int64[pyarrow]", "tensor int64"]
+)
+def test_decoding_codes_of_any_integer_dtype(kind):
+    assert _decode(_message(NUMBERS[kind]))["x"].tolist() == ["b", "a", "d"]
+
+
+@pytest.mark.parametrize("encoder", [OneHot, IndexEncoder])
+def test_a_missing_category_is_named_as_any_missing_value(encoder):
+    with pytest.raises(
+        ValueError, match=r"NaN in column 'x' \(first at row 1\); fill .*Impute"
+    ):
+        encoder(["x"]).fit(_message(pd.Series(["a", None, "b"])))
+
+
 def _to_float32_callers() -> dict:
     return {
         "ToTensor": lambda m: ToTensor(["x"]).fit_transform(m),
@@ -203,6 +354,26 @@ def test_float32_output_refuses_values_it_cannot_hold(column, caller):
         _to_float32_callers()[caller](message)
 
 
+def _regressor() -> TorchRegressor:
+    return TorchRegressor(Echo, max_epochs=1, train_split=None, verbose=0)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "tensor"])
+def test_array_input_refuses_values_float32_cannot_hold(kind):
+    X = np.array([[1.0, 0.0], [2.0, 1e300], [3.0, 0.0]])
+    X = torch.from_numpy(X) if kind == "tensor" else X
+    match = r"Column 'X' holds values out of the range of torch\.float32 .*row 1"
+    with pytest.raises(ValueError, match=match):
+        _regressor().fit(X, np.zeros(3, dtype=np.float32))
+
+
+def test_regression_target_refuses_values_float32_cannot_hold():
+    y = np.array([0.0, 1.0, 1e300])
+    match = r"Column 'y' holds values out of the range of torch\.float32 .*row 2"
+    with pytest.raises(ValueError, match=match):
+        _regressor().fit(np.zeros((3, 1), dtype=np.float32), y)
+
+
 @pytest.mark.parametrize("caller", ["asarray", "to_tensors", "BatchNormalizer"])
 def test_float64_output_keeps_values_float32_cannot_hold(caller):
     got = CALLERS[caller](_message(pd.Series([1.0, 1e39, 3.0])))
@@ -227,11 +398,20 @@ def test_integer_output_refuses_values_out_of_its_range(Pipe, column, dtype, row
         Pipe(["x"], dtype=dtype).fit(Message({"x": column}))
 
 
-@pytest.mark.parametrize("Pipe", [ToTensor, Stack])
-def test_integer_output_refuses_missing_values(Pipe):
-    column = pd.Series([1, NA, 3], dtype="Int64")
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda m: ToTensor(["x"], dtype="int64").fit(m),
+        lambda m: Stack(["x"], dtype="int64").fit(m),
+        lambda m: _read_back(m, dtype=torch.int64),
+    ],
+    ids=["ToTensor", "Stack", "read back"],
+)
+@pytest.mark.parametrize("dtype", ["Int64", "float64"])
+def test_integer_output_refuses_missing_values(convert, dtype):
+    column = pd.Series([1, NA if dtype == "Int64" else np.nan, 3], dtype=dtype)
     with pytest.raises(ValueError, match=r"NaN in column 'x' \(first at row 1\)"):
-        Pipe(["x"], dtype="int64").fit(Message({"x": column}))
+        convert(Message({"x": column}))
 
 
 def test_integer_output_keeps_values_at_the_edges_of_its_range():
@@ -242,6 +422,27 @@ def test_integer_output_keeps_values_at_the_edges_of_its_range():
         Message({"x": pd.Series([-128.0, 127.0])})
     )
     assert small["x"].tolist() == [-128, 127]
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda m: ToTensor(["x"], dtype="int64").fit(m),
+        lambda m: Stack(["x"], dtype="int64").fit(m),
+        lambda m: _read_back(m, dtype=torch.int64),
+    ],
+    ids=["ToTensor", "Stack", "read back"],
+)
+def test_integer_output_refuses_fractions(convert):
+    message = Message({"x": pd.Series([1.0, 2.7, 3.5])})
+    match = r"Column 'x' holds values with a fractional part, .*int64 .*row 1: 2\.7\)"
+    with pytest.raises(ValueError, match=match):
+        convert(message)
+
+
+def test_read_back_names_the_pipe_in_its_errors():
+    with pytest.raises(TypeError, match="and Stack needs numbers"):
+        _read_back(Message({"x": pd.Series(["1", "2"])}))
 
 
 def test_float_column_already_of_the_dtype_asked_is_not_copied():
@@ -267,6 +468,20 @@ def test_a_tensor_of_a_pandas_column_is_a_copy_writes_cannot_reach(dtype, conver
     tensor = convert(Message({"x": series}))
     tensor[0] = 9
     assert series.tolist() == [1, 2]
+
+
+def test_a_numpy_array_converts_under_the_same_policy():
+    array = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    tensor = column_numbers("X", array, torch.float32)
+    tensor[0, 0] = 9  # a copy: the caller's array is never written
+    assert array[0, 0] == 1.0
+    assert array.flags.writeable
+    assert np.shares_memory(column_numbers("X", array, np.float32), array)
+    wide = np.array([[1.0], [1e300]])
+    with pytest.raises(ValueError, match=r"Column 'X' holds values out of the range"):
+        column_numbers("X", wide, torch.float32)
+    with pytest.raises(TypeError, match=r"Column 'X' has dtype object"):
+        column_numbers("X", array.astype(object), torch.float32)
 
 
 def test_owner_is_named_in_the_error():

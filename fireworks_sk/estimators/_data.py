@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_array
 from skorch.dataset import Dataset
 
 from fireworks_sk._frames import is_native_frame
-from fireworks_sk._numbers import check_finite, column_numbers
+from fireworks_sk._numbers import column_numbers
 from fireworks_sk.message import Column, Message
 
 __all__ = [
@@ -70,7 +70,10 @@ def array_message(X: Any, *, min_rows: int) -> Message:
     """An unnamed 2-D input as a Message of one float32 tensor column ``"X"``.
 
     Raises the errors scikit-learn users expect (sparse, 1-D, empty, complex or
-    non-numeric input) through :func:`sklearn.utils.check_array`.
+    non-numeric input) through :func:`sklearn.utils.check_array`, which reads
+    an object array of numbers as numbers, as scikit-learn's estimators do;
+    NaN, infinity and values out of float32's range are refused by
+    :func:`~fireworks_sk._numbers.column_numbers`, as for a named column.
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
@@ -80,8 +83,7 @@ def array_message(X: Any, *, min_rows: int) -> Message:
         ensure_all_finite=False,
         ensure_min_samples=min_rows,
     )
-    tensor = torch.tensor(array, dtype=torch.float32)
-    check_finite(ARRAY_COLUMN, tensor)
+    tensor = column_numbers(ARRAY_COLUMN, array, torch.float32, owner=_OWNER)
     return Message._from_columns({ARRAY_COLUMN: tensor}, array.shape[0])
 
 

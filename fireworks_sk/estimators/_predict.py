@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import sparse
 from skorch import NeuralNet
 from skorch.dataset import Dataset as SkorchDataset
 
+from fireworks_sk._numbers import is_numeric_column
 from fireworks_sk.estimators._data import ARRAY_COLUMN, MessageDataset
 from fireworks_sk.estimators._feeding import (
     feed,
@@ -84,7 +84,7 @@ def _frame_matrix(net: Any, X: Any) -> Message | None:
     if names is None or not np.array_equal(X.columns, names):
         return None
     dtypes = X.dtypes.tolist()
-    if not all(is_numeric_dtype(t) or is_bool_dtype(t) for t in dtypes):
+    if not all(is_numeric_column(t) for t in dtypes):
         return None
     if dtypes != list(net._schema_.dtypes.values()):
         return None  # the general path checks them against the Schema

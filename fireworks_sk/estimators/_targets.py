@@ -18,6 +18,7 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
+from fireworks_sk._numbers import column_numbers
 from fireworks_sk._validation import as_message
 from fireworks_sk.estimators._data import array_message, is_named, is_ragged
 from fireworks_sk.estimators._guards import check_no_missing
@@ -243,7 +244,9 @@ def encode_values(net: Any, y: Any, *, first: bool) -> tuple[torch.Tensor, np.nd
             "sample: pad the sequences to one length."
         )
     y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
-    y2d = y.reshape(len(y), -1).astype(np.float32)
+    owner = type(net).__name__
+    target = column_numbers("y", y.reshape(len(y), -1), torch.float32, owner=owner)
+    y2d = target.numpy()
     if first:
         net._y_ndim_ = y.ndim
         net.n_outputs_ = y2d.shape[1]
@@ -252,4 +255,4 @@ def encode_values(net: Any, y: Any, *, first: bool) -> tuple[torch.Tensor, np.nd
             f"y has {y2d.shape[1]} targets but {type(net).__name__} was fitted "
             f"on {net.n_outputs_}."
         )
-    return torch.from_numpy(y2d), y2d
+    return target, y2d

@@ -12,6 +12,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from fireworks_sk._compat import transform_output
+from fireworks_sk._numbers import column_numbers
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk._validation import (
     as_message,
@@ -286,7 +287,7 @@ or Dask DataFrame
             self._check_fitted()
         message, named = as_message(X, min_rows=1 if reset else 0)
         if not reset:
-            regrouped = _regrouped(X, self._schema_in)
+            regrouped = _regrouped(X, self._schema_in, type(self).__name__)
             message = message if regrouped is None else regrouped
         if reset:
             # A Message without columns has no rows either: name the real cause.
@@ -478,7 +479,7 @@ or Dask DataFrame
 LAYOUT = "fireworks_sk.layout"
 
 
-def _regrouped(X: Any, schema: Mapping[str, Any]) -> Message | None:
+def _regrouped(X: Any, schema: Mapping[str, Any], owner: str) -> Message | None:
     """The Message that a Pipe's pandas output ``X`` flattened, if it fits ``schema``.
 
     A Pipe fitted on Messages (a tensor column ``c`` of shape (n, 3)) then
@@ -486,7 +487,8 @@ def _regrouped(X: Any, schema: Mapping[str, Any]) -> Message | None:
     ``set_output(transform="pandas")`` is called after fit. Only a DataFrame
     whose columns are exactly those its ``attrs`` list, column for column of
     ``schema`` with the same widths, is read back; any other is left to the
-    usual schema check.
+    usual schema check. Its values become the fitted dtype through
+    :func:`~fireworks_sk._numbers.column_numbers`, whose errors name ``owner``.
     """
     layout = X.attrs.get(LAYOUT) if isinstance(X, pd.DataFrame) else None
     well_formed = isinstance(layout, list) and all(
@@ -504,8 +506,16 @@ def _regrouped(X: Any, schema: Mapping[str, Any]) -> Message | None:
         block = X.iloc[:, start : start + len(names)]
         start += len(names)
         if isinstance(fitted, torch.Tensor):
-            values = torch.from_numpy(np.array(block.to_numpy(), copy=True))
-            columns[name] = values.reshape(len(X), *fitted.shape[1:]).to(fitted.dtype)
+            # NaN is the Pipe's to judge (Impute takes it); a value the
+            # fitted dtype cannot hold is refused here, by its feature's name.
+            features = [
+                column_numbers(
+                    f, block.iloc[:, j], fitted.dtype, allow_nan=True, owner=owner
+                )
+                for j, f in enumerate(names)
+            ]
+            values = torch.stack(features, dim=1)
+            columns[name] = values.reshape(len(X), *fitted.shape[1:])
         else:
             columns[name] = block.iloc[:, 0]
     return Message(columns)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fireworks_sk._numbers import column_numbers, is_numeric_column, missing_value_error
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
 from fireworks_sk.pipes._state import learned
@@ -66,10 +67,7 @@ def _check_finite(name: str, values: np.ndarray, missing: str) -> None:
 
 def _missing_error(name: str, values: pd.Series) -> ValueError:
     row = int(np.flatnonzero(values.isna().to_numpy())[0])
-    return ValueError(
-        f"Input contains NaN (a missing value) in column {name!r} (first at row "
-        f"{row}); fill or drop missing values first."
-    )
+    return missing_value_error(name, row)
 
 
 def _value_counts(name: str, column: Column, missing: str) -> pd.Series:
@@ -345,23 +343,19 @@ class _Encoder(StatefulPipe):
                 f"{name!r}. Columns: {message.columns!r}."
             )
         column = message[name]
-        if not isinstance(column, torch.Tensor):
-            values = np.asarray(column)
-            if values.dtype.kind not in "biuf":
-                raise TypeError(
-                    f"{type(self).__name__}.inverse_transform needs the encoded "
-                    f"column {name!r} (numbers, the output of transform); got dtype "
-                    f"{values.dtype}."
-                )
-            column = torch.as_tensor(values)
+        owner = f"{type(self).__name__}.inverse_transform"
+        if not is_numeric_column(column):
+            raise TypeError(
+                f"{owner} needs the encoded column {name!r} (numbers, the output of "
+                f"transform); got dtype {column.dtype}."
+            )
         shape = tuple(column.shape[1:])
         if shape != ((width,) if width else ()):
             raise ValueError(
                 f"Column {name!r} has rows of shape {shape}; the encoding gives "
                 f"{(width,) if width else ()}."
             )
-        check_finite(name, column)
-        return column.cpu()
+        return column_numbers(name, column, owner=owner).cpu()
 
 
 class OneHot(_Encoder):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fireworks_sk._numbers import column_numbers, float_dtype, is_numeric_column
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
@@ -24,29 +25,29 @@ _DEFAULT_TEXT_FILL = "missing_value"
 
 
 def _is_number(column: Column) -> bool:
-    """Numbers that a mean makes sense of: floating tensors, numeric Series."""
+    """Numbers that a mean makes sense of: real tensors (floating ones hold
+    the missing values) and numeric, non-boolean Series."""
     if isinstance(column, torch.Tensor):
         return not column.is_complex()
-    dtype = column.dtype
-    return (
-        pd.api.types.is_numeric_dtype(dtype)
-        and not pd.api.types.is_bool_dtype(dtype)
-        and not pd.api.types.is_complex_dtype(dtype)
-    )
+    return is_numeric_column(column, booleans=False, complex_numbers=False)
+
+
+def _numbers(name: str, column: Column, dtype: Any, *, verb: str, why: str) -> Any:
+    """``column`` through the one converter, missing values as NaN; a column
+    that is not numbers is refused with Impute's own advice."""
+    if not is_numeric_column(column):
+        raise TypeError(
+            f"Impute cannot {verb} column {name!r} of dtype {column.dtype}: {why}"
+        )
+    return column_numbers(name, column, dtype, allow_nan=True, owner="Impute")
 
 
 def _float64(name: str, column: Column) -> torch.Tensor:
-    """The column as a float64 tensor of shape (n, ...), missing values as NaN."""
-    if isinstance(column, torch.Tensor):
-        return column.detach().to("cpu", torch.float64)
-    try:
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"Impute cannot average column {name!r} of dtype {column.dtype}: it is "
-            "not numeric. Use strategy='most_frequent' or 'constant' for it."
-        ) from exc
-    return torch.from_numpy(np.array(values, copy=True))
+    """The column as a float64 tensor of shape (n, ...) on the CPU, missing
+    values as NaN."""
+    why = "it is not numeric. Use strategy='most_frequent' or 'constant' for it."
+    values = _numbers(name, column, torch.float64, verb="average", why=why)
+    return values.detach().cpu()
 
 
 def _refuse_infinity(name: str, values: torch.Tensor, missing: torch.Tensor) -> None:
@@ -356,17 +357,13 @@ or Dask DataFrame
     def _fill_numbers(
         self, name: str, column: pd.Series, missing: np.ndarray, statistic: Any
     ) -> pd.Series:
-        dtype = np.float32 if column.dtype == np.float32 else np.float64
-        try:
-            values = column.to_numpy(dtype=dtype, na_value=np.nan)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"Impute cannot fill column {name!r} of dtype {column.dtype}: it was "
-                "numeric when fitted and is not numeric now."
-            ) from exc
+        why = "it was numeric when fitted and is not numeric now."
+        values = _numbers(name, column, float_dtype(column), verb="fill", why=why)
         if missing.any():
             self._check_statistic(name, statistic is None, missing)
-            values = np.where(missing, np.asarray(statistic, dtype=dtype), values)
+            values = np.where(
+                missing, np.asarray(statistic, dtype=values.dtype), values
+            )
         check_finite(name, values)
         return pd.Series(values, name=name, copy=False)
 

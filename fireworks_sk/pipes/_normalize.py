@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
-from fireworks_sk._numbers import check_finite, column_numbers
+from fireworks_sk._numbers import (
+    check_finite,
+    column_numbers,
+    float_dtype,
+    is_numeric_column,
+)
 from fireworks_sk.message import (
     Column,
     Message,
@@ -55,12 +59,11 @@ class _Moments:
 
 
 def _is_scalable(column: Column) -> bool:
+    """Scaled by default: floating tensors (integer ones hold codes) and
+    numeric pandas columns but booleans."""
     if isinstance(column, torch.Tensor):
         return column.is_floating_point()
-    dtype = column.dtype
-    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(
-        dtype
-    )
+    return is_numeric_column(column, booleans=False)
 
 
 def _unchecked_float64(name: str, column: Column) -> np.ndarray | torch.Tensor:
@@ -248,7 +251,7 @@ class BatchNormalizer(StatefulPipe):
             if isinstance(column, torch.Tensor):
                 tensors.append(name)
             else:
-                groups[_float_dtype(column)].append(name)
+                groups[float_dtype(column)].append(name)
         out = message.assign(
             **{n: self._apply_tensor(n, message[n], inverse) for n in tensors}
         )
@@ -323,8 +326,3 @@ def _check_result(
         f"Column {name!r} overflows {out.dtype} when scaled (finite input, "
         "infinite result); rescale the column or use a wider dtype."
     )
-
-
-def _float_dtype(column: Any) -> type:
-    """The float dtype a scaled pandas column gets: float32 stays float32."""
-    return np.float32 if column.dtype == np.float32 else np.float64

@@ -195,7 +195,7 @@ def test_categorical_fit_on_missing_value_names_column_and_row(name, method):
     data = frame().assign(c=["a", None, "b", "a"])
     pipe, fit = fitting(name, method)
     raises_and_keeps(
-        fit, data, ValueError, r"NaN \(a missing value\) in column 'c'.*row 1"
+        fit, data, ValueError, r"NaN in column 'c' \(first at row 1\); fill .*Impute"
     )
 
 
