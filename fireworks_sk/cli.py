@@ -179,19 +179,15 @@ def _write_csv(frames: Any, handle: Any) -> int:
 
 
 def _write_csv_file(frames: Any, path: Path) -> None:
-    """Write CSV beside ``path`` and rename it in place once complete.
+    """Write CSV to ``path`` atomically: whole once complete, or not at all."""
+    import io
 
-    The partial file is named per process and created with the permissions a
-    plain ``open`` gives, so the scores stay readable by whoever reads them.
-    """
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "w", newline="", encoding="utf-8") as handle:
-            _write_csv(frames, handle)
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
+    from fireworks_sk._atomic import atomic_write
+
+    with atomic_write(path, action="Writing predictions to") as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        _write_csv(frames, text)
+        text.detach()  # the handle stays open for atomic_write to sync
 
 
 def _source(args: argparse.Namespace, rows: int = _CHUNK_ROWS) -> Any:
