@@ -7,11 +7,10 @@ from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
 
 from fireworks_sk._atomic import atomic_write
+from fireworks_sk._outputs import output_columns
 from fireworks_sk.exceptions import SchemaError, SourceError
 from fireworks_sk.message import Message
 from fireworks_sk.sources._base import import_extra
@@ -20,20 +19,14 @@ __all__ = ["write_parquet", "write_sql"]
 
 
 def _frame(result: Any, name: str) -> pd.DataFrame:
-    """One chunk of results as a DataFrame; arrays become ``name`` columns."""
+    """One chunk of results as a DataFrame; arrays are named by ``output_columns``."""
     if isinstance(result, Message):
         return result.to_dataframe()
     if isinstance(result, pd.DataFrame):
         return result.reset_index(drop=True)
     if isinstance(result, pd.Series):
         return result.reset_index(drop=True).to_frame(result.name or name)
-    if isinstance(result, torch.Tensor):
-        result = result.detach().cpu().numpy()
-    values = np.asarray(result)
-    if values.ndim == 1:
-        return pd.DataFrame({name: values})
-    flat = values.reshape(len(values), -1)
-    return pd.DataFrame({f"{name}_{i}": flat[:, i] for i in range(flat.shape[1])})
+    return pd.DataFrame(output_columns(name, result))
 
 
 def write_parquet(
@@ -54,7 +47,8 @@ def write_parquet(
     path : str or path-like
         The Parquet file to write (replaced if it exists).
     name : str, default="prediction"
-        Column name for array results (``name_0, name_1, ...`` for 2-D ones).
+        Column name for array results: ``name`` for one output per row (shape
+        (n,) or (n, 1)), ``name_0, name_1, ...`` for several.
 
     Returns
     -------
@@ -129,7 +123,8 @@ def write_sql(
     table : str
         The table to append to.
     name : str, default="prediction"
-        Column name for array results (``name_0, name_1, ...`` for 2-D ones).
+        Column name for array results: ``name`` for one output per row (shape
+        (n,) or (n, 1)), ``name_0, name_1, ...`` for several.
 
     Returns
     -------

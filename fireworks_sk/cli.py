@@ -147,10 +147,11 @@ class _Scorer:
         """The kept columns and the model's outputs for ``chunk``, as a table."""
         import pandas as pd
 
+        from fireworks_sk._outputs import as_numpy
         from fireworks_sk.serve import outputs
 
         chunk_in = self.select(chunk)
-        kept = {name: _values(chunk[name]) for name in self.keep}
+        kept = {name: as_numpy(chunk[name]) for name in self.keep}
         predicted = outputs(self.model, chunk_in, proba=self.proba)
         clash = [name for name in kept if name in predicted]
         if clash:
@@ -159,12 +160,6 @@ class _Scorer:
                 "rename them in the data."
             )
         return pd.DataFrame({**kept, **predicted})
-
-
-def _values(column: Any) -> Any:
-    import numpy as np
-
-    return column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
 
 
 def _write_csv(frames: Any, handle: Any) -> int:

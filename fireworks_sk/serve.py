@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline
 
+from fireworks_sk._outputs import as_numpy, output_columns
 from fireworks_sk.exceptions import FireworksError, SchemaError
 from fireworks_sk.message import Message
 from fireworks_sk.persistence import inspect, load
@@ -159,9 +160,9 @@ def outputs(
             f"{type(model).__name__} gives no class probabilities; drop --proba."
         )
     final, features = _final_step(model, message)
-    columns = _columns("prediction", _numpy(final.predict(features)))
+    columns = output_columns("prediction", final.predict(features))
     if proba:
-        probabilities = _numpy(final.predict_proba(features))
+        probabilities = as_numpy(final.predict_proba(features))
         for position, label in enumerate(model.classes_):
             columns[f"proba_{label}"] = probabilities[:, position]
     return columns
@@ -172,21 +173,6 @@ def _final_step(model: Any, message: Message) -> tuple[Any, Any]:
     if isinstance(model, Pipeline) and len(model) > 1:
         return model[-1], model[:-1].transform(message)
     return model, message
-
-
-def _numpy(values: Any) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values)
-
-
-def _columns(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
-    if values.ndim == 1:
-        return {name: values}
-    flat = values.reshape(len(values), -1)
-    if flat.shape[1] == 1:
-        return {name: flat[:, 0]}
-    return {f"{name}_{i}": flat[:, i] for i in range(flat.shape[1])}
 
 
 # ------------------------------------------------------------------ the app
