@@ -187,16 +187,11 @@ def _write_csv_file(frames: Any, path: Path) -> None:
 
 def _source(args: argparse.Namespace, rows: int = _CHUNK_ROWS) -> Any:
     from fireworks_sk import sources
+    from fireworks_sk.sources._files import open_source
 
-    data = args.data
     if args.query:
-        return sources.SQLSource(data, args.query, rows)
-    path = Path(data)
-    if not path.exists():
-        raise FileNotFoundError(f"No data file at {data!r}.")
-    if path.is_dir() or path.suffix == ".parquet":
-        return sources.ParquetSource(path, rows)
-    return sources.CSVSource(path, rows)
+        return sources.SQLSource(args.data, args.query, rows)
+    return open_source(args.data, rows, owner="DATA")
 
 
 def _inspect(args: argparse.Namespace) -> None:

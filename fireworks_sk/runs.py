@@ -39,7 +39,7 @@ from fireworks_sk import pipes, sources
 from fireworks_sk._stream_read import progress_bar
 from fireworks_sk.exceptions import ConfigError, RunError
 from fireworks_sk.persistence import installed_versions, save
-from fireworks_sk.sources._files import regular_file
+from fireworks_sk.sources._files import open_source
 
 __all__ = [
     "ConfigError",
@@ -300,14 +300,15 @@ def _source(data: Mapping[str, Any]) -> sources.Source:
     if data["source"] == "sql":
         query = _required(data, "query")
         return sources.SQLSource(_required(data, "url"), query, _WHOLE)
-    path = Path(_required(data, "path"))
-    if not path.exists():
-        raise FileNotFoundError(f"No data file at {str(path)!r}.")
-    # One file: a directory would be read whole by ParquetSource.
-    regular_file(path, "data.path")
-    if data["source"] == "csv":
-        return sources.CSVSource(path, _WHOLE)
-    return sources.ParquetSource(path, _WHOLE)
+    path = _required(data, "path")
+    source = open_source(path, _WHOLE, owner="data.path")
+    kind = "csv" if isinstance(source, sources.CSVSource) else "parquet"
+    if kind != data["source"]:
+        raise ConfigError(
+            f"data.source is {data['source']!r} but data.path {str(path)!r} is "
+            f"{kind} data; set data.source = {kind!r}."
+        )
+    return source
 
 
 def _read_source(source: sources.Source) -> pd.DataFrame:
@@ -667,7 +668,8 @@ output = "runs/penguins"        # a new folder per run: runs/penguins-2, ...
 
 [data]
 source = "penguins"             # csv, parquet, sql or penguins (bundled)
-# path = "penguins.csv"         # for csv and parquet
+# path = "penguins.csv"         # csv: a .csv file; parquet: a .parquet file
+                                # or a folder of Parquet files
 # url = "sqlite:///penguins.db" # for sql, with query
 # query = "SELECT * FROM penguins"
 target = "species"              # the column to predict
