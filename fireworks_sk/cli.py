@@ -249,12 +249,27 @@ def _parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show tracebacks on errors"
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_demo(commands)
+    _add_train(commands)
+    _add_init(commands)
+    _add_predict(commands)
+    _add_serve(commands)
+    _add_inspect(commands)
+    return parser
+
+
+def _add_demo(commands: Any) -> None:
+    """``demo``: train and tune on the bundled penguins."""
     demo = commands.add_parser("demo", help="train and tune on bundled penguin data")
     demo.add_argument(
         "--out", default="runs/demo", help="run folder (default runs/demo)"
     )
     demo.add_argument("--force", action="store_true", help=_FORCE_HELP)
     demo.set_defaults(handler=_demo)
+
+
+def _add_train(commands: Any) -> None:
+    """``train CONFIG``: a run as a TOML config describes."""
     train = commands.add_parser(
         "train",
         help="train per a TOML config",
@@ -271,6 +286,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder, overriding the config's 'output'")
     train.add_argument("--force", action="store_true", help=_FORCE_HELP)
     train.set_defaults(handler=_train)
+
+
+def _add_init(commands: Any) -> None:
+    """``init [PATH]``: a commented template config."""
     init = commands.add_parser(
         "init", help="write a commented template run config for train"
     )
@@ -279,6 +298,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--force", action="store_true", help="replace an existing file")
     init.set_defaults(handler=_init)
+
+
+def _add_predict(commands: Any) -> None:
+    """``predict MODEL DATA``: score a file or a query, chunk by chunk."""
     predict = commands.add_parser(
         "predict", help="predict for a CSV, Parquet or SQL source"
     )
@@ -304,6 +327,10 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_trust_options(predict)
     predict.set_defaults(handler=_predict)
+
+
+def _add_serve(commands: Any) -> None:
+    """``serve MODEL``: the HTTP model server."""
     serve = commands.add_parser("serve", help="serve a model over HTTP (extra 'serve')")
     serve.add_argument("model", help="a model file saved by train or demo")
     serve.add_argument(
@@ -323,6 +350,10 @@ def _parser() -> argparse.ArgumentParser:
         choices=("critical", "error", "warning", "info", "debug"),
     )
     serve.set_defaults(handler=_serve)
+
+
+def _add_inspect(commands: Any) -> None:
+    """``inspect MODEL``: a model file's manifest and pipeline."""
     inspect = commands.add_parser(
         "inspect", help="print a model file's manifest and pipeline"
     )
@@ -335,7 +366,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_trust_options(inspect)
     inspect.set_defaults(handler=_inspect)
-    return parser
 
 
 def _silence_stdout() -> None:

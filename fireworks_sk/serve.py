@@ -220,11 +220,31 @@ def create_app(
     starlette.applications.Starlette
     """
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     model, manifest = load_model(path, format=format, trusted=trusted)
+    answer = _answerer(model, manifest)
+
+    async def health(request: Any) -> Any:
+        return _json({"status": "ok"})
+
+    async def schema(request: Any) -> Any:
+        return _json({"input_schema": manifest.get("input_schema")})
+
+    async def predict(request: Any) -> Any:
+        return await _predict(request, answer, max_body_bytes)
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/schema", schema, methods=["GET"]),
+            Route("/predict", predict, methods=["POST"]),
+        ]
+    )
+
+
+def _answerer(model: Any, manifest: dict[str, Any]) -> Any:
+    """The function from request rows to the response body of ``/predict``."""
     is_classifier = hasattr(model, "predict_proba") and hasattr(model, "classes_")
     # One prediction at a time: estimators are not documented as thread-safe.
     lock = threading.Lock()
@@ -240,29 +260,27 @@ def create_app(
             body["probabilities"] = np.column_stack(probabilities).tolist()
         return body
 
-    async def health(request: Any) -> Any:
-        return JSONResponse({"status": "ok"})
+    return answer
 
-    async def schema(request: Any) -> Any:
-        return JSONResponse({"input_schema": manifest.get("input_schema")})
 
-    async def predict(request: Any) -> Any:
-        try:
-            rows = _rows(await _body(request, max_body_bytes))
-            return JSONResponse(await run_in_threadpool(answer, rows))
-        except _BadRequest as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
-        except _INPUT_ERRORS as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            return JSONResponse({"error": str(message)}, status_code=422)
+async def _predict(request: Any, answer: Any, max_body_bytes: int) -> Any:
+    """Answer a ``POST /predict``: the body's rows scored, or a 4xx error."""
+    from starlette.concurrency import run_in_threadpool
 
-    return Starlette(
-        routes=[
-            Route("/health", health, methods=["GET"]),
-            Route("/schema", schema, methods=["GET"]),
-            Route("/predict", predict, methods=["POST"]),
-        ]
-    )
+    try:
+        rows = _rows(await _body(request, max_body_bytes))
+        return _json(await run_in_threadpool(answer, rows))
+    except _BadRequest as exc:
+        return _json({"error": str(exc)}, status=exc.status)
+    except _INPUT_ERRORS as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        return _json({"error": str(message)}, status=422)
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Any:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(body, status_code=status)
 
 
 async def _body(request: Any, limit: int) -> bytes:
