@@ -39,6 +39,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _init(args: argparse.Namespace) -> None:
+    from fireworks_sk._atomic import atomic_write
     from fireworks_sk.runs import template
 
     path = Path(args.path)
@@ -46,7 +47,8 @@ def _init(args: argparse.Namespace) -> None:
         raise FileExistsError(
             f"{args.path!r} exists; choose another path, or --force to replace it."
         )
-    path.write_text(template(), encoding="utf-8")
+    with atomic_write(path, action="Writing the template to") as handle:
+        handle.write(template().encode("utf-8"))
     print(f"Wrote {args.path}; edit it, then: fireworks-sk train {args.path}")
 
 

@@ -672,7 +672,9 @@ def _learning_curve(search: GridSearchCV, output: Path) -> str | None:
     figure = Figure()
     ax = plot_history(search.best_estimator_[-1], ax=figure.subplots())
     ax.set_title(curve_title(search), fontsize="medium")
-    figure.savefig(output / "learning_curve.png", dpi=100, bbox_inches="tight")
+    path = output / "learning_curve.png"
+    with atomic_write(path, action="Writing the learning curve to") as handle:
+        figure.savefig(handle, format="png", dpi=100, bbox_inches="tight")
     return "learning_curve.png"
 
 

@@ -19,6 +19,7 @@ from sklearn.linear_model import LinearRegression
 import fireworks_sk as fsk
 from fireworks_sk._atomic import atomic_write
 from fireworks_sk.cli import main
+from fireworks_sk.runs import demo_config, run
 from fireworks_sk.stream import write_parquet
 
 pytest.importorskip("pyarrow")
@@ -57,11 +58,17 @@ def _predict_csv(folder, name):
     _run_predict(folder, name)
 
 
+def _init(folder, name):
+    if main(["init", str(folder / name), "--force"]):
+        raise OSError("init failed")
+
+
 # Each writer, with the word its error uses for what it was doing.
 WRITERS = {
     "save": (_save, "model.fwsk", "Saving to"),
     "write_parquet": (_write_parquet, "out.parquet", "Writing Parquet to"),
     "predict --out": (_predict_csv, "out.csv", "Writing predictions to"),
+    "init": (_init, "run.toml", "Writing the template to"),
 }
 
 
@@ -78,6 +85,14 @@ def test_every_writer_syncs_a_private_temporary_then_renames_it(
     tmp_path, monkeypatch, writer
 ):
     write, name, _ = writer
+    events = _record_syncs_and_renames(monkeypatch)
+    write(tmp_path, name)
+    _assert_written_atomically(events, tmp_path / name)
+    assert _names(tmp_path) == [name]
+
+
+def _record_syncs_and_renames(monkeypatch):
+    """Patch os.fsync and os.replace to log what they are called on."""
     events, real_fsync, real_replace = [], os.fsync, os.replace
 
     def fsync(fd):
@@ -90,16 +105,32 @@ def test_every_writer_syncs_a_private_temporary_then_renames_it(
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
-    write(tmp_path, name)
-    renames = [e for e in events if e[0] == "replace" and e[2].endswith(name)]
-    assert len(renames) == 1
-    _, temporary, destination = renames[0]
-    assert os.path.dirname(temporary) == str(tmp_path)
-    assert os.path.basename(temporary).startswith(f".{name}.")
-    assert destination == str(tmp_path / name)
-    # The temporary file's own content was synced before the rename.
+    return events
+
+
+def _assert_written_atomically(events, path):
+    renames = [e for e in events if e[0] == "replace" and e[2] == str(path)]
+    assert len(renames) == 1, (path, events)
+    temporary = renames[0][1]
+    assert os.path.dirname(temporary) == str(path.parent)
+    assert os.path.basename(temporary).startswith(f".{path.name}.")
     assert ("fsync", temporary) in events[: events.index(renames[0])]
-    assert _names(tmp_path) == [name]
+
+
+def test_a_training_run_writes_each_of_its_files_atomically(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    config = demo_config(tmp_path / "run")
+    config["model"]["params"]["max_epochs"] = 2
+    config["search"] = {"cv": 2, "grid": {"model__lr": [0.01]}}
+    events = _record_syncs_and_renames(monkeypatch)
+    result = run(config, verbose=0)
+    for name in ["model.fwsk", "run.json", "learning_curve.png"]:
+        _assert_written_atomically(events, result.output / name)
+    assert sorted(p.name for p in result.output.iterdir()) == [
+        "learning_curve.png",
+        "model.fwsk",
+        "run.json",
+    ]
 
 
 @pytest.mark.parametrize("which", ["save", "write_parquet"])
