@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
 
+from fireworks_sk._atomic import atomic_write
+from fireworks_sk._outputs import output_columns
 from fireworks_sk.exceptions import SchemaError, SourceError
 from fireworks_sk.message import Message
 from fireworks_sk.sources._base import import_extra
@@ -20,20 +19,14 @@ __all__ = ["write_parquet", "write_sql"]
 
 
 def _frame(result: Any, name: str) -> pd.DataFrame:
-    """One chunk of results as a DataFrame; arrays become ``name`` columns."""
+    """One chunk of results as a DataFrame; arrays are named by ``output_columns``."""
     if isinstance(result, Message):
         return result.to_dataframe()
     if isinstance(result, pd.DataFrame):
         return result.reset_index(drop=True)
     if isinstance(result, pd.Series):
         return result.reset_index(drop=True).to_frame(result.name or name)
-    if isinstance(result, torch.Tensor):
-        result = result.detach().cpu().numpy()
-    values = np.asarray(result)
-    if values.ndim == 1:
-        return pd.DataFrame({name: values})
-    flat = values.reshape(len(values), -1)
-    return pd.DataFrame({f"{name}_{i}": flat[:, i] for i in range(flat.shape[1])})
+    return pd.DataFrame(output_columns(name, result))
 
 
 def write_parquet(
@@ -42,9 +35,10 @@ def write_parquet(
     """Write chunks of results to one Parquet file, a row group per chunk.
 
     The file appears only when every chunk is written (it is written beside
-    the destination under a name of its own and renamed), so a failed stream
-    leaves no partial file, and of several writers to one path the last to
-    finish wins with a whole file: readers never see a mixed or partial one.
+    the destination under a name of its own, synced and renamed, as
+    :func:`fireworks_sk.save` writes), so a failed stream leaves no partial
+    file, and of several writers to one path the last to finish wins with a
+    whole file: readers never see a mixed or partial one.
 
     Parameters
     ----------
@@ -53,7 +47,8 @@ def write_parquet(
     path : str or path-like
         The Parquet file to write (replaced if it exists).
     name : str, default="prediction"
-        Column name for array results (``name_0, name_1, ...`` for 2-D ones).
+        Column name for array results: ``name`` for one output per row (shape
+        (n,) or (n, 1)), ``name_0, name_1, ...`` for several.
 
     Returns
     -------
@@ -62,48 +57,32 @@ def write_parquet(
     """
     pa = import_extra("pyarrow", "parquet", "write_parquet")
     pq = import_extra("pyarrow.parquet", "parquet", "write_parquet")
-    path = os.fspath(path)
-    partial = _partial_file(path)
+    with atomic_write(path, action="Writing Parquet to") as handle:
+        return _write_chunks(pa, pq, results, handle, name)
+
+
+def _write_chunks(
+    pa: Any, pq: Any, results: Iterable[Any], handle: Any, name: str
+) -> int:
+    """Write each chunk as a row group of one Parquet file on ``handle``."""
     writer, rows = None, 0
     try:
         for index, result in enumerate(results):
             table = _arrow_table(pa, _frame(result, name), writer, index)
             if writer is None:
-                writer = pq.ParquetWriter(partial, table.schema)
+                writer = pq.ParquetWriter(handle, table.schema)
             writer.write_table(table)
             rows += table.num_rows
         if writer is None:
             raise ValueError("write_parquet got no results to write.")
         writer.close()
-        os.replace(partial, path)
     except BaseException:
         # Cleaning up must not replace the error being raised.
         if writer is not None:
             with suppress(Exception):
                 writer.close()
-        with suppress(OSError):
-            os.unlink(partial)
         raise
     return rows
-
-
-def _partial_file(path: str) -> str:
-    """Create a new empty hidden file beside ``path``; return its name.
-
-    The name is random and created exclusively (``O_EXCL``), so concurrent
-    writers never share a file and a stale one from a killed run is left
-    alone; it is short enough for the file system however long the
-    destination's name is. Its mode is what a plain ``open`` would give.
-    """
-    folder, base = os.path.split(path)
-    partial = os.path.join(folder, f".{base[:64]}.{secrets.token_hex(8)}.partial")
-    try:
-        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as exc:
-        raise type(exc)(
-            exc.errno, f"write_parquet cannot write {path!r}: {exc.strerror}"
-        ) from exc
-    return partial
 
 
 def _arrow_table(pa: Any, frame: pd.DataFrame, writer: Any, index: int) -> Any:
@@ -144,7 +123,8 @@ def write_sql(
     table : str
         The table to append to.
     name : str, default="prediction"
-        Column name for array results (``name_0, name_1, ...`` for 2-D ones).
+        Column name for array results: ``name`` for one output per row (shape
+        (n,) or (n, 1)), ``name_0, name_1, ...`` for several.
 
     Returns
     -------

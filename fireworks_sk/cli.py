@@ -39,6 +39,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _init(args: argparse.Namespace) -> None:
+    from fireworks_sk._atomic import atomic_write
     from fireworks_sk.runs import template
 
     path = Path(args.path)
@@ -46,7 +47,8 @@ def _init(args: argparse.Namespace) -> None:
         raise FileExistsError(
             f"{args.path!r} exists; choose another path, or --force to replace it."
         )
-    path.write_text(template(), encoding="utf-8")
+    with atomic_write(path, action="Writing the template to") as handle:
+        handle.write(template().encode("utf-8"))
     print(f"Wrote {args.path}; edit it, then: fireworks-sk train {args.path}")
 
 
@@ -147,10 +149,11 @@ class _Scorer:
         """The kept columns and the model's outputs for ``chunk``, as a table."""
         import pandas as pd
 
+        from fireworks_sk._outputs import as_numpy
         from fireworks_sk.serve import outputs
 
         chunk_in = self.select(chunk)
-        kept = {name: _values(chunk[name]) for name in self.keep}
+        kept = {name: as_numpy(chunk[name]) for name in self.keep}
         predicted = outputs(self.model, chunk_in, proba=self.proba)
         clash = [name for name in kept if name in predicted]
         if clash:
@@ -159,12 +162,6 @@ class _Scorer:
                 "rename them in the data."
             )
         return pd.DataFrame({**kept, **predicted})
-
-
-def _values(column: Any) -> Any:
-    import numpy as np
-
-    return column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
 
 
 def _write_csv(frames: Any, handle: Any) -> int:
@@ -179,33 +176,24 @@ def _write_csv(frames: Any, handle: Any) -> int:
 
 
 def _write_csv_file(frames: Any, path: Path) -> None:
-    """Write CSV beside ``path`` and rename it in place once complete.
+    """Write CSV to ``path`` atomically: whole once complete, or not at all."""
+    import io
 
-    The partial file is named per process and created with the permissions a
-    plain ``open`` gives, so the scores stay readable by whoever reads them.
-    """
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "w", newline="", encoding="utf-8") as handle:
-            _write_csv(frames, handle)
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
+    from fireworks_sk._atomic import atomic_write
+
+    with atomic_write(path, action="Writing predictions to") as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        _write_csv(frames, text)
+        text.detach()  # the handle stays open for atomic_write to sync
 
 
 def _source(args: argparse.Namespace, rows: int = _CHUNK_ROWS) -> Any:
     from fireworks_sk import sources
+    from fireworks_sk.sources._files import open_source
 
-    data = args.data
     if args.query:
-        return sources.SQLSource(data, args.query, rows)
-    path = Path(data)
-    if not path.exists():
-        raise FileNotFoundError(f"No data file at {data!r}.")
-    if path.is_dir() or path.suffix == ".parquet":
-        return sources.ParquetSource(path, rows)
-    return sources.CSVSource(path, rows)
+        return sources.SQLSource(args.data, args.query, rows)
+    return open_source(args.data, rows, owner="DATA")
 
 
 def _inspect(args: argparse.Namespace) -> None:
@@ -263,12 +251,27 @@ def _parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show tracebacks on errors"
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_demo(commands)
+    _add_train(commands)
+    _add_init(commands)
+    _add_predict(commands)
+    _add_serve(commands)
+    _add_inspect(commands)
+    return parser
+
+
+def _add_demo(commands: Any) -> None:
+    """``demo``: train and tune on the bundled penguins."""
     demo = commands.add_parser("demo", help="train and tune on bundled penguin data")
     demo.add_argument(
         "--out", default="runs/demo", help="run folder (default runs/demo)"
     )
     demo.add_argument("--force", action="store_true", help=_FORCE_HELP)
     demo.set_defaults(handler=_demo)
+
+
+def _add_train(commands: Any) -> None:
+    """``train CONFIG``: a run as a TOML config describes."""
     train = commands.add_parser(
         "train",
         help="train per a TOML config",
@@ -285,6 +288,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder, overriding the config's 'output'")
     train.add_argument("--force", action="store_true", help=_FORCE_HELP)
     train.set_defaults(handler=_train)
+
+
+def _add_init(commands: Any) -> None:
+    """``init [PATH]``: a commented template config."""
     init = commands.add_parser(
         "init", help="write a commented template run config for train"
     )
@@ -293,6 +300,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--force", action="store_true", help="replace an existing file")
     init.set_defaults(handler=_init)
+
+
+def _add_predict(commands: Any) -> None:
+    """``predict MODEL DATA``: score a file or a query, chunk by chunk."""
     predict = commands.add_parser(
         "predict", help="predict for a CSV, Parquet or SQL source"
     )
@@ -318,6 +329,10 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_trust_options(predict)
     predict.set_defaults(handler=_predict)
+
+
+def _add_serve(commands: Any) -> None:
+    """``serve MODEL``: the HTTP model server."""
     serve = commands.add_parser("serve", help="serve a model over HTTP (extra 'serve')")
     serve.add_argument("model", help="a model file saved by train or demo")
     serve.add_argument(
@@ -337,6 +352,10 @@ def _parser() -> argparse.ArgumentParser:
         choices=("critical", "error", "warning", "info", "debug"),
     )
     serve.set_defaults(handler=_serve)
+
+
+def _add_inspect(commands: Any) -> None:
+    """``inspect MODEL``: a model file's manifest and pipeline."""
     inspect = commands.add_parser(
         "inspect", help="print a model file's manifest and pipeline"
     )
@@ -349,7 +368,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_trust_options(inspect)
     inspect.set_defaults(handler=_inspect)
-    return parser
 
 
 def _silence_stdout() -> None:

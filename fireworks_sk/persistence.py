@@ -25,7 +25,6 @@ import os
 import platform
 import re
 import struct
-import tempfile
 import types
 import warnings
 import zipfile
@@ -40,6 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fireworks_sk._atomic import atomic_write, write_failed
 from fireworks_sk.exceptions import (
     CorruptFileError,
     CorruptStateError,
@@ -65,7 +65,6 @@ _FILE_VERSION = 1
 _MANIFEST_LIMIT = 4 * 2**20
 # The longest name a temporary file takes from the target's name: with the
 # random part and suffix it stays far below the usual limit of 255 bytes.
-_TEMPORARY_STEM = 40
 _PACKAGES = ("fireworks-sk", "torch", "scikit-learn", "skorch", "pandas", "numpy")
 
 
@@ -719,77 +718,15 @@ def _random_states(obj: Any) -> dict[str, int]:
 
 # ------------------------------------------------------------------ write
 def _write_atomically(path: Path, manifest: bytes, payload: bytes) -> None:
-    try:
-        fd, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name[:_TEMPORARY_STEM]}.", suffix=".tmp"
-        )
-    except OSError as exc:
-        raise _save_failed(path, exc) from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_write(path, action="Saving to") as handle:
+        try:
             with zipfile.ZipFile(
                 handle, "w", compression=zipfile.ZIP_STORED
             ) as archive:
                 archive.writestr(_MANIFEST, manifest)
                 archive.writestr(_PAYLOAD, payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, _file_mode(path))
-        os.replace(temporary, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise _save_failed(path, exc) from exc
-        raise
-    _fsync_folder(path.parent)
-
-
-def _file_mode(path: Path) -> int:
-    """The permissions a plain ``open(path, "wb")`` would give the file.
-
-    mkstemp creates the temporary file readable by its owner only; a model
-    saved by a training job must stay readable by the service that loads it.
-    An existing file keeps its mode.
-    """
-    with contextlib.suppress(FileNotFoundError):
-        return path.stat().st_mode & 0o777
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    # Reading the umask without setting it (os.umask sets it process-wide,
-    # racing other threads) is possible on Linux only.
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    return 0o022
-
-
-def _save_failed(path: Path, exc: OSError) -> OSError:
-    """The OSError of a failed write, naming the file and what was kept.
-
-    The message names the target, never the temporary file (whose name the
-    OSError carries), and keeps the reason.
-    """
-    reason = exc.strerror or str(exc)
-    message = (
-        f"Saving to {str(path)!r} failed: {reason}. Any previous file there is "
-        "unchanged."
-    )
-    # OSError(errno, ...) picks the matching subclass (PermissionError, ...).
-    return OSError(exc.errno, message) if exc.errno else OSError(message)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a folder.
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        except OSError as exc:
+            raise write_failed("Saving to", path, exc) from exc
 
 
 # ------------------------------------------------------------------- read

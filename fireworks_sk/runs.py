@@ -36,10 +36,11 @@ from sklearn.pipeline import Pipeline
 from skorch.dataset import ValidSplit
 
 from fireworks_sk import pipes, sources
+from fireworks_sk._atomic import atomic_write
 from fireworks_sk._stream_read import progress_bar
 from fireworks_sk.exceptions import ConfigError, RunError
 from fireworks_sk.persistence import installed_versions, save
-from fireworks_sk.sources._files import regular_file
+from fireworks_sk.sources._files import open_source
 
 __all__ = [
     "ConfigError",
@@ -300,14 +301,15 @@ def _source(data: Mapping[str, Any]) -> sources.Source:
     if data["source"] == "sql":
         query = _required(data, "query")
         return sources.SQLSource(_required(data, "url"), query, _WHOLE)
-    path = Path(_required(data, "path"))
-    if not path.exists():
-        raise FileNotFoundError(f"No data file at {str(path)!r}.")
-    # One file: a directory would be read whole by ParquetSource.
-    regular_file(path, "data.path")
-    if data["source"] == "csv":
-        return sources.CSVSource(path, _WHOLE)
-    return sources.ParquetSource(path, _WHOLE)
+    path = _required(data, "path")
+    source = open_source(path, _WHOLE, owner="data.path")
+    kind = "csv" if isinstance(source, sources.CSVSource) else "parquet"
+    if kind != data["source"]:
+        raise ConfigError(
+            f"data.source is {data['source']!r} but data.path {str(path)!r} is "
+            f"{kind} data; set data.source = {kind!r}."
+        )
+    return source
 
 
 def _read_source(source: sources.Source) -> pd.DataFrame:
@@ -430,24 +432,9 @@ def run(
     start = time.perf_counter()
     say = print if verbose else (lambda *args, **kwargs: None)
     seed = int(config.get("seed", 0))
-    output = Path(config.get("output", "runs/latest"))
-    if output.exists() and not output.is_dir():
-        raise ConfigError(f"output {str(output)!r} is an existing file; name a folder.")
-    read = read_data(config["data"])
-    frame = _drop_missing(read, config["data"])
-    dropped = len(read) - len(frame)
-    if dropped:
-        say(f"Dropped {dropped} of {len(read)} rows with missing values.")
-    target = config["data"]["target"]
-    X, y = frame.drop(columns=target), frame[target].to_numpy()
-    kind = config["model"]["type"]
-    X_train, X_test, y_train, y_test = train_test_split(
-        X,
-        y,
-        test_size=config["data"].get("test_size", 0.25),
-        random_state=seed,
-        stratify=y if kind == "TorchClassifier" else None,
-    )
+    output = _output_folder(config)
+    frame, dropped = _training_table(config["data"], say)
+    X_train, X_test, y_train, y_test = _split(frame, config, seed)
     search = _search(config)
     preflight(search, X_train, y_train)
     output, created = _reserve(output, force)
@@ -457,19 +444,10 @@ def run(
     )
     try:
         _fit_search(search, X_train, y_train, verbose)
-        test_metrics = _scores(kind, y_test, search.predict(X_test))
+        test_metrics = _scores(config["model"]["type"], y_test, search.predict(X_test))
         model_path = save(search.best_estimator_, output / "model.fwsk")
         record = {
-            "description": config.get("description", ""),
-            "config": copy.deepcopy(dict(config)),
-            "seed": seed,
-            "data": {
-                "fingerprint": fingerprint(frame),
-                "rows": len(frame),
-                "dropped_rows": dropped,
-                "columns": list(frame.columns),
-            },
-            "versions": installed_versions(),
+            **_about(config, seed, frame, dropped),
             "best_params": _jsonable(search.best_params_),
             "cv_score": float(search.best_score_),
             "metrics": {"test": test_metrics, "test_rows": len(X_test)},
@@ -477,13 +455,68 @@ def run(
             "model": model_path.name,
             "duration_s": round(time.perf_counter() - start, 2),
         }
-        (output / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+        _write_record(record, output / "run.json")
     except BaseException:
         if created:
             with contextlib.suppress(OSError):
                 output.rmdir()  # only when the failed run left it empty
         raise
     return RunResult(output, model_path, record)
+
+
+def _output_folder(config: Mapping[str, Any]) -> Path:
+    """The run folder the config names, refused if it is an existing file."""
+    output = Path(config.get("output", "runs/latest"))
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"output {str(output)!r} is an existing file; name a folder.")
+    return output
+
+
+def _training_table(data: Mapping[str, Any], say: Any) -> tuple[pd.DataFrame, int]:
+    """The config's data, with rows dropped if ``data.dropna`` asks; the count."""
+    read = read_data(data)
+    frame = _drop_missing(read, data)
+    dropped = len(read) - len(frame)
+    if dropped:
+        say(f"Dropped {dropped} of {len(read)} rows with missing values.")
+    return frame, dropped
+
+
+def _split(frame: pd.DataFrame, config: Mapping[str, Any], seed: int) -> list[Any]:
+    """X_train, X_test, y_train, y_test: a seeded split, stratified for a
+    classifier."""
+    target = config["data"]["target"]
+    X, y = frame.drop(columns=target), frame[target].to_numpy()
+    return train_test_split(
+        X,
+        y,
+        test_size=config["data"].get("test_size", 0.25),
+        random_state=seed,
+        stratify=y if config["model"]["type"] == "TorchClassifier" else None,
+    )
+
+
+def _about(
+    config: Mapping[str, Any], seed: int, frame: pd.DataFrame, dropped: int
+) -> dict[str, Any]:
+    """What the run record says of the run before its results."""
+    return {
+        "description": config.get("description", ""),
+        "config": copy.deepcopy(dict(config)),
+        "seed": seed,
+        "data": {
+            "fingerprint": fingerprint(frame),
+            "rows": len(frame),
+            "dropped_rows": dropped,
+            "columns": list(frame.columns),
+        },
+        "versions": installed_versions(),
+    }
+
+
+def _write_record(record: dict[str, Any], path: Path) -> None:
+    with atomic_write(path, action="Writing the run record to") as handle:
+        handle.write(json.dumps(record, indent=2).encode("utf-8"))
 
 
 def _search(config: Mapping[str, Any]) -> GridSearchCV:
@@ -639,7 +672,9 @@ def _learning_curve(search: GridSearchCV, output: Path) -> str | None:
     figure = Figure()
     ax = plot_history(search.best_estimator_[-1], ax=figure.subplots())
     ax.set_title(curve_title(search), fontsize="medium")
-    figure.savefig(output / "learning_curve.png", dpi=100, bbox_inches="tight")
+    path = output / "learning_curve.png"
+    with atomic_write(path, action="Writing the learning curve to") as handle:
+        figure.savefig(handle, format="png", dpi=100, bbox_inches="tight")
     return "learning_curve.png"
 
 
@@ -667,7 +702,8 @@ output = "runs/penguins"        # a new folder per run: runs/penguins-2, ...
 
 [data]
 source = "penguins"             # csv, parquet, sql or penguins (bundled)
-# path = "penguins.csv"         # for csv and parquet
+# path = "penguins.csv"         # csv: a .csv file; parquet: a .parquet file
+                                # or a folder of Parquet files
 # url = "sqlite:///penguins.db" # for sql, with query
 # query = "SELECT * FROM penguins"
 target = "species"              # the column to predict

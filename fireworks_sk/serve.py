@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline
 
+from fireworks_sk._outputs import as_numpy, output_columns
 from fireworks_sk.exceptions import FireworksError, SchemaError
 from fireworks_sk.message import Message
 from fireworks_sk.persistence import inspect, load
@@ -159,9 +160,9 @@ def outputs(
             f"{type(model).__name__} gives no class probabilities; drop --proba."
         )
     final, features = _final_step(model, message)
-    columns = _columns("prediction", _numpy(final.predict(features)))
+    columns = output_columns("prediction", final.predict(features))
     if proba:
-        probabilities = _numpy(final.predict_proba(features))
+        probabilities = as_numpy(final.predict_proba(features))
         for position, label in enumerate(model.classes_):
             columns[f"proba_{label}"] = probabilities[:, position]
     return columns
@@ -172,21 +173,6 @@ def _final_step(model: Any, message: Message) -> tuple[Any, Any]:
     if isinstance(model, Pipeline) and len(model) > 1:
         return model[-1], model[:-1].transform(message)
     return model, message
-
-
-def _numpy(values: Any) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values)
-
-
-def _columns(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
-    if values.ndim == 1:
-        return {name: values}
-    flat = values.reshape(len(values), -1)
-    if flat.shape[1] == 1:
-        return {name: flat[:, 0]}
-    return {f"{name}_{i}": flat[:, i] for i in range(flat.shape[1])}
 
 
 # ------------------------------------------------------------------ the app
@@ -234,11 +220,31 @@ def create_app(
     starlette.applications.Starlette
     """
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     model, manifest = load_model(path, format=format, trusted=trusted)
+    answer = _answerer(model, manifest)
+
+    async def health(request: Any) -> Any:
+        return _json({"status": "ok"})
+
+    async def schema(request: Any) -> Any:
+        return _json({"input_schema": manifest.get("input_schema")})
+
+    async def predict(request: Any) -> Any:
+        return await _predict(request, answer, max_body_bytes)
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/schema", schema, methods=["GET"]),
+            Route("/predict", predict, methods=["POST"]),
+        ]
+    )
+
+
+def _answerer(model: Any, manifest: dict[str, Any]) -> Any:
+    """The function from request rows to the response body of ``/predict``."""
     is_classifier = hasattr(model, "predict_proba") and hasattr(model, "classes_")
     # One prediction at a time: estimators are not documented as thread-safe.
     lock = threading.Lock()
@@ -254,29 +260,27 @@ def create_app(
             body["probabilities"] = np.column_stack(probabilities).tolist()
         return body
 
-    async def health(request: Any) -> Any:
-        return JSONResponse({"status": "ok"})
+    return answer
 
-    async def schema(request: Any) -> Any:
-        return JSONResponse({"input_schema": manifest.get("input_schema")})
 
-    async def predict(request: Any) -> Any:
-        try:
-            rows = _rows(await _body(request, max_body_bytes))
-            return JSONResponse(await run_in_threadpool(answer, rows))
-        except _BadRequest as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
-        except _INPUT_ERRORS as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            return JSONResponse({"error": str(message)}, status_code=422)
+async def _predict(request: Any, answer: Any, max_body_bytes: int) -> Any:
+    """Answer a ``POST /predict``: the body's rows scored, or a 4xx error."""
+    from starlette.concurrency import run_in_threadpool
 
-    return Starlette(
-        routes=[
-            Route("/health", health, methods=["GET"]),
-            Route("/schema", schema, methods=["GET"]),
-            Route("/predict", predict, methods=["POST"]),
-        ]
-    )
+    try:
+        rows = _rows(await _body(request, max_body_bytes))
+        return _json(await run_in_threadpool(answer, rows))
+    except _BadRequest as exc:
+        return _json({"error": str(exc)}, status=exc.status)
+    except _INPUT_ERRORS as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        return _json({"error": str(message)}, status=422)
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Any:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(body, status_code=status)
 
 
 async def _body(request: Any, limit: int) -> bytes:

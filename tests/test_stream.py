@@ -576,7 +576,7 @@ def test_write_parquet_takes_the_longest_legal_file_name(tmp_path):
 def test_write_parquet_into_a_missing_folder_names_the_destination(tmp_path):
     path = tmp_path / "nowhere" / "out.parquet"
     with pytest.raises(
-        FileNotFoundError, match=r"cannot write '.*nowhere/out.parquet'"
+        FileNotFoundError, match=r"Writing Parquet to '.*nowhere/out.parquet' failed"
     ):
         write_parquet([np.arange(4)], path)
 

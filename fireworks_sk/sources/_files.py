@@ -20,7 +20,7 @@ from fireworks_sk.sources._base import (
     row_span,
 )
 
-__all__ = ["CSVSource", "ParquetSource", "regular_file"]
+__all__ = ["CSVSource", "ParquetSource", "open_source", "regular_file"]
 
 _PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 PathLike = str | os.PathLike
@@ -344,3 +344,58 @@ def _parquet_files(entry: Path) -> list[Path]:
     if not found:
         raise _missing("ParquetSource", entry, "No Parquet files in the directory")
     return found
+
+
+def open_source(path: PathLike, chunk_size: int, *, owner: str = "data") -> Source:
+    """The file source for a data path, by one rule for every caller.
+
+    - a folder: its Parquet files (:class:`ParquetSource`);
+    - a regular file ending ``.csv``: :class:`CSVSource`;
+    - a regular file ending ``.parquet``, ``.parq`` or ``.pq``:
+      :class:`ParquetSource`;
+    - anything else is refused, naming the path and the kinds accepted.
+
+    Suffixes are matched whatever their case.
+
+    Parameters
+    ----------
+    path : str or path-like
+    chunk_size : int
+        Most rows per chunk, as the sources take it.
+    owner : str, default="data"
+        What named the path (``"data.path"``, ``"DATA"``), for errors.
+
+    Raises
+    ------
+    FileNotFoundError
+        If nothing is at ``path``, or a folder holds no Parquet file.
+    SourceError
+        If ``path`` is a device, a FIFO or another special file, or a file of
+        another kind.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = Path(folder.name) / "data.csv"
+    >>> _ = path.write_text("a,b\\n1,2\\n")
+    >>> type(open_source(path, 10)).__name__
+    'CSVSource'
+    >>> folder.cleanup()
+    """
+    if not os.path.exists(path):
+        raise _missing(owner, path, "No data file")
+    if os.path.isdir(path):
+        return ParquetSource(path, chunk_size)
+    regular_file(path, owner)
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return CSVSource(path, chunk_size)
+    if suffix in _PARQUET_SUFFIXES:
+        return ParquetSource(path, chunk_size)
+    raise SourceError(
+        f"{owner}: {os.fspath(path)!r} is not a kind of data file that is read: "
+        f"a .csv file, a Parquet file ({', '.join(_PARQUET_SUFFIXES)}) or a "
+        "folder of Parquet files."
+    )
