@@ -157,6 +157,19 @@ def test_skorch_calls_set_training_before_training_and_predicting():
     assert modes == [False, False]  # one per prediction batch
 
 
+# -------------------------------------------------------------------- torch
+def test_has_lazy_parameters_until_a_lazy_layers_first_forward():
+    # Public torch API (nn.UninitializedParameter), not torch.nn.parameter.is_lazy.
+    from fireworks_sk.estimators._module import has_lazy_parameters
+
+    module = torch.nn.Sequential(torch.nn.LazyLinear(2), torch.nn.ReLU())
+    assert has_lazy_parameters(module)
+    module(torch.zeros(1, 3))
+    assert not has_lazy_parameters(module)
+    assert not has_lazy_parameters(torch.nn.Linear(3, 2))
+    assert not has_lazy_parameters(torch.nn.ReLU())
+
+
 # ------------------------------------------------------------- the rule
 _DEPENDENCIES = (
     "dask",
