@@ -40,7 +40,9 @@ __all__ = [
     "SKORCH_BOOKKEEPING_PARAMS",
     "BaseComposition",
     "InvalidParameterError",
+    "composition_params",
     "get_feature_names",
+    "set_composition_params",
     "skorch_init_done",
     "skorch_module_names",
     "transform_output",
@@ -62,6 +64,27 @@ def transform_output(estimator: Any) -> str:
     ``transform_output`` config.
     """
     return _get_output_config("transform", estimator)["dense"]
+
+
+def composition_params(
+    composition: Any, attr: str, *, deep: bool = True
+) -> dict[str, Any]:
+    """``get_params`` of a :data:`BaseComposition` holding (name, estimator)
+    pairs in ``composition.<attr>``, each estimator a parameter by its name.
+
+    scikit-learn >= 0.20 keeps this in ``_BaseComposition._get_params``.
+    """
+    return composition._get_params(attr, deep=deep)
+
+
+def set_composition_params(composition: Any, attr: str, **params: Any) -> Any:
+    """``set_params`` of a :data:`BaseComposition` (see
+    :func:`composition_params`): a pair's name replaces its estimator,
+    ``name__param`` sets that estimator's parameter. Returns ``composition``.
+
+    scikit-learn >= 0.20 keeps this in ``_BaseComposition._set_params``.
+    """
+    return composition._set_params(attr, **params)
 
 
 def skorch_module_names(net: Any) -> list[str]:

@@ -13,7 +13,9 @@ Draws fireworks_sk makes itself take a generator of their own
     ``DataLoader`` an estimator builds) and the chunk and row orders of
     ``fit_stream`` come from generators seeded for their epoch
     (:func:`torch_generator`, :func:`pass_generator`). They never read or
-    advance a global random state, so they need no lock.
+    advance a global random state, so they need no lock. Unseeded, they
+    start from the operating system's entropy (:func:`fresh_seed`), never
+    from torch's generator, which a seeded fit in another thread may hold.
 
 torch's global generator is held only by the steps that need it
     Some draws cannot be given a generator: ``torch.nn.functional.dropout``
@@ -47,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from numbers import Integral, Real
@@ -65,6 +68,7 @@ __all__ = [
     "check_seed",
     "derive_seed",
     "draws_globally",
+    "fresh_seed",
     "limit_threads",
     "pass_generator",
     "seeded",
@@ -99,6 +103,16 @@ def derive_seed(*words: int) -> int:
     """
     state = np.random.SeedSequence([int(w) for w in words]).generate_state(2, np.uint32)
     return (int(state[0]) << 31) ^ int(state[1])
+
+
+def fresh_seed() -> int:
+    """A 62-bit seed from the operating system's entropy, for unseeded draws.
+
+    It reads no global random state (torch's, numpy's or Python's), so it
+    neither moves a caller's stream nor takes draws from a seeded fit that
+    holds torch's generator in another thread.
+    """
+    return secrets.randbits(62)
 
 
 def check_seed(random_state: Any, owner: str) -> int | None:

@@ -30,6 +30,8 @@ from fireworks_sk._stream_read import (
     read_pass,
     unique_values,
 )
+from fireworks_sk.estimators import TorchClassifier, TorchRegressor
+from fireworks_sk.estimators._stream_epochs import fit_passes
 from fireworks_sk.message import Message
 from fireworks_sk.sources._base import Source
 
@@ -120,7 +122,7 @@ def _fit_learner(
 
 def _trains_by_passes(learner: Any) -> bool:
     """A Torch estimator: one epoch is one pass over the stream."""
-    return callable(getattr(learner, "_fit_passes", None))
+    return isinstance(learner, (TorchClassifier, TorchRegressor))
 
 
 def _fit_net(
@@ -134,7 +136,8 @@ def _fit_net(
     """Train a Torch estimator for its epochs, one pass over ``source`` each."""
     _check_validation(learner, target, opts["valid"])
     passes = _NetPasses(transformers, learner, source, target, **opts)
-    learner._fit_passes(
+    fit_passes(
+        learner,
         passes.train,
         None if opts["valid"] is None else passes.validate,
         epochs=opts["epochs"],

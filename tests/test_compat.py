@@ -20,7 +20,9 @@ from fireworks_sk._compat import (
     SKORCH_BOOKKEEPING_PARAMS,
     BaseComposition,
     InvalidParameterError,
+    composition_params,
     get_feature_names,
+    set_composition_params,
     skorch_init_done,
     skorch_module_names,
     transform_output,
@@ -71,13 +73,13 @@ class _Parts(BaseComposition):
         self.parts = parts
 
     def get_params(self, deep=True):
-        return self._get_params("parts", deep=deep)
+        return composition_params(self, "parts", deep=deep)
 
     def set_params(self, **params):
-        return self._set_params("parts", **params)
+        return set_composition_params(self, "parts", **params)
 
 
-def test_base_composition_routes_params_through_named_pairs():
+def test_composition_params_route_params_through_named_pairs():
     first, second = StandardScaler(), StandardScaler()
     parts = _Parts([("first", first), ("second", second)])
     params = parts.get_params(deep=True)
@@ -85,7 +87,7 @@ def test_base_composition_routes_params_through_named_pairs():
     assert params["second__with_mean"] is True
     assert "first__with_mean" not in parts.get_params(deep=False)
 
-    parts.set_params(second__with_mean=False)
+    assert parts.set_params(second__with_mean=False) is parts
     assert second.with_mean is False
     replacement = StandardScaler(with_std=False)
     parts.set_params(first=replacement)
@@ -155,6 +157,19 @@ def test_skorch_calls_set_training_before_training_and_predicting():
     assert modes == [False, False]  # one per prediction batch
 
 
+# -------------------------------------------------------------------- torch
+def test_has_lazy_parameters_until_a_lazy_layers_first_forward():
+    # Public torch API (nn.UninitializedParameter), not torch.nn.parameter.is_lazy.
+    from fireworks_sk.estimators._module import has_lazy_parameters
+
+    module = torch.nn.Sequential(torch.nn.LazyLinear(2), torch.nn.ReLU())
+    assert has_lazy_parameters(module)
+    module(torch.zeros(1, 3))
+    assert not has_lazy_parameters(module)
+    assert not has_lazy_parameters(torch.nn.Linear(3, 2))
+    assert not has_lazy_parameters(torch.nn.ReLU())
+
+
 # ------------------------------------------------------------- the rule
 _DEPENDENCIES = (
     "dask",
@@ -205,6 +220,52 @@ def _private_dependency_uses(path) -> list[str]:
     return found
 
 
+def _inherited_private_uses(module) -> list[str]:
+    """``self._name`` in a class of ``module`` where ``_name`` is a private
+    method or attribute the class inherits from a dependency's class."""
+    import ast
+    import inspect
+    import textwrap
+
+    found = []
+    for cls in vars(module).values():
+        if not inspect.isclass(cls) or cls.__module__ != module.__name__:
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                continue
+            owner = next((k for k in cls.__mro__ if node.attr in vars(k)), None)
+            if owner is not None and owner.__module__.split(".")[0] in _DEPENDENCIES:
+                found.append(
+                    f"{cls.__name__}: self.{node.attr} of "
+                    f"{owner.__module__}.{owner.__qualname__}"
+                )
+    return found
+
+
+class _ReachingIn(BaseComposition):
+    """What the rule below forbids outside _compat: a dependency's private
+    method called as one's own."""
+
+    def get_params(self, deep=True):
+        return self._get_params("parts", deep=deep)
+
+
+def test_the_rule_sees_a_private_method_inherited_from_a_dependency():
+    import sys
+
+    assert _inherited_private_uses(sys.modules[__name__]) == [
+        "_ReachingIn: self._get_params of sklearn.utils.metaestimators._BaseComposition"
+    ]
+
+
 def test_private_apis_of_dependencies_are_used_in_compat_only():
     from pathlib import Path
 
@@ -220,3 +281,18 @@ def test_private_apis_of_dependencies_are_used_in_compat_only():
         for use in _private_dependency_uses(path)
     ]
     assert uses == [], "move these into fireworks_sk/_compat.py: " + "; ".join(uses)
+
+
+def test_classes_call_no_private_method_inherited_from_a_dependency():
+    import importlib
+    import pkgutil
+
+    import fireworks_sk
+
+    uses = [
+        f"{info.name}: {use}"
+        for info in pkgutil.walk_packages(fireworks_sk.__path__, "fireworks_sk.")
+        if info.name.rpartition(".")[2] not in {"__main__", "_compat"}
+        for use in _inherited_private_uses(importlib.import_module(info.name))
+    ]
+    assert uses == [], "route these through fireworks_sk/_compat.py: " + "; ".join(uses)

@@ -304,6 +304,26 @@ def test_a_bare_torch_classifier_streams_without_a_pipeline():
     assert net.feature_names_in_.tolist() == ["a", "b"]
 
 
+class _PassesByName(SGDClassifier):
+    """Not a Torch estimator, whatever its methods are called."""
+
+    def _fit_passes(self, *args, **kwargs):
+        raise AssertionError("fit_stream trained a non-Torch estimator by passes")
+
+
+class _SubclassedNet(TorchClassifier):
+    pass
+
+
+def test_only_the_torch_estimators_train_by_passes():
+    frame = shops_frame().drop(columns="shop")
+    sgd = fit_stream(_PassesByName(), DataFrameSource(frame, 50), y="label")
+    assert sgd.n_iter_ > 0  # trained by partial_fit, chunk by chunk
+    net = _SubclassedNet(max_epochs=2, batch_size=32, random_state=0)
+    fit_stream(net, DataFrameSource(frame, 50), y="label", verbose=0)
+    assert len(net.history_) == 2  # one row per pass, not per chunk
+
+
 @pytest.mark.parametrize(
     "seed, error, match",
     [

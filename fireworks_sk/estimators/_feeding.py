@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from scipy import sparse
 
+from fireworks_sk import _seeding
 from fireworks_sk.estimators._data import (
     ARRAY_COLUMN,
     TARGET_COLUMN,
@@ -218,9 +219,11 @@ def torch_iterator(
     if training and not {"sampler", "batch_sampler"} & set(kwargs):
         kwargs.setdefault("shuffle", True)
     seed = shuffle_seed(max(len(net.history) - 1, 0))
-    if seed is not None:
-        # Unshuffled too: each iteration draws its workers' base seed.
-        kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
+    # Unshuffled too: each iteration draws its workers' base seed, from
+    # torch's global generator unless given one of its own.
+    if seed is None:
+        seed = _seeding.fresh_seed()
+    kwargs.setdefault("generator", _seeding.torch_generator(seed))
     return iterator(dataset, **kwargs)
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from fireworks_sk._compat import InvalidParameterError
+from fireworks_sk.estimators._module import has_lazy_parameters
 from fireworks_sk.exceptions import NetNotFittedError
 from fireworks_sk.pipes._base import restored_on_error
 
@@ -155,7 +156,7 @@ class _LazySignature(inspect.Signature):
 def _state(obj: Any) -> dict[str, Any] | None:
     """A copy of a module's or optimizer's state; None for lazy modules."""
     if isinstance(obj, torch.nn.Module):
-        if any(torch.nn.parameter.is_lazy(p) for p in obj.parameters()):
+        if has_lazy_parameters(obj):
             return None
         return _copied(obj.state_dict())
     if isinstance(obj, torch.optim.Optimizer):

@@ -19,7 +19,7 @@ from skorch.exceptions import NotInitializedError
 from fireworks_sk import _seeding
 from fireworks_sk.estimators._data import MessageDataset
 from fireworks_sk.estimators._feeding import positional
-from fireworks_sk.estimators._module import DefaultMLP
+from fireworks_sk.estimators._module import DefaultMLP, has_lazy_parameters
 from fireworks_sk.estimators._net_random import cuda_devices, seed
 from fireworks_sk.message import Message
 
@@ -77,8 +77,7 @@ def materialise(net: Any, module: torch.nn.Module) -> None:
     that no data ends up in the model; one row, as some forwards cannot
     reshape an empty batch. Nothing runs before the net has seen data.
     """
-    lazy = any(torch.nn.parameter.is_lazy(p) for p in module.parameters())
-    if not lazy or not hasattr(net, "_feed_schema_"):
+    if not has_lazy_parameters(module) or not hasattr(net, "_feed_schema_"):
         return
     arguments = _zero_row(net)
     was_training = module.training

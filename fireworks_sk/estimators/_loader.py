@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fireworks_sk._seeding import check_seed, torch_generator
+from fireworks_sk._seeding import check_seed, fresh_seed, torch_generator
 from fireworks_sk.message import Column, Message, _take
 from fireworks_sk.pipes._base import as_message
 
@@ -48,8 +48,9 @@ class MessageLoader:
     shuffle : bool, default=False
         Visit the rows in a new random order every epoch.
     random_state : int, numpy Generator or None, default=None
-        Seed of the shuffle order. None draws a base seed once from torch's
-        default generator, as ``torch.utils.data.DataLoader`` does.
+        Seed of the shuffle order. None draws a base seed once from the
+        operating system's entropy: unlike ``torch.utils.data.DataLoader``,
+        an unseeded loader never reads or advances torch's global generator.
     drop_last : bool, default=False
         Drop the last batch when it has fewer than ``batch_size`` rows.
     device : str, torch.device or None, default=None
@@ -90,9 +91,7 @@ class MessageLoader:
         self.message = self._prepare(as_message(message)[0])
         seed = check_seed(random_state, "MessageLoader")
         if seed is None and self.shuffle:
-            # Only a shuffling loader draws: predict must not move the caller's
-            # random stream (nor race on it from several threads).
-            seed = int(torch.randint(2**62, (1,), dtype=torch.int64))
+            seed = fresh_seed()
         self._seed = seed
         self.epoch = 0
 

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["DefaultMLP"]
+__all__ = ["DefaultMLP", "has_lazy_parameters"]
+
+
+def has_lazy_parameters(module: nn.Module) -> bool:
+    """Whether ``module`` has parameters a lazy layer has not yet shaped.
+
+    A lazy layer (``nn.LazyLinear``, ...) holds ``UninitializedParameter``
+    until its first forward, which turns them into plain ``Parameter``.
+    """
+    return any(isinstance(p, nn.UninitializedParameter) for p in module.parameters())
 
 
 class DefaultMLP(nn.Module):

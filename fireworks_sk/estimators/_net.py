@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -48,7 +48,6 @@ from fireworks_sk.estimators._skorch_glue import (
     store_callbacks,
     store_parameters,
 )
-from fireworks_sk.estimators._stream_epochs import fit_passes
 from fireworks_sk.estimators._targets import (
     class_labels,
     scoring_target,
@@ -350,18 +349,6 @@ class _MessageNet:
 
     def _get_param_names(self) -> list[str]:
         return param_names(super()._get_param_names())
-
-    # ----------------------------------------------- streams (fit_stream)
-    def _fit_passes(
-        self,
-        passes: Callable[[int], Iterable[tuple[Any, Any]]],
-        valid: Callable[[int], Iterable[tuple[Any, Any]]] | None = None,
-        *,
-        epochs: int | None = None,
-        classes: Any = None,
-    ) -> Any:
-        """Train on a stream, one epoch per pass over chunks (see ``fit_passes``)."""
-        return fit_passes(self, passes, valid, epochs=epochs, classes=classes)
 
 
 @list_skorch_params

@@ -10,7 +10,11 @@ import scipy.sparse
 from sklearn.base import clone
 from sklearn.utils.metaestimators import available_if
 
-from fireworks_sk._compat import BaseComposition
+from fireworks_sk._compat import (
+    BaseComposition,
+    composition_params,
+    set_composition_params,
+)
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message, stored_column
 from fireworks_sk.pipes._base import Pipe, restored_on_error
@@ -154,12 +158,12 @@ class Junction(BaseComposition, Pipe):
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         if self._is_named():
-            return self._get_params("pipes", deep=deep)
+            return composition_params(self, "pipes", deep=deep)
         return super().get_params(deep=False)
 
     def set_params(self, **params: Any) -> Junction:
         if self._is_named():
-            return self._set_params("pipes", **params)
+            return set_composition_params(self, "pipes", **params)
         return super().set_params(**params)
 
     def __sklearn_tags__(self):

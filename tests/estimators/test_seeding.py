@@ -16,7 +16,13 @@ from skorch.dataset import ValidSplit
 from torch import nn
 from torch.utils.data import DataLoader
 
-from fireworks_sk import TorchClassifier, TorchRegressor, _seeding
+from fireworks_sk import (
+    Message,
+    MessageLoader,
+    TorchClassifier,
+    TorchRegressor,
+    _seeding,
+)
 from fireworks_sk.estimators import DefaultMLP
 
 FAST = {"max_epochs": 3, "batch_size": 16, "train_split": None}
@@ -116,6 +122,31 @@ def test_seeded_fits_in_threads_equal_the_same_fits_one_after_another(blobs):
     assert torch.equal(torch.get_rng_state(), rng)
 
 
+def test_a_seeded_dropout_fit_is_its_own_while_unseeded_loaders_shuffle(blobs):
+    # Unseeded shuffling loaders built and iterated in another thread all
+    # through the fit draw nothing from torch's generator the fit holds.
+    alone = _weights(_fit(blobs, module__dropout=0.5))
+    message = Message({"x": torch.arange(64.0)})
+    done = threading.Event()
+
+    def shuffle_until_done() -> int:
+        loaders = 0
+        while not done.is_set() or loaders == 0:
+            list(MessageLoader(message, 8, shuffle=True))
+            loaders += 1
+        return loaders
+
+    with ThreadPoolExecutor(1) as pool:
+        shuffling = pool.submit(shuffle_until_done)
+        try:
+            together = _weights(_fit(blobs, module__dropout=0.5))
+        finally:
+            done.set()
+        assert shuffling.result() > 0
+    for got, expected in zip(together, alone, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_only_steps_that_draw_globally_take_the_lock(blobs, monkeypatch):
     lock = CountingLock()
     monkeypatch.setattr(_seeding, "GLOBAL_LOCK", lock)
@@ -143,12 +174,28 @@ def test_a_seeded_fit_through_data_loaders_leaves_global_random_state_alone(blob
     assert torch.equal(before, torch.get_rng_state())
 
 
-def test_an_unseeded_fit_draws_from_the_global_generator(blobs):
+@pytest.mark.parametrize("training", [True, False])
+def test_an_unseeded_nets_data_loaders_leave_global_random_state_alone(blobs, training):
+    # A DataLoader without a generator draws its order and its workers' base
+    # seed from torch's generator at every iteration, outside any lock.
     X, y = blobs
+    net = TorchClassifier(iterator_train=DataLoader, iterator_valid=DataLoader, **FAST)
+    net.fit(X, y)
+    dataset = torch.utils.data.TensorDataset(torch.as_tensor(X))
+    before = torch.get_rng_state()
+    for _ in range(2):
+        assert sum(len(b[0]) for b in net.get_iterator(dataset, training)) == len(X)
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_an_unseeded_fit_draws_init_and_dropout_from_the_global_generator(blobs):
+    # Its shuffle order alone comes from the operating system (fresh_seed).
+    X, y = blobs
+    params = {"module__dropout": 0.5, "iterator_train__shuffle": False, **FAST}
     torch.manual_seed(3)
-    a = TorchClassifier(module__dropout=0.5, **FAST).fit(X, y)
+    a = TorchClassifier(**params).fit(X, y)
     torch.manual_seed(3)
-    b = TorchClassifier(module__dropout=0.5, **FAST).fit(X, y)
+    b = TorchClassifier(**params).fit(X, y)
     for got, expected in zip(_weights(a), _weights(b), strict=True):
         np.testing.assert_array_equal(got, expected)
 
