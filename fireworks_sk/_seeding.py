@@ -14,8 +14,8 @@ Draws fireworks_sk makes itself take a generator of their own
     ``fit_stream`` come from generators seeded for their epoch
     (:func:`torch_generator`, :func:`pass_generator`). They never read or
     advance a global random state, so they need no lock. Unseeded, they
-    start from the operating system's entropy (:func:`fresh_seed`), never
-    from torch's generator, which a seeded fit in another thread may hold.
+    take one seed from torch's generator (:func:`fresh_seed`), as a
+    ``DataLoader`` does, under the lock that seeded fits' steps hold.
 
 torch's global generator is held only by the steps that need it
     Some draws cannot be given a generator: ``torch.nn.functional.dropout``
@@ -49,7 +49,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from numbers import Integral, Real
@@ -106,13 +105,15 @@ def derive_seed(*words: int) -> int:
 
 
 def fresh_seed() -> int:
-    """A 62-bit seed from the operating system's entropy, for unseeded draws.
+    """A 62-bit seed for an unseeded draw, taken from torch's global generator.
 
-    It reads no global random state (torch's, numpy's or Python's), so it
-    neither moves a caller's stream nor takes draws from a seeded fit that
-    holds torch's generator in another thread.
+    As ``torch.utils.data.DataLoader`` takes its base seed, so that
+    ``torch.manual_seed`` makes unseeded shuffles reproducible. It is drawn
+    under :data:`GLOBAL_LOCK`, so it never takes a draw from a seeded fit's
+    step that holds torch's generator in another thread.
     """
-    return secrets.randbits(62)
+    with GLOBAL_LOCK:
+        return int(torch.randint(2**62, (1,), dtype=torch.int64))
 
 
 def check_seed(random_state: Any, owner: str) -> int | None:

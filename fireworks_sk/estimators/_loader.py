@@ -48,9 +48,9 @@ class MessageLoader:
     shuffle : bool, default=False
         Visit the rows in a new random order every epoch.
     random_state : int, numpy Generator or None, default=None
-        Seed of the shuffle order. None draws a base seed once from the
-        operating system's entropy: unlike ``torch.utils.data.DataLoader``,
-        an unseeded loader never reads or advances torch's global generator.
+        Seed of the shuffle order. None draws a base seed once from torch's
+        default generator, as ``torch.utils.data.DataLoader`` does, so
+        ``torch.manual_seed`` makes the order reproducible.
     drop_last : bool, default=False
         Drop the last batch when it has fewer than ``batch_size`` rows.
     device : str, torch.device or None, default=None

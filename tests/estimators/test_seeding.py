@@ -174,24 +174,11 @@ def test_a_seeded_fit_through_data_loaders_leaves_global_random_state_alone(blob
     assert torch.equal(before, torch.get_rng_state())
 
 
-@pytest.mark.parametrize("training", [True, False])
-def test_an_unseeded_nets_data_loaders_leave_global_random_state_alone(blobs, training):
-    # A DataLoader without a generator draws its order and its workers' base
-    # seed from torch's generator at every iteration, outside any lock.
+def test_an_unseeded_fit_follows_torch_manual_seed(blobs):
+    # Initialisation, dropout and the shuffle order's base seed all come
+    # from torch's global generator, as for a plain DataLoader.
     X, y = blobs
-    net = TorchClassifier(iterator_train=DataLoader, iterator_valid=DataLoader, **FAST)
-    net.fit(X, y)
-    dataset = torch.utils.data.TensorDataset(torch.as_tensor(X))
-    before = torch.get_rng_state()
-    for _ in range(2):
-        assert sum(len(b[0]) for b in net.get_iterator(dataset, training)) == len(X)
-    assert torch.equal(before, torch.get_rng_state())
-
-
-def test_an_unseeded_fit_draws_init_and_dropout_from_the_global_generator(blobs):
-    # Its shuffle order alone comes from the operating system (fresh_seed).
-    X, y = blobs
-    params = {"module__dropout": 0.5, "iterator_train__shuffle": False, **FAST}
+    params = {"module__dropout": 0.5, **FAST}
     torch.manual_seed(3)
     a = TorchClassifier(**params).fit(X, y)
     torch.manual_seed(3)
