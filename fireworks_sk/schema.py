@@ -29,12 +29,17 @@ from fireworks_sk.message import Column, Message, stored_column
 
 __all__ = [
     "ColumnLayout",
+    "LayoutDifference",
     "Schema",
     "check_column_schema",
+    "check_has_columns",
+    "check_n_features",
     "column_layout",
     "dtypes_agree",
     "layout",
+    "layout_change",
     "names_diff",
+    "same_layout",
     "warn_if_named_differs",
     "zero_rows",
 ]
@@ -73,6 +78,14 @@ class ColumnLayout(NamedTuple):
         return str(self.dtype)
 
 
+class LayoutDifference(NamedTuple):
+    """Where a Message's columns differ from a :class:`Schema`'s."""
+
+    column: str | None
+    expected: Any
+    found: Any
+
+
 def column_layout(column: Any) -> ColumnLayout:
     """The :class:`ColumnLayout` of a tensor, a Series or a stored column."""
     if isinstance(column, torch.Tensor):
@@ -86,6 +99,40 @@ def column_layout(column: Any) -> ColumnLayout:
 def layout(message: Message) -> dict[str, ColumnLayout]:
     """Each column's layout, in column order, read without building a Series."""
     return {name: column_layout(stored_column(message, name)) for name in message}
+
+
+def same_layout(a: Message | Schema, b: Message | Schema) -> bool:
+    """Same names in the same order, each with the same :class:`ColumnLayout`.
+
+    Exact: another dtype, even of one family, is another layout. The stream
+    scheduler asks this of a step's input and output, and Schemas compare so.
+    """
+    first = a.layout() if isinstance(a, Schema) else layout(a)
+    second = b.layout() if isinstance(b, Schema) else layout(b)
+    return list(first.items()) == list(second.items())
+
+
+def layout_change(fitted: ColumnLayout, got: ColumnLayout) -> str | None:
+    """How a column of layout ``got`` differs from one of ``fitted`` that counts.
+
+    Returns ``"kind"`` (tensor, pandas column or categorical), ``"shape"``
+    (a tensor's row shape), ``"dtype"`` (a dtype that left its family, see
+    :func:`dtypes_agree`; two categoricals agree when both or neither are
+    ordered, whatever their categories) or None when the columns agree.
+    This is the one rule for a column that changed: :meth:`Schema.check`
+    refuses the first two and warns on the third, and a source refuses a
+    chunk for any of the three (:meth:`Schema.compare_layout`).
+    """
+    tensors = (fitted.kind == "tensor", got.kind == "tensor")
+    if tensors[0] != tensors[1]:
+        return "kind"
+    if fitted.shape != got.shape:
+        return "shape"
+    if fitted.kind == "category" and got.kind == "category":
+        return None if fitted.ordered == got.ordered else "dtype"
+    if fitted.kind != got.kind:
+        return "dtype"  # a categorical where plain values were, or the reverse
+    return None if dtypes_agree(fitted.dtype, got.dtype) else "dtype"
 
 
 def _dtype_family(dtype: Any) -> Any:
@@ -127,31 +174,23 @@ def check_column_schema(
     """Refuse a column whose kind or row shape changed since fit; warn on dtype.
 
     ``fitted`` is the column's template, ``got`` the new column (a tensor, a
-    Series or a Message's stored column). Two categoricals agree whatever
-    their categories; other dtypes agree within one family (see
-    :func:`dtypes_agree`).
+    Series or a Message's stored column); what counts as a change is
+    :func:`layout_change`'s rule.
     """
-    tensor = isinstance(got, torch.Tensor)
-    if isinstance(fitted, torch.Tensor) != tensor:
+    change = layout_change(column_layout(fitted), column_layout(got))
+    if change == "kind":
         kinds = ("a pandas column", "a tensor")
+        tensor = isinstance(got, torch.Tensor)
         raise SchemaError(
-            f"Column {name!r} was {kinds[isinstance(fitted, torch.Tensor)]} when "
+            f"Column {name!r} was {kinds[not tensor]} when "
             f"{owner} was fitted and is now {kinds[tensor]}."
         )
-    # A pandas column's rows have no shape: only tensors can differ here.
-    if tensor and tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
+    if change == "shape":
         raise SchemaError(
             f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
             f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
         )
-    if not check_dtype or got.dtype == fitted.dtype:
-        return
-    # Categoricals declare categories per batch (a Parquet file's dictionary):
-    # another list of categories is not another kind of column.
-    both_categorical = all(
-        isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
-    )
-    if not both_categorical and not dtypes_agree(fitted.dtype, got.dtype):
+    if change == "dtype" and check_dtype:
         warnings.warn(
             f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
             f"{fitted.dtype}.",
@@ -164,10 +203,7 @@ def names_diff(owner: str, fitted: Sequence[str], got: Sequence[str]) -> str:
     """scikit-learn's message for input names that differ from the fitted ones."""
     lines = []
     if len(got) != len(fitted):
-        lines.append(
-            f"X has {len(got)} features, but {owner} is expecting {len(fitted)} "
-            "features as input."
-        )
+        lines.append(_width_text(owner, len(got), len(fitted)) + ".")
     lines.append("The feature names should match those that were passed during fit.")
     unseen = [c for c in got if c not in set(fitted)]
     missing = [c for c in fitted if c not in set(got)]
@@ -180,6 +216,60 @@ def names_diff(owner: str, fitted: Sequence[str], got: Sequence[str]) -> str:
     if not unseen and not missing:
         lines.append("Feature names must be in the same order as they were in fit.")
     return "\n".join(lines) + "\n"
+
+
+def _width_text(owner: str, got: int, expected: int) -> str:
+    return (
+        f"X has {got} features, but {owner} is expecting {expected} features as "
+        "input"
+    )
+
+
+def check_n_features(
+    owner: str, got: int, expected: int, *, named: bool, detail: str = ""
+) -> None:
+    """Refuse input of another width than fitted, in scikit-learn's words.
+
+    A ValueError for an array, as scikit-learn raises; a :class:`SchemaError`
+    (also a ValueError) for named columns. ``detail`` is appended, such as
+    the fitted column names.
+    """
+    if got != expected:
+        error = SchemaError if named else ValueError
+        raise error(f"{_width_text(owner, got, expected)}{detail}.")
+
+
+def check_has_columns(
+    subject: str,
+    names: Sequence[str],
+    available: Sequence[str],
+    *,
+    fix: str,
+    where: str = "the input",
+    at: str = "",
+    error: type[Exception] = SchemaError,
+) -> None:
+    """Refuse ``names`` of which ``available`` lacks some: the one message for it.
+
+    ``"<subject> names columns [...] that <where> lacks<at>. <Where>
+    columns: [...]. <fix>"``: the missing names, where they were looked for,
+    the columns that are there and what to do.
+
+    Examples
+    --------
+    >>> check_has_columns("Step(columns=...)", ["a", "z"], ["a", "b"], fix="...")
+    Traceback (most recent call last):
+    ...
+    fireworks_sk.exceptions.SchemaError: Step(columns=...) names columns ['z'] ...
+    """
+    present = set(available)
+    missing = [name for name in names if name not in present]
+    if missing:
+        label = where.removeprefix("the ").capitalize()
+        raise error(
+            f"{subject} names columns {missing!r} that {where} lacks{at}. {label} "
+            f"columns: {list(available)!r}. {fix}"
+        )
 
 
 def warn_if_named_differs(
@@ -251,7 +341,7 @@ class Schema(Mapping[str, Column]):
         """Same names in the same order, each with the same :class:`ColumnLayout`."""
         if not isinstance(other, Schema):
             return NotImplemented
-        return self.layout() == other.layout() and self.columns == other.columns
+        return same_layout(self, other)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -304,6 +394,31 @@ class Schema(Mapping[str, Column]):
         ]
 
     # --------------------------------------------------------------- checking
+    def compare_layout(self, message: Message) -> LayoutDifference | None:
+        """The first difference of ``message``'s columns that counts, or None.
+
+        Names must be the same, in the same order; each column must agree by
+        :func:`layout_change`: same kind and row shape, a dtype of the same
+        family (int64 and Int64, the string dtypes, float64 and Float64),
+        categoricals alike in being ordered or not, whatever their categories.
+        This is where :meth:`check` refuses or warns, without the warning.
+
+        Returns
+        -------
+        LayoutDifference or None
+            ``column`` is None when the names differ (``expected`` and
+            ``found`` are then the lists of names), else the first column
+            that changed with its fitted and new :class:`ColumnLayout`.
+        """
+        if message.columns != self.columns:
+            return LayoutDifference(None, self.columns, message.columns)
+        for name, template in self._templates.items():
+            expected = column_layout(template)
+            found = column_layout(stored_column(message, name))
+            if layout_change(expected, found):
+                return LayoutDifference(name, expected, found)
+        return None
+
     def diff(self, owner: str, names: Sequence[str]) -> str:
         """How ``names`` differ from the fitted names, as scikit-learn says it."""
         return names_diff(owner, self.columns, list(names))

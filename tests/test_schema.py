@@ -16,9 +16,14 @@ import torch
 
 import fireworks_sk
 from fireworks_sk import BatchNormalizer, Message, SelectColumns, TorchRegressor
-from fireworks_sk._stream_passes import _same_layout
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.schema import ColumnLayout, Schema, dtypes_agree, layout
+from fireworks_sk.schema import (
+    ColumnLayout,
+    Schema,
+    dtypes_agree,
+    layout,
+    same_layout,
+)
 from fireworks_sk.sources import Source
 
 
@@ -302,7 +307,12 @@ LAYOUT_CASES = {
     "kind": (pd.Series([1.0, 2.0]), torch.tensor([3.0], dtype=torch.float64)),
     "row shape": (torch.zeros(2, 3), torch.zeros(1, 4)),
     "tensor dtype": (torch.zeros(2, 3), torch.zeros(1, 3, dtype=torch.float64)),
+    "nullable int": (pd.Series([1, 2]), pd.Series([3], dtype="Int64")),
+    "string dtypes": (pd.Series(["a"], dtype=object), pd.Series(["b"], dtype="string")),
+    "int widths": (pd.Series([1, 2]), pd.Series([3], dtype=np.int32)),
 }
+# Changes within a family of dtypes: what a fitted step takes without a word.
+SILENT = {"same", "categories", "nullable int", "string dtypes"}
 
 
 class _Chunks(Source):
@@ -318,19 +328,56 @@ class _Chunks(Source):
             yield i, f"part {i}", message
 
 
+def _taken_silently(schema: Schema, message: Message) -> bool:
+    try:
+        return _check(schema, message) == []
+    except SchemaError:
+        return False
+
+
 @pytest.mark.parametrize("case", sorted(LAYOUT_CASES))
-def test_the_chunk_check_and_the_stream_scheduler_agree(case):
+def test_a_source_takes_a_chunk_exactly_where_a_fitted_step_takes_it_silently(case):
     first, second = LAYOUT_CASES[case]
     before, after = Message({"c": first}), Message({"c": second})
-    same = Schema.record(before) == Schema.record(after)
-    assert same == (case in ("same", "categories"))
-    assert _same_layout(before, after) == same
+    silent = _taken_silently(Schema.record(before), after)
+    assert silent == (case in SILENT)
+    assert (Schema.record(before).compare_layout(after) is None) == silent
     source = _Chunks(before, after)
-    if same:
+    if silent:
         assert [len(m) for m in source] == [len(before), len(after)]
     else:
         with pytest.raises(SchemaError, match=r"in the first chunk \(part 0\)"):
             list(source)
+
+
+@pytest.mark.parametrize("case", sorted(LAYOUT_CASES))
+def test_the_stream_scheduler_counts_every_dtype_change(case):
+    first, second = LAYOUT_CASES[case]
+    before, after = Message({"c": first}), Message({"c": second})
+    same = Schema.record(before) == Schema.record(after)
+    assert same == (case in ("same", "categories"))
+    assert same_layout(before, after) == same
+    assert same_layout(Schema.record(before), after) == same
+
+
+def test_compare_layout_names_the_column_and_both_layouts():
+    schema = Schema.record(_mixed())
+    changed = _mixed().assign(a=pd.Series(["x"] * 4))
+    assert schema.compare_layout(changed) == (
+        "a",
+        ColumnLayout("pandas", np.dtype("float64")),
+        ColumnLayout("pandas", changed["a"].dtype),
+    )
+    renamed = _mixed().rename({"s": "z"})
+    assert schema.compare_layout(renamed) == (None, ["a", "s", "t"], ["a", "z", "t"])
+
+
+def test_check_warns_when_a_categorical_becomes_ordered():
+    fit = Message({"c": pd.Series(pd.Categorical(["a", "b"]))})
+    new = Message({"c": pd.Series(pd.Categorical(["a"], ordered=True))})
+    assert _check(Schema.record(fit), new) == [
+        "Column 'c' has dtype category but Step was fitted on dtype category."
+    ]
 
 
 # --------------------------------------------------------------- the layers
