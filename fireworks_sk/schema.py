@@ -219,10 +219,8 @@ def names_diff(owner: str, fitted: Sequence[str], got: Sequence[str]) -> str:
 
 
 def _width_text(owner: str, got: int, expected: int) -> str:
-    return (
-        f"X has {got} features, but {owner} is expecting {expected} features as "
-        "input"
-    )
+    expecting = f"is expecting {expected} features as input"
+    return f"X has {got} features, but {owner} {expecting}"
 
 
 def check_n_features(
