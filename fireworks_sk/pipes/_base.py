@@ -24,7 +24,6 @@ from fireworks_sk.exceptions import NotFittedError, SchemaError
 from fireworks_sk.message import Message, flat_feature_names
 from fireworks_sk.pipes._state import check_fitted_state
 from fireworks_sk.schema import Schema, warn_if_named_differs
-from fireworks_sk.schema import zero_rows as _zero_rows  # noqa: F401 (for _columns)
 
 # as_message and check_finite live in fireworks_sk._validation; the Pipes'
 # modules still import them from here.
