@@ -20,9 +20,10 @@ import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline
 
-from fireworks_sk.exceptions import FireworksError, SchemaError
+from fireworks_sk.exceptions import FireworksError
 from fireworks_sk.message import Message
 from fireworks_sk.persistence import inspect, load
+from fireworks_sk.schema import check_has_columns
 
 __all__ = ["MAX_BODY_BYTES", "conform", "create_app", "load_model", "outputs"]
 
@@ -110,12 +111,13 @@ def conform(data: Any, manifest: dict[str, Any]) -> Message:
     if schema is None:
         return message
     names = [column["name"] for column in schema]
-    missing = [name for name in names if name not in message.columns]
-    if missing:
-        raise SchemaError(
-            f"The input lacks columns {missing!r} that the model was fitted on. "
-            f"Input columns: {list(message.columns)!r}."
-        )
+    check_has_columns(
+        "The model's input schema",
+        names,
+        message.columns,
+        fix="Give every column the model was fitted on (GET /schema, or "
+        "fireworks-sk inspect MODEL, lists them).",
+    )
     message = message[names]
     casts = {
         column["name"]: _cast(message[column["name"]], column)

@@ -20,6 +20,7 @@ from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.schema import (
     ColumnLayout,
     Schema,
+    check_has_columns,
     dtypes_agree,
     layout,
     same_layout,
@@ -370,6 +371,32 @@ def test_compare_layout_names_the_column_and_both_layouts():
     )
     renamed = _mixed().rename({"s": "z"})
     assert schema.compare_layout(renamed) == (None, ["a", "s", "t"], ["a", "z", "t"])
+
+
+def test_missing_columns_have_one_message_naming_them_where_and_the_fix():
+    with pytest.raises(KeyError) as info:
+        check_has_columns(
+            "f(y=...)",
+            ["y", "a", "z"],
+            ["a", "b"],
+            where="the stream",
+            at=" (chunk at rows 0-9)",
+            fix="Pass another y.",
+            error=KeyError,
+        )
+    assert info.value.args[0] == (
+        "f(y=...) names columns ['y', 'z'] that the stream lacks (chunk at rows "
+        "0-9). Stream columns: ['a', 'b']. Pass another y."
+    )
+    check_has_columns("f", ["b"], ["a", "b"], fix="unused")  # present: no error
+
+
+def test_no_module_writes_its_own_missing_columns_message():
+    package = Path(inspect.getfile(fireworks_sk)).parent
+    for path in package.rglob("*.py"):
+        if path.name != "schema.py":
+            assert "that the input lacks" not in path.read_text(), path
+            assert "that the data lacks" not in path.read_text(), path
 
 
 def test_check_warns_when_a_categorical_becomes_ordered():

@@ -20,10 +20,10 @@ from fireworks_sk._validation import (
     check_widths,
     is_dask,
 )
-from fireworks_sk.exceptions import NotFittedError, SchemaError
+from fireworks_sk.exceptions import NotFittedError
 from fireworks_sk.message import Message, flat_feature_names
 from fireworks_sk.pipes._state import check_fitted_state
-from fireworks_sk.schema import Schema, warn_if_named_differs
+from fireworks_sk.schema import Schema, check_has_columns, warn_if_named_differs
 
 # as_message and check_finite live in fireworks_sk._validation; the Pipes'
 # modules still import them from here.
@@ -372,12 +372,13 @@ or Dask DataFrame
                 f"sklearn.compose.make_column_selector) or None; got "
                 f"{self.columns!r}, which gives {names!r}."
             )
-        missing = [c for c in names if c not in message]
-        if missing:
-            raise SchemaError(
-                f"{type(self).__name__}(columns=...) names columns {missing!r} that "
-                f"the input lacks. Input columns: {message.columns!r}."
-            )
+        check_has_columns(
+            f"{type(self).__name__}(columns=...)",
+            names,
+            message.columns,
+            fix="Name columns of the input in columns=..., or pass input that "
+            "has them.",
+        )
         return names
 
 
