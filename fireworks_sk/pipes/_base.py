@@ -288,28 +288,33 @@ or Dask DataFrame
             regrouped = _regrouped(X, self._schema_in)
             message = message if regrouped is None else regrouped
         if reset:
-            # A Message without columns has no rows either: name the real cause.
-            if not message.columns:
-                raise ValueError(
-                    f"{type(self).__name__} got no columns; at least 1 column is "
-                    "required to fit."
-                )
-            if len(message) == 0:
-                raise ValueError(
-                    f"{type(self).__name__} got 0 rows; at least 1 row is required "
-                    "to fit."
-                )
-            check_widths(type(self).__name__, message)
             self._record_schema(message, named)
             return message
         return self._align(message, named, check_dtypes)
 
-    def _record_schema(self, message: Message, named: bool) -> None:
-        """Remember the input columns, their kinds, dtypes and row shapes.
+    def _record_schema(
+        self, message: Message, named: bool, *, rows_known: bool = True
+    ) -> None:
+        """Check a fit's input, then remember its columns, kinds, dtypes, shapes.
+
+        Every fit passes here, in memory or on a Dask DataFrame's meta (whose
+        rows are not known yet: ``rows_known=False``): at least one column
+        and one row, and no tensor column without features.
 
         ``n_features_in_`` is ``message.shape[1]``, the flat features that
         scikit-learn counts; ``feature_names_in_`` names the columns.
         """
+        # A Message without columns has no rows either: name the real cause.
+        if not message.columns:
+            raise ValueError(
+                f"{type(self).__name__} got no columns; at least 1 column is "
+                "required to fit."
+            )
+        if rows_known and len(message) == 0:
+            raise ValueError(
+                f"{type(self).__name__} got 0 rows; at least 1 row is required to fit."
+            )
+        check_widths(type(self).__name__, message)
         self.n_features_in_ = message.shape[1]
         if named:
             self.feature_names_in_ = np.asarray(message.columns, dtype=object)
