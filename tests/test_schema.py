@@ -252,6 +252,17 @@ def test_a_pipe_saved_with_skops_loads_its_schema():
     assert loaded.transform(_mixed()).equals(pipe.transform(_mixed()))
 
 
+def test_a_fitted_pipe_hands_over_its_input_schema_read_only():
+    pipe = BatchNormalizer()
+    assert not hasattr(pipe, "input_schema_")
+    with pytest.raises(fireworks_sk.NotFittedError):
+        pipe.input_schema_  # noqa: B018
+    pipe.fit(_mixed())
+    assert pipe.input_schema_ == Schema.record(_mixed())
+    with pytest.raises(AttributeError):
+        pipe.input_schema_ = Schema.record(_mixed()[["a"]])
+
+
 # -------------------------------------------------------- one checker, many users
 DTYPE_CASES = [
     ("float64", "int64", True),

@@ -121,6 +121,21 @@ class Pipe(TransformerMixin, BaseEstimator):
         if self.__sklearn_is_fitted__():
             check_fitted_state(self)
 
+    @property
+    def input_schema_(self) -> Schema:
+        """The columns the Pipe was fitted on, as a :class:`~fireworks_sk.schema.Schema`.
+
+        Read-only; what :func:`fireworks_sk.save` writes into a file's
+        manifest. Columns of an array are named ``x0, x1, ...``.
+
+        Raises
+        ------
+        NotFittedError
+            Before fit (an AttributeError too, so ``hasattr`` is False).
+        """
+        self._check_fitted()
+        return self._schema_in
+
     def _fitted_state_problem(self) -> str | None:
         """What in the fitted state disagrees with the rest, or None.
 
