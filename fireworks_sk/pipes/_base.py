@@ -123,7 +123,7 @@ class Pipe(TransformerMixin, BaseEstimator):
 
     @property
     def input_schema_(self) -> Schema:
-        """The columns the Pipe was fitted on, as a :class:`~fireworks_sk.schema.Schema`.
+        """The columns the Pipe was fitted on, as a :class:`Schema`.
 
         Read-only; what :func:`fireworks_sk.save` writes into a file's
         manifest. Columns of an array are named ``x0, x1, ...``.
