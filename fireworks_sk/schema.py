@@ -15,6 +15,8 @@ question later asked of them, for every part of the library:
 
 from __future__ import annotations
 
+import functools
+import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -288,6 +290,100 @@ def warn_if_named_differs(
     return True
 
 
+# A description's dtypes: only these names are read back, each to a dtype made
+# here, so no text of a (possibly crafted) manifest reaches a dtype parser.
+_NUMPY_DTYPES = (
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 "
+    "float64 complex64 complex128 object"
+).split()
+_TIMES, _TIME_UNITS = ("datetime64", "timedelta64"), ("s", "ms", "us", "ns")
+_TORCH_DTYPES = (
+    "bool int8 int16 int32 int64 uint8 float16 bfloat16 float32 float64 "
+    "complex64 complex128"
+).split()
+#: Most dimensions, and most values, of one row of a described tensor column.
+MAX_ROW_DIMS, MAX_ROW_VALUES = 8, 2**31
+
+
+@functools.cache
+def _described_dtypes() -> dict[str, dict[str, Any]]:
+    """The dtypes :meth:`Schema.describe` writes, by kind and name."""
+    pandas = [np.dtype(name) for name in _NUMPY_DTYPES]
+    pandas += [np.dtype(f"{t}[{u}]") for t in _TIMES for u in _TIME_UNITS]
+    pandas += [
+        pd.Int8Dtype(),
+        pd.Int16Dtype(),
+        pd.Int32Dtype(),
+        pd.Int64Dtype(),
+        pd.UInt8Dtype(),
+        pd.UInt16Dtype(),
+        pd.UInt32Dtype(),
+        pd.UInt64Dtype(),
+        pd.Float32Dtype(),
+        pd.Float64Dtype(),
+        pd.BooleanDtype(),
+        pd.StringDtype(),
+        pd.StringDtype(na_value=np.nan),
+        pd.CategoricalDtype(),
+    ]
+    return {
+        "pandas": {str(dtype): dtype for dtype in pandas},
+        "tensor": {str(getattr(torch, n)): getattr(torch, n) for n in _TORCH_DTYPES},
+    }
+
+
+def _described_column(entry: Any) -> tuple[str, Column]:
+    """One entry of a description as a name and a zero-row template."""
+    fields = {"name", "kind", "dtype", "shape"}
+    if not isinstance(entry, dict) or set(entry) != fields:
+        raise SchemaError(
+            f"A schema description holds records of exactly {sorted(fields)}; "
+            f"got {_shown(entry)}."
+        )
+    name, kind, dtype, shape = (entry[f] for f in ("name", "kind", "dtype", "shape"))
+    known = _described_dtypes().get(kind) if isinstance(kind, str) else None
+    if not isinstance(name, str) or known is None:
+        raise SchemaError(
+            f"A schema description names each column (a str) and its kind "
+            f"('tensor' or 'pandas'); got {_shown(entry)}."
+        )
+    if not isinstance(dtype, str) or dtype not in known:
+        raise SchemaError(
+            f"Column {name!r} of a schema description has dtype {_shown(dtype)}, "
+            f"which is not a {kind} dtype fireworks_sk describes."
+        )
+    _check_described_shape(name, kind, shape)
+    if kind == "tensor":
+        return name, torch.empty((0, *shape), dtype=known[dtype])
+    return name, pd.Series([], dtype=known[dtype])
+
+
+def _check_described_shape(name: str, kind: str, shape: Any) -> None:
+    ints = isinstance(shape, list) and all(
+        isinstance(n, int) and not isinstance(n, bool) for n in shape
+    )
+    if kind == "pandas":
+        ok, rule = ints and not shape, "no shape ([])"
+    else:
+        ok = ints and len(shape) <= MAX_ROW_DIMS and all(n >= 1 for n in shape)
+        ok = ok and math.prod(shape) <= MAX_ROW_VALUES
+        rule = (
+            f"at most {MAX_ROW_DIMS} dimensions of at least 1, and at most "
+            f"{MAX_ROW_VALUES} values"
+        )
+    if not ok:
+        raise SchemaError(
+            f"Column {name!r} of a schema description has rows of shape "
+            f"{_shown(shape)}; a {kind} column's rows have {rule}."
+        )
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message, cut short: it may be crafted."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 class Schema(Mapping[str, Column]):
     """The columns a fitted object saw, as zero-row templates.
 
@@ -390,6 +486,42 @@ class Schema(Mapping[str, Column]):
             }
             for name, column in self._templates.items()
         ]
+
+    @classmethod
+    def from_description(cls, description: Any) -> Schema:
+        """The Schema that :meth:`describe` gave ``description`` of.
+
+        A saved file's manifest is read by servers and command-line tools
+        that did not write it, so the description is checked strictly, as
+        untrusted input: a list of records with exactly the fields
+        :meth:`describe` writes; unique ``str`` names; ``kind`` ``"tensor"``
+        or ``"pandas"``; a dtype from the fixed list of those it writes
+        (looked up by name: no text reaches a dtype parser, so nothing is
+        imported); a tensor's row shape of at most ``MAX_ROW_DIMS``
+        dimensions of at least 1 and ``MAX_ROW_VALUES`` values, a pandas
+        column's ``[]``. Templates have zero rows: nothing of a row's size
+        is allocated. A categorical column comes back without categories.
+
+        Raises
+        ------
+        SchemaError
+            Naming the first entry or field that is not what :meth:`describe`
+            writes.
+        """
+        if not isinstance(description, list):
+            raise SchemaError(
+                f"A schema description is a list of columns; got "
+                f"{type(description).__name__}."
+            )
+        columns: dict[str, Column] = {}
+        for entry in description:
+            name, template = _described_column(entry)
+            if name in columns:
+                raise SchemaError(f"A schema description names column {name!r} twice.")
+            columns[name] = template
+        schema = cls.__new__(cls)
+        schema._templates = columns  # already zero-row, CPU copies
+        return schema
 
     # --------------------------------------------------------------- checking
     def compare_layout(self, message: Message) -> LayoutDifference | None:

@@ -384,6 +384,100 @@ def test_compare_layout_names_the_column_and_both_layouts():
     assert schema.compare_layout(renamed) == (None, ["a", "s", "t"], ["a", "z", "t"])
 
 
+def _every_described_kind() -> Message:
+    return Message(
+        {
+            "f": pd.Series([1.0]),
+            "s": pd.Series(["x"]),
+            "o": pd.Series(["x"], dtype=object),
+            "n": pd.Series([1], dtype="Int64"),
+            "b": pd.Series([True], dtype="boolean"),
+            "d": pd.Series(pd.to_datetime(["2020-01-01"])),
+            "t": torch.zeros(1, 3, 2),
+            "i": torch.zeros(1, dtype=torch.int64),
+        }
+    )
+
+
+def test_from_description_rebuilds_what_describe_wrote():
+    schema = Schema.record(_every_described_kind())
+    rebuilt = Schema.from_description(schema.describe())
+    assert rebuilt == schema
+    assert rebuilt.n_features == schema.n_features == 13
+    assert rebuilt.empty().columns == schema.columns
+
+
+def test_from_description_keeps_a_categorical_without_its_categories():
+    fit = Message({"c": pd.Series(["u", "v"], dtype="category")})
+    rebuilt = Schema.from_description(Schema.record(fit).describe())
+    assert isinstance(rebuilt["c"].dtype, pd.CategoricalDtype)
+    assert _check(rebuilt, fit) == []
+
+
+_COLUMN = {"name": "x", "kind": "pandas", "dtype": "float64", "shape": []}
+HOSTILE_DESCRIPTIONS = {
+    "not a list": ({"x": _COLUMN}, "a list of columns; got dict"),
+    "not a record": (["x"], "records of exactly"),
+    "extra field": ([{**_COLUMN, "__reduce__": "os.system"}], "records of exactly"),
+    "missing field": ([{"name": "x", "kind": "pandas"}], "records of exactly"),
+    "name not a str": ([{**_COLUMN, "name": 3}], "names each column"),
+    "unknown kind": ([{**_COLUMN, "kind": "pickle"}], "names each column"),
+    "kind not a str": ([{**_COLUMN, "kind": ["tensor"]}], "names each column"),
+    "module path": ([{**_COLUMN, "dtype": "os.system"}], "dtype 'os.system'"),
+    "subarray dtype": ([{**_COLUMN, "dtype": "(1000000000,)f8"}], "not a pandas"),
+    "huge void": ([{**_COLUMN, "dtype": "V2147483647"}], "not a pandas dtype"),
+    "timezone": ([{**_COLUMN, "dtype": "datetime64[ns, Europe/Paris]"}], "not a"),
+    "extension by name": ([{**_COLUMN, "dtype": "Sparse[float64]"}], "not a"),
+    "tensor dtype as pandas": ([{**_COLUMN, "dtype": "torch.float32"}], "not a"),
+    "pandas dtype as tensor": (
+        [{**_COLUMN, "kind": "tensor", "shape": [2]}],
+        "not a tensor dtype",
+    ),
+    "dtype not a str": ([{**_COLUMN, "dtype": ["float64"]}], "not a pandas"),
+    "pandas with a shape": ([{**_COLUMN, "shape": [3]}], r"no shape \(\[\]\)"),
+    "huge row": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [2**40]}],
+        "at most 2147483648 values",
+    ),
+    "many dims": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [1] * 9}],
+        "at most 8 dimensions",
+    ),
+    "zero width": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [0]}],
+        "at least 1",
+    ),
+    "negative": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [-3]}],
+        "at least 1",
+    ),
+    "shape of bools": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [True]}],
+        "rows of shape",
+    ),
+    "shape not a list": ([{**_COLUMN, "shape": "()"}], "rows of shape"),
+    "twice": ([_COLUMN, _COLUMN], "column 'x' twice"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_DESCRIPTIONS))
+def test_from_description_refuses_what_describe_never_writes(case):
+    description, match = HOSTILE_DESCRIPTIONS[case]
+    with pytest.raises(SchemaError, match=match):
+        Schema.from_description(description)
+
+
+def test_from_description_imports_nothing_for_any_description():
+    import sys
+
+    Schema.from_description(Schema.record(_every_described_kind()).describe())
+    before = set(sys.modules)
+    for description, _ in HOSTILE_DESCRIPTIONS.values():
+        with pytest.raises(SchemaError):
+            Schema.from_description(description)
+    assert set(sys.modules) == before
+
+
 def test_missing_columns_have_one_message_naming_them_where_and_the_fix():
     with pytest.raises(KeyError) as info:
         check_has_columns(
