@@ -454,10 +454,12 @@ or Dask DataFrame
             if first_call:
                 self.columns_ = self._select_columns(message)
             state = self._chunk_state(message)
+            names = None if first_call else self._names_key()
             if not first_call:
                 state = self._merge_states(self._get_state(), state)
             self._set_state(state)
-            self._check_output_names()
+            if names is None or names != self._names_key():
+                self._check_output_names()
         return self
 
     def _reset(self) -> None:
@@ -480,6 +482,15 @@ or Dask DataFrame
     def _get_state(self) -> Any:
         """The mergeable state, rebuilt from the fitted attributes."""
         raise NotImplementedError
+
+    def _names_key(self) -> Any:
+        """What the output names depend on besides the input schema.
+
+        ``partial_fit`` checks the output names again only when this changes
+        (building them costs a transform of an empty input per batch); None
+        means unknown, and they are checked after every batch.
+        """
+        return None
 
 
 # The key of a DataFrame's ``attrs`` under which a Pipe's pandas output lists

@@ -14,7 +14,7 @@ from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe, check_finite
 from fireworks_sk.pipes._state import learned
 
-__all__ = ["IndexEncoder", "OneHot", "sorted_counts"]
+__all__ = ["IndexEncoder", "OneHot", "add_counts", "sorted_counts"]
 
 _SHOWN = 5
 # Up to this many rows, categories are looked up in a dict: pandas' lookup
@@ -79,7 +79,7 @@ def _value_counts(name: str, column: Column, missing: str) -> pd.Series:
     if counts.index.hasnans and missing == "error":
         raise _missing_error(name, values)
     # A Categorical reports its declared categories too; keep those seen.
-    counts = counts[counts > 0]
+    counts = counts[counts.to_numpy() > 0]  # an array mask: no index alignment
     index = counts.index
     if isinstance(index, pd.CategoricalIndex) and not index.ordered:
         # Unordered categories are sorted by value, as scikit-learn sorts them:
@@ -103,6 +103,26 @@ def _check_same_order(name: str, a: pd.Index, b: pd.Index) -> None:
             f"between batches ({shown[0]!r}, then {shown[1]!r}); give every batch "
             "the same categories in the same order."
         )
+
+
+def add_counts(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Value counts ``a`` and ``b`` added, a value missing from one counting 0.
+
+    Once the vocabulary is known, a batch brings no new value: its counts are
+    then added in place of ``a``'s, found by position, with no alignment of
+    the two indexes (which costs more than the counting). The sum is the same
+    Series as pandas' aligned ``add``, up to the order that ``sorted_counts``
+    fixes.
+    """
+    index = a.index
+    if index.dtype == b.index.dtype and not isinstance(index, pd.CategoricalIndex):
+        if not (index.hasnans or b.index.hasnans):
+            positions = index.get_indexer(b.index)
+            if (positions >= 0).all():
+                values = a.to_numpy(dtype=np.int64, copy=True)
+                values[positions] += b.to_numpy(dtype=np.int64)
+                return pd.Series(values, index=index, name=a.name)
+    return a.add(b, fill_value=0).astype(np.int64)
 
 
 def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
@@ -223,7 +243,7 @@ class _Encoder(StatefulPipe):
         for name in a[1]:
             _check_same_order(name, a[1][name].index, b[1][name].index)
             try:
-                merged[name] = a[1][name].add(b[1][name], fill_value=0).astype(np.int64)
+                merged[name] = add_counts(a[1][name], b[1][name])
             except TypeError as exc:
                 raise TypeError(
                     f"Column {name!r} holds values of a different type than in "
@@ -529,6 +549,9 @@ class OneHot(_Encoder):
         if self.infrequent_categories_[name] is not None:
             names.append(f"{name}_infrequent")
         return names
+
+    def _names_key(self) -> tuple:
+        return tuple(tuple(self._column_feature_names(n, None)) for n in self.columns_)
 
     def inverse_transform(self, X: Any) -> Message:
         """Map indicator rows back to categories.

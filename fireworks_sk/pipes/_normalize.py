@@ -63,13 +63,20 @@ def _is_scalable(column: Column) -> bool:
     )
 
 
-def _moments(name: str, column: Column) -> _Moments:
-    # Tensors stay tensors (on their device), pandas columns become numpy.
+def _unchecked_float64(name: str, column: Column) -> np.ndarray | torch.Tensor:
+    """The column as float64 numbers, NaN and inf kept (``_chunk_state`` names them).
+
+    Tensors stay tensors (on their device), pandas columns become numpy.
+    """
     wide = torch.float64 if isinstance(column, torch.Tensor) else np.float64
-    values = column_numbers(name, column, wide, owner="BatchNormalizer")
+    return column_numbers(name, column, wide, allow_nan=True, owner="BatchNormalizer")
+
+
+def _moments(values: np.ndarray | torch.Tensor) -> _Moments:
+    """Moments of one column's float64 values (rows on axis 0), unchecked."""
     # numpy and torch share this arithmetic; axis 0 is the row axis for both.
     shift = values[0]
-    with np.errstate(over="ignore", invalid="ignore"):  # refused in _set_state
+    with np.errstate(over="ignore", invalid="ignore"):  # named in _chunk_state
         centred = values - shift
         offset = centred.mean(0)
         m2 = ((centred - offset) ** 2).sum(0)
@@ -80,6 +87,12 @@ def _moments(name: str, column: Column) -> _Moments:
         values.shape[0],
         *(torch.as_tensor(v, device=cpu) for v in (shift, offset, m2)),
     )
+
+
+def _finite(moments: _Moments) -> bool:
+    # NaN and inf in the input reach the mean or M2, so finite moments mean
+    # finite input: the input itself is scanned only to name a bad row.
+    return bool(torch.isfinite(moments.offset).all() & torch.isfinite(moments.m2).all())
 
 
 class BatchNormalizer(StatefulPipe):
@@ -140,15 +153,19 @@ class BatchNormalizer(StatefulPipe):
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, _Moments]]:
-        moments = {name: _moments(name, message[name]) for name in self.columns_}
-        return len(message), moments
+        values = {n: _unchecked_float64(n, message[n]) for n in self.columns_}
+        moments = {n: _moments(v) for n, v in values.items()}
+        for name in self.columns_:  # in order: the first bad column is named
+            if not _finite(moments[name]):
+                check_finite(name, values[name])
+        return len(message), {name: moments[name] for name in self.columns_}
 
     def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, _Moments]]:
         return a[0] + b[0], {name: a[1][name].merge(b[1][name]) for name in a[1]}
 
     def _set_state(self, state: tuple[int, dict[str, _Moments]]) -> None:
         for name, s in state[1].items():
-            if not bool(torch.isfinite(s.offset).all() & torch.isfinite(s.m2).all()):
+            if not _finite(s):
                 raise ValueError(
                     f"Column {name!r} holds finite values so far apart that their "
                     "variance overflows float64; rescale the column first."
@@ -191,6 +208,10 @@ class BatchNormalizer(StatefulPipe):
             if problem:
                 return problem
         return None
+
+    def _names_key(self) -> tuple:
+        # Scaling keeps every column and row shape: the names are the input's.
+        return ()
 
     def _scale(self, moments: _Moments) -> torch.Tensor:
         std = torch.sqrt(moments.m2 / moments.n)

@@ -15,6 +15,8 @@ from sklearn.preprocessing import OneHotEncoder
 
 import fireworks_sk
 from fireworks_sk import IndexEncoder, Message, OneHot
+from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.pipes._encode import _value_counts, add_counts, sorted_counts
 from tests._data import N_ROWS, assert_unchanged, snapshot
 
 CHUNK_SIZES = [1, 2, 50, N_ROWS, N_ROWS + 42]
@@ -468,3 +470,47 @@ def test_index_encoder_codes_do_not_move_when_handle_unknown_changes_after_fit()
     with pytest.raises(ValueError, match="unknown categories \\['z'\\]"):
         lenient.transform(Message({"c": ["z"]}))
     assert lenient.fit(m).transform(m)["c"].tolist() == [0, 1, 0]  # refit: new codes
+
+
+_CATEGORY_LISTS = st.one_of(
+    st.lists(st.sampled_from(["a", "b", "c", "é", "a_b"]), min_size=1, max_size=40),
+    st.lists(st.integers(-3, 3), min_size=1, max_size=40),
+    st.lists(st.sampled_from([0.5, -1.0, 2.25, np.nan]), min_size=1, max_size=40),
+    st.lists(st.sampled_from(["x", "y", None]), min_size=1, max_size=40),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=_CATEGORY_LISTS,
+    cut=st.integers(0, 40),
+    dtype=st.sampled_from([None, "str", "object", "category"]),
+)
+def test_add_counts_equals_aligned_add_exactly(values, cut, dtype):
+    # The rule: adding the counts of a later batch by position gives exactly
+    # the Series of pandas' aligned add, once sorted as the state is.
+    column = pd.Series(values)
+    if dtype is not None and not (dtype == "str" and column.dtype.kind in "if"):
+        column = column.astype(dtype)
+    cut = min(cut, len(column) - 1)
+    counts = [_value_counts("x", part, "category") for part in (column, column[cut:])]
+    a = sorted_counts("x", counts[0])
+    for b in (counts[1], counts[0]):
+        general = a.add(b, fill_value=0).astype(np.int64)
+        pd.testing.assert_series_equal(
+            sorted_counts("x", add_counts(a, b)),
+            sorted_counts("x", general),
+            check_exact=True,
+            check_index_type=True,
+            check_categorical=True,
+        )
+
+
+def test_onehot_partial_fit_refuses_a_new_category_whose_name_clashes():
+    first = pd.DataFrame({"a": ["x", "x"], "a_y": [1.0, 2.0]})
+    encoder = OneHot(columns=["a"]).partial_fit(first)
+    encoder.partial_fit(first)
+    with pytest.raises(SchemaError, match="feature name 'a_y' twice"):
+        encoder.partial_fit(pd.DataFrame({"a": ["y", "x"], "a_y": [1.0, 2.0]}))
+    assert list(encoder.categories_["a"]) == ["x"]
+    assert encoder.n_samples_seen_ == 4

@@ -331,3 +331,29 @@ def test_float16_column_is_scaled_in_float32_and_stays_float16():
     np.testing.assert_allclose(out.float().numpy(), [1.2247, -1.2247, 0.0], atol=1e-3)
     back = BatchNormalizer().fit(Message({"h": values}))
     assert torch.equal(back.inverse_transform(Message({"h": out}))["h"], values)
+
+
+def test_statistics_of_a_dataframe_block_equal_those_of_its_columns_apart():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(1e8, 1.0, (5003, 4)), columns=list("abcd"))
+    together = BatchNormalizer().fit(frame)
+    for name in frame.columns:
+        alone = BatchNormalizer().fit(frame[[name]])
+        assert torch.equal(together.mean_[name], alone.mean_[name])
+        assert torch.equal(together.var_[name], alone.var_[name])
+
+
+def test_first_bad_column_in_order_is_named_across_blocks_and_tensors():
+    bad = Message(
+        {
+            "t": torch.tensor([1.0, float("inf"), 2.0]),
+            "a": pd.Series([1.0, np.nan, 2.0]),
+            "b": pd.Series([1.0, 2.0, np.inf]),
+        }
+    )
+    with pytest.raises(ValueError, match=r"infinity in column 't' \(first at row 1"):
+        BatchNormalizer().fit(bad)
+    with pytest.raises(ValueError, match=r"NaN in column 'a' \(first at row 1"):
+        BatchNormalizer(["a", "b", "t"]).fit(bad)
+    with pytest.raises(ValueError, match=r"infinity in column 'b' \(first at row 2"):
+        BatchNormalizer(["b", "a"]).fit(bad)
