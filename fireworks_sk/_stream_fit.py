@@ -131,42 +131,62 @@ def _fit_net(
     kwargs: dict[str, Any],
     **opts: Any,
 ) -> None:
-    """Train a Torch estimator for its epochs, one pass over ``source`` each.
+    """Train a Torch estimator for its epochs, one pass over ``source`` each."""
+    _check_validation(learner, target, opts["valid"])
+    passes = _NetPasses(transformers, learner, source, target, **opts)
+    learner._fit_passes(
+        passes.train,
+        None if opts["valid"] is None else passes.validate,
+        epochs=opts["epochs"],
+        classes=kwargs.get("classes"),
+    )
+
+
+class _NetPasses:
+    """The passes a Torch estimator trains on, chunks split and transformed.
 
     Each transformed chunk is a run of minibatches within the epoch; the chunk
     order is shuffled (where the source allows) by a generator seeded from
     ``random_state`` and the epoch, and the rows within a chunk by the net.
     """
-    name = type(learner).__name__
-    valid = opts["valid"]
-    _check_validation(learner, target, valid)
-    shuffle = opts["shuffle"] is not False
-    seed = stream_seed(opts["random_state"], learner) if shuffle else None
-    epochs = opts["epochs"]
-    total = learner.max_epochs if epochs is None else epochs
-    verbose = opts["verbose"]
 
-    def chunks(stream: Source, split: StreamTarget, desc: str, rng: Any) -> Iterator:
-        with closing(read_pass(stream, desc, verbose, rng)) as pass_:
+    def __init__(
+        self,
+        transformers: list[Any],
+        learner: Any,
+        source: Source,
+        target: StreamTarget,
+        **opts: Any,
+    ) -> None:
+        self.transformers = transformers
+        self.source, self.target, self.valid = source, target, opts["valid"]
+        self.verbose = opts["verbose"]
+        self.name = type(learner).__name__
+        epochs = opts["epochs"]
+        self.total = learner.max_epochs if epochs is None else epochs
+        self.shuffle = opts["shuffle"] is not False
+        # Drawn once: a numpy Generator as random_state gives one seed per fit.
+        self.seed = stream_seed(opts["random_state"], learner) if self.shuffle else None
+
+    def train(self, epoch: int) -> Iterator:
+        """The training chunks of ``epoch``, in the epoch's order."""
+        rng = pass_generator(self.seed, epoch) if self.shuffle else None
+        desc = f"fit {self.name}, epoch {epoch + 1}/{self.total}"
+        return self._chunks(self.source, self.target, desc, rng)
+
+    def validate(self, epoch: int) -> Iterator:
+        """The validation chunks scored after ``epoch``, in the source's order."""
+        split = StreamTarget(self.target.y, "fit_stream(valid=...)")
+        desc = f"score {self.name}, epoch {epoch + 1}"
+        return self._chunks(self.valid, split, desc, None)
+
+    def _chunks(
+        self, stream: Source, split: StreamTarget, desc: str, rng: Any
+    ) -> Iterator:
+        with closing(read_pass(stream, desc, self.verbose, rng)) as pass_:
             for chunk in pass_:
                 x, y = split.split(chunk)
-                yield transform_through(transformers, x), y
-
-    def train(epoch: int) -> Iterator:
-        rng = pass_generator(seed, epoch) if shuffle else None
-        desc = f"fit {name}, epoch {epoch + 1}/{total}"
-        return chunks(source, target, desc, rng)
-
-    def validate(epoch: int) -> Iterator:
-        split = StreamTarget(target.y, "fit_stream(valid=...)")
-        return chunks(valid, split, f"score {name}, epoch {epoch + 1}", None)
-
-    learner._fit_passes(
-        train,
-        None if valid is None else validate,
-        epochs=epochs,
-        classes=kwargs.get("classes"),
-    )
+                yield transform_through(self.transformers, x), y
 
 
 def _check_validation(learner: Any, target: StreamTarget, valid: Any) -> None:

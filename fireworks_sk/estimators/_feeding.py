@@ -26,6 +26,7 @@ from fireworks_sk.estimators._data import (
     stack_columns,
 )
 from fireworks_sk.estimators._loader import MessageLoader
+from fireworks_sk.estimators._targets import encode_target
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message
 
@@ -35,6 +36,7 @@ __all__ = [
     "feed",
     "has_custom_dataset",
     "is_internal",
+    "positional",
     "resolve_inputs",
 ]
 
@@ -83,6 +85,11 @@ def feed(
     return Message._from_columns(columns, len(message))
 
 
+def positional(net: Any) -> bool:
+    """Whether the fitted inputs are fed positionally: one column, or stacked."""
+    return net._stack_ or len(net.inputs_) == 1
+
+
 def is_internal(X: Any) -> bool:
     """Whether X is a dataset handed around by skorch (ours, a Subset of one,
     or skorch's ``Dataset`` of a ``predefined_split``), whose targets are
@@ -104,7 +111,7 @@ def encode_data(net: Any, X: Any, y: Any) -> MessageDataset | None:
     data = net.get_dataset(X)
     if y is None:
         return data
-    target, _ = net._encode_target(y, first=False)
+    target, _ = encode_target(net, y, first=False)
     return MessageDataset(data.message, target, positional=data.positional)
 
 

@@ -1,7 +1,7 @@
 """Checks and repairs around the Torch estimators' fits.
 
-Parameters that would train nothing, labels with holes, optimizer names, and
-putting a net back as it was when a fit fails.
+Fit parameters and epoch counts that would train nothing, labels with holes,
+optimizer names, and putting a net back as it was when a fit fails.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "InvalidParameterError",
     "NetNotFittedError",
     "check_epochs",
+    "check_fit_params",
     "check_no_missing",
     "list_skorch_params",
     "optimizer_class",
@@ -47,6 +48,18 @@ def check_epochs(owner: str, name: str, value: Any) -> None:
         f"The {name!r} parameter of {owner} must be an int in the range "
         f"[1, inf). Got {value!r} instead."
     )
+
+
+def check_fit_params(net: Any, fit_params: dict[str, Any]) -> None:
+    """Refuse fit parameters and epoch counts a fit of ``net`` cannot honour."""
+    if "sample_weight" in fit_params:
+        raise TypeError(
+            f"{type(net).__name__} does not support sample_weight: skorch "
+            "passes fit parameters unchanged to module.forward for every batch."
+        )
+    check_epochs(type(net).__name__, "max_epochs", net.max_epochs)
+    if fit_params.get("epochs") is not None:
+        check_epochs(type(net).__name__, "epochs", fit_params["epochs"])
 
 
 def check_no_missing(y: np.ndarray) -> None:

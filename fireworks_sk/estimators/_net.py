@@ -2,85 +2,68 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import types
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
-from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
-from skorch.dataset import Dataset as SkorchDataset
 from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
 from fireworks_sk import _seeding
-from fireworks_sk._compat import (
-    SKORCH_BOOKKEEPING_PARAMS,
-    skorch_init_done,
-    skorch_module_names,
-)
-from fireworks_sk.estimators._data import (
-    ARRAY_COLUMN,
-    MessageDataset,
-    is_message_dataset,
-    is_ragged,
-)
-from fireworks_sk.estimators._feeding import (
-    batch_iterator,
-    feed,
-    has_custom_dataset,
-    is_internal,
-    resolve_inputs,
-)
+from fireworks_sk._compat import skorch_init_done, skorch_module_names
+from fireworks_sk.estimators._data import is_message_dataset
+from fireworks_sk.estimators._feeding import batch_iterator, is_internal
+from fireworks_sk.estimators._fitting import prepare_fit
 from fireworks_sk.estimators._guards import (
-    NetNotFittedError,
-    check_epochs,
+    check_fit_params,
     list_skorch_params,
     optimizer_class,
     restored_net_on_error,
 )
-from fireworks_sk.estimators._inputs import check_input, record_input
-from fireworks_sk.estimators._loader import MessageLoader
-from fireworks_sk.estimators._module import DefaultMLP
+from fireworks_sk.estimators._initialize import build_module
+from fireworks_sk.estimators._net_random import (
+    begin_epoch,
+    fit_context,
+    global_draws,
+    seed,
+    split_context,
+)
+from fireworks_sk.estimators._outputs import (
+    check_class_scores,
+    check_loss_target,
+    check_target_values,
+)
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
+from fireworks_sk.estimators._skorch_glue import (
+    callback_kwargs,
+    param_names,
+    picklable_state,
+    skorch_defaults,
+    store_callbacks,
+    store_parameters,
+)
 from fireworks_sk.estimators._stream_epochs import fit_passes
 from fireworks_sk.estimators._targets import (
     class_labels,
-    encode_classes,
-    encode_values,
     scoring_target,
-    split_target,
 )
-from fireworks_sk.message import Message
+from fireworks_sk.exceptions import NetNotFittedError
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
-# Attributes learned from the data (besides skorch's module_, history_, ...).
-_DATA_ATTRIBUTES = (
-    "n_features_in_",
-    "feature_names_in_",
-    "inputs_",
-    "n_outputs_",
-    "classes_inferred_",
-    "_schema_",
-    "_stack_",
-    "_feed_schema_",
-    "_y_ndim_",
-)
-
 
 class _MessageNet:
-    """Message input, seeding and MessageLoader feeding for skorch nets.
+    """What both Torch estimators share: skorch's methods, each thin.
 
-    Subclasses implement ``_encode_target(y, first, classes)``, for a y that
-    is not None.
+    Each method skorch calls by name hands the work to the module that owns
+    it (see the module map in docs/concepts.md); the estimators add their
+    own ``predict`` and ``_check_output``.
     """
 
     # skorch's NeuralNet.__init__ sets these three; TorchClassifier removes them
@@ -105,25 +88,15 @@ class _MessageNet:
         Each estimator keeps its own explicit signature, which scikit-learn
         reads for ``get_params``; their defaults differ (the criterion).
         """
-        super().__init__(None, criterion=None, **_skorch_defaults(skorch_params))
-        self._store_components(module=module, criterion=criterion)
-        self.inputs = inputs
-        self.target = target
-        self.random_state = random_state
-        self._drop_init_state()
-
-    def _store_components(self, **components: Any) -> None:
-        # skorch's __setattr__ refuses torch module instances outside its
-        # initialize methods once ``initialized_`` exists, which here is a class
-        # default; __init__ only stores parameters, so it bypasses the check.
-        vars(self).update(components)
-
-    def _drop_init_state(self) -> None:
-        # A history passed as history=MyHistory() is kept, as skorch keeps it.
-        if vars(self).get("history_") is None:
-            vars(self).pop("history_", None)
-        for name in ("initialized_", "virtual_params_"):
-            vars(self).pop(name, None)
+        super().__init__(None, criterion=None, **skorch_defaults(skorch_params))
+        store_parameters(
+            self,
+            module=module,
+            criterion=criterion,
+            inputs=inputs,
+            target=target,
+            random_state=random_state,
+        )
 
     def __setattr__(self, name: str, attr: Any) -> None:
         # Before skorch's __init__ has run (a subclass setting self.module2 =
@@ -154,10 +127,10 @@ class _MessageNet:
         self
         """
         with restored_net_on_error(self):
-            self._check_fit_params(fit_params)
+            check_fit_params(self, fit_params)
             reset = not self.warm_start or not self.initialized_
-            dataset, y_split = self._prepare_fit(X, y, reset=reset)
-            with self._fit_context():
+            dataset, y_split = prepare_fit(self, X, y, reset=reset)
+            with fit_context(self):
                 return super().fit(dataset, y_split, **fit_params)
 
     def partial_fit(
@@ -179,12 +152,12 @@ class _MessageNet:
         self
         """
         if is_internal(X):  # from fit, which restores on error itself
-            with self._fit_context():
+            with fit_context(self):
                 return super().partial_fit(X, y, **fit_params)
         with restored_net_on_error(self):
-            self._check_fit_params(fit_params)
-            X, y = self._prepare_fit(X, y, reset=False, classes=classes)
-            with self._fit_context():
+            check_fit_params(self, fit_params)
+            X, y = prepare_fit(self, X, y, reset=False, classes=classes)
+            with fit_context(self):
                 return super().partial_fit(X, y, **fit_params)
 
     def check_data(self, X: Any, y: Any = None) -> None:
@@ -193,131 +166,20 @@ class _MessageNet:
         if not is_message_dataset(X) and not hasattr(self, "n_outputs_"):
             super().check_data(X, y)
 
-    def _prepare_fit(
-        self, X: Any, y: Any, *, reset: bool, classes: Any = None
-    ) -> tuple[Any, Any]:
-        """The dataset skorch's fit trains on (a MessageDataset on the fast
-        path), and the y its train_split stratifies by."""
-        if reset:
-            self._forget_data()
-        if isinstance(X, torch.utils.data.Dataset) and not is_message_dataset(X):
-            return X, y  # read as skorch reads a Dataset (see get_iterator)
-        if has_custom_dataset(self):
-            return X, y  # for get_dataset to pass to the user's dataset
-        first = not hasattr(self, "n_features_in_")
-        if sparse.issparse(X):
-            return self._prepare_sparse(X, y, first=first, classes=classes)
-        message, named, y = split_target(self, X, y, fitting=True)
-        # Callbacks see X and y as the user passed them, as in skorch.
-        self._user_data_ = (X, y)
-        message = self._check_columns(message, named, first=first)
-        if first:
-            self.inputs_, self._stack_ = resolve_inputs(self, message)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None; pass y or name a column of X with target=...."
-            )
-        y_tensor, y_split = self._encode_target(y, first=first, classes=classes)
-        if is_ragged(y_split):
-            # Targets of varying length cannot be one tensor: rows are read
-            # through skorch's Dataset and collated per batch, as in skorch.
-            data = self.dataset(feed(self, message), positional=self._positional())
-            dataset = SkorchDataset(data.inputs(), y_tensor)
-        else:
-            data = dataset = self.dataset(
-                feed(self, message), y_tensor, positional=self._positional()
-            )
-        if first:
-            self._feed_schema_ = data.message[:0]
-        return dataset, y_split
-
-    def _prepare_sparse(
-        self, X: Any, y: Any, *, first: bool, classes: Any
-    ) -> tuple[SkorchDataset, Any]:
-        """Sparse X in skorch's Dataset, which densifies rows as batches are
-        read; y encoded as for dense X."""
-        X = self._check_sparse(X, min_rows=1, first=first)
-        if first:
-            empty = torch.zeros((0, X.shape[1]))
-            self._schema_ = Message._from_columns({ARRAY_COLUMN: empty}, 0)
-            self._feed_schema_ = self._schema_
-            self.inputs_, self._stack_ = [ARRAY_COLUMN], True
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed.")
-        self._user_data_ = (X, y)
-        y_tensor, y_split = self._encode_target(y, first=first, classes=classes)
-        return SkorchDataset(X, y_tensor), y_split
-
-    def _check_sparse(self, X: Any, *, min_rows: int, first: bool = False) -> Any:
-        X = check_array(
-            X, accept_sparse=True, dtype=np.float32, ensure_min_samples=min_rows
-        )
-        X = sparse.csr_matrix(X)  # skorch's Dataset reads rows of a matrix
-        if first:
-            self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        return X
-
-    def _forget_data(self) -> None:
-        for name in _DATA_ATTRIBUTES:
-            vars(self).pop(name, None)
-
-    @contextlib.contextmanager
-    def _fit_context(self) -> Iterator[None]:
-        """Limit threads and, when seeded, hold the fit's own random state.
-
-        The seed is checked (and a numpy generator asked for it) once per fit;
-        ``fit`` enters again through ``partial_fit`` and keeps the outer state.
-        """
-        _seeding.limit_threads()
-        if self.random_state is None or "_random_" in vars(self):
-            yield
-            return
-        seed = _seeding.check_seed(self.random_state, type(self).__name__)
-        vars(self)["_random_"] = _seeding.FitRandom(seed, self._cuda_devices())
-        try:
-            yield
-        finally:
-            vars(self).pop("_random_", None)
-
-    # -------------------------------------------------------------- seeding
-    def _seed(self, *stream: int) -> int | None:
-        fit_random = vars(self).get("_random_")
-        if fit_random is not None:
-            return fit_random.derive(*stream)
-        base = _seeding.check_seed(self.random_state, type(self).__name__)
-        return None if base is None else _seeding.derive_seed(base, *stream)
-
-    def _global_draws(self) -> Any:
-        """The context of one step: the fit's noise in torch's generators,
-        when the modules may draw from them (see ``_seeding``)."""
-        fit_random = vars(self).get("_random_")
-        if fit_random is None:
-            return contextlib.nullcontext()
-        return fit_random.global_draws(self._torch_modules)
-
-    def _torch_modules(self) -> list[Any]:
-        return [getattr(self, name + "_", None) for name in skorch_module_names(self)]
-
     def train_step(self, batch: Any, **fit_params: Any) -> Any:
         """skorch's training step, its noise drawn from ``random_state``."""
-        with self._global_draws():
+        with global_draws(self):
             return super().train_step(batch, **fit_params)
 
     def validation_step(self, batch: Any, **fit_params: Any) -> Any:
         """skorch's validation step, its noise drawn from ``random_state``."""
-        with self._global_draws():
+        with global_draws(self):
             return super().validation_step(batch, **fit_params)
 
     def evaluation_step(self, batch: Any, training: bool = False) -> Any:
         """skorch's evaluation step; within a fit (a callback predicting),
         its noise is drawn from ``random_state``."""
-        with self._global_draws():
+        with global_draws(self):
             return super().evaluation_step(batch, training=training)
 
     def check_is_fitted(
@@ -331,16 +193,6 @@ class _MessageNet:
         except NotInitializedError as exc:
             raise NetNotFittedError(str(exc)) from exc
 
-    def _cuda_devices(self) -> list[int]:
-        if self.device is None or not torch.cuda.is_available():
-            return []
-        device = torch.device(self.device)
-        if device.type != "cuda":
-            return []
-        return [
-            device.index if device.index is not None else torch.cuda.current_device()
-        ]
-
     def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
         """Open the epoch's history row and seed its dropout and other noise.
 
@@ -348,9 +200,7 @@ class _MessageNet:
         checkpoint draws the same noise as an uninterrupted one.
         """
         super().on_epoch_begin(net, **kwargs)
-        fit_random = vars(self).get("_random_")
-        if fit_random is not None:
-            fit_random.begin_epoch(len(self.history) - 1)
+        begin_epoch(self)
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         """skorch's train/validation split, its randomness seeded by ``random_state``.
@@ -359,10 +209,7 @@ class _MessageNet:
         ``ValidSplit`` without a ``random_state`` of its own) splits the same
         way in every fit with the same seed; one with its own seed keeps it.
         """
-        seed = self._seed(_seeding.SPLIT)
-        if seed is None or not self.train_split:
-            return super().get_split_datasets(X, y, **fit_params)
-        with _seeding.seeded_globals(seed, self._cuda_devices()):
+        with split_context(self):
             return super().get_split_datasets(X, y, **fit_params)
 
     def _set_training(self, training: bool = True) -> None:
@@ -385,31 +232,8 @@ class _MessageNet:
         target. A module passed as an instance is used as it is; pass the class
         to have ``random_state`` seed its initialisation.
         """
-        self._warn_if_unseedable()
-        with _seeding.seeded(self._seed(_seeding.INIT), self._cuda_devices()):
-            if self.module is None:
-                self.module_ = self._default_module()
-            else:
-                super().initialize_module()
-            self._materialise(self.module_)
+        build_module(self, super().initialize_module)
         return self
-
-    def _warn_if_unseedable(self) -> None:
-        """A module instance, used as it is, escapes ``random_state``."""
-        if self.random_state is None or not isinstance(self.module, torch.nn.Module):
-            return
-        if self.get_params_for("module"):
-            return  # skorch builds a new instance from the module__ parameters
-        warnings.warn(
-            f"{type(self).__name__} got module as an instance "
-            f"({type(self.module).__name__}(...)): random_state cannot "
-            "re-initialise it, so training starts from the weights it holds, and "
-            "a second fit continues where the first stopped. Pass the class, "
-            "with its arguments as module__name=..., to have random_state seed "
-            "its initialisation.",
-            UserWarning,
-            stacklevel=2,
-        )
 
     def initialize_optimizer(self, *args: Any, **kwargs: Any) -> Any:
         """skorch's optimizer; a name such as ``"adam"`` means the torch.optim class."""
@@ -420,56 +244,6 @@ class _MessageNet:
         args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
         self.optimizer_ = optimizer(*args, **kwargs)
         return self
-
-    def _default_module(self) -> DefaultMLP:
-        if not hasattr(self, "n_outputs_"):
-            raise NotInitializedError(
-                f"{type(self).__name__}(module=None) sizes its default module from "
-                "the data; call fit or partial_fit instead of initialize, or pass "
-                "a module."
-            )
-        return DefaultMLP(n_outputs=self.n_outputs_, **self.get_params_for("module"))
-
-    def _materialise(self, module: torch.nn.Module) -> None:
-        """Run lazy layers once on a row of zeros so the optimizer sees real weights.
-
-        Zeros of the fitted shapes and dtypes, rather than a training row, so
-        that no data ends up in the model; one row, as some forwards cannot
-        reshape an empty batch.
-        """
-        lazy = any(torch.nn.parameter.is_lazy(p) for p in module.parameters())
-        if not lazy or not hasattr(self, "_feed_schema_"):
-            return
-        zeros = {
-            name: torch.zeros((1, *column.shape[1:]), dtype=column.dtype)
-            for name, column in self._feed_schema_._columns.items()
-        }
-        inputs = MessageDataset(
-            Message._from_columns(zeros, 1), positional=self._positional()
-        )
-        was_training = module.training
-        module.eval()
-        with torch.no_grad():
-            arguments = inputs.inputs()
-            if isinstance(arguments, dict):
-                module(**arguments)
-            else:
-                module(arguments)
-        module.train(was_training)
-
-    # --------------------------------------------------------------- inputs
-    def _check_columns(self, message: Message, named: bool, *, first: bool) -> Message:
-        if not first:
-            return self._align(message, named)
-        record_input(self, message, named)
-        return message
-
-    def _align(self, message: Message, named: bool) -> Message:
-        """Check a prediction input against the fitted columns."""
-        return check_input(self, message, named)
-
-    def _positional(self) -> bool:
-        return self._stack_ or len(self.inputs_) == 1
 
     # ------------------------------------------------------ skorch's hooks
     def get_dataset(self, X: Any, y: Any = None) -> Any:
@@ -489,7 +263,7 @@ class _MessageNet:
         shuffling off. Any other iterator, or a dataset that is not a
         MessageDataset, is read as skorch reads it.
         """
-        shuffle_seed = functools.partial(self._seed, _seeding.SHUFFLE)
+        shuffle_seed = functools.partial(seed, self, _seeding.SHUFFLE)
         return batch_iterator(self, dataset, training, shuffle_seed)
 
     def __sklearn_tags__(self) -> Any:
@@ -518,11 +292,9 @@ class _MessageNet:
         training batch of each fit also warns about probabilities fed to
         ``CrossEntropyLoss``.
         """
-        checkable = hasattr(self, "n_outputs_")  # unknown when X is a Dataset
-        if checkable and isinstance(y_pred, torch.Tensor) and torch.is_tensor(y_true):
-            y_true = self._check_output(tuple(y_pred.shape), y_true)
-            if training and vars(self).pop("_outputs_unchecked_", False):
-                self._warn_if_probabilities(y_pred)
+        y_true = check_loss_target(
+            self, y_pred, y_true, training=training, check=self._check_output
+        )
         return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
@@ -540,40 +312,11 @@ class _MessageNet:
         """skorch's notify; ``on_train_begin`` and ``on_train_end`` get X and y
         as passed to ``fit``, not the encoded dataset (as skorch's callbacks
         such as ``InputShapeSetter`` expect)."""
-        user = vars(self).get("_user_data_")
-        if user is not None and method_name in ("on_train_begin", "on_train_end"):
-            cb_kwargs["X"], cb_kwargs["y"] = user
+        callback_kwargs(self, method_name, cb_kwargs)
         super().notify(method_name, **cb_kwargs)
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_user_data_", None)
-        state.pop("_random_", None)  # a fit's own, as a pickle is not in a fit
-        return state
-
-    def _warn_if_probabilities(self, y_pred: torch.Tensor) -> None:
-        """Warn when outputs fed to CrossEntropyLoss look like probabilities.
-
-        ``CrossEntropyLoss`` applies softmax itself; rows that are already
-        probabilities (as after a final ``Softmax``) train on a flattened loss.
-        """
-        criterion = getattr(self, "criterion_", None)
-        if not isinstance(criterion, torch.nn.CrossEntropyLoss):
-            return
-        if y_pred.ndim != 2 or y_pred.shape[1] < 2:
-            return
-        scores = y_pred.detach().float()
-        in_range = bool(((scores >= 0) & (scores <= 1)).all())
-        ones = torch.ones(len(scores), device=scores.device)
-        if in_range and torch.allclose(scores.sum(dim=1), ones, atol=1e-4):
-            warnings.warn(
-                f"{type(self).__name__}'s module returns rows that look like "
-                "probabilities (each in [0, 1], summing to 1), but CrossEntropyLoss "
-                "expects logits and applies softmax itself. Remove the final "
-                "Softmax, or pass criterion=torch.nn.NLLLoss to keep it.",
-                UserWarning,
-                stacklevel=2,
-            )
+        return picklable_state(super().__getstate__())
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Accuracy (classifier) or R² (regressor) of ``predict(X)`` against y.
@@ -600,33 +343,13 @@ class _MessageNet:
     def set_params(self, **params: Any) -> Any:
         """skorch's ``set_params``; ``callbacks`` on an unfitted net is only stored.
 
-        skorch builds the callbacks as soon as they are set, which fails on a
-        value that ``__init__`` accepted; scikit-learn asks that
-        ``set_params`` store, as ``__init__`` does, and ``fit`` check. A fitted
-        net, and ``callbacks__*`` routes, which need built callbacks, take
-        skorch's way.
+        See :func:`~fireworks_sk.estimators._skorch_glue.store_callbacks`.
         """
-        routes = any(key.startswith("callbacks__") for key in params)
-        if "callbacks" in params and not routes and not self.initialized_:
-            vars(self)["callbacks"] = params.pop("callbacks")
-            vars(self).pop("callbacks_", None)  # built again by fit
+        store_callbacks(self, params)
         return super().set_params(**params)
 
     def _get_param_names(self) -> list[str]:
-        # skorch lists private bookkeeping that __init__ derives among the
-        # parameters; it is not a parameter to set.
-        names = super()._get_param_names()
-        return [n for n in names if n not in SKORCH_BOOKKEEPING_PARAMS]
-
-    def _check_fit_params(self, fit_params: dict[str, Any]) -> None:
-        if "sample_weight" in fit_params:
-            raise TypeError(
-                f"{type(self).__name__} does not support sample_weight: skorch "
-                "passes fit parameters unchanged to module.forward for every batch."
-            )
-        check_epochs(type(self).__name__, "max_epochs", self.max_epochs)
-        if fit_params.get("epochs") is not None:
-            check_epochs(type(self).__name__, "epochs", fit_params["epochs"])
+        return param_names(super()._get_param_names())
 
     # ----------------------------------------------- streams (fit_stream)
     def _fit_passes(
@@ -639,15 +362,6 @@ class _MessageNet:
     ) -> Any:
         """Train on a stream, one epoch per pass over chunks (see ``fit_passes``)."""
         return fit_passes(self, passes, valid, epochs=epochs, classes=classes)
-
-
-def _skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Defaults that differ from skorch's: silent, Message feeding, no split."""
-    kwargs.setdefault("iterator_train", MessageLoader)
-    kwargs.setdefault("iterator_valid", MessageLoader)
-    kwargs.setdefault("dataset", MessageDataset)
-    kwargs.setdefault("verbose", 0)
-    return kwargs
 
 
 @list_skorch_params
@@ -770,33 +484,9 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
             **kwargs,
         )
 
-    def _encode_target(
-        self, y: Any, *, first: bool, classes: Any = None
-    ) -> tuple[torch.Tensor, np.ndarray]:
-        return encode_classes(self, y, first=first, classes=classes)
-
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
         """Refuse module outputs that are not one score per class."""
-        n_classes = self.n_outputs_
-        if getattr(self, "_y_ndim_", 1) > 1:
-            if self.module is None:
-                raise ValueError(
-                    f"{type(self).__name__} with module=None returns outputs of "
-                    f"shape {shape}, one score per class for each row, but y has "
-                    f"{self._y_ndim_} dimensions: several labels per row need a "
-                    "module of your own whose outputs fit the criterion (for "
-                    "CrossEntropyLoss, shape (n_rows, n_classes, *y.shape[1:]))."
-                )
-            return y_true  # (n, k) targets: the criterion checks its own shapes
-        if len(shape) != 2 or shape[1] != n_classes:
-            raise ValueError(
-                f"{type(self).__name__}'s module returns outputs of shape {shape}, "
-                f"but there are {n_classes} classes "
-                f"{np.asarray(self.classes_).tolist()!r}: it must return shape "
-                f"(n_rows, {n_classes}), one score per class. Set the width of "
-                "its last layer to the number of classes (module=None does)."
-            )
-        return y_true
+        return check_class_scores(self, shape, y_true)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``.
@@ -913,11 +603,6 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
             **kwargs,
         )
 
-    def _encode_target(
-        self, y: Any, *, first: bool, classes: Any = None
-    ) -> tuple[torch.Tensor, np.ndarray]:
-        return encode_values(self, y, first=first)  # a regressor has no classes
-
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets.
 
@@ -940,27 +625,8 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
         return prediction.reshape(len(prediction))
 
     def _check_output(self, shape: tuple[int, ...], y_true: Any = None) -> Any:
-        """Refuse outputs that are not one value per target; align y to them.
-
-        A module that returns shape (n_rows,) for a single target is trained
-        against y of that shape too, as skorch users expect, rather than
-        against (n_rows, 1), which the criterion would broadcast to
-        (n_rows, n_rows).
-        """
-        n_targets = self.n_outputs_
-        if len(shape) == 2 and shape[1] == n_targets:
-            return y_true
-        if len(shape) == 1 and n_targets == 1:
-            return None if y_true is None else y_true.reshape(-1)
-        single = " or (n_rows,)" if n_targets == 1 else ""
-        # .squeeze() turns the output of a one-row batch into a scalar.
-        hint = " (use .squeeze(-1), not .squeeze())" if not shape else ""
-        raise ValueError(
-            f"{type(self).__name__}'s module returns outputs of shape {shape}, "
-            f"but y has {n_targets} target{'s' if n_targets > 1 else ''}: it "
-            f"must return shape (n_rows, {n_targets}){single}, one value per "
-            f"target{hint}."
-        )
+        """Refuse outputs that are not one value per target; align y to them."""
+        return check_target_values(self, shape, y_true)
 
     @available_if(lambda self: False)
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -24,8 +24,11 @@ from fireworks_sk.estimators._feeding import (
     feed,
     has_custom_dataset,
     is_internal,
+    positional,
     resolve_inputs,
 )
+from fireworks_sk.estimators._inputs import check_input
+from fireworks_sk.estimators._sparse import check_sparse
 from fireworks_sk.estimators._targets import split_target
 from fireworks_sk.message import Message
 
@@ -44,15 +47,15 @@ def prediction_dataset(net: Any, X: Any, y: Any = None) -> Any:
         return NeuralNet.get_dataset(net, X, y)
     if sparse.issparse(X):
         # skorch's Dataset densifies sparse rows as the batches are read.
-        return SkorchDataset(net._check_sparse(X, min_rows=0), y)
+        return SkorchDataset(check_sparse(net, X, min_rows=0), y)
     net.check_is_fitted()
     if not hasattr(net, "n_features_in_"):
         return _unchecked_dataset(net, X)
     inputs = _frame_matrix(net, X)
     if inputs is None:
         message, named, _ = split_target(net, X, None, fitting=False)
-        inputs = feed(net, net._align(message, named))
-    return net.dataset(inputs, positional=net._positional())
+        inputs = feed(net, check_input(net, message, named))
+    return net.dataset(inputs, positional=positional(net))
 
 
 def _unchecked_dataset(net: Any, X: Any) -> MessageDataset:

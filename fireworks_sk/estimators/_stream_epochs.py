@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fireworks_sk._seeding import derive_seed
-from fireworks_sk.estimators._guards import restored_net_on_error
+from fireworks_sk.estimators._fitting import prepare_fit
+from fireworks_sk.estimators._guards import check_fit_params, restored_net_on_error
+from fireworks_sk.estimators._net_random import fit_context
 
 __all__ = ["fit_passes"]
 
@@ -41,10 +43,10 @@ def fit_passes(
     as it was if anything else is raised.
     """
     with restored_net_on_error(net):
-        net._check_fit_params({"epochs": epochs})
+        check_fit_params(net, {"epochs": epochs})
         n_epochs = net.max_epochs if epochs is None else epochs
         reset = not net.warm_start or not net.initialized_
-        with net._fit_context(), contextlib.closing(iter(passes(0))) as chunks:
+        with fit_context(net), contextlib.closing(iter(passes(0))) as chunks:
             first = _start(net, next(chunks), reset=reset, classes=classes)
             net.notify("on_train_begin", X=None, y=None)
             try:
@@ -63,7 +65,7 @@ def fit_passes(
 def _start(net: Any, chunk: tuple[Any, Any], *, reset: bool, classes: Any) -> Any:
     """The first chunk encoded, which learns the schema and the classes; the
     module is initialised after it (unless warm-starting)."""
-    first, _ = net._prepare_fit(*chunk, reset=reset, classes=classes)
+    first, _ = prepare_fit(net, *chunk, reset=reset, classes=classes)
     del chunk  # memory holds the chunks in use only
     if reset:
         net.initialize()
@@ -79,7 +81,7 @@ def _datasets(
             yield first
             del first  # memory holds the chunks in use only
         for x, y in pairs:
-            yield net._prepare_fit(x, y, reset=False)[0]
+            yield prepare_fit(net, x, y, reset=False)[0]
 
 
 def _epoch(net: Any, train: Iterator[Any], valid: Iterator[Any] | None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import is_classifier
 from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -28,6 +29,7 @@ __all__ = [
     "distinct_labels",
     "encode_classes",
     "encode_labels",
+    "encode_target",
     "encode_values",
     "scoring_target",
     "split_target",
@@ -143,6 +145,17 @@ def class_labels(net: Any) -> np.ndarray:
 
 
 # ------------------------------------------------------------- encoders
+def encode_target(
+    net: Any, y: Any, *, first: bool, classes: Any = None
+) -> tuple[Any, np.ndarray]:
+    """y as the net trains on it, and as ``train_split`` stratifies by it:
+    class indices for a classifier, float32 values for a regressor (which
+    has no classes)."""
+    if is_classifier(net):
+        return encode_classes(net, y, first=first, classes=classes)
+    return encode_values(net, y, first=first)
+
+
 def encode_classes(
     net: Any, y: Any, *, first: bool, classes: Any = None
 ) -> tuple[torch.Tensor, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import sparse
@@ -16,8 +17,10 @@ from skorch.helper import predefined_split
 from skorch.history import History
 from torch import nn
 
-from fireworks_sk import TorchClassifier, TorchRegressor
+from fireworks_sk import Message, TorchClassifier, TorchRegressor
 from fireworks_sk.estimators import MessageDataset
+from fireworks_sk.exceptions import SchemaError
+from fireworks_sk.schema import Schema
 
 
 class EndlessDataset(torch.utils.data.Dataset):
@@ -223,6 +226,40 @@ def test_sparse_input_is_densified_as_batches_are_read(coded):
     clf = TorchClassifier(nn.Linear, module__in_features=4, module__out_features=2)
     clf.set_params(max_epochs=2, random_state=0).fit(matrix, y)
     assert np.array_equal(clf.predict(matrix), clf.predict(matrix.toarray()))
+
+
+def test_sparse_input_to_an_initialised_net_is_fed_unchecked_as_dense_input_is(coded):
+    X, _ = coded
+    net = TorchRegressor(nn.Linear, module__in_features=4, module__out_features=1)
+    net.set_params(random_state=0).initialize()
+    predicted = net.predict(sparse.csr_matrix(X))
+    np.testing.assert_array_equal(predicted, net.predict(X))
+
+
+def test_sparse_input_to_a_net_fitted_on_named_columns_warns_as_an_array_does():
+    X = np.random.default_rng(0).random((20, 3)).astype(np.float32)
+    net = TorchRegressor(max_epochs=1, random_state=0)
+    net.fit(pd.DataFrame(X, columns=["a", "b", "c"]), X.sum(axis=1))
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        predicted = net.predict(sparse.csr_matrix(X))
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        np.testing.assert_array_equal(predicted, net.predict(X))
+
+
+def test_sparse_input_cannot_name_the_columns_fed_one_by_one():
+    X = np.random.default_rng(0).random((20, 3)).astype(np.float32)
+    message = Message({"a": torch.from_numpy(X[:, :2]), "b": torch.from_numpy(X[:, 2])})
+    net = TorchRegressor(max_epochs=1, random_state=0).fit(message, X.sum(axis=1))
+    with pytest.raises(SchemaError, match=r"columns \['a', 'b'\], .* sparse matrix"):
+        net.predict(sparse.csr_matrix(X))
+
+
+def test_sparse_input_records_the_schema_of_the_dense_array(blobs):
+    X, y = blobs
+    dense = TorchClassifier(max_epochs=1, random_state=0).fit(X, y)
+    fitted = TorchClassifier(max_epochs=1, random_state=0).fit(sparse.csr_matrix(X), y)
+    assert isinstance(fitted._schema_, Schema)
+    assert fitted._schema_ == dense._schema_
 
 
 def test_sparse_input_keeps_string_labels_and_the_default_module(blobs):
