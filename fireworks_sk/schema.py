@@ -4,13 +4,18 @@ One object records a Message's columns (names, and per column its kind,
 tensor or pandas, its dtype and the shape of its rows) and answers every
 question later asked of them, for every part of the library:
 
-- Pipes and Torch estimators keep one as fitted state and check each new
-  input with :meth:`Schema.check`: the names (a scikit-learn style diff), the
-  kind and row shape (errors) and the dtype (a warning, lenient within one
-  family of dtypes and for categories);
-- sources compare the :func:`layout` of each chunk with the first chunk's,
-  and the stream scheduler compares a step's input and output layouts;
-- persistence writes :meth:`Schema.describe` into a file's manifest.
+- Pipes and Torch estimators keep one as fitted state (handed over by their
+  ``input_schema_``) and check each new input with :meth:`Schema.check`: the
+  names (a scikit-learn style diff), the kind and row shape (errors) and the
+  dtype (a warning, lenient within one family of dtypes and for categories),
+  the one rule of :func:`layout_change`;
+- sources compare each chunk with the first by that rule
+  (:meth:`Schema.compare_layout`), and the stream scheduler asks whether a
+  step kept its input's exact layout (:func:`same_layout`);
+- persistence writes :meth:`Schema.describe` into a file's manifest, and
+  servers read it back with the strict :meth:`Schema.from_description`;
+- every "columns the input lacks" error is :func:`check_has_columns`'s, and
+  every width error :func:`check_n_features`'s.
 """
 
 from __future__ import annotations

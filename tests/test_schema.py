@@ -21,6 +21,7 @@ from fireworks_sk.schema import (
     ColumnLayout,
     Schema,
     check_has_columns,
+    check_n_features,
     dtypes_agree,
     layout,
     same_layout,
@@ -292,6 +293,43 @@ def test_estimators_warn_on_a_dtype_change_as_pipes_do(fitted, got, warns):
             for c in "ab"
         ]
         assert messages == (expected if warns else [])
+
+
+def test_estimators_count_flat_features_as_pipes_and_message_do():
+    rng = np.random.default_rng(0)
+    X = Message(
+        {
+            "t": torch.as_tensor(rng.normal(size=(20, 3)), dtype=torch.float32),
+            "a": pd.Series(rng.normal(size=20)),
+        }
+    )
+    y = rng.normal(size=20).astype(np.float32)
+    net = TorchRegressor(max_epochs=1, random_state=0).fit(X, y)
+    pipe = SelectColumns().fit(X)
+    assert net.n_features_in_ == pipe.n_features_in_ == X.shape[1] == 4
+    assert net.n_features_in_ == np.asarray(X).shape[1]
+
+
+def test_a_fitted_net_hands_over_its_named_input_schema_read_only():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=8), "b": rng.normal(size=8)})
+    y = rng.normal(size=8).astype(np.float32)
+    net = TorchRegressor(max_epochs=1, random_state=0)
+    assert not hasattr(net, "input_schema_")
+    net.fit(frame, y)
+    assert net.input_schema_ == Schema.record(Message(frame))
+    with pytest.raises(AttributeError):
+        net.input_schema_ = None
+    assert net.fit(frame.to_numpy(), y).input_schema_ is None
+
+
+def test_a_named_width_mismatch_is_a_schema_error_an_array_one_a_value_error():
+    with pytest.raises(SchemaError, match="X has 2 features, but Step is expecting 3"):
+        check_n_features("Step", 2, 3, named=True)
+    with pytest.raises(ValueError, match="expecting 3 features as input.$") as info:
+        check_n_features("Step", 2, 3, named=False)
+    assert not isinstance(info.value, SchemaError)
+    check_n_features("Step", 3, 3, named=False)  # the same width passes
 
 
 def test_estimators_refuse_another_kind_of_column_as_pipes_do():
