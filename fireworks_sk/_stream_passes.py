@@ -21,7 +21,7 @@ from fireworks_sk.message import Message
 from fireworks_sk.pipes._base import Pipe
 from fireworks_sk.pipes._columns import FunctionPipe
 from fireworks_sk.pipes._junction import Junction
-from fireworks_sk.schema import layout
+from fireworks_sk.schema import same_layout
 from fireworks_sk.sources._base import Source
 
 # Column sets: a set of names, or None for "every column" (unknown reads or
@@ -127,20 +127,6 @@ def _shapes_unsettled(x: Any, tainted: Columns) -> bool:
     return any(c in x and x.is_tensor(c) for c in tainted)
 
 
-def _same_layout(before: Any, after: Any) -> bool:
-    """Same column names, kinds (tensor or pandas), dtypes and row shapes.
-
-    Dtypes count: a later step records its input's dtypes and checks each
-    chunk against them (an int column scaled to float is a changed layout).
-    The layouts are those a source compares its chunks by, so a categorical
-    counts by the dtype and order of its categories, as a later step's check
-    does, not by the categories of the chunk.
-    """
-    if not (isinstance(before, Message) and isinstance(after, Message)):
-        return False
-    return layout(before) == layout(after) and before.columns == after.columns
-
-
 class _Group:
     """Consecutive steps fitted in one pass; opened on the pass's first chunk."""
 
@@ -174,7 +160,10 @@ class _Group:
                 tainted = None if None in (changed, tainted) else tainted | changed
             # A learning step that keeps the column layout changes only values no
             # later member reads, so later chunks may skip its transform.
-            skip = stateful and _same_layout(x, out)
+            # Dtypes count: a later step records its input's dtypes and checks
+            # each chunk against them (an int column scaled to float changed).
+            messages = isinstance(x, Message) and isinstance(out, Message)
+            skip = stateful and messages and same_layout(x, out)
             self.members.append((step, stateful, skip))
             x = out
         return len(steps)

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from fireworks_sk.message import Message
+from fireworks_sk.schema import check_has_columns
 from fireworks_sk.sources._base import Chunk, Source
 
 
@@ -178,12 +179,15 @@ class StreamTarget:
         if self.y is None:
             return message, None
         if isinstance(self.y, str):
-            if self.y not in message:
-                raise KeyError(
-                    f"{self.caller}(y={self.y!r}): the stream has no column "
-                    f"{self.y!r} (chunk at {chunk.position}). Columns: "
-                    f"{message.columns!r}."
-                )
+            check_has_columns(
+                f"{self.caller}(y=...)",
+                [self.y],
+                message.columns,
+                where="the stream",
+                at=f" (chunk at {chunk.position})",
+                fix="Pass y= the name of a column of the stream, or y as an array.",
+                error=KeyError,
+            )
             x, y = message.drop(self.y), _values(message[self.y])
         else:
             x, y = message, self.y[chunk.offset : chunk.offset + len(message)]

@@ -132,15 +132,16 @@ class _Scorer:
 
     def select(self, chunk: Any) -> Any:
         """The model's input columns of ``chunk``; refuses a missing column."""
-        from fireworks_sk.exceptions import SchemaError
+        from fireworks_sk.schema import check_has_columns
         from fireworks_sk.serve import conform
 
-        missing = [name for name in self.keep if name not in chunk.columns]
-        if missing:
-            raise SchemaError(
-                f"--keep names columns {missing!r} that the data lacks. Data "
-                f"columns: {list(chunk.columns)!r}."
-            )
+        check_has_columns(
+            "--keep",
+            self.keep,
+            list(chunk.columns),
+            where="the data",
+            fix="Name columns of the data in --keep.",
+        )
         if self.manifest.get("input_schema") is None:
             return chunk.drop(columns=self.keep) if self.keep else chunk
         return conform(chunk, self.manifest)

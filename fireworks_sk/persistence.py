@@ -691,17 +691,16 @@ def _first_step(obj: Any) -> Any:
 
 
 def _input_schema(obj: Any) -> list[dict[str, Any]] | None:
-    """The columns the first step was fitted on: a Pipe's, or a Torch
-    estimator's when fitted on named columns (an array's are unnamed)."""
+    """The columns the first step was fitted on, as its ``input_schema_`` gives
+    them (a Pipe's, a Torch estimator's), else the names of any scikit-learn
+    estimator fitted on named columns."""
     from fireworks_sk.schema import Schema
 
     first = _first_step(obj)
-    names = getattr(first, "feature_names_in_", None)
-    schema = getattr(first, "_schema_in", None)
-    if schema is None and names is not None:
-        schema = getattr(first, "_schema_", None)
+    schema = getattr(first, "input_schema_", None)
     if isinstance(schema, Schema):
         return schema.describe()
+    names = getattr(first, "feature_names_in_", None)
     return None if names is None else [{"name": str(n)} for n in names]
 
 

@@ -40,6 +40,7 @@ from fireworks_sk._atomic import atomic_write
 from fireworks_sk._stream_read import progress_bar
 from fireworks_sk.exceptions import ConfigError, RunError
 from fireworks_sk.persistence import installed_versions, save
+from fireworks_sk.schema import check_has_columns
 from fireworks_sk.sources._files import open_source
 
 __all__ = [
@@ -322,16 +323,17 @@ def _read_source(source: sources.Source) -> pd.DataFrame:
 
 def _check_columns(frame: pd.DataFrame, data: Mapping[str, Any]) -> None:
     """Refuse a target or ``data.columns`` the data lacks, before any fit."""
-    if data["target"] not in frame:
-        raise ConfigError(
-            f"data.target {data['target']!r} is not a column of the data. Data "
-            f"columns: {list(frame.columns)!r}."
-        )
-    missing = [c for c in data.get("columns") or [] if c not in frame]
-    if missing:
-        raise ConfigError(
-            f"data.columns names columns {missing!r} that the data lacks. Data "
-            f"columns: {list(frame.columns)!r}."
+    for key, names in (
+        ("data.target", [data["target"]]),
+        ("data.columns", data.get("columns") or []),
+    ):
+        check_has_columns(
+            key,
+            names,
+            list(frame.columns),
+            where="the data",
+            fix=f"Fix {key} in the config, or point data.path at data that has them.",
+            error=ConfigError,
         )
 
 

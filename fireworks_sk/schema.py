@@ -4,17 +4,24 @@ One object records a Message's columns (names, and per column its kind,
 tensor or pandas, its dtype and the shape of its rows) and answers every
 question later asked of them, for every part of the library:
 
-- Pipes and Torch estimators keep one as fitted state and check each new
-  input with :meth:`Schema.check`: the names (a scikit-learn style diff), the
-  kind and row shape (errors) and the dtype (a warning, lenient within one
-  family of dtypes and for categories);
-- sources compare the :func:`layout` of each chunk with the first chunk's,
-  and the stream scheduler compares a step's input and output layouts;
-- persistence writes :meth:`Schema.describe` into a file's manifest.
+- Pipes and Torch estimators keep one as fitted state (handed over by their
+  ``input_schema_``) and check each new input with :meth:`Schema.check`: the
+  names (a scikit-learn style diff), the kind and row shape (errors) and the
+  dtype (a warning, lenient within one family of dtypes and for categories),
+  the one rule of :func:`layout_change`;
+- sources compare each chunk with the first by that rule
+  (:meth:`Schema.compare_layout`), and the stream scheduler asks whether a
+  step kept its input's exact layout (:func:`same_layout`);
+- persistence writes :meth:`Schema.describe` into a file's manifest, and
+  servers read it back with the strict :meth:`Schema.from_description`;
+- every "columns the input lacks" error is :func:`check_has_columns`'s, and
+  every width error :func:`check_n_features`'s.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -29,12 +36,17 @@ from fireworks_sk.message import Column, Message, stored_column
 
 __all__ = [
     "ColumnLayout",
+    "LayoutDifference",
     "Schema",
     "check_column_schema",
+    "check_has_columns",
+    "check_n_features",
     "column_layout",
     "dtypes_agree",
     "layout",
+    "layout_change",
     "names_diff",
+    "same_layout",
     "warn_if_named_differs",
     "zero_rows",
 ]
@@ -73,6 +85,14 @@ class ColumnLayout(NamedTuple):
         return str(self.dtype)
 
 
+class LayoutDifference(NamedTuple):
+    """Where a Message's columns differ from a :class:`Schema`'s."""
+
+    column: str | None
+    expected: Any
+    found: Any
+
+
 def column_layout(column: Any) -> ColumnLayout:
     """The :class:`ColumnLayout` of a tensor, a Series or a stored column."""
     if isinstance(column, torch.Tensor):
@@ -86,6 +106,40 @@ def column_layout(column: Any) -> ColumnLayout:
 def layout(message: Message) -> dict[str, ColumnLayout]:
     """Each column's layout, in column order, read without building a Series."""
     return {name: column_layout(stored_column(message, name)) for name in message}
+
+
+def same_layout(a: Message | Schema, b: Message | Schema) -> bool:
+    """Same names in the same order, each with the same :class:`ColumnLayout`.
+
+    Exact: another dtype, even of one family, is another layout. The stream
+    scheduler asks this of a step's input and output, and Schemas compare so.
+    """
+    first = a.layout() if isinstance(a, Schema) else layout(a)
+    second = b.layout() if isinstance(b, Schema) else layout(b)
+    return list(first.items()) == list(second.items())
+
+
+def layout_change(fitted: ColumnLayout, got: ColumnLayout) -> str | None:
+    """How a column of layout ``got`` differs from one of ``fitted`` that counts.
+
+    Returns ``"kind"`` (tensor, pandas column or categorical), ``"shape"``
+    (a tensor's row shape), ``"dtype"`` (a dtype that left its family, see
+    :func:`dtypes_agree`; two categoricals agree when both or neither are
+    ordered, whatever their categories) or None when the columns agree.
+    This is the one rule for a column that changed: :meth:`Schema.check`
+    refuses the first two and warns on the third, and a source refuses a
+    chunk for any of the three (:meth:`Schema.compare_layout`).
+    """
+    tensors = (fitted.kind == "tensor", got.kind == "tensor")
+    if tensors[0] != tensors[1]:
+        return "kind"
+    if fitted.shape != got.shape:
+        return "shape"
+    if fitted.kind == "category" and got.kind == "category":
+        return None if fitted.ordered == got.ordered else "dtype"
+    if fitted.kind != got.kind:
+        return "dtype"  # a categorical where plain values were, or the reverse
+    return None if dtypes_agree(fitted.dtype, got.dtype) else "dtype"
 
 
 def _dtype_family(dtype: Any) -> Any:
@@ -127,31 +181,23 @@ def check_column_schema(
     """Refuse a column whose kind or row shape changed since fit; warn on dtype.
 
     ``fitted`` is the column's template, ``got`` the new column (a tensor, a
-    Series or a Message's stored column). Two categoricals agree whatever
-    their categories; other dtypes agree within one family (see
-    :func:`dtypes_agree`).
+    Series or a Message's stored column); what counts as a change is
+    :func:`layout_change`'s rule.
     """
-    tensor = isinstance(got, torch.Tensor)
-    if isinstance(fitted, torch.Tensor) != tensor:
+    change = layout_change(column_layout(fitted), column_layout(got))
+    if change == "kind":
         kinds = ("a pandas column", "a tensor")
+        tensor = isinstance(got, torch.Tensor)
         raise SchemaError(
-            f"Column {name!r} was {kinds[isinstance(fitted, torch.Tensor)]} when "
+            f"Column {name!r} was {kinds[not tensor]} when "
             f"{owner} was fitted and is now {kinds[tensor]}."
         )
-    # A pandas column's rows have no shape: only tensors can differ here.
-    if tensor and tuple(got.shape[1:]) != tuple(fitted.shape[1:]):
+    if change == "shape":
         raise SchemaError(
             f"Column {name!r} has rows of shape {tuple(got.shape[1:])} but {owner} "
             f"was fitted on rows of shape {tuple(fitted.shape[1:])}."
         )
-    if not check_dtype or got.dtype == fitted.dtype:
-        return
-    # Categoricals declare categories per batch (a Parquet file's dictionary):
-    # another list of categories is not another kind of column.
-    both_categorical = all(
-        isinstance(c.dtype, pd.CategoricalDtype) for c in (got, fitted)
-    )
-    if not both_categorical and not dtypes_agree(fitted.dtype, got.dtype):
+    if change == "dtype" and check_dtype:
         warnings.warn(
             f"Column {name!r} has dtype {got.dtype} but {owner} was fitted on dtype "
             f"{fitted.dtype}.",
@@ -164,10 +210,7 @@ def names_diff(owner: str, fitted: Sequence[str], got: Sequence[str]) -> str:
     """scikit-learn's message for input names that differ from the fitted ones."""
     lines = []
     if len(got) != len(fitted):
-        lines.append(
-            f"X has {len(got)} features, but {owner} is expecting {len(fitted)} "
-            "features as input."
-        )
+        lines.append(_width_text(owner, len(got), len(fitted)) + ".")
     lines.append("The feature names should match those that were passed during fit.")
     unseen = [c for c in got if c not in set(fitted)]
     missing = [c for c in fitted if c not in set(got)]
@@ -180,6 +223,58 @@ def names_diff(owner: str, fitted: Sequence[str], got: Sequence[str]) -> str:
     if not unseen and not missing:
         lines.append("Feature names must be in the same order as they were in fit.")
     return "\n".join(lines) + "\n"
+
+
+def _width_text(owner: str, got: int, expected: int) -> str:
+    expecting = f"is expecting {expected} features as input"
+    return f"X has {got} features, but {owner} {expecting}"
+
+
+def check_n_features(
+    owner: str, got: int, expected: int, *, named: bool, detail: str = ""
+) -> None:
+    """Refuse input of another width than fitted, in scikit-learn's words.
+
+    A ValueError for an array, as scikit-learn raises; a :class:`SchemaError`
+    (also a ValueError) for named columns. ``detail`` is appended, such as
+    the fitted column names.
+    """
+    if got != expected:
+        error = SchemaError if named else ValueError
+        raise error(f"{_width_text(owner, got, expected)}{detail}.")
+
+
+def check_has_columns(
+    subject: str,
+    names: Sequence[str],
+    available: Sequence[str],
+    *,
+    fix: str,
+    where: str = "the input",
+    at: str = "",
+    error: type[Exception] = SchemaError,
+) -> None:
+    """Refuse ``names`` of which ``available`` lacks some: the one message for it.
+
+    ``"<subject> names columns [...] that <where> lacks<at>. <Where>
+    columns: [...]. <fix>"``: the missing names, where they were looked for,
+    the columns that are there and what to do.
+
+    Examples
+    --------
+    >>> check_has_columns("Step(columns=...)", ["a", "z"], ["a", "b"], fix="...")
+    Traceback (most recent call last):
+    ...
+    fireworks_sk.exceptions.SchemaError: Step(columns=...) names columns ['z'] ...
+    """
+    present = set(available)
+    missing = [name for name in names if name not in present]
+    if missing:
+        label = where.removeprefix("the ").capitalize()
+        raise error(
+            f"{subject} names columns {missing!r} that {where} lacks{at}. {label} "
+            f"columns: {list(available)!r}. {fix}"
+        )
 
 
 def warn_if_named_differs(
@@ -198,6 +293,100 @@ def warn_if_named_differs(
         stacklevel=stacklevel + 1,
     )
     return True
+
+
+# A description's dtypes: only these names are read back, each to a dtype made
+# here, so no text of a (possibly crafted) manifest reaches a dtype parser.
+_NUMPY_DTYPES = (
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 "
+    "float64 complex64 complex128 object"
+).split()
+_TIMES, _TIME_UNITS = ("datetime64", "timedelta64"), ("s", "ms", "us", "ns")
+_TORCH_DTYPES = (
+    "bool int8 int16 int32 int64 uint8 float16 bfloat16 float32 float64 "
+    "complex64 complex128"
+).split()
+#: Most dimensions, and most values, of one row of a described tensor column.
+MAX_ROW_DIMS, MAX_ROW_VALUES = 8, 2**31
+
+
+@functools.cache
+def _described_dtypes() -> dict[str, dict[str, Any]]:
+    """The dtypes :meth:`Schema.describe` writes, by kind and name."""
+    pandas = [np.dtype(name) for name in _NUMPY_DTYPES]
+    pandas += [np.dtype(f"{t}[{u}]") for t in _TIMES for u in _TIME_UNITS]
+    pandas += [
+        pd.Int8Dtype(),
+        pd.Int16Dtype(),
+        pd.Int32Dtype(),
+        pd.Int64Dtype(),
+        pd.UInt8Dtype(),
+        pd.UInt16Dtype(),
+        pd.UInt32Dtype(),
+        pd.UInt64Dtype(),
+        pd.Float32Dtype(),
+        pd.Float64Dtype(),
+        pd.BooleanDtype(),
+        pd.StringDtype(),
+        pd.StringDtype(na_value=np.nan),
+        pd.CategoricalDtype(),
+    ]
+    return {
+        "pandas": {str(dtype): dtype for dtype in pandas},
+        "tensor": {str(getattr(torch, n)): getattr(torch, n) for n in _TORCH_DTYPES},
+    }
+
+
+def _described_column(entry: Any) -> tuple[str, Column]:
+    """One entry of a description as a name and a zero-row template."""
+    fields = {"name", "kind", "dtype", "shape"}
+    if not isinstance(entry, dict) or set(entry) != fields:
+        raise SchemaError(
+            f"A schema description holds records of exactly {sorted(fields)}; "
+            f"got {_shown(entry)}."
+        )
+    name, kind, dtype, shape = (entry[f] for f in ("name", "kind", "dtype", "shape"))
+    known = _described_dtypes().get(kind) if isinstance(kind, str) else None
+    if not isinstance(name, str) or known is None:
+        raise SchemaError(
+            f"A schema description names each column (a str) and its kind "
+            f"('tensor' or 'pandas'); got {_shown(entry)}."
+        )
+    if not isinstance(dtype, str) or dtype not in known:
+        raise SchemaError(
+            f"Column {name!r} of a schema description has dtype {_shown(dtype)}, "
+            f"which is not a {kind} dtype fireworks_sk describes."
+        )
+    _check_described_shape(name, kind, shape)
+    if kind == "tensor":
+        return name, torch.empty((0, *shape), dtype=known[dtype])
+    return name, pd.Series([], dtype=known[dtype])
+
+
+def _check_described_shape(name: str, kind: str, shape: Any) -> None:
+    ints = isinstance(shape, list) and all(
+        isinstance(n, int) and not isinstance(n, bool) for n in shape
+    )
+    if kind == "pandas":
+        ok, rule = ints and not shape, "no shape ([])"
+    else:
+        ok = ints and len(shape) <= MAX_ROW_DIMS and all(n >= 1 for n in shape)
+        ok = ok and math.prod(shape) <= MAX_ROW_VALUES
+        rule = (
+            f"at most {MAX_ROW_DIMS} dimensions of at least 1, and at most "
+            f"{MAX_ROW_VALUES} values"
+        )
+    if not ok:
+        raise SchemaError(
+            f"Column {name!r} of a schema description has rows of shape "
+            f"{_shown(shape)}; a {kind} column's rows have {rule}."
+        )
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message, cut short: it may be crafted."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class Schema(Mapping[str, Column]):
@@ -251,7 +440,7 @@ class Schema(Mapping[str, Column]):
         """Same names in the same order, each with the same :class:`ColumnLayout`."""
         if not isinstance(other, Schema):
             return NotImplemented
-        return self.layout() == other.layout() and self.columns == other.columns
+        return same_layout(self, other)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -303,7 +492,68 @@ class Schema(Mapping[str, Column]):
             for name, column in self._templates.items()
         ]
 
+    @classmethod
+    def from_description(cls, description: Any) -> Schema:
+        """The Schema that :meth:`describe` gave ``description`` of.
+
+        A saved file's manifest is read by servers and command-line tools
+        that did not write it, so the description is checked strictly, as
+        untrusted input: a list of records with exactly the fields
+        :meth:`describe` writes; unique ``str`` names; ``kind`` ``"tensor"``
+        or ``"pandas"``; a dtype from the fixed list of those it writes
+        (looked up by name: no text reaches a dtype parser, so nothing is
+        imported); a tensor's row shape of at most ``MAX_ROW_DIMS``
+        dimensions of at least 1 and ``MAX_ROW_VALUES`` values, a pandas
+        column's ``[]``. Templates have zero rows: nothing of a row's size
+        is allocated. A categorical column comes back without categories.
+
+        Raises
+        ------
+        SchemaError
+            Naming the first entry or field that is not what :meth:`describe`
+            writes.
+        """
+        if not isinstance(description, list):
+            raise SchemaError(
+                f"A schema description is a list of columns; got "
+                f"{type(description).__name__}."
+            )
+        columns: dict[str, Column] = {}
+        for entry in description:
+            name, template = _described_column(entry)
+            if name in columns:
+                raise SchemaError(f"A schema description names column {name!r} twice.")
+            columns[name] = template
+        schema = cls.__new__(cls)
+        schema._templates = columns  # already zero-row, CPU copies
+        return schema
+
     # --------------------------------------------------------------- checking
+    def compare_layout(self, message: Message) -> LayoutDifference | None:
+        """The first difference of ``message``'s columns that counts, or None.
+
+        Names must be the same, in the same order; each column must agree by
+        :func:`layout_change`: same kind and row shape, a dtype of the same
+        family (int64 and Int64, the string dtypes, float64 and Float64),
+        categoricals alike in being ordered or not, whatever their categories.
+        This is where :meth:`check` refuses or warns, without the warning.
+
+        Returns
+        -------
+        LayoutDifference or None
+            ``column`` is None when the names differ (``expected`` and
+            ``found`` are then the lists of names), else the first column
+            that changed with its fitted and new :class:`ColumnLayout`.
+        """
+        if message.columns != self.columns:
+            return LayoutDifference(None, self.columns, message.columns)
+        for name, template in self._templates.items():
+            expected = column_layout(template)
+            found = column_layout(stored_column(message, name))
+            if layout_change(expected, found):
+                return LayoutDifference(name, expected, found)
+        return None
+
     def diff(self, owner: str, names: Sequence[str]) -> str:
         """How ``names`` differ from the fitted names, as scikit-learn says it."""
         return names_diff(owner, self.columns, list(names))

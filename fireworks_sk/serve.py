@@ -21,9 +21,10 @@ import torch
 from sklearn.pipeline import Pipeline
 
 from fireworks_sk._outputs import as_numpy, output_columns
-from fireworks_sk.exceptions import FireworksError, SchemaError
+from fireworks_sk.exceptions import FireworksError
 from fireworks_sk.message import Message
 from fireworks_sk.persistence import inspect, load
+from fireworks_sk.schema import Schema, check_has_columns
 
 __all__ = ["MAX_BODY_BYTES", "conform", "create_app", "load_model", "outputs"]
 
@@ -84,18 +85,45 @@ def input_names(manifest: dict[str, Any]) -> list[str] | None:
     return None if schema is None else [column["name"] for column in schema]
 
 
-def conform(data: Any, manifest: dict[str, Any]) -> Message:
+def expected_input(manifest: dict[str, Any]) -> Schema | list[str] | None:
+    """What :func:`conform` matches input to, read once from a manifest.
+
+    The model's input :class:`~fireworks_sk.schema.Schema`, rebuilt with the
+    strict :meth:`~fireworks_sk.schema.Schema.from_description` (a manifest
+    is untrusted input); only the names for a model whose first step is a
+    scikit-learn estimator fitted on named columns; None when no input
+    schema was saved.
+
+    Raises
+    ------
+    SchemaError
+        If the manifest's input schema is not what fireworks_sk writes.
+    """
+    description = manifest.get("input_schema")
+    if description is None:
+        return None
+    names_only = isinstance(description, list) and all(
+        isinstance(c, dict) and set(c) == {"name"} and isinstance(c["name"], str)
+        for c in description
+    )
+    if names_only:
+        return [column["name"] for column in description]
+    return Schema.from_description(description)
+
+
+def conform(data: Any, manifest: dict[str, Any] | Schema | list[str] | None) -> Message:
     """The model's input columns of ``data``, in the order the model was fitted on.
 
     Extra columns are left out. Where floats were fitted, integers (as JSON and
-    CSV give them) and JSON nulls (missing values) are cast to the saved dtype;
-    anything else is left to the model to accept or refuse.
+    CSV give them) and JSON nulls (missing values) are cast to the fitted
+    dtype; anything else is left to the model to accept or refuse.
 
     Parameters
     ----------
     data : Message, DataFrame or dict of columns
-    manifest : dict
-        The model's manifest (:func:`fireworks_sk.inspect`).
+    manifest : dict, Schema, list of str or None
+        The model's manifest (:func:`fireworks_sk.inspect`), or what
+        :func:`expected_input` read from it (a server reads it once).
 
     Returns
     -------
@@ -107,30 +135,35 @@ def conform(data: Any, manifest: dict[str, Any]) -> Message:
         If ``data`` lacks columns the model was fitted on; the error names them.
     """
     message = data if isinstance(data, Message) else Message(data)
-    schema = manifest.get("input_schema")
-    if schema is None:
+    expected = expected_input(manifest) if isinstance(manifest, dict) else manifest
+    if expected is None:
         return message
-    names = [column["name"] for column in schema]
-    missing = [name for name in names if name not in message.columns]
-    if missing:
-        raise SchemaError(
-            f"The input lacks columns {missing!r} that the model was fitted on. "
-            f"Input columns: {list(message.columns)!r}."
-        )
+    names = expected.columns if isinstance(expected, Schema) else expected
+    check_has_columns(
+        "The model's input schema",
+        names,
+        message.columns,
+        fix="Give every column the model was fitted on (GET /schema, or "
+        "fireworks-sk inspect MODEL, lists them).",
+    )
     message = message[names]
+    if not isinstance(expected, Schema):
+        return message
     casts = {
-        column["name"]: _cast(message[column["name"]], column)
-        for column in schema
-        if _needs_cast(message[column["name"]], column)
+        name: message[name].astype(expected[name].dtype)
+        for name in names
+        if _needs_cast(message[name], expected[name])
     }
     return message.assign(**casts) if casts else message
 
 
-def _needs_cast(values: Any, column: dict[str, Any]) -> bool:
-    if column.get("kind") != "pandas" or isinstance(values, torch.Tensor):
+def _needs_cast(values: Any, template: Any) -> bool:
+    """Whether ``values`` are numbers sent for a column fitted as floats."""
+    if isinstance(values, torch.Tensor) or isinstance(template, torch.Tensor):
         return False
-    saved = column.get("dtype", "")
-    if str(values.dtype) == saved or not pd.api.types.is_float_dtype(saved):
+    if values.dtype == template.dtype or not pd.api.types.is_float_dtype(
+        template.dtype
+    ):
         return False
     if pd.api.types.is_integer_dtype(values.dtype):
         return True
@@ -140,10 +173,6 @@ def _needs_cast(values: Any, column: dict[str, Any]) -> bool:
         or (isinstance(value, (int, float)) and not isinstance(value, bool))
         for value in values
     )
-
-
-def _cast(values: pd.Series, column: dict[str, Any]) -> pd.Series:
-    return values.astype(column["dtype"])
 
 
 def outputs(
@@ -245,12 +274,13 @@ def create_app(
 
 def _answerer(model: Any, manifest: dict[str, Any]) -> Any:
     """The function from request rows to the response body of ``/predict``."""
+    expected = expected_input(manifest)
     is_classifier = hasattr(model, "predict_proba") and hasattr(model, "classes_")
     # One prediction at a time: estimators are not documented as thread-safe.
     lock = threading.Lock()
 
     def answer(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        message = conform(pd.DataFrame.from_records(rows), manifest)
+        message = conform(pd.DataFrame.from_records(rows), expected)
         with lock:
             columns = outputs(model, message, proba=is_classifier)
         body: dict[str, Any] = {"predictions": _predictions(columns)}

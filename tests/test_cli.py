@@ -321,7 +321,7 @@ def test_schema_mismatch_at_predict_is_one_clear_line(
     model = str(trained / "model.fwsk")
     status = main(["predict", model, str(tmp_path / "short.csv"), "--out", str(out)])
     assert status == 1
-    assert "lacks columns ['island']" in _error_line(capsys)
+    assert "names columns ['island'] that the input lacks" in _error_line(capsys)
     assert list(tmp_path.iterdir()) == [tmp_path / "short.csv"]  # nothing written
 
 
@@ -722,7 +722,11 @@ def test_a_search_failure_no_trial_fit_explains_is_still_one_line(
             'target = "species"\ncolumns = ["island", "beak"]',
             "data.columns names columns ['beak'] that the data lacks",
         ),
-        ('target = "species"', 'target = "kind"', "data.target 'kind' is not a column"),
+        (
+            'target = "species"',
+            'target = "kind"',
+            "data.target names columns ['kind'] that the data lacks",
+        ),
         ("cv = 2", "cv = 1", "'search.cv' must be an integer >= 2; got 1"),
         (
             "cv = 2",

@@ -16,9 +16,16 @@ import torch
 
 import fireworks_sk
 from fireworks_sk import BatchNormalizer, Message, SelectColumns, TorchRegressor
-from fireworks_sk._stream_passes import _same_layout
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.schema import ColumnLayout, Schema, dtypes_agree, layout
+from fireworks_sk.schema import (
+    ColumnLayout,
+    Schema,
+    check_has_columns,
+    check_n_features,
+    dtypes_agree,
+    layout,
+    same_layout,
+)
 from fireworks_sk.sources import Source
 
 
@@ -246,6 +253,17 @@ def test_a_pipe_saved_with_skops_loads_its_schema():
     assert loaded.transform(_mixed()).equals(pipe.transform(_mixed()))
 
 
+def test_a_fitted_pipe_hands_over_its_input_schema_read_only():
+    pipe = BatchNormalizer()
+    assert not hasattr(pipe, "input_schema_")
+    with pytest.raises(fireworks_sk.NotFittedError):
+        pipe.input_schema_  # noqa: B018
+    pipe.fit(_mixed())
+    assert pipe.input_schema_ == Schema.record(_mixed())
+    with pytest.raises(AttributeError):
+        pipe.input_schema_ = Schema.record(_mixed()[["a"]])
+
+
 # -------------------------------------------------------- one checker, many users
 DTYPE_CASES = [
     ("float64", "int64", True),
@@ -277,6 +295,43 @@ def test_estimators_warn_on_a_dtype_change_as_pipes_do(fitted, got, warns):
         assert messages == (expected if warns else [])
 
 
+def test_estimators_count_flat_features_as_pipes_and_message_do():
+    rng = np.random.default_rng(0)
+    X = Message(
+        {
+            "t": torch.as_tensor(rng.normal(size=(20, 3)), dtype=torch.float32),
+            "a": pd.Series(rng.normal(size=20)),
+        }
+    )
+    y = rng.normal(size=20).astype(np.float32)
+    net = TorchRegressor(max_epochs=1, random_state=0).fit(X, y)
+    pipe = SelectColumns().fit(X)
+    assert net.n_features_in_ == pipe.n_features_in_ == X.shape[1] == 4
+    assert net.n_features_in_ == np.asarray(X).shape[1]
+
+
+def test_a_fitted_net_hands_over_its_named_input_schema_read_only():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=8), "b": rng.normal(size=8)})
+    y = rng.normal(size=8).astype(np.float32)
+    net = TorchRegressor(max_epochs=1, random_state=0)
+    assert not hasattr(net, "input_schema_")
+    net.fit(frame, y)
+    assert net.input_schema_ == Schema.record(Message(frame))
+    with pytest.raises(AttributeError):
+        net.input_schema_ = None
+    assert net.fit(frame.to_numpy(), y).input_schema_ is None
+
+
+def test_a_named_width_mismatch_is_a_schema_error_an_array_one_a_value_error():
+    with pytest.raises(SchemaError, match="X has 2 features, but Step is expecting 3"):
+        check_n_features("Step", 2, 3, named=True)
+    with pytest.raises(ValueError, match="expecting 3 features as input.$") as info:
+        check_n_features("Step", 2, 3, named=False)
+    assert not isinstance(info.value, SchemaError)
+    check_n_features("Step", 3, 3, named=False)  # the same width passes
+
+
 def test_estimators_refuse_another_kind_of_column_as_pipes_do():
     fit = Message({"a": pd.Series(np.arange(8.0)), "b": pd.Series(np.ones(8))})
     y = np.arange(8, dtype=np.float32)
@@ -302,7 +357,12 @@ LAYOUT_CASES = {
     "kind": (pd.Series([1.0, 2.0]), torch.tensor([3.0], dtype=torch.float64)),
     "row shape": (torch.zeros(2, 3), torch.zeros(1, 4)),
     "tensor dtype": (torch.zeros(2, 3), torch.zeros(1, 3, dtype=torch.float64)),
+    "nullable int": (pd.Series([1, 2]), pd.Series([3], dtype="Int64")),
+    "string dtypes": (pd.Series(["a"], dtype=object), pd.Series(["b"], dtype="string")),
+    "int widths": (pd.Series([1, 2]), pd.Series([3], dtype=np.int32)),
 }
+# Changes within a family of dtypes: what a fitted step takes without a word.
+SILENT = {"same", "categories", "nullable int", "string dtypes"}
 
 
 class _Chunks(Source):
@@ -318,19 +378,176 @@ class _Chunks(Source):
             yield i, f"part {i}", message
 
 
+def _taken_silently(schema: Schema, message: Message) -> bool:
+    try:
+        return _check(schema, message) == []
+    except SchemaError:
+        return False
+
+
 @pytest.mark.parametrize("case", sorted(LAYOUT_CASES))
-def test_the_chunk_check_and_the_stream_scheduler_agree(case):
+def test_a_source_takes_a_chunk_exactly_where_a_fitted_step_takes_it_silently(case):
     first, second = LAYOUT_CASES[case]
     before, after = Message({"c": first}), Message({"c": second})
-    same = Schema.record(before) == Schema.record(after)
-    assert same == (case in ("same", "categories"))
-    assert _same_layout(before, after) == same
+    silent = _taken_silently(Schema.record(before), after)
+    assert silent == (case in SILENT)
+    assert (Schema.record(before).compare_layout(after) is None) == silent
     source = _Chunks(before, after)
-    if same:
+    if silent:
         assert [len(m) for m in source] == [len(before), len(after)]
     else:
         with pytest.raises(SchemaError, match=r"in the first chunk \(part 0\)"):
             list(source)
+
+
+@pytest.mark.parametrize("case", sorted(LAYOUT_CASES))
+def test_the_stream_scheduler_counts_every_dtype_change(case):
+    first, second = LAYOUT_CASES[case]
+    before, after = Message({"c": first}), Message({"c": second})
+    same = Schema.record(before) == Schema.record(after)
+    assert same == (case in ("same", "categories"))
+    assert same_layout(before, after) == same
+    assert same_layout(Schema.record(before), after) == same
+
+
+def test_compare_layout_names_the_column_and_both_layouts():
+    schema = Schema.record(_mixed())
+    changed = _mixed().assign(a=pd.Series(["x"] * 4))
+    assert schema.compare_layout(changed) == (
+        "a",
+        ColumnLayout("pandas", np.dtype("float64")),
+        ColumnLayout("pandas", changed["a"].dtype),
+    )
+    renamed = _mixed().rename({"s": "z"})
+    assert schema.compare_layout(renamed) == (None, ["a", "s", "t"], ["a", "z", "t"])
+
+
+def _every_described_kind() -> Message:
+    return Message(
+        {
+            "f": pd.Series([1.0]),
+            "s": pd.Series(["x"]),
+            "o": pd.Series(["x"], dtype=object),
+            "n": pd.Series([1], dtype="Int64"),
+            "b": pd.Series([True], dtype="boolean"),
+            "d": pd.Series(pd.to_datetime(["2020-01-01"])),
+            "t": torch.zeros(1, 3, 2),
+            "i": torch.zeros(1, dtype=torch.int64),
+        }
+    )
+
+
+def test_from_description_rebuilds_what_describe_wrote():
+    schema = Schema.record(_every_described_kind())
+    rebuilt = Schema.from_description(schema.describe())
+    assert rebuilt == schema
+    assert rebuilt.n_features == schema.n_features == 13
+    assert rebuilt.empty().columns == schema.columns
+
+
+def test_from_description_keeps_a_categorical_without_its_categories():
+    fit = Message({"c": pd.Series(["u", "v"], dtype="category")})
+    rebuilt = Schema.from_description(Schema.record(fit).describe())
+    assert isinstance(rebuilt["c"].dtype, pd.CategoricalDtype)
+    assert _check(rebuilt, fit) == []
+
+
+_COLUMN = {"name": "x", "kind": "pandas", "dtype": "float64", "shape": []}
+HOSTILE_DESCRIPTIONS = {
+    "not a list": ({"x": _COLUMN}, "a list of columns; got dict"),
+    "not a record": (["x"], "records of exactly"),
+    "extra field": ([{**_COLUMN, "__reduce__": "os.system"}], "records of exactly"),
+    "missing field": ([{"name": "x", "kind": "pandas"}], "records of exactly"),
+    "name not a str": ([{**_COLUMN, "name": 3}], "names each column"),
+    "unknown kind": ([{**_COLUMN, "kind": "pickle"}], "names each column"),
+    "kind not a str": ([{**_COLUMN, "kind": ["tensor"]}], "names each column"),
+    "module path": ([{**_COLUMN, "dtype": "os.system"}], "dtype 'os.system'"),
+    "subarray dtype": ([{**_COLUMN, "dtype": "(1000000000,)f8"}], "not a pandas"),
+    "huge void": ([{**_COLUMN, "dtype": "V2147483647"}], "not a pandas dtype"),
+    "timezone": ([{**_COLUMN, "dtype": "datetime64[ns, Europe/Paris]"}], "not a"),
+    "extension by name": ([{**_COLUMN, "dtype": "Sparse[float64]"}], "not a"),
+    "tensor dtype as pandas": ([{**_COLUMN, "dtype": "torch.float32"}], "not a"),
+    "pandas dtype as tensor": (
+        [{**_COLUMN, "kind": "tensor", "shape": [2]}],
+        "not a tensor dtype",
+    ),
+    "dtype not a str": ([{**_COLUMN, "dtype": ["float64"]}], "not a pandas"),
+    "pandas with a shape": ([{**_COLUMN, "shape": [3]}], r"no shape \(\[\]\)"),
+    "huge row": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [2**40]}],
+        "at most 2147483648 values",
+    ),
+    "many dims": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [1] * 9}],
+        "at most 8 dimensions",
+    ),
+    "zero width": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [0]}],
+        "at least 1",
+    ),
+    "negative": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [-3]}],
+        "at least 1",
+    ),
+    "shape of bools": (
+        [{**_COLUMN, "kind": "tensor", "dtype": "torch.float32", "shape": [True]}],
+        "rows of shape",
+    ),
+    "shape not a list": ([{**_COLUMN, "shape": "()"}], "rows of shape"),
+    "twice": ([_COLUMN, _COLUMN], "column 'x' twice"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_DESCRIPTIONS))
+def test_from_description_refuses_what_describe_never_writes(case):
+    description, match = HOSTILE_DESCRIPTIONS[case]
+    with pytest.raises(SchemaError, match=match):
+        Schema.from_description(description)
+
+
+def test_from_description_imports_nothing_for_any_description():
+    import sys
+
+    Schema.from_description(Schema.record(_every_described_kind()).describe())
+    before = set(sys.modules)
+    for description, _ in HOSTILE_DESCRIPTIONS.values():
+        with pytest.raises(SchemaError):
+            Schema.from_description(description)
+    assert set(sys.modules) == before
+
+
+def test_missing_columns_have_one_message_naming_them_where_and_the_fix():
+    with pytest.raises(KeyError) as info:
+        check_has_columns(
+            "f(y=...)",
+            ["y", "a", "z"],
+            ["a", "b"],
+            where="the stream",
+            at=" (chunk at rows 0-9)",
+            fix="Pass another y.",
+            error=KeyError,
+        )
+    assert info.value.args[0] == (
+        "f(y=...) names columns ['y', 'z'] that the stream lacks (chunk at rows "
+        "0-9). Stream columns: ['a', 'b']. Pass another y."
+    )
+    check_has_columns("f", ["b"], ["a", "b"], fix="unused")  # present: no error
+
+
+def test_no_module_writes_its_own_missing_columns_message():
+    package = Path(inspect.getfile(fireworks_sk)).parent
+    for path in package.rglob("*.py"):
+        if path.name != "schema.py":
+            assert "that the input lacks" not in path.read_text(), path
+            assert "that the data lacks" not in path.read_text(), path
+
+
+def test_check_warns_when_a_categorical_becomes_ordered():
+    fit = Message({"c": pd.Series(pd.Categorical(["a", "b"]))})
+    new = Message({"c": pd.Series(pd.Categorical(["a"], ordered=True))})
+    assert _check(Schema.record(fit), new) == [
+        "Column 'c' has dtype category but Step was fitted on dtype category."
+    ]
 
 
 # --------------------------------------------------------------- the layers

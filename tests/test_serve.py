@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 import fireworks_sk as fsk
 from fireworks_sk.cli import _parser, main
 from fireworks_sk.datasets import load_penguins
+from fireworks_sk.schema import Schema
 from fireworks_sk.serve import conform, create_app
 
 httpx = pytest.importorskip("httpx")
@@ -181,7 +183,7 @@ BAD = {
     "missing column": (
         lambda X: {"rows": [{k: v for k, v in _row(X).items() if k != "sex"}]},
         422,
-        r"lacks columns \['sex'\]",
+        r"names columns \['sex'\] that the input lacks",
     ),
     "wrong type": (
         lambda X: {"rows": [_row(X, bill_length_mm="long")]},
@@ -301,8 +303,58 @@ def test_conform_picks_orders_and_casts_by_the_schema(model_file, penguins):
     message = conform(frame, manifest)
     assert message.columns == list(X.columns)
     assert str(message["bill_length_mm"].dtype) == "float64"
-    with pytest.raises(fsk.SchemaError, match=r"lacks columns \['sex'\]"):
+    with pytest.raises(
+        fsk.SchemaError, match=r"names columns \['sex'\] that the input lacks.*GET"
+    ):
         conform(X.drop(columns="sex"), manifest)
+
+
+def _forge_manifest(path: Path, target: Path, input_schema) -> Path:
+    """A copy of a saved file whose manifest states ``input_schema``."""
+    with zipfile.ZipFile(path) as outer:
+        members = {name: outer.read(name) for name in outer.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["input_schema"] = input_schema
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(target, "w") as outer:
+        for name, data in members.items():
+            outer.writestr(name, data)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("column", "match"),
+    [
+        ({"dtype": "os.system"}, "dtype 'os.system'"),
+        ({"kind": "tensor", "dtype": "torch.float32", "shape": [2**40]}, "values"),
+        ({"extra": 1}, "records of exactly"),
+    ],
+)
+def test_a_crafted_input_schema_is_refused_before_serving(
+    model_file, tmp_path, column, match
+):
+    schema = fsk.inspect(model_file)["input_schema"]
+    schema[0] = {**schema[0], **column}
+    forged = _forge_manifest(model_file, tmp_path / "forged.fwsk", schema)
+    with pytest.raises(fsk.SchemaError, match=match):
+        create_app(forged)
+    with pytest.raises(fsk.SchemaError, match=match):
+        conform(load_penguins().head(2), fsk.inspect(forged))
+
+
+def test_conform_casts_by_the_models_schema(model_file, penguins):
+    X, _ = penguins
+    schema = Schema.from_description(fsk.inspect(model_file)["input_schema"])
+    rows = X.head(2).assign(bill_depth_mm=[17, None]).astype({"bill_depth_mm": object})
+    message = conform(rows, schema)
+    assert message["bill_depth_mm"].dtype == schema["bill_depth_mm"].dtype
+    assert message["bill_depth_mm"].isna().tolist() == [False, True]
+
+
+def test_conform_by_names_alone_picks_and_orders(penguins):
+    X, _ = penguins
+    manifest = {"input_schema": [{"name": "sex"}, {"name": "island"}]}
+    assert conform(X.head(2), manifest).columns == ["sex", "island"]
 
 
 def test_the_serve_command_loads_once_with_its_options(monkeypatch, capsys):

@@ -303,7 +303,11 @@ def test_fit_stream_y_array_of_the_wrong_length_is_refused():
 
 def test_fit_stream_missing_y_column_names_it():
     frame = stream_frame().drop(columns="label")
-    with pytest.raises(KeyError, match="no column 'label'"):
+    with pytest.raises(
+        KeyError,
+        match=r"fit_stream\(y=...\) names columns \['label'\] that the stream lacks "
+        r"\(chunk at rows 0-8\)\. Stream columns: .*Pass y=",
+    ):
         fit_stream(_classifier_pipeline(), DataFrameSource(frame, 9), y="label")
 
 

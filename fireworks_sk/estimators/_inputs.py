@@ -15,7 +15,7 @@ import numpy as np
 from fireworks_sk.estimators._data import ARRAY_COLUMN, array_message
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message
-from fireworks_sk.schema import Schema, warn_if_named_differs
+from fireworks_sk.schema import Schema, check_n_features, warn_if_named_differs
 
 __all__ = ["check_input", "record_input"]
 
@@ -24,18 +24,18 @@ def record_input(net: Any, message: Message, named: bool) -> None:
     """Set ``n_features_in_``, ``feature_names_in_`` and ``_schema_`` from X.
 
     ``named`` is False for an array, held as the one column ``"X"``.
+    ``n_features_in_`` counts flat features (:attr:`Schema.n_features`), as
+    ``Message.shape[1]`` and Pipes count them: a (n, 3) tensor column is 3.
     """
     name = type(net).__name__
     if not message.columns:
         raise ValueError(f"{name} got no input columns; X needs at least one.")
     if len(message) == 0:
         raise ValueError(f"{name} got 0 rows; at least 1 row is required to fit.")
-    net.n_features_in_ = (
-        len(message.columns) if named else message[ARRAY_COLUMN].shape[1]
-    )
+    net._schema_ = Schema.record(message)
+    net.n_features_in_ = net._schema_.n_features
     if named:
         net.feature_names_in_ = np.asarray(message.columns, dtype=object)
-    net._schema_ = Schema.record(message)
 
 
 def check_input(net: Any, message: Message, named: bool) -> Message:
@@ -52,11 +52,7 @@ def check_input(net: Any, message: Message, named: bool) -> Message:
             return message  # the array's values under the fitted names
     if not fitted_named:
         width = message[ARRAY_COLUMN].shape[1]
-        if width != net.n_features_in_:
-            raise ValueError(
-                f"X has {width} features, but {type(net).__name__} is expecting "
-                f"{net.n_features_in_} features as input."
-            )
+        check_n_features(type(net).__name__, width, net.n_features_in_, named=False)
         return message
     net._schema_.check(type(net).__name__, message, stacklevel=4)
     return message
@@ -75,11 +71,12 @@ def _converted(net: Any, message: Message, named: bool) -> Message:
             f"{name} was fitted on columns with several values per row "
             f"({shaped!r}), which an array cannot name; pass a Message."
         )
-    if matrix.shape[1] != net.n_features_in_:
-        raise ValueError(
-            f"X has {matrix.shape[1]} features, but {name} is expecting "
-            f"{net.n_features_in_} features as input (columns "
-            f"{list(net.feature_names_in_)!r})."
-        )
+    check_n_features(
+        name,
+        matrix.shape[1],
+        net.n_features_in_,
+        named=False,
+        detail=f" (columns {list(net.feature_names_in_)!r})",
+    )
     columns = {c: matrix[:, j] for j, c in enumerate(net.feature_names_in_)}
     return Message(columns)

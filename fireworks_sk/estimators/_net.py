@@ -53,6 +53,7 @@ from fireworks_sk.estimators._targets import (
     scoring_target,
 )
 from fireworks_sk.exceptions import NetNotFittedError
+from fireworks_sk.schema import Schema
 
 __all__ = ["TorchClassifier", "TorchRegressor"]
 
@@ -191,6 +192,17 @@ class _MessageNet:
             super().check_is_fitted(attributes, *args, **kwargs)
         except NotInitializedError as exc:
             raise NetNotFittedError(str(exc)) from exc
+
+    @property
+    def input_schema_(self) -> Schema | None:
+        """The named columns the net was fitted on, as a :class:`Schema`.
+
+        Read-only; what :func:`fireworks_sk.save` writes into a file's
+        manifest. None for a net fitted on an array or a sparse matrix, whose
+        columns have no names.
+        """
+        self.check_is_fitted(["_schema_"])
+        return self._schema_ if hasattr(self, "feature_names_in_") else None
 
     def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
         """Open the epoch's history row and seed its dropout and other noise.
@@ -407,6 +419,7 @@ class TorchClassifier(_MessageNet, NeuralNetClassifier):
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
+        Flat input features, as ``Message.shape[1]`` and Pipes count them.
     feature_names_in_ : ndarray of str
         Input column names, when X has them.
     inputs_ : list of str
@@ -548,6 +561,7 @@ class TorchRegressor(_MessageNet, NeuralNetRegressor):
     n_outputs_ : int
         Number of regression targets.
     n_features_in_ : int
+        Flat input features, as ``Message.shape[1]`` and Pipes count them.
     feature_names_in_ : ndarray of str
     inputs_ : list of str
 

@@ -18,7 +18,7 @@ from skorch.dataset import Dataset as SkorchDataset
 from fireworks_sk.estimators._data import ARRAY_COLUMN
 from fireworks_sk.estimators._targets import encode_target
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.schema import Schema, warn_if_named_differs
+from fireworks_sk.schema import Schema, check_n_features, warn_if_named_differs
 
 __all__ = ["check_sparse", "prepare_sparse"]
 
@@ -63,11 +63,8 @@ def check_sparse(net: Any, X: Any, *, min_rows: int, first: bool = False) -> Any
     # A net initialised (and loaded) without a fit has no width to check: X is
     # fed as it comes, as dense X is.
     fitted = getattr(net, "n_features_in_", None)
-    if fitted is not None and X.shape[1] != fitted:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {type(net).__name__} is "
-            f"expecting {fitted} features as input."
-        )
+    if fitted is not None:
+        check_n_features(type(net).__name__, X.shape[1], fitted, named=False)
     return X
 
 

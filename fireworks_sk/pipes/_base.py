@@ -21,11 +21,10 @@ from fireworks_sk._validation import (
     check_widths,
     is_dask,
 )
-from fireworks_sk.exceptions import NotFittedError, SchemaError
+from fireworks_sk.exceptions import NotFittedError
 from fireworks_sk.message import Message, flat_feature_names
 from fireworks_sk.pipes._state import check_fitted_state
-from fireworks_sk.schema import Schema, warn_if_named_differs
-from fireworks_sk.schema import zero_rows as _zero_rows  # noqa: F401 (for _columns)
+from fireworks_sk.schema import Schema, check_has_columns, warn_if_named_differs
 
 # as_message and check_finite live in fireworks_sk._validation; the Pipes'
 # modules still import them from here.
@@ -122,6 +121,21 @@ class Pipe(TransformerMixin, BaseEstimator):
         super().__setstate__(state)
         if self.__sklearn_is_fitted__():
             check_fitted_state(self)
+
+    @property
+    def input_schema_(self) -> Schema:
+        """The columns the Pipe was fitted on, as a :class:`Schema`.
+
+        Read-only; what :func:`fireworks_sk.save` writes into a file's
+        manifest. Columns of an array are named ``x0, x1, ...``.
+
+        Raises
+        ------
+        NotFittedError
+            Before fit (an AttributeError too, so ``hasattr`` is False).
+        """
+        self._check_fitted()
+        return self._schema_in
 
     def _fitted_state_problem(self) -> str | None:
         """What in the fitted state disagrees with the rest, or None.
@@ -290,28 +304,33 @@ or Dask DataFrame
             regrouped = _regrouped(X, self._schema_in, type(self).__name__)
             message = message if regrouped is None else regrouped
         if reset:
-            # A Message without columns has no rows either: name the real cause.
-            if not message.columns:
-                raise ValueError(
-                    f"{type(self).__name__} got no columns; at least 1 column is "
-                    "required to fit."
-                )
-            if len(message) == 0:
-                raise ValueError(
-                    f"{type(self).__name__} got 0 rows; at least 1 row is required "
-                    "to fit."
-                )
-            check_widths(type(self).__name__, message)
             self._record_schema(message, named)
             return message
         return self._align(message, named, check_dtypes)
 
-    def _record_schema(self, message: Message, named: bool) -> None:
-        """Remember the input columns, their kinds, dtypes and row shapes.
+    def _record_schema(
+        self, message: Message, named: bool, *, rows_known: bool = True
+    ) -> None:
+        """Check a fit's input, then remember its columns, kinds, dtypes, shapes.
+
+        Every fit passes here, in memory or on a Dask DataFrame's meta (whose
+        rows are not known yet: ``rows_known=False``): at least one column
+        and one row, and no tensor column without features.
 
         ``n_features_in_`` is ``message.shape[1]``, the flat features that
         scikit-learn counts; ``feature_names_in_`` names the columns.
         """
+        # A Message without columns has no rows either: name the real cause.
+        if not message.columns:
+            raise ValueError(
+                f"{type(self).__name__} got no columns; at least 1 column is "
+                "required to fit."
+            )
+        if rows_known and len(message) == 0:
+            raise ValueError(
+                f"{type(self).__name__} got 0 rows; at least 1 row is required to fit."
+            )
+        check_widths(type(self).__name__, message)
         self.n_features_in_ = message.shape[1]
         if named:
             self.feature_names_in_ = np.asarray(message.columns, dtype=object)
@@ -374,12 +393,13 @@ or Dask DataFrame
                 f"sklearn.compose.make_column_selector) or None; got "
                 f"{self.columns!r}, which gives {names!r}."
             )
-        missing = [c for c in names if c not in message]
-        if missing:
-            raise SchemaError(
-                f"{type(self).__name__}(columns=...) names columns {missing!r} that "
-                f"the input lacks. Input columns: {message.columns!r}."
-            )
+        check_has_columns(
+            f"{type(self).__name__}(columns=...)",
+            names,
+            message.columns,
+            fix="Name columns of the input in columns=..., or pass input that "
+            "has them.",
+        )
         return names
 
 

@@ -19,7 +19,8 @@ from fireworks_sk.message import (
     flat_feature_names,
     stored_column,
 )
-from fireworks_sk.pipes._base import Pipe, _zero_rows, as_message
+from fireworks_sk.pipes._base import Pipe, as_message
+from fireworks_sk.schema import Schema
 
 __all__ = ["DropColumns", "FunctionPipe", "SelectColumns", "Stack", "ToTensor"]
 
@@ -349,10 +350,16 @@ class FunctionPipe(Pipe):
         out = self._transform(message)
         # The function may not accept zero rows (a max, a division by a count):
         # the output's layout for get_feature_names_out is kept from fit.
-        self._schema_out = {name: _zero_rows(out[name]) for name in out.columns}
+        self._schema_out = Schema.record(out)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if isinstance(vars(self).get("_schema_out"), dict):
+            # Saved before the Schema: a dict of the same zero-row columns.
+            self._schema_out = Schema(self._schema_out)
 
     def _empty_output(self) -> Message:
-        return Message._from_columns(dict(self._schema_out), 0)
+        return self._schema_out.empty()
 
     def _transform(self, message: Message) -> Message:
         return self._call(self.func, message, "func")

@@ -47,14 +47,20 @@ def _meta(pipe: Pipe, X: Any) -> pd.DataFrame:
 
 
 def _record_schema(pipe: Pipe, X: Any) -> Message:
+    """The checks of a fit's input, made on the meta, then the schema recorded."""
     message, named = as_message(_meta(pipe, X))
-    pipe._record_schema(message, named)
+    pipe._record_schema(message, named, rows_known=False)
     return message
 
 
 def fit_schema(pipe: Pipe, X: Any) -> Pipe:
-    """Fit a Pipe that learns only its input schema, from the frame's meta."""
+    """Fit a Pipe that learns only its input schema, from the frame's meta.
+
+    The checks are those of a fit in memory: the input's (see
+    ``Pipe._record_schema``) and the output names'.
+    """
     pipe._fit(_record_schema(pipe, X))
+    pipe._check_output_names()
     return pipe
 
 
@@ -92,6 +98,7 @@ def partial_fit_partitions(
     if not first_call:
         state = pipe._merge_states(pipe._get_state(), state)
     pipe._set_state(state)
+    pipe._check_output_names()
     return pipe
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from fireworks_sk.exceptions import FireworksError, SchemaError, SourceError
 from fireworks_sk.message import Message
-from fireworks_sk.schema import ColumnLayout, layout
+from fireworks_sk.schema import Schema
 
 __all__ = [
     "Chunk",
@@ -69,36 +69,48 @@ class Chunk:
 
 
 class _SchemaCheck:
-    """Compares the layout of every chunk with the first one of an iteration.
+    """Compares every chunk of an iteration with the first one.
 
-    Layouts (:func:`fireworks_sk.schema.layout`) are what the stream
-    scheduler compares too: kind, dtype and row shape, a categorical by the
-    dtype and order of its categories, not by the categories of the batch.
+    The rule is :meth:`fireworks_sk.schema.Schema.compare_layout`'s, the one
+    a fitted step checks its input by: a chunk may differ from the first
+    only where a step fitted on the first would take it without a word. Its
+    names and their order, each column's kind (tensor or pandas) and row
+    shape must stay; a dtype may change within its family (int64 and Int64,
+    the string dtypes, float64 and Float64, bool and boolean) and a
+    categorical's categories may change chunk by chunk. Any other dtype
+    change is refused, naming the column, the chunk and the fix: an integer
+    column read as float in a later CSV chunk (a NaN arrived), or a Parquet
+    file whose int32 column was int64 in the first. Read whole, pandas would
+    give such a column one dtype; streamed, steps fitted on the first chunk
+    would see another, and the streamed fit would no longer equal the
+    in-memory one. Declaring the dtype (``dtype=`` for CSV, a cast when
+    writing Parquet or in the SQL query) makes every chunk alike.
     """
 
     def __init__(self, owner: str, hint: str) -> None:
         self.owner = owner
         self.hint = hint
-        self.first: tuple[str, dict[str, ColumnLayout]] | None = None
+        self.first: tuple[str, Schema] | None = None
 
     def __call__(self, message: Message, position: str) -> None:
-        found = layout(message)
         if self.first is None:
-            self.first = (position, found)
+            self.first = (position, Schema.record(message))
             return
-        first_position, expected = self.first
-        if list(found) != list(expected):
+        first_position, schema = self.first
+        difference = schema.compare_layout(message)
+        if difference is None:
+            return
+        name, expected, found = difference
+        if name is None:
             raise SchemaError(
-                f"{self.owner}: the chunk at {position} has columns {list(found)!r}, "
-                f"but the first chunk ({first_position}) had {list(expected)!r}."
+                f"{self.owner}: the chunk at {position} has columns {found!r}, "
+                f"but the first chunk ({first_position}) had {expected!r}."
             )
-        for name, column in found.items():
-            if column != expected[name]:
-                raise SchemaError(
-                    f"{self.owner}: column {name!r} is {column} in the chunk "
-                    f"at {position}, but {expected[name]} in the first "
-                    f"chunk ({first_position}). {self.hint}"
-                )
+        raise SchemaError(
+            f"{self.owner}: column {name!r} is {found} in the chunk "
+            f"at {position}, but {expected} in the first "
+            f"chunk ({first_position}). {self.hint}"
+        )
 
 
 class Source:

@@ -8,6 +8,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
@@ -22,6 +23,7 @@ from fireworks_sk import (
     ToTensor,
     fit_stream,
 )
+from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.sources import DaskSource, DataFrameSource
 from tests.dask.conftest import cut, frame, from_pieces
 
@@ -102,6 +104,46 @@ def test_a_dask_frame_of_only_empty_partitions_is_refused(client):
     with pytest.raises(ValueError, match="0 rows.*3 partitions are empty"):
         pipe.fit(ddf)
     assert not hasattr(pipe, "n_samples_seen_")
+
+
+@pytest.mark.parametrize(
+    "pipe",
+    [OneHot(columns=["a"]), OneHot(columns=["a"], handle_unknown="ignore")],
+    ids=["error", "ignore"],
+)
+def test_dask_fit_refuses_output_names_that_repeat_as_pandas_fit_does(client, pipe):
+    # OneHot names the features of column a "a_x", "a_y": a_x is also a column.
+    df = pd.DataFrame({"a": ["x", "y", "x"], "a_x": [1.0, 2.0, 3.0]})
+    match = r"OneHot would output the feature name 'a_x' twice"
+    with pytest.raises(SchemaError, match=match):
+        clone(pipe).fit(df)
+    fitted = clone(pipe)
+    with pytest.raises(SchemaError, match=match):
+        fitted.fit(dd.from_pandas(df, npartitions=2))
+    assert not hasattr(fitted, "n_features_in_")  # left unfitted
+
+
+@pytest.mark.parametrize("pipe", [BatchNormalizer(), SelectColumns()], ids=repr)
+def test_dask_fit_refuses_a_frame_without_columns_as_pandas_fit_does(client, pipe):
+    empty = frame()[[]]
+    with pytest.raises(ValueError, match="got no columns"):
+        clone(pipe).fit(empty)
+    with pytest.raises(ValueError, match="got no columns"):
+        clone(pipe).fit(dd.from_pandas(empty, npartitions=2))
+
+
+def _pair(message):
+    """Column t as a tensor of two features, named t_0 and t_1."""
+    return message.assign(t=torch.stack([torch.as_tensor(message["t"])] * 2, 1))
+
+
+def test_stateless_dask_fit_refuses_output_names_that_repeat(client):
+    df = pd.DataFrame({"t": [1.0, 2.0], "t_0": [3.0, 4.0]})
+    pipe = FunctionPipe(_pair)
+    with pytest.raises(SchemaError, match="'t_0' twice"):
+        clone(pipe).fit(df)
+    with pytest.raises(SchemaError, match="'t_0' twice"):
+        clone(pipe).fit(dd.from_pandas(df, npartitions=1))
 
 
 def test_nan_in_a_partition_names_the_column(client):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -19,6 +21,7 @@ from fireworks_sk import (
     Stack,
     ToTensor,
 )
+from fireworks_sk.schema import Schema
 from tests._data import assert_unchanged, snapshot
 
 
@@ -216,6 +219,23 @@ def test_function_pipe_with_a_reduction_has_feature_names_and_pandas_output(tabl
     assert list(pipe.get_feature_names_out()) == table.feature_names()
     out = FunctionPipe(scale_by_max).set_output(transform="pandas").fit_transform(table)
     assert out["t_1"].tolist() == pytest.approx([1 / 7, 3 / 7, 5 / 7, 1.0])
+
+
+def test_function_pipe_keeps_its_output_schema_as_a_schema(table):
+    pipe = FunctionPipe(add_norm).fit(table)
+    assert pipe._schema_out == Schema.record(pipe.transform(table))
+    assert pipe._empty_output().columns == [*table.columns, "norm"]
+
+
+def test_function_pipe_saved_with_a_dict_output_schema_still_loads(table):
+    # The previous version kept the output's zero-row columns in a dict.
+    pipe = FunctionPipe(scale_by_max).fit(table)
+    out = pipe.transform(table)
+    pipe._schema_out = {name: out[name][:0] for name in out.columns}
+    loaded = pickle.loads(pickle.dumps(pipe))
+    assert isinstance(loaded._schema_out, Schema)
+    assert list(loaded.get_feature_names_out()) == table.feature_names()
+    assert loaded.transform(table).equals(out)
 
 
 def test_function_pipe_that_changes_the_rows_names_the_function(table):

@@ -71,6 +71,21 @@ def test_dtype_change_between_chunks_names_position_and_column():
         list(source)
 
 
+def test_dtype_change_within_a_family_between_chunks_is_taken():
+    # A nullable integer chunk holds what an int64 one holds: a step fitted on
+    # the first chunk takes it without a word, and so does the source.
+    second = pd.DataFrame({"a": pd.array([3, 4], dtype="Int64"), "s": ["x", "y"]})
+    first = pd.DataFrame({"a": [1, 2], "s": pd.Series(["u", "v"], dtype=object)})
+    chunks = list(_Pieces([first, second.astype({"s": "string"})]))
+    assert [m["a"].tolist() for m in chunks] == [[1, 2], [3, 4]]
+
+
+def test_integer_width_change_between_chunks_is_refused():
+    pieces = [pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": np.int32([3])})]
+    with pytest.raises(SchemaError, match=r"column 'a' is int32 .* piece 1.*int64"):
+        list(_Pieces(pieces))
+
+
 def test_column_change_between_chunks_names_position():
     source = _Pieces([pd.DataFrame({"a": [1]}), pd.DataFrame({"b": [1]})])
     with pytest.raises(SchemaError, match=r"piece 1 has columns \['b'\]"):

@@ -130,6 +130,17 @@ def test_parquet_schema_change_between_files_names_file_and_column(tmp_path):
         list(ParquetSource(directory, 10))
 
 
+def test_parquet_int32_file_after_an_int64_one_names_file_column_and_fix(tmp_path):
+    directory = tmp_path / "widths"
+    directory.mkdir()
+    pd.DataFrame({"a": [1, 2]}).to_parquet(directory / "0.parquet")
+    pd.DataFrame({"a": np.int32([3, 4])}).to_parquet(directory / "1.parquet")
+    with pytest.raises(
+        SchemaError, match=r"'a' is int32 .*1.parquet.*int64.*cast the column when"
+    ):
+        list(ParquetSource(directory, 10))
+
+
 def test_parquet_int_column_with_some_missing_values_reads_as_float(tmp_path):
     directory = tmp_path / "gaps"
     directory.mkdir()
