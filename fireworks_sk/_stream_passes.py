@@ -44,7 +44,7 @@ def flat_steps(estimator: Any) -> list[Any]:
 def _is_stateless(step: Any) -> bool:
     """A Pipe that learns only its input schema (no ``partial_fit``)."""
     if isinstance(step, Junction):
-        return all(_is_stateless(p) for _, p in step._named_pipes())
+        return all(_is_stateless(p) for _, p in step.named_pipes())
     return isinstance(step, Pipe) and not hasattr(step, "partial_fit")
 
 

@@ -20,7 +20,7 @@ import torch
 
 from fireworks_sk.message import Message
 from fireworks_sk.schema import check_has_columns
-from fireworks_sk.sources._base import Chunk, Source
+from fireworks_sk.sources._base import Chunk, Source, read_chunks
 
 
 def check_source(source: Any, caller: str) -> None:
@@ -145,7 +145,7 @@ def read_pass(
     bar = progress_bar(source.n_rows if verbose else None, desc, verbose)
     rows = 0
     try:
-        with closing(iter(_ReadAhead(source._chunks(rng)))) as chunks:
+        with closing(iter(_ReadAhead(read_chunks(source, rng)))) as chunks:
             for chunk in chunks:
                 yield chunk
                 rows += len(chunk.message)

@@ -32,7 +32,7 @@ def _can_partial_fit(pipe: Any) -> bool:
 
 
 def _all_branches_can_partial_fit(junction: Junction) -> bool:
-    return all(_can_partial_fit(pipe) for _, pipe in junction._named_pipes())
+    return all(_can_partial_fit(pipe) for _, pipe in junction.named_pipes())
 
 
 def _branch_input(pipe: Any, message: Message) -> Any:
@@ -132,7 +132,22 @@ class Junction(BaseComposition, Pipe):
             and all(isinstance(p, tuple) and len(p) == 2 for p in self.pipes)
         )
 
-    def _named_pipes(self) -> list[tuple[str, Any]]:
+    def named_pipes(self) -> list[tuple[str, Any]]:
+        """The branches as ``(name, pipe)`` pairs.
+
+        Unnamed branches are named after their class in lower case, as
+        :func:`sklearn.pipeline.make_pipeline` names steps (``onehot``,
+        ``onehot-2`` for a second one).
+
+        Returns
+        -------
+        list of (str, Pipe)
+
+        Raises
+        ------
+        TypeError
+            If ``pipes`` is not a list, or mixes pairs and bare pipes.
+        """
         pipes = self.pipes or []
         if not isinstance(pipes, (list, tuple)):
             raise TypeError(
@@ -190,7 +205,7 @@ class Junction(BaseComposition, Pipe):
         """
         with restored_on_error(self):
             message = self._validate(X, reset=True)
-            self.pipes_ = [(name, clone(pipe)) for name, pipe in self._named_pipes()]
+            self.pipes_ = [(name, clone(pipe)) for name, pipe in self.named_pipes()]
             for _, pipe in self.pipes_:
                 pipe.fit(_branch_input(pipe, message), y)
             self._record_branch_names(message)
@@ -218,9 +233,7 @@ class Junction(BaseComposition, Pipe):
         with restored_on_error(self):
             message = self._validate(X, reset=first_call)
             if first_call:
-                self.pipes_ = [
-                    (name, clone(pipe)) for name, pipe in self._named_pipes()
-                ]
+                self.pipes_ = [(name, clone(pipe)) for name, pipe in self.named_pipes()]
             for _, pipe in self.pipes_:
                 if hasattr(pipe, "partial_fit"):
                     pipe.partial_fit(_branch_input(pipe, message), y)

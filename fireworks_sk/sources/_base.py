@@ -22,6 +22,7 @@ __all__ = [
     "Source",
     "check_chunk_size",
     "import_extra",
+    "read_chunks",
     "row_span",
 ]
 
@@ -111,6 +112,17 @@ class _SchemaCheck:
             f"at {position}, but {expected} in the first "
             f"chunk ({first_position}). {self.hint}"
         )
+
+
+def read_chunks(
+    source: Source, rng: np.random.Generator | None = None
+) -> Iterator[Chunk]:
+    """The checked chunks of ``source``, each with where its rows came from;
+    ``rng`` shuffles the chunk order where the source can do so cheaply.
+
+    What the stream functions read; iterating a Source gives the Messages alone.
+    """
+    return source._chunks(rng)
 
 
 class Source:

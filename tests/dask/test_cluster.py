@@ -21,6 +21,7 @@ from fireworks_sk import (
     local_cluster,
 )
 from fireworks_sk.sources import DaskSource, DataFrameSource
+from fireworks_sk.sources._base import read_chunks
 from tests._data import shops_frame
 from tests.dask.conftest import from_pieces
 
@@ -112,7 +113,7 @@ def test_dask_source_shuffled_chunks_keep_their_natural_offsets(client):
     pieces = [frame.iloc[:10], frame.iloc[10:10], frame.iloc[10:55], frame.iloc[55:]]
     source = DaskSource(from_pieces(pieces))
     for seed in range(3):
-        chunks = list(source._chunks(np.random.default_rng(seed)))
+        chunks = list(read_chunks(source, np.random.default_rng(seed)))
         assert sorted(c.offset for c in chunks) == [0, 10, 55]
         for chunk in chunks:
             rows = frame.iloc[chunk.offset : chunk.offset + len(chunk.message)]

@@ -9,6 +9,7 @@ import torch
 
 from fireworks_sk import Message, SchemaError
 from fireworks_sk.sources import DataFrameSource, Source
+from fireworks_sk.sources._base import read_chunks
 from tests._streams import CHUNK_SIZES, N_STREAM, stream_frame
 
 
@@ -95,7 +96,7 @@ def test_column_change_between_chunks_names_position():
 def test_oversized_pieces_are_split_to_chunk_size():
     source = _Pieces([pd.DataFrame({"a": range(7)})], chunk_size=3)
     assert [len(m) for m in source] == [3, 3, 1]
-    assert [c.offset for c in source._chunks()] == [0, 3, 6]
+    assert [c.offset for c in read_chunks(source)] == [0, 3, 6]
 
 
 def test_empty_pieces_are_skipped():

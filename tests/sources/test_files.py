@@ -11,6 +11,7 @@ import pytest
 from fireworks_sk import Message, SchemaError
 from fireworks_sk.exceptions import SourceError
 from fireworks_sk.sources import CSVSource, ParquetSource
+from fireworks_sk.sources._base import read_chunks
 from tests._streams import (
     CHUNK_SIZES,
     N_STREAM,
@@ -116,7 +117,7 @@ def test_parquet_source_is_re_iterable_and_counts_rows(tmp_path):
 
 def test_parquet_source_positions_name_file_and_row_group(tmp_path):
     source = ParquetSource(write_parquet_files(stream_frame(), tmp_path), 10)
-    positions = [c.position for c in source._chunks()]
+    positions = [c.position for c in read_chunks(source)]
     assert "part-000.parquet" in positions[0] and "row group 0" in positions[0]
     assert any("part-002.parquet', row group 1" in p for p in positions)
 
@@ -182,11 +183,11 @@ def test_parquet_corrupt_file_names_the_file(tmp_path):
 def test_shuffled_chunk_order_keeps_offsets(tmp_path):
     frame = stream_frame()
     source = ParquetSource(write_parquet_files(frame, tmp_path), 10)
-    chunks = list(source._chunks(np.random.default_rng(3)))
+    chunks = list(read_chunks(source, np.random.default_rng(3)))
     for chunk in chunks:
         expected = frame.iloc[chunk.offset : chunk.offset + len(chunk.message)]
         assert chunk.message.equals(Message(expected))
-    assert sorted(c.offset for c in chunks) == [c.offset for c in source._chunks()]
+    assert sorted(c.offset for c in chunks) == [c.offset for c in read_chunks(source)]
 
 
 # ------------------------------------------------------- not regular files
