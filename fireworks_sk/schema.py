@@ -478,7 +478,25 @@ class Schema(Mapping[str, Column]):
 
     def layout(self) -> dict[str, ColumnLayout]:
         """Each column's :class:`ColumnLayout`, as :func:`layout` gives a Message's."""
-        return {name: column_layout(c) for name, c in self._templates.items()}
+        return dict(zip(self._templates, self._layouts()))
+
+    def _layouts(self) -> tuple[ColumnLayout, ...]:
+        """The columns' layouts, read once: templates never change (not saved)."""
+        layouts = self.__dict__.get("_layout_cache")
+        if layouts is None:
+            layouts = tuple(column_layout(c) for c in self._templates.values())
+            self._layout_cache = layouts
+        return layouts
+
+    def _unchanged(self, message: Message) -> bool:
+        """Whether every column of ``message`` has exactly its fitted layout.
+
+        Then no column can be refused or warned of, so the checks below skip
+        their per-column rule (read per call, it cost a prediction of a row
+        more than the prediction itself).
+        """
+        found = tuple(column_layout(stored_column(message, n)) for n in self._templates)
+        return found == self._layouts()
 
     def describe(self) -> list[dict[str, Any]]:
         """The schema as plain data, for a saved file's manifest."""
@@ -547,6 +565,8 @@ class Schema(Mapping[str, Column]):
         """
         if message.columns != self.columns:
             return LayoutDifference(None, self.columns, message.columns)
+        if self._unchanged(message):
+            return None
         for name, template in self._templates.items():
             expected = column_layout(template)
             found = column_layout(stored_column(message, name))
@@ -578,6 +598,8 @@ class Schema(Mapping[str, Column]):
         """
         if message.columns != self.columns:
             raise SchemaError(self.diff(owner, message.columns))
+        if self._unchanged(message):
+            return
         for name, template in self._templates.items():
             check_column_schema(
                 owner,

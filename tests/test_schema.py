@@ -13,17 +13,23 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fireworks_sk
 from fireworks_sk import BatchNormalizer, Message, SelectColumns, TorchRegressor
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.schema import (
     ColumnLayout,
+    LayoutDifference,
     Schema,
+    check_column_schema,
     check_has_columns,
     check_n_features,
+    column_layout,
     dtypes_agree,
     layout,
+    layout_change,
     same_layout,
 )
 from fireworks_sk.sources import Source
@@ -627,3 +633,76 @@ def test_a_net_fitted_on_a_sparse_matrix_predicts_a_dataframe_with_the_warning()
     with pytest.warns(UserWarning, match="X has feature names, but TorchRegressor"):
         predicted = net.predict(pd.DataFrame(X, columns=["a", "b", "c"]))
     np.testing.assert_array_equal(predicted, net.predict(X))
+
+
+# ---------------------------------------------------------------------------
+# Schema.check and compare_layout skip their per-column rule when every
+# column has exactly its fitted layout: the outcome must be the rule's.
+
+_COLUMN_KINDS = {
+    "int64": lambda: pd.Series([1, 2], dtype="int64"),
+    "Int64": lambda: pd.Series([1, None], dtype="Int64"),
+    "float64": lambda: pd.Series([1.0, 2.0]),
+    "Float64": lambda: pd.Series([1.0, None], dtype="Float64"),
+    "float32": lambda: pd.Series([1.0, 2.0], dtype="float32"),
+    "bool": lambda: pd.Series([True, False]),
+    "boolean": lambda: pd.Series([True, None], dtype="boolean"),
+    "object": lambda: pd.Series(["a", "b"], dtype=object),
+    "str": lambda: pd.Series(["a", "b"], dtype="string"),
+    "category": lambda: pd.Series(["a", "b"], dtype="category"),
+    "category-other": lambda: pd.Series(["c", "d"], dtype="category"),
+    "category-ordered": lambda: pd.Series(
+        pd.Categorical(["a", "b"], categories=["a", "b"], ordered=True)
+    ),
+    "datetime": lambda: pd.Series(pd.to_datetime(["2020-01-01", "2020-01-02"])),
+    "tensor-f32": lambda: torch.zeros(2),
+    "tensor-f32x2": lambda: torch.zeros(2, 2),
+    "tensor-f32x3": lambda: torch.zeros(2, 3),
+    "tensor-f64x2": lambda: torch.zeros(2, 2, dtype=torch.float64),
+    "tensor-i64": lambda: torch.zeros(2, dtype=torch.int64),
+}
+
+
+def _outcome(run):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = run()
+        except SchemaError as exc:
+            result = ("raised", str(exc))
+    return result, [str(w.message) for w in caught]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(_COLUMN_KINDS)),
+            st.sampled_from(sorted(_COLUMN_KINDS)),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.booleans(),
+)
+def test_check_equals_the_per_column_rule(pairs, same):
+    fitted = Message({f"c{i}": _COLUMN_KINDS[a]() for i, (a, _) in enumerate(pairs)})
+    new = Message(
+        {f"c{i}": _COLUMN_KINDS[a if same else b]() for i, (a, b) in enumerate(pairs)}
+    )
+    schema = Schema.record(fitted)
+
+    def by_rule():
+        for name in schema:
+            check_column_schema("Step", name, schema[name], new[name], True)
+
+    def by_layouts():
+        for name in schema:
+            expected = column_layout(schema[name])
+            found = column_layout(new[name])
+            if layout_change(expected, found):
+                return LayoutDifference(name, expected, found)
+        return None
+
+    assert _outcome(lambda: schema.check("Step", new)) == _outcome(by_rule)
+    assert schema.compare_layout(new) == by_layouts()
