@@ -162,13 +162,12 @@ class _BlockColumn:
         return self.built
 
 
-def _block_columns(
-    frame: pd.DataFrame, names: list[Any]
-) -> dict[str, Column | _BlockColumn]:
-    """The columns (``names``, in order) of a DataFrame with a default
-    RangeIndex; runs of one numeric dtype become blocks."""
+def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
+    """The columns of a DataFrame with a default RangeIndex; runs of one
+    numeric dtype become blocks."""
     columns: dict[str, Column | _BlockColumn] = {}
     dtypes = frame.dtypes.tolist()
+    names = frame.columns.tolist()
     by_position = frame.iloc(axis=1)  # row-free indexing: a third of iloc[:, k]
     start = 0
     while start < len(dtypes):
@@ -398,10 +397,7 @@ class Message:
             self._length = data._length
             return
         elif isinstance(data, pd.DataFrame):
-            # A set of the names first: ``Index.is_unique`` builds the index's
-            # hash table, which every column slice would then copy.
-            names = data.columns.tolist()
-            if len(set(names)) != len(names) and not data.columns.is_unique:
+            if not data.columns.is_unique:
                 duplicated = data.columns[data.columns.duplicated()].tolist()
                 raise ValueError(f"Duplicate column names: {duplicated!r}.")
             if not (_has_default_index(data) and copies_on_write()):
@@ -409,7 +405,7 @@ class Message:
                 # a copy, so that later writes to the frame cannot reach the
                 # Message.
                 data = data.reset_index(drop=True)
-            self._columns = _block_columns(data, names)
+            self._columns = _block_columns(data)
             self._length = len(data) if self._entries else 0
             return
         elif isinstance(data, Mapping):
