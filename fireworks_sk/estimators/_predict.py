@@ -26,6 +26,7 @@ from fireworks_sk.estimators._feeding import (
     is_internal,
     positional,
     resolve_inputs,
+    valid_batch_size,
 )
 from fireworks_sk.estimators._inputs import check_input
 from fireworks_sk.estimators._sparse import check_sparse
@@ -100,5 +101,5 @@ def fits_one_batch(net: Any, dataset: Any) -> bool:
     without a loader: a MessageDataset of at most one prediction batch."""
     if not isinstance(dataset, MessageDataset):
         return False
-    size = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
+    size = valid_batch_size(net)
     return size == -1 or len(dataset) <= size

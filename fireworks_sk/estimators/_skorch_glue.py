@@ -13,6 +13,7 @@ from typing import Any
 
 from fireworks_sk._compat import SKORCH_BOOKKEEPING_PARAMS
 from fireworks_sk.estimators._data import MessageDataset
+from fireworks_sk.estimators._feeding import FEEDING_SETTINGS
 from fireworks_sk.estimators._loader import MessageLoader
 
 __all__ = [
@@ -24,8 +25,9 @@ __all__ = [
     "store_parameters",
 ]
 
-# State of one fit, never pickled: X and y as passed, and the fit's random state.
-_FIT_STATE = ("_user_data_", "_random_")
+# State of one fit, never pickled: X and y as passed, and the fit's random
+# state; and the feeding settings, derived from parameters when next needed.
+_FIT_STATE = ("_user_data_", "_random_", FEEDING_SETTINGS)
 
 
 def skorch_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
