@@ -45,6 +45,7 @@ __all__ = [
     "set_composition_params",
     "skorch_init_done",
     "skorch_module_names",
+    "skorch_modules",
     "transform_output",
 ]
 
@@ -94,6 +95,15 @@ def skorch_module_names(net: Any) -> list[str]:
     ``"criterion"`` and any custom ones); the objects are ``net.<name>_``.
     """
     return [*net._modules, *net._criteria]
+
+
+def skorch_modules(net: Any) -> list[str]:
+    """Names of a skorch net's modules alone, without criteria (skorch 1.0 to 1.4).
+
+    ``net._modules`` holds them (``"module"`` and any custom ones); skorch's
+    ``check_is_fitted`` requires ``net.<name>_`` for each.
+    """
+    return list(net._modules)
 
 
 def skorch_init_done(net: Any) -> bool:

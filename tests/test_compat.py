@@ -25,6 +25,7 @@ from fireworks_sk._compat import (
     set_composition_params,
     skorch_init_done,
     skorch_module_names,
+    skorch_modules,
     transform_output,
 )
 
@@ -109,6 +110,14 @@ def test_skorch_module_names_name_the_modules_and_criteria_of_a_net():
     names = skorch_module_names(net)
     assert names == ["module", "criterion"]
     assert all(isinstance(getattr(net, f"{n}_"), torch.nn.Module) for n in names)
+
+
+def test_skorch_modules_name_the_modules_skorch_requires_when_fitted():
+    net = _skorch_regressor()
+    assert skorch_modules(net) == []  # filled in by initialize
+    net.initialize()
+    assert skorch_modules(net) == ["module"]
+    assert isinstance(net.module_, torch.nn.Module)
 
 
 def test_skorch_init_done_tells_whether_neural_net_init_has_run():

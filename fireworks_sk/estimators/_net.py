@@ -16,7 +16,7 @@ from skorch.exceptions import NotInitializedError
 from skorch.utils import to_device
 
 from fireworks_sk import _seeding
-from fireworks_sk._compat import skorch_init_done, skorch_module_names
+from fireworks_sk._compat import skorch_init_done, skorch_module_names, skorch_modules
 from fireworks_sk.estimators._data import is_message_dataset
 from fireworks_sk.estimators._feeding import (
     FEEDING_PARAMS,
@@ -202,7 +202,7 @@ class _MessageNet:
         every ``predict``) without them.
         """
         if attributes is None and not args and not kwargs:
-            required = [name + "_" for name in self._modules] or ["module_"]
+            required = [name + "_" for name in skorch_modules(self)] or ["module_"]
             if all(hasattr(self, name) for name in required):
                 return
         try:
