@@ -19,7 +19,9 @@ __all__ = [
     "Message",
     "column_matrix",
     "flat_feature_names",
+    "from_columns",
     "stored_column",
+    "take_column",
     "with_block",
 ]
 
@@ -276,14 +278,28 @@ def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Me
     entries = dict(message._entries)
     for position, name in enumerate(names):
         entries[name] = _BlockColumn(block, position)
-    return Message._from_columns(entries, len(message))
+    return from_columns(entries, len(message))
 
 
 def _column_length(column: Column) -> int:
     return column.shape[0]
 
 
-def _take(column: Column, rows: slice | np.ndarray | torch.Tensor) -> Column:
+def from_columns(columns: Mapping[str, Column | _BlockColumn], length: int) -> Message:
+    """A Message over ``columns`` as they are, for fireworks_sk's own modules.
+
+    The columns must already be what a Message stores: tensors, pandas
+    Series with a default index, or block columns, each of ``length`` rows,
+    under unique string names. Nothing is checked, converted or copied; the
+    Message takes ``columns`` over. Users build Messages with ``Message(data)``.
+    """
+    message = Message.__new__(Message)
+    message._entries = dict(columns) if not isinstance(columns, dict) else columns
+    message._length = length
+    return message
+
+
+def take_column(column: Column, rows: slice | np.ndarray | torch.Tensor) -> Column:
     """Rows of one column: a view for slices, a gather for index arrays."""
     if isinstance(column, torch.Tensor):
         if isinstance(rows, slice):
@@ -442,14 +458,6 @@ class Message:
                 )
         return length
 
-    @classmethod
-    def _from_columns(cls, columns: dict[str, Column], length: int) -> Message:
-        """Build without conversion from columns already checked."""
-        message = cls.__new__(cls)
-        message._entries = columns
-        message._length = length
-        return message
-
     # ------------------------------------------------------------------ shape
     def __len__(self) -> int:
         return self._length
@@ -485,6 +493,15 @@ class Message:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
+
+    def items(self) -> Iterator[tuple[str, Column]]:
+        """``(name, column)`` pairs in column order, as ``DataFrame.items``.
+
+        Each column is what ``m[name]`` gives: a tensor or a Series, shared
+        with the Message, not copied.
+        """
+        for name in self._entries:
+            yield name, self._column(name)
 
     # --------------------------------------------------------------- indexing
     def _column(self, name: str) -> Column:
@@ -531,7 +548,7 @@ class Message:
                 f"{self.columns!r}."
             )
         columns = {name: self._entries[name] for name in names}
-        return Message._from_columns(columns, self._length)
+        return from_columns(columns, self._length)
 
     def _take_rows(self, key: Any) -> Message:
         rows = _normalise_rows(key, self._length)
@@ -541,8 +558,8 @@ class Message:
                 rows = np.arange(rows.start, rows.stop, rows.step, dtype=np.int64)
         else:
             length = rows.shape[0]
-        columns = {name: _take(col, rows) for name, col in self._columns.items()}
-        return Message._from_columns(columns, length)
+        columns = {name: take_column(col, rows) for name, col in self._columns.items()}
+        return from_columns(columns, length)
 
     # ------------------------------------------------------------- operations
     def assign(self, **columns: Any) -> Message:
@@ -555,7 +572,7 @@ class Message:
         for name, values in columns.items():
             if callable(values) and not isinstance(values, torch.Tensor):
                 # As in pandas: a callable sees the assignments before it.
-                values = values(Message._from_columns(dict(new), self._length))
+                values = values(from_columns(dict(new), self._length))
             new[name] = _to_column(name, values)
             n = _column_length(new[name])
             if self._entries and n != self._length:
@@ -563,7 +580,7 @@ class Message:
                     f"Column {name!r} has {n} rows but the Message has {self._length}."
                 )
         length = self._length if self._entries else self._check_lengths(new)
-        return Message._from_columns(new, length)
+        return from_columns(new, length)
 
     def drop(self, columns: str | Sequence[str]) -> Message:
         """Return a new Message without ``columns``."""
@@ -576,7 +593,7 @@ class Message:
             )
         dropped = set(names)
         kept = {k: v for k, v in self._entries.items() if k not in dropped}
-        return Message._from_columns(kept, self._length)
+        return from_columns(kept, self._length)
 
     def rename(self, mapping: Mapping[str, str]) -> Message:
         """Return a new Message with columns renamed by ``mapping``."""
@@ -591,7 +608,7 @@ class Message:
             if isinstance(column, pd.Series):
                 column = column.rename(new_name)
             columns[new_name] = column
-        return Message._from_columns(columns, self._length)
+        return from_columns(columns, self._length)
 
     @classmethod
     def concat(cls, messages: Iterable[Message]) -> Message:
@@ -619,7 +636,7 @@ class Message:
         for name in first.columns:
             parts = [m._columns[name] for m in messages]
             columns[name] = _concat_column(name, parts)
-        return Message._from_columns(columns, sum(len(m) for m in messages))
+        return from_columns(columns, sum(len(m) for m in messages))
 
     # ------------------------------------------------------------ conversions
     def to_dataframe(
@@ -693,7 +710,7 @@ class Message:
             name: col.to(device) if isinstance(col, torch.Tensor) else col
             for name, col in self._columns.items()
         }
-        return Message._from_columns(columns, self._length)
+        return from_columns(columns, self._length)
 
     def equals(self, other: object) -> bool:
         """Whether ``other`` is a Message with the same columns, kinds and values."""
@@ -798,7 +815,7 @@ def _column_equals(a: Column, b: Column) -> bool:
 
 
 def _cell_strings(column: Column, rows: np.ndarray) -> list[str]:
-    taken = _take(column, rows)
+    taken = take_column(column, rows)
     if isinstance(taken, pd.Series):
         return [repr(v) if isinstance(v, str) else str(v) for v in taken.tolist()]
     if taken.dim() == 1:

@@ -32,7 +32,7 @@ import torch
 
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Column, Message, stored_column
+from fireworks_sk.message import Column, Message, from_columns, stored_column
 
 __all__ = [
     "ColumnLayout",
@@ -474,7 +474,7 @@ class Schema(Mapping[str, Column]):
 
     def empty(self) -> Message:
         """A Message of zero rows with these columns, kinds, dtypes, row shapes."""
-        return Message._from_columns(dict(self._templates), 0)
+        return from_columns(dict(self._templates), 0)
 
     def layout(self) -> dict[str, ColumnLayout]:
         """Each column's :class:`ColumnLayout`, as :func:`layout` gives a Message's."""

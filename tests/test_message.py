@@ -839,3 +839,15 @@ def test_views_of_every_kind_leave_the_message_alone(message):
     out = message[::2].assign(**{message.columns[0]: lambda m: m[m.columns[0]] * 0})
     Message.concat([out, out])
     assert_unchanged(message, before)
+
+
+def test_items_gives_each_column_as_indexing_does_in_order_and_shared():
+    tensor = torch.arange(6.0).reshape(3, 2)
+    m = Message({"b": [1.0, 2.0, 3.0], "t": tensor, "a": ["x", "y", "z"]})
+    pairs = list(m.items())
+    assert [name for name, _ in pairs] == ["b", "t", "a"]
+    for name, column in pairs:
+        if isinstance(column, torch.Tensor):
+            assert column.data_ptr() == m[name].data_ptr() == tensor.data_ptr()
+        else:
+            pd.testing.assert_series_equal(column, m[name])

@@ -13,7 +13,7 @@ from skorch.dataset import Dataset
 
 from fireworks_sk._frames import is_native_frame
 from fireworks_sk._numbers import column_numbers
-from fireworks_sk.message import Column, Message
+from fireworks_sk.message import Column, Message, from_columns
 
 __all__ = [
     "ARRAY_COLUMN",
@@ -84,7 +84,7 @@ def array_message(X: Any, *, min_rows: int) -> Message:
         ensure_min_samples=min_rows,
     )
     tensor = column_numbers(ARRAY_COLUMN, array, torch.float32, owner=_OWNER)
-    return Message._from_columns({ARRAY_COLUMN: tensor}, array.shape[0])
+    return from_columns({ARRAY_COLUMN: tensor}, array.shape[0])
 
 
 def column_tensor(name: str, column: Column) -> torch.Tensor:
@@ -183,7 +183,7 @@ class MessageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         """Row ``index`` as ``(inputs, target)``, for a ``DataLoader``; without a
         target, the placeholder ``tensor([0.])`` skorch's Dataset gives."""
-        columns = self.message._columns
+        columns = dict(self.message.items())
         row = {name: column[index] for name, column in columns.items()}
         x = next(iter(row.values())) if self.positional else row
         y = placeholder_target(1)[0] if self.y is None else self.y[index]
@@ -191,7 +191,7 @@ class MessageDataset(Dataset):
 
     def inputs(self, message: Message | None = None) -> torch.Tensor | dict:
         """The forward arguments of ``message`` (default: all rows)."""
-        columns = (self.message if message is None else message)._columns
+        columns = dict((self.message if message is None else message).items())
         if self.positional:
             return next(iter(columns.values()))
         return dict(columns)
@@ -206,8 +206,8 @@ class MessageDataset(Dataset):
         """Inputs and target as one Message, for MessageLoader."""
         if self.y is None:
             return self.message
-        columns = {**self.message._columns, TARGET_COLUMN: self.y}
-        return Message._from_columns(columns, len(self.message))
+        columns = {**dict(self.message.items()), TARGET_COLUMN: self.y}
+        return from_columns(columns, len(self.message))
 
 
 def _as_array(value: Any) -> Any:
@@ -227,7 +227,7 @@ def _input_message(X: Any) -> tuple[Message, bool]:
     if isinstance(X, Mapping):
         return Message({str(k): torch.as_tensor(v) for k, v in X.items()}), False
     tensor = X if torch.is_tensor(X) else torch.as_tensor(np.asarray(X))
-    return Message._from_columns({ARRAY_COLUMN: tensor}, len(tensor)), True
+    return from_columns({ARRAY_COLUMN: tensor}, len(tensor)), True
 
 
 def is_message_dataset(dataset: Any) -> bool:

@@ -29,7 +29,7 @@ from fireworks_sk.estimators._data import (
 from fireworks_sk.estimators._loader import MessageLoader
 from fireworks_sk.estimators._targets import encode_target
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Message
+from fireworks_sk.message import Message, from_columns
 
 __all__ = [
     "Batches",
@@ -86,7 +86,7 @@ def feed(
         columns = {ARRAY_COLUMN: stack_columns(message, inputs)}
     else:
         columns = {c: column_tensor(c, message[c]) for c in inputs}
-    return Message._from_columns(columns, len(message))
+    return from_columns(columns, len(message))
 
 
 def positional(net: Any) -> bool:
@@ -160,7 +160,7 @@ class Batches:
             # the shuffle order too.
             self.loader.set_epoch(max(len(self.net.history) - 1, 0))
         for batch in self.loader:
-            columns = dict(batch._columns)
+            columns = dict(batch.items())
             y = columns.pop(TARGET_COLUMN, None)
             if y is None:
                 # skorch's placeholder for a dataset without a target.

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from fireworks_sk._seeding import check_seed, fresh_seed, torch_generator
-from fireworks_sk.message import Column, Message, _take
-from fireworks_sk.pipes._base import as_message
+from fireworks_sk._validation import as_message
+from fireworks_sk.message import Column, Message, from_columns, take_column
 
 __all__ = ["MessageLoader"]
 
@@ -102,7 +102,7 @@ class MessageLoader:
             and torch.cuda.is_available()
         )
         columns = {name: _contiguous(message[name], pin) for name in message.columns}
-        return Message._from_columns(columns, len(message))
+        return from_columns(columns, len(message))
 
     def __len__(self) -> int:
         n = len(self.message)
@@ -137,11 +137,11 @@ class MessageLoader:
     def __iter__(self) -> Iterator[Message]:
         n = len(self.message)
         stop = len(self) * self.batch_size if self.drop_last else n
-        columns = list(self.message._columns.items())
+        columns = list(self.message.items())
         if not self.shuffle:
             for start in range(0, stop, self.batch_size):
                 rows = slice(start, min(start + self.batch_size, n))
-                batch = {name: _take(col, rows) for name, col in columns}
+                batch = {name: take_column(col, rows) for name, col in columns}
                 yield self._batch(batch, rows.stop - rows.start)
             return
         # The batches' indices cut from the order at once, per device the
@@ -161,7 +161,7 @@ class MessageLoader:
             batch = {
                 name: col.index_select(0, own[i])
                 if own is not None
-                else _take(col, index)
+                else take_column(col, index)
                 for name, col, own in plan
             }
             yield self._batch(batch, len(index))
@@ -169,7 +169,7 @@ class MessageLoader:
     def _batch(self, columns: dict[str, Column], length: int) -> Message:
         if self.device is not None:
             columns = {name: _to_device(c, self.device) for name, c in columns.items()}
-        return Message._from_columns(columns, length)
+        return from_columns(columns, length)
 
     def __repr__(self) -> str:
         return (

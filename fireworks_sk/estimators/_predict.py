@@ -31,7 +31,7 @@ from fireworks_sk.estimators._feeding import (
 from fireworks_sk.estimators._inputs import check_input
 from fireworks_sk.estimators._sparse import check_sparse
 from fireworks_sk.estimators._targets import split_target
-from fireworks_sk.message import Message
+from fireworks_sk.message import Message, from_columns
 
 __all__ = ["fits_one_batch", "prediction_dataset"]
 
@@ -93,7 +93,7 @@ def _frame_matrix(net: Any, X: Any) -> Message | None:
     if not np.isfinite(matrix).all():
         return None
     tensor = torch.from_numpy(np.require(matrix, requirements=["C", "W"]))
-    return Message._from_columns({ARRAY_COLUMN: tensor}, len(matrix))
+    return from_columns({ARRAY_COLUMN: tensor}, len(matrix))
 
 
 def fits_one_batch(net: Any, dataset: Any) -> bool:

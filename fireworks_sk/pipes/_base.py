@@ -16,7 +16,6 @@ from fireworks_sk._numbers import column_numbers
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk._validation import (
     as_message,
-    check_finite,
     check_unique_names,
     check_widths,
     is_dask,
@@ -26,13 +25,9 @@ from fireworks_sk.message import Message, flat_feature_names
 from fireworks_sk.pipes._state import check_fitted_state
 from fireworks_sk.schema import Schema, check_has_columns, warn_if_named_differs
 
-# as_message and check_finite live in fireworks_sk._validation; the Pipes'
-# modules still import them from here.
 __all__ = [
     "Pipe",
     "StatefulPipe",
-    "as_message",
-    "check_finite",
     "restored_on_error",
     "selector_frame",
 ]

@@ -12,14 +12,16 @@ import scipy.sparse
 import torch
 
 from fireworks_sk._numbers import column_numbers, is_numeric_column, numpy_dtype
+from fireworks_sk._validation import as_message
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import (
     Message,
     column_matrix,
     flat_feature_names,
+    from_columns,
     stored_column,
 )
-from fireworks_sk.pipes._base import Pipe, as_message
+from fireworks_sk.pipes._base import Pipe
 from fireworks_sk.schema import Schema
 
 __all__ = ["DropColumns", "FunctionPipe", "SelectColumns", "Stack", "ToTensor"]
@@ -200,7 +202,7 @@ class Stack(Pipe):
                 out[name] = stored_column(message, name)
         if first is None:
             out[self.into] = stacked
-        return Message._from_columns(out, n)
+        return from_columns(out, n)
 
     def _stack(self, message: Message, n: int) -> torch.Tensor:
         """Copy every column once into one (n, width) array, then check it once.
@@ -280,7 +282,10 @@ class SelectColumns(Pipe):
         self.columns_ = self._resolve_columns(message, message.columns)
 
     def _transform(self, message: Message) -> Message:
-        return message._select(self.columns_)
+        # The input was checked against the schema: every column is there.
+        # Built directly, as m[[]] would select no rows rather than no columns.
+        selected = {name: stored_column(message, name) for name in self.columns_}
+        return from_columns(selected, len(message))
 
 
 class DropColumns(Pipe):

@@ -10,9 +10,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fireworks_sk._numbers import column_numbers, is_numeric_column, missing_value_error
+from fireworks_sk._numbers import (
+    check_finite,
+    column_numbers,
+    is_numeric_column,
+    missing_value_error,
+)
 from fireworks_sk.message import Column, Message
-from fireworks_sk.pipes._base import StatefulPipe, check_finite
+from fireworks_sk.pipes._base import StatefulPipe
 from fireworks_sk.pipes._state import learned
 
 __all__ = ["IndexEncoder", "OneHot", "add_counts", "sorted_counts"]

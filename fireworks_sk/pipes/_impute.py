@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fireworks_sk._numbers import column_numbers, float_dtype, is_numeric_column
+from fireworks_sk._numbers import (
+    check_finite,
+    column_numbers,
+    float_dtype,
+    is_numeric_column,
+)
 from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Column, Message
-from fireworks_sk.pipes._base import StatefulPipe, check_finite
+from fireworks_sk.pipes._base import StatefulPipe
 from fireworks_sk.pipes._encode import sorted_counts
 from fireworks_sk.pipes._state import learned, statistics_problem
 from fireworks_sk.schema import check_column_schema

@@ -16,7 +16,7 @@ from fireworks_sk._compat import (
     set_composition_params,
 )
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Column, Message, stored_column
+from fireworks_sk.message import Column, Message, from_columns, stored_column
 from fireworks_sk.pipes._base import Pipe, restored_on_error
 
 __all__ = ["Junction"]
@@ -273,8 +273,8 @@ class Junction(BaseComposition, Pipe):
                 changed_by[column] = (name, pipe)
                 merged[column] = value
         if not self.pipes_:
-            merged = dict(message._columns)
-        return Message._from_columns(merged, len(message)), changed_by
+            merged = dict(message.items())
+        return from_columns(merged, len(message)), changed_by
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
         _, changed_by = self._merge(self._empty_input())
