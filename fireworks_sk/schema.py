@@ -328,9 +328,12 @@ def _described_dtypes() -> dict[str, dict[str, Any]]:
         pd.Float64Dtype(),
         pd.BooleanDtype(),
         pd.StringDtype(),
-        pd.StringDtype(na_value=np.nan),
         pd.CategoricalDtype(),
     ]
+    try:  # pandas' default "str" dtype (pandas 2.3 on; not in pandas 2.2)
+        pandas.append(pd.StringDtype(na_value=np.nan))
+    except TypeError:
+        pass
     return {
         "pandas": {str(dtype): dtype for dtype in pandas},
         "tensor": {str(getattr(torch, n)): getattr(torch, n) for n in _TORCH_DTYPES},

@@ -125,7 +125,16 @@ def add_counts(a: pd.Series, b: pd.Series) -> pd.Series:
                 values = a.to_numpy(dtype=np.int64, copy=True)
                 values[positions] += b.to_numpy(dtype=np.int64)
                 return pd.Series(values, index=index, name=a.name)
-    return a.add(b, fill_value=0).astype(np.int64)
+    total = a.add(b, fill_value=0).astype(np.int64)
+    if (
+        index.dtype == b.index.dtype
+        and total.index.dtype != index.dtype
+        and not isinstance(index, pd.CategoricalIndex)
+    ):
+        # pandas 2 infers int64 from an object index of ints: keep the values'
+        # dtype, as a count of the whole column at once gives it.
+        total.index = total.index.astype(index.dtype)
+    return total
 
 
 def sorted_counts(name: str, counts: pd.Series) -> pd.Series:

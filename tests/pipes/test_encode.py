@@ -497,6 +497,11 @@ def test_add_counts_equals_aligned_add_exactly(values, cut, dtype):
     a = sorted_counts("x", counts[0])
     for b in (counts[1], counts[0]):
         general = a.add(b, fill_value=0).astype(np.int64)
+        if a.index.dtype == b.index.dtype and not isinstance(
+            a.index, pd.CategoricalIndex
+        ):
+            # pandas 2's add infers int64 from an object index of ints.
+            general.index = general.index.astype(a.index.dtype)
         pd.testing.assert_series_equal(
             sorted_counts("x", add_counts(a, b)),
             sorted_counts("x", general),
