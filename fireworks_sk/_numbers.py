@@ -336,7 +336,8 @@ def _widens(source: np.ndarray | torch.Tensor, out: np.ndarray | torch.Tensor) -
         v.dtype if isinstance(v, np.ndarray) else numpy_dtype(v.dtype)
         for v in (source, out)
     ]
-    return None not in dtypes and np.can_cast(dtypes[0], dtypes[1], "safe")
+    # Not "None in dtypes": numpy compares None equal to float64, its default.
+    return all(d is not None for d in dtypes) and np.can_cast(*dtypes, "safe")
 
 
 def _dtype_of(values: np.ndarray | torch.Tensor) -> torch.dtype | None:

@@ -61,10 +61,11 @@ def test_stream_benchmark_prints_its_table(tmp_path):
     out = _run(
         "stream.py",
         *("--rows", "3000", "--files", "2", "--chunk-size", "1000"),
-        *("--dir", str(tmp_path)),
+        *("--dir", str(tmp_path), "--repeat", "1"),
     )
     assert "| case (chunk_size 1,000) |" in out
-    for case in ("pyarrow", "pyarrow + to_pandas", "fit", "fit x3"):
+    assert "| CPU seconds | CPU vs pyarrow |" in out
+    for case in ("pyarrow", "pyarrow + to_pandas", "ParquetSource", "fit", "fit x3"):
         assert f"| {case} | " in out
     assert "| fit x3 | 9,000 |" in out
 

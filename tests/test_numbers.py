@@ -380,6 +380,29 @@ def test_float64_output_keeps_values_float32_cannot_hold(caller):
     np.testing.assert_array_equal(got, [1.0, 1e39, 3.0])
 
 
+@pytest.mark.parametrize(
+    ("column", "dtype"),
+    [
+        (pd.Series([1.0, np.inf, np.nan]), np.float64),
+        (pd.Series([1.0, np.inf], dtype="float32"), np.float64),
+        (torch.tensor([1.0, np.inf], dtype=torch.float64), torch.float64),
+        (pd.Series([1, 2], dtype="int32"), np.float64),
+    ],
+    ids=["float64", "float32-float64", "tensor-float64", "int32-float64"],
+)
+def test_a_cast_that_loses_no_value_scans_nothing(column, dtype, monkeypatch):
+    # A safe cast (same dtype included) cannot go out of range: the range
+    # check must not scan the column, a pass as long as the cast itself.
+    import fireworks_sk._numbers as numbers
+
+    def scanned(values):
+        raise AssertionError("the range check scanned a column it cannot overflow")
+
+    monkeypatch.setattr(numbers, "_finite", scanned)
+    got = column_numbers("x", column, dtype, allow_nan=True)
+    assert got.dtype == dtype
+
+
 @pytest.mark.parametrize("Pipe", [ToTensor, Stack])
 @pytest.mark.parametrize(
     ("column", "dtype", "row"),
