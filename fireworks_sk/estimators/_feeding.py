@@ -28,8 +28,8 @@ from fireworks_sk.estimators._data import (
 )
 from fireworks_sk.estimators._loader import MessageLoader
 from fireworks_sk.estimators._targets import encode_target
-from fireworks_sk.exceptions import SchemaError
 from fireworks_sk.message import Message, from_columns
+from fireworks_sk.schema import check_has_columns
 
 __all__ = [
     "Batches",
@@ -64,12 +64,13 @@ def resolve_inputs(net: Any, message: Message) -> tuple[list[str], bool]:
             f"{type(net).__name__}: column {net.target!r} is both the target "
             "and one of the inputs."
         )
-    missing = [c for c in names if c not in message]
-    if missing:
-        raise SchemaError(
-            f"{type(net).__name__}(inputs=...) names columns {missing!r} that X "
-            f"lacks. X has columns {message.columns!r}."
-        )
+    check_has_columns(
+        f"{type(net).__name__}(inputs=...)",
+        names,
+        message.columns,
+        where="X",
+        fix="Name columns of X, or inputs=None for every tensor column.",
+    )
     return names, False
 
 

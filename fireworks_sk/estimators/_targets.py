@@ -23,6 +23,7 @@ from fireworks_sk._validation import as_message
 from fireworks_sk.estimators._data import array_message, is_named, is_ragged
 from fireworks_sk.estimators._guards import check_no_missing
 from fireworks_sk.message import Message
+from fireworks_sk.schema import check_has_columns
 
 __all__ = [
     "as_labels",
@@ -55,12 +56,14 @@ def split_target(
         return array_message(X, min_rows=1 if fitting else 0), False, y
     message = as_message(X)[0]
     if net.target is not None and fitting and y is None:
-        if net.target not in message:
-            raise ValueError(
-                f"{type(net).__name__}(target={net.target!r}) names a column "
-                f"that X lacks; pass y, or add the column. X has columns "
-                f"{message.columns!r}."
-            )
+        check_has_columns(
+            f"{type(net).__name__}(target=...)",
+            [net.target],
+            message.columns,
+            where="X",
+            fix="Pass y, or add the column.",
+            error=ValueError,
+        )
     if net.target is not None and net.target in message:
         if y is None:
             y = message[net.target]

@@ -19,6 +19,7 @@ from fireworks_sk._numbers import (
 from fireworks_sk.message import Column, Message
 from fireworks_sk.pipes._base import StatefulPipe
 from fireworks_sk.pipes._state import learned
+from fireworks_sk.schema import check_has_columns
 
 __all__ = ["IndexEncoder", "OneHot", "add_counts", "sorted_counts"]
 
@@ -351,11 +352,13 @@ class _Encoder(StatefulPipe):
             return pd.Series(values, name=name, dtype=object)
 
     def _encoded_column(self, message: Message, name: str, width: int) -> torch.Tensor:
-        if name not in message:
-            raise KeyError(
-                f"{type(self).__name__}.inverse_transform needs the encoded column "
-                f"{name!r}. Columns: {message.columns!r}."
-            )
+        check_has_columns(
+            f"{type(self).__name__}.inverse_transform",
+            [name],
+            message.columns,
+            fix="Pass the encoder's output, with its encoded columns.",
+            error=KeyError,
+        )
         column = message[name]
         owner = f"{type(self).__name__}.inverse_transform"
         if not is_numeric_column(column):

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fireworks_sk.exceptions import SchemaError, SourceError
+from fireworks_sk.exceptions import SourceError
+from fireworks_sk.schema import check_has_columns
 from fireworks_sk.sources._base import (
     Source,
     check_chunk_size,
@@ -284,14 +285,13 @@ class ParquetSource(Source):
         return [self.columns] if isinstance(self.columns, str) else list(self.columns)
 
     def _check_columns(self, parquet: Any, path: Path) -> None:
-        wanted = self._column_list() or []
-        names = parquet.schema_arrow.names
-        missing = [c for c in wanted if c not in names]
-        if missing:
-            raise SchemaError(
-                f"ParquetSource(columns=...) names columns {missing!r} that the file "
-                f"{str(path)!r} lacks. Its columns: {names!r}."
-            )
+        check_has_columns(
+            "ParquetSource(columns=...)",
+            self._column_list() or [],
+            parquet.schema_arrow.names,
+            where=f"the file {str(path)!r}",
+            fix="Name columns the file has, or columns=None for all of them.",
+        )
 
     def _describe(self) -> str:
         return repr(self.path_or_dir)
