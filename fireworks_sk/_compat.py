@@ -19,6 +19,9 @@ Private hooks that fireworks_sk overrides, and so cannot import from here:
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 # scikit-learn >= 1.2: the error of its parameter validation (``max_iter=0``),
@@ -38,6 +41,7 @@ from sklearn.utils.validation import _get_feature_names
 
 __all__ = [
     "SKORCH_BOOKKEEPING_PARAMS",
+    "LazySignature",
     "BaseComposition",
     "InvalidParameterError",
     "composition_params",
@@ -113,3 +117,34 @@ def skorch_init_done(net: Any) -> bool:
     ``_params_to_validate`` in the instance dict, and nothing sets it before.
     """
     return "_params_to_validate" in vars(net)
+
+
+class LazySignature(inspect.Signature):
+    """A signature built on first use, by ``build`` (Python 3.11 to 3.13).
+
+    ``inspect.signature`` returns a function's ``__signature__`` as it is, so
+    this stands in for the built one: every method of ``inspect.Signature``
+    reads the private ``_parameters`` and ``_return_annotation``, which build
+    it once here.
+    """
+
+    def __init__(self, build: Callable[[], inspect.Signature]) -> None:
+        self._build = build
+
+    @functools.cached_property
+    def _built(self) -> inspect.Signature:
+        return self._build()
+
+    @property
+    def _parameters(self) -> Any:
+        return self._built.parameters
+
+    @property
+    def _return_annotation(self) -> Any:
+        return self._built.return_annotation
+
+    def replace(self, **changes: Any) -> inspect.Signature:
+        return self._built.replace(**changes)
+
+    def __reduce__(self) -> Any:
+        return self._built.__reduce__()

@@ -6,6 +6,7 @@ in ``fireworks_sk/_compat.py`` (or switch to a public API that now exists).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from fireworks_sk._compat import (
     SKORCH_BOOKKEEPING_PARAMS,
     BaseComposition,
     InvalidParameterError,
+    LazySignature,
     composition_params,
     get_feature_names,
     set_composition_params,
@@ -340,3 +342,27 @@ def test_classes_call_no_private_method_inherited_from_a_dependency():
         for use in _inherited_private_uses(module)
     ]
     assert uses == [], "route these through fireworks_sk/_compat.py: " + "; ".join(uses)
+
+
+# ------------------------------------------------------------------- python
+def test_lazy_signature_builds_once_on_first_use_and_acts_as_the_built_one():
+    def f(a, b=2, *, c=3):
+        return a
+
+    built, real = [], inspect.signature(f)
+
+    def build():
+        built.append(True)
+        return real
+
+    lazy = LazySignature(build)
+    assert built == []
+    f.__signature__ = lazy
+    assert str(inspect.signature(f)) == "(a, b=2, *, c=3)"
+    assert list(lazy.parameters) == ["a", "b", "c"]
+    assert lazy.bind(1).arguments == {"a": 1}
+    assert (
+        lazy == inspect.signature(f)
+        and lazy.return_annotation is inspect.Signature.empty
+    )
+    assert built == [True]

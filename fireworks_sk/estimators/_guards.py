@@ -7,9 +7,8 @@ optimizer names, and putting a net back as it was when a fit fails.
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from numbers import Integral
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fireworks_sk._compat import InvalidParameterError
+from fireworks_sk._compat import InvalidParameterError, LazySignature
 from fireworks_sk.estimators._module import has_lazy_parameters
 from fireworks_sk.exceptions import NetNotFittedError
 from fireworks_sk.pipes._base import restored_on_error
@@ -119,38 +118,8 @@ def list_skorch_params(cls: type) -> type:
         ]
         return signature.replace(parameters=[*named, *extra, var_keyword])
 
-    cls.__init__.__signature__ = _LazySignature(build)
+    cls.__init__.__signature__ = LazySignature(build)
     return cls
-
-
-class _LazySignature(inspect.Signature):
-    """A signature built on first use, by ``build``.
-
-    ``inspect.signature`` returns a function's ``__signature__`` as it is, so
-    this stands in for the built one: every method of ``inspect.Signature``
-    reads ``_parameters`` and ``_return_annotation``, which build it once.
-    """
-
-    def __init__(self, build: Callable[[], inspect.Signature]) -> None:
-        self._build = build
-
-    @functools.cached_property
-    def _built(self) -> inspect.Signature:
-        return self._build()
-
-    @property
-    def _parameters(self) -> Any:
-        return self._built.parameters
-
-    @property
-    def _return_annotation(self) -> Any:
-        return self._built.return_annotation
-
-    def replace(self, **changes: Any) -> inspect.Signature:
-        return self._built.replace(**changes)
-
-    def __reduce__(self) -> Any:
-        return self._built.__reduce__()
 
 
 def _state(obj: Any) -> dict[str, Any] | None:
