@@ -89,7 +89,8 @@ def _frame_matrix(net: Any, X: Any) -> Message | None:
         return None
     if dtypes != list(net._schema_.dtypes.values()):
         return None  # the general path checks them against the Schema
-    matrix = X.to_numpy(dtype=np.float32, na_value=np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):  # explained by the general path
+        matrix = X.to_numpy(dtype=np.float32, na_value=np.nan)
     if not np.isfinite(matrix).all():
         return None
     tensor = torch.from_numpy(np.require(matrix, requirements=["C", "W"]))
