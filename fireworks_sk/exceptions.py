@@ -17,6 +17,7 @@ __all__ = [
     "FireworksError",
     "NetNotFittedError",
     "NotFittedError",
+    "RequestError",
     "RunError",
     "SchemaError",
     "SourceError",
@@ -76,3 +77,13 @@ class ConfigError(FireworksError, ValueError):
 
 class RunError(FireworksError, ValueError):
     """A fit of a run failed; the message names the step and the cause."""
+
+
+class RequestError(FireworksError, ValueError):
+    """An HTTP request the model server refuses before reading its rows (a
+    body too large, not JSON, or without a list of rows); ``status`` is the
+    HTTP status it is answered with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

@@ -21,7 +21,7 @@ import torch
 from sklearn.pipeline import Pipeline
 
 from fireworks_sk._outputs import as_numpy, output_columns
-from fireworks_sk.exceptions import FireworksError
+from fireworks_sk.exceptions import FireworksError, RequestError
 from fireworks_sk.message import Message
 from fireworks_sk.persistence import inspect, load
 from fireworks_sk.schema import Schema, check_has_columns
@@ -205,14 +205,6 @@ def _final_step(model: Any, message: Message) -> tuple[Any, Any]:
 
 
 # ------------------------------------------------------------------ the app
-class _BadRequest(Exception):
-    """A request the app refuses, with its status code."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def create_app(
     path: str | os.PathLike,
     *,
@@ -300,7 +292,7 @@ async def _predict(request: Any, answer: Any, max_body_bytes: int) -> Any:
     try:
         rows = _rows(await _body(request, max_body_bytes))
         return _json(await run_in_threadpool(answer, rows))
-    except _BadRequest as exc:
+    except RequestError as exc:
         return _json({"error": str(exc)}, status=exc.status)
     except _INPUT_ERRORS as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -317,12 +309,12 @@ async def _body(request: Any, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _BadRequest(413, f"The request body is over the {limit}-byte limit.")
+        raise RequestError(413, f"The request body is over the {limit}-byte limit.")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _BadRequest(413, f"The request body is over the {limit}-byte limit.")
+            raise RequestError(413, f"The request body is over the {limit}-byte limit.")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -332,26 +324,26 @@ def _rows(body: bytes) -> list[dict[str, Any]]:
     try:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise _BadRequest(400, f"The request body is not valid JSON: {exc}.") from exc
+        raise RequestError(400, f"The request body is not valid JSON: {exc}.") from exc
     if not isinstance(document, dict) or "rows" not in document:
-        raise _BadRequest(
+        raise RequestError(
             422, 'The request body must be a JSON object {"rows": [{...}, ...]}.'
         )
     rows = document["rows"]
     if not isinstance(rows, list) or not rows:
-        raise _BadRequest(
+        raise RequestError(
             422, f"'rows' must be a non-empty list of objects; got {_kind(rows)}."
         )
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
-            raise _BadRequest(
+            raise RequestError(
                 422,
                 f"'rows' must be a list of objects {{column: value}}; rows[{index}] "
                 f"is {_kind(row)}.",
             )
         for name, value in row.items():
             if isinstance(value, (list, dict)):
-                raise _BadRequest(
+                raise RequestError(
                     422,
                     f"rows[{index}][{name!r}] is {_kind(value)}; values must be "
                     "strings, numbers, booleans or null.",

@@ -32,7 +32,7 @@ def test_old_import_path_gives_the_class_of_exceptions_module(module, name):
     assert name in exceptions.__all__ and name in module.__all__
 
 
-def test_every_public_exception_class_is_defined_in_exceptions_module():
+def test_every_exception_class_is_defined_in_exceptions_module():
     import fireworks_sk
 
     defined = []
@@ -46,7 +46,6 @@ def test_every_public_exception_class_is_defined_in_exceptions_module():
             if isinstance(value, type)
             and issubclass(value, (Exception, Warning))
             and value.__module__ == info.name
-            and not name.startswith("_")  # internal, never reaches a caller
         ]
     assert defined
     assert all(name.startswith("fireworks_sk.exceptions.") for name in defined), [
@@ -77,3 +76,11 @@ def test_an_error_pickled_under_its_old_path_still_loads():
     loaded = pickle.loads(old)
     assert type(loaded) is exceptions.CorruptFileError
     assert str(loaded) == "bad file"
+
+
+def test_request_error_carries_the_status_the_server_answers_with():
+    from fireworks_sk.exceptions import FireworksError, RequestError
+
+    error = RequestError(413, "The request body is over the 10-byte limit.")
+    assert isinstance(error, FireworksError) and isinstance(error, ValueError)
+    assert error.status == 413 and "10-byte" in str(error)
