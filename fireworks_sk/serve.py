@@ -79,12 +79,6 @@ def load_model(
     return model, manifest
 
 
-def input_names(manifest: dict[str, Any]) -> list[str] | None:
-    """The model's input columns in order, or None when the file has no schema."""
-    schema = manifest.get("input_schema")
-    return None if schema is None else [column["name"] for column in schema]
-
-
 def expected_input(manifest: dict[str, Any]) -> Schema | list[str] | None:
     """What :func:`conform` matches input to, read once from a manifest.
 
