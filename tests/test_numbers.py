@@ -421,15 +421,16 @@ def test_integer_output_refuses_values_out_of_its_range(Pipe, column, dtype, row
         Pipe(["x"], dtype=dtype).fit(Message({"x": column}))
 
 
-@pytest.mark.parametrize(
-    "convert",
-    [
-        lambda m: ToTensor(["x"], dtype="int64").fit(m),
-        lambda m: Stack(["x"], dtype="int64").fit(m),
-        lambda m: _read_back(m, dtype=torch.int64),
-    ],
-    ids=["ToTensor", "Stack", "read back"],
-)
+# Every caller that casts a column to int64.
+_INTEGER_CASTS = [
+    lambda m: ToTensor(["x"], dtype="int64").fit(m),
+    lambda m: Stack(["x"], dtype="int64").fit(m),
+    lambda m: _read_back(m, dtype=torch.int64),
+]
+_INTEGER_CAST_IDS = ["ToTensor", "Stack", "read back"]
+
+
+@pytest.mark.parametrize("convert", _INTEGER_CASTS, ids=_INTEGER_CAST_IDS)
 @pytest.mark.parametrize("dtype", ["Int64", "float64"])
 def test_integer_output_refuses_missing_values(convert, dtype):
     column = pd.Series([1, NA if dtype == "Int64" else np.nan, 3], dtype=dtype)
@@ -447,15 +448,7 @@ def test_integer_output_keeps_values_at_the_edges_of_its_range():
     assert small["x"].tolist() == [-128, 127]
 
 
-@pytest.mark.parametrize(
-    "convert",
-    [
-        lambda m: ToTensor(["x"], dtype="int64").fit(m),
-        lambda m: Stack(["x"], dtype="int64").fit(m),
-        lambda m: _read_back(m, dtype=torch.int64),
-    ],
-    ids=["ToTensor", "Stack", "read back"],
-)
+@pytest.mark.parametrize("convert", _INTEGER_CASTS, ids=_INTEGER_CAST_IDS)
 def test_integer_output_refuses_fractions(convert):
     message = Message({"x": pd.Series([1.0, 2.7, 3.5])})
     match = r"Column 'x' holds values with a fractional part, .*int64 .*row 1: 2\.7\)"

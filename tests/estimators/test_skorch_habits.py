@@ -353,13 +353,14 @@ def _recording_loss(net, seen):
     return net
 
 
-def test_classifier_takes_targets_of_varying_length(coded):
-    X, _ = coded
-    X = X[:4]
+def _varying_length_targets() -> np.ndarray:
     y = np.empty(4, dtype=object)
     y[:] = [["b", "a", "b"], ["a"], ["b", "b"], ["a", "b"]]
-    seen = []
-    clf = TorchClassifier(
+    return y
+
+
+def _one_batch_per_row_classifier() -> TorchClassifier:
+    return TorchClassifier(
         nn.Linear,
         module__in_features=4,
         module__out_features=2,
@@ -367,6 +368,14 @@ def test_classifier_takes_targets_of_varying_length(coded):
         batch_size=1,
         iterator_train__shuffle=False,
     )
+
+
+def test_classifier_takes_targets_of_varying_length(coded):
+    X, _ = coded
+    X = X[:4]
+    y = _varying_length_targets()
+    seen = []
+    clf = _one_batch_per_row_classifier()
     _recording_loss(clf, seen).fit(X, y)
     # Each row's labels are encoded element by element and fed as they are.
     assert clf.classes_.tolist() == ["a", "b"]
@@ -378,17 +387,9 @@ def test_classifier_takes_targets_of_varying_length(coded):
 
 def test_partial_fit_continues_on_targets_of_varying_length(coded):
     X, _ = coded
-    y = np.empty(4, dtype=object)
-    y[:] = [["b", "a", "b"], ["a"], ["b", "b"], ["a", "b"]]
+    y = _varying_length_targets()
     seen = []
-    clf = TorchClassifier(
-        nn.Linear,
-        module__in_features=4,
-        module__out_features=2,
-        max_epochs=1,
-        batch_size=1,
-        iterator_train__shuffle=False,
-    )
+    clf = _one_batch_per_row_classifier()
     _recording_loss(clf, seen).partial_fit(X[:4], y)
     clf.partial_fit(X[:2], y[:2])
     # The second call is encoded with the classes of the first.
