@@ -45,7 +45,8 @@ def _tensor(tensor: torch.Tensor) -> dict[str, Any]:
     if values.dtype in _BIT_VIEWS:
         values = values.view(_BIT_VIEWS[values.dtype])
     name = str(tensor.dtype).removeprefix("torch.")
-    return {_TENSOR: name, "values": np.ascontiguousarray(values.numpy())}
+    # contiguous in torch: numpy's ascontiguousarray would make a 0-d array 1-d
+    return {_TENSOR: name, "values": values.contiguous().numpy()}
 
 
 def _series(series: pd.Series) -> dict[str, Any]:
@@ -144,12 +145,26 @@ def _torch_dtype(name: Any) -> torch.dtype:
     return dtype
 
 
+def _rebuild_tensor(state: dict[str, Any]) -> torch.Tensor:
+    """The tensor of ``state``, in its dtype and shape (a 0-d one stays 0-d)."""
+    tensor = torch.from_numpy(np.array(state["values"], copy=True))
+    dtype = _torch_dtype(state[_TENSOR])
+    if tensor.dtype == dtype:
+        return tensor
+    # A dtype numpy lacks travels as bits of another of the same size.
+    if tensor.element_size() != torch.empty(0, dtype=dtype).element_size():
+        raise ValueError(
+            f"a {dtype} tensor is stored as {tensor.dtype} values; the saved "
+            "state is corrupt."
+        )
+    return tensor.view(dtype).reshape(tensor.shape)
+
+
 def from_portable(value: Any) -> Any:
     """Inverse of :func:`to_portable`."""
     if isinstance(value, dict):
         if _TENSOR in value:
-            tensor = torch.from_numpy(np.array(value["values"], copy=True))
-            return tensor.view(_torch_dtype(value[_TENSOR]))
+            return _rebuild_tensor(value)
         if _DTYPE in value:
             return _torch_dtype(value[_DTYPE])
         if _SERIES in value:

@@ -890,3 +890,18 @@ def test_a_pipe_between_its_schema_and_its_statistics_unpickles(pipe):
     copy = pickle.loads(pickle.dumps(pipe))
     # Everything saved comes back (caches derived from the fit are not saved).
     assert sorted(vars(copy)) == sorted(pipe.__getstate__())
+
+
+@pytest.mark.parametrize("format", ["joblib", "skops"])
+def test_fitted_statistics_keep_their_shapes_through_save_and_load(tmp_path, format):
+    # A one-value statistic is a 0-d tensor; it used to come back of shape (1,).
+    if format == "skops":
+        pytest.importorskip("skops")
+    scaler = BatchNormalizer().fit(pd.DataFrame({"a": [1.0, 2.0, 4.0]}))
+    save(scaler, tmp_path / "m.fwsk", format=format)
+    loaded = load(tmp_path / "m.fwsk")
+    copied = pickle.loads(pickle.dumps(scaler))
+    for other in (loaded, copied):
+        for name in ("mean_", "var_", "scale_"):
+            assert getattr(other, name)["a"].shape == getattr(scaler, name)["a"].shape
+            assert torch.equal(getattr(other, name)["a"], getattr(scaler, name)["a"])
