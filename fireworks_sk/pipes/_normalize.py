@@ -80,9 +80,14 @@ def _moments(values: np.ndarray | torch.Tensor) -> _Moments:
     # numpy and torch share this arithmetic; axis 0 is the row axis for both.
     shift = values[0]
     with np.errstate(over="ignore", invalid="ignore"):  # named in _chunk_state
+        # One temporary, worked in place (``values`` may be the caller's
+        # buffer, the centred copy is ours): the same arithmetic, bit for bit,
+        # as squaring a second copy, with a third of the memory traffic.
         centred = values - shift
         offset = centred.mean(0)
-        m2 = ((centred - offset) ** 2).sum(0)
+        centred -= offset
+        centred *= centred
+        m2 = centred.sum(0)
     # Statistics live on the CPU whatever the data's device, so that a fitted
     # model loads on a machine without a GPU.
     cpu = torch.device("cpu")

@@ -357,3 +357,23 @@ def test_first_bad_column_in_order_is_named_across_blocks_and_tensors():
         BatchNormalizer(["a", "b", "t"]).fit(bad)
     with pytest.raises(ValueError, match=r"infinity in column 'b' \(first at row 2"):
         BatchNormalizer(["b", "a"]).fit(bad)
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_moments_equal_the_two_pass_formula_bit_for_bit(as_tensor):
+    from fireworks_sk.pipes._normalize import _moments
+
+    rng = np.random.default_rng(3)
+    for shape in [(1,), (7,), (1000,), (500, 3, 2)]:
+        values = rng.normal(1e8, 1.0, shape)
+        values = torch.from_numpy(values) if as_tensor else values
+        before = values.copy() if not as_tensor else values.clone()
+        centred = values - values[0]
+        offset = centred.mean(0)
+        expected = ((centred - offset) ** 2).sum(0)
+        got = _moments(values)
+        assert got.n == shape[0]
+        assert torch.equal(got.offset, torch.as_tensor(offset))
+        assert torch.equal(got.m2, torch.as_tensor(expected))
+        # The input, possibly the caller's own buffer, is left as it was.
+        assert (values == before).all()
