@@ -104,7 +104,7 @@ def save(obj: Any, path: str | os.PathLike, *, format: str = "joblib") -> Path:
     >>> path.name
     'scaler.fwsk'
     >>> fsk.load(path).mean_["body_mass_g"]
-    tensor([4207.0571], dtype=torch.float64)
+    tensor(4207.0571, dtype=torch.float64)
     >>> folder.cleanup()
     """
     _check_format(format)
