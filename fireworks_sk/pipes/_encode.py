@@ -79,6 +79,10 @@ def _missing_error(name: str, values: pd.Series) -> ValueError:
 def _value_counts(name: str, column: Column, missing: str) -> pd.Series:
     values = _values(name, column, missing)
     counts = values.value_counts(sort=False, dropna=False)
+    # pandas counts lists and dicts, which no lookup can find again: refuse
+    # them here, looking at the rows only when a distinct value is one.
+    if counts.index.dtype == object and _unhashable_error(name, counts.index):
+        raise _unhashable_error(name, values)
     # Checking the few distinct values is cheaper than scanning every row.
     if counts.index.hasnans and missing == "error":
         raise _missing_error(name, values)
@@ -91,6 +95,21 @@ def _value_counts(name: str, column: Column, missing: str) -> pd.Series:
         # dictionary), and batches may declare them in different orders.
         counts.index = index.astype(index.categories.dtype)
     return counts
+
+
+def _unhashable_error(name: str, values: pd.Series) -> TypeError | None:
+    """The error naming the first value of ``values`` that cannot be a
+    category (a list, a dict: it has no hash), or None if there is none."""
+    for row, value in enumerate(values.tolist()):
+        try:
+            hash(value)
+        except TypeError:
+            return TypeError(
+                f"Column {name!r} holds a {type(value).__name__} at row {row}, "
+                "which cannot be a category; categories are single values (str, "
+                "number, bool). Convert or drop such values first."
+            )
+    return None
 
 
 def _check_same_order(name: str, a: pd.Index, b: pd.Index) -> None:
@@ -298,7 +317,10 @@ class _Encoder(StatefulPipe):
     def _codes(self, name: str, column: Column) -> np.ndarray:
         """Positions in ``categories_[name]``; -1 for values not seen in fit."""
         values = _values(name, column, self.missing)
-        codes = self._lookup(name).codes(values)
+        try:
+            codes = self._lookup(name).codes(values)
+        except TypeError as exc:
+            raise _unhashable_error(name, values) or exc from exc
         # Missing values get -1 too; look for them only when some code is -1.
         if self.missing == "error" and (codes < 0).any() and values.hasnans:
             raise _missing_error(name, values)

@@ -519,3 +519,17 @@ def test_onehot_partial_fit_refuses_a_new_category_whose_name_clashes():
         encoder.partial_fit(pd.DataFrame({"a": ["y", "x"], "a_y": [1.0, 2.0]}))
     assert list(encoder.categories_["a"]) == ["x"]
     assert encoder.n_samples_seen_ == 4
+
+
+@pytest.mark.parametrize("encoder", [OneHot, IndexEncoder])
+@pytest.mark.parametrize("rows", [2, 300])  # both lookups: a dict, get_indexer
+def test_values_that_cannot_be_categories_are_named_with_their_row(encoder, rows):
+    fitted = encoder(handle_unknown="ignore").fit(pd.DataFrame({"c": ["a", "b"]}))
+    column = pd.Series(["b"] * (rows - 1) + [{"k": 1}], dtype=object)
+    with pytest.raises(TypeError, match=rf"Column 'c' holds a dict at row {rows - 1}"):
+        fitted.transform(pd.DataFrame({"c": column}))
+    fresh = encoder()
+    lists = pd.Series([["a"], "x", ["b"]], dtype=object)
+    with pytest.raises(TypeError, match="Column 'c' holds a list at row 0"):
+        fresh.fit(pd.DataFrame({"c": lists}))
+    assert not hasattr(fresh, "categories_")
