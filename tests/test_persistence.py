@@ -905,3 +905,14 @@ def test_fitted_statistics_keep_their_shapes_through_save_and_load(tmp_path, for
         for name in ("mean_", "var_", "scale_"):
             assert getattr(other, name)["a"].shape == getattr(scaler, name)["a"].shape
             assert torch.equal(getattr(other, name)["a"], getattr(scaler, name)["a"])
+
+
+def test_saved_tensor_whose_values_are_of_another_size_than_its_dtype_is_corrupt():
+    from fireworks_sk._portable import from_portable, to_portable
+
+    state = to_portable(torch.arange(4, dtype=torch.float64))
+    state["values"] = np.zeros(4, dtype=np.int8)  # 1 byte each where 8 are stated
+    with pytest.raises(ValueError, match="float64 tensor is stored as torch.int8"):
+        from_portable(state)
+    bits = to_portable(torch.tensor([1.5, 2.0], dtype=torch.bfloat16))
+    assert from_portable(bits).dtype == torch.bfloat16  # same size: read as bits
