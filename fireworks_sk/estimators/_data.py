@@ -183,8 +183,7 @@ class MessageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         """Row ``index`` as ``(inputs, target)``, for a ``DataLoader``; without a
         target, the placeholder ``tensor([0.])`` skorch's Dataset gives."""
-        columns = dict(self.message.items())
-        row = {name: column[index] for name, column in columns.items()}
+        row = {name: column[index] for name, column in self.message.items()}
         x = next(iter(row.values())) if self.positional else row
         y = placeholder_target(1)[0] if self.y is None else self.y[index]
         return x, y
@@ -192,9 +191,7 @@ class MessageDataset(Dataset):
     def inputs(self, message: Message | None = None) -> torch.Tensor | dict:
         """The forward arguments of ``message`` (default: all rows)."""
         columns = dict((self.message if message is None else message).items())
-        if self.positional:
-            return next(iter(columns.values()))
-        return dict(columns)
+        return next(iter(columns.values())) if self.positional else columns
 
     def subset(self, indices: Any) -> MessageDataset:
         """The rows at ``indices``, gathered once."""
