@@ -176,6 +176,14 @@ def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
 _LEARNED = ("categories_", "infrequent_categories_", "_offset_", "n_codes_")
 
 
+def _arrow_strings(dtype: Any) -> bool:
+    """Whether a column of ``dtype`` holds its strings in a pyarrow string array."""
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    arrow = getattr(dtype, "pyarrow_dtype", None)  # pandas.ArrowDtype
+    return arrow is not None and str(arrow) in ("string", "large_string")
+
+
 class _Lookup:
     """Where each category of one column sits: ``categories_[name]`` indexed.
 
@@ -185,20 +193,22 @@ class _Lookup:
     again.
     """
 
-    __slots__ = ("_index", "_objects", "_table", "categories")
+    __slots__ = ("_arrow", "_index", "_objects", "_table", "categories")
 
     def __init__(self, categories: np.ndarray) -> None:
         self.categories = categories
         self._index: pd.Index | None = None
         self._objects: pd.Index | None = None
         self._table: tuple[dict[Any, int], int] | None = None
+        self._arrow: Any = None
 
     def codes(self, values: pd.Series) -> np.ndarray:
         """Positions of ``values`` in the categories; -1 for values not among them."""
         table = self.table()
         if table is not None and len(values) <= _SMALL:
             return self.table_codes(values, table)
-        return self.index_codes(values)
+        found = self.arrow_codes(values)
+        return self.index_codes(values) if found is None else found
 
     def index_codes(self, values: pd.Series) -> np.ndarray:
         """The codes by pandas' ``get_indexer``: the general lookup."""
@@ -211,6 +221,40 @@ class _Lookup:
             index = self._objects
             values = values.astype(object)
         return index.get_indexer(values)
+
+    def arrow_codes(self, values: pd.Series) -> np.ndarray | None:
+        """The codes of ``index_codes`` by pyarrow's ``index_in``, for a column
+        of pyarrow strings without missing values and categories that are
+        strings or NaN; None for any other.
+
+        pandas' lookup turns each of the column's strings into a Python
+        object first; pyarrow hashes them where they lie, tens of times
+        faster. Missing values are left to pandas, whose dtypes differ in
+        whether they find the NaN category.
+        """
+        if not _arrow_strings(values.dtype) or self.table() is None:
+            return None
+        import pyarrow as pa  # installed: the column's pandas dtype needs it
+        import pyarrow.compute as pc
+
+        if self._arrow is None:
+            # The categories as strings, NaN as null; a string Arrow cannot
+            # hold (a lone surrogate) leaves the lookup to pandas.
+            listed = [
+                c if isinstance(c, str) else None for c in self.categories.tolist()
+            ]
+            try:
+                self._arrow = pa.array(listed, type=pa.large_string())
+            except (pa.ArrowException, UnicodeError):
+                self._arrow = False
+        if self._arrow is False:
+            return None
+        strings = pa.array(values.array)  # the column's own buffers
+        if strings.null_count:
+            return None
+        # The NaN category is a null, which no string finds.
+        found = pc.index_in(strings, value_set=self._arrow)
+        return np.asarray(found.fill_null(-1), dtype=np.intp)
 
     def table(self) -> tuple[dict[Any, int], int] | None:
         """Category -> position, and the position of NaN (-1 if none), when
