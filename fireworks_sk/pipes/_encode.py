@@ -208,6 +208,8 @@ class _Lookup:
         if table is not None and len(values) <= _SMALL:
             return self.table_codes(values, table)
         found = self.arrow_codes(values)
+        if found is None:
+            found = self.category_codes(values)
         return self.index_codes(values) if found is None else found
 
     def index_codes(self, values: pd.Series) -> np.ndarray:
@@ -255,6 +257,20 @@ class _Lookup:
         # The NaN category is a null, which no string finds.
         found = pc.index_in(strings, value_set=self._arrow)
         return np.asarray(found.fill_null(-1), dtype=np.intp)
+
+    def category_codes(self, values: pd.Series) -> np.ndarray | None:
+        """The codes of ``index_codes`` for a pandas Categorical column, by
+        looking its few categories up and taking their codes by the
+        column's; None for any other column.
+
+        ``index_codes`` makes a Python object of every row of a Categorical.
+        """
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            return None
+        # The column's categories, then NaN: its code -1 takes the last.
+        declared = values.cat.categories.to_numpy(dtype=object)
+        found = self.index_codes(pd.Series(np.append(declared, np.nan), dtype=object))
+        return found[values.cat.codes.to_numpy()]
 
     def table(self) -> tuple[dict[Any, int], int] | None:
         """Category -> position, and the position of NaN (-1 if none), when

@@ -222,3 +222,59 @@ def test_onehot_rows_hold_one_indicator_at_the_category_s_output(case):
         elif infrequent and encoder.handle_unknown == "infrequent_if_exist":
             expected[row, width - 1] = 1.0
     assert got.dtype == torch.float32 and torch.equal(got, expected)
+
+
+# ---------------------------------------------- encoders: pandas Categorical
+CATEGORY_VALUES = [*STRINGS, 0, 1, 2.5, True, None, math.nan]
+
+
+@st.composite
+def categorical_cases(draw):
+    """Fitted categories of any kind and a Categorical column to look up,
+    with categories declared and unused, missing values, maybe ordered."""
+    kind = draw(st.sampled_from(["strings", "ints", "mixed"]))
+    if kind == "strings":
+        pool = STRINGS
+    elif kind == "ints":
+        pool = [0, 1, 2, 3]
+    else:
+        pool = CATEGORY_VALUES[:-2]
+    fitted = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=8, unique=True))
+    categories = fitted + ([math.nan] if draw(st.booleans()) else [])
+    categories = np.array(categories, dtype=None if kind == "ints" else object)
+    pool = [*pool, "zz", 7, None]
+    declared = draw(st.lists(st.sampled_from(pool[:-1]), max_size=10, unique=True))
+    rows = draw(st.lists(st.sampled_from([*declared, None]), max_size=60))
+    try:
+        column = pd.Categorical(rows, categories=declared, ordered=draw(st.booleans()))
+    except (TypeError, ValueError):  # categories pandas cannot hold together
+        column = pd.Categorical(rows)
+    return categories, pd.Series(column)
+
+
+@PROPERTY
+@given(categorical_cases())
+def test_a_categorical_s_codes_are_its_categories_codes_taken(case):
+    categories, values = case
+    lookup = _Lookup(categories)
+    found = lookup.category_codes(values)
+    indexed = _Lookup(categories).index_codes(values)
+    assert found.dtype == indexed.dtype
+    np.testing.assert_array_equal(found, indexed)
+
+
+@pytest.mark.filterwarnings("ignore:Column 'c' has dtype category but")
+@pytest.mark.parametrize("encoder", [OneHot, IndexEncoder])
+def test_encoding_a_categorical_equals_encoding_the_same_objects(encoder):
+    rng = np.random.default_rng(1)
+    values = rng.choice(["x", "y", "é"], 3 * _SMALL).astype(object)
+    values[:4] = ["unseen", None, "x", "y"]
+    fitted = encoder(handle_unknown="ignore", missing="category").fit(
+        Message({"c": pd.Series(values[2:], dtype=object)})
+    )
+    column = pd.Series(
+        pd.Categorical(values, categories=["y", "x", "é", "unseen", "w"])
+    )
+    got = fitted.transform(Message({"c": column}))["c"]
+    expected = fitted.transform(Message({"c": pd.Series(values, dtype=object)}))["c"]
+    assert got.dtype == expected.dtype and torch.equal(got, expected)
