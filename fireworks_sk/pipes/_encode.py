@@ -783,7 +783,7 @@ class IndexEncoder(_Encoder):
         codes = self._codes(name, column)
         if self.handle_unknown == "error" and (codes < 0).any():
             raise self._unknown_error(name, column, codes)
-        return torch.from_numpy(codes.astype(np.int64) + self._offset_)
+        return torch.from_numpy(np.add(codes, self._offset_, dtype=np.int64))
 
     def _transform(self, message: Message) -> Message:
         self._check_offset()
