@@ -180,17 +180,23 @@ class BatchNormalizer(StatefulPipe):
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, _Moments]]:
-        values = {n: _unchecked_numbers(n, message[n]) for n in self.columns_}
-        # The pandas columns are centred in turn in one float64 buffer.
-        scratch = np.empty(len(message), dtype=np.float64)
-        moments = {
-            n: _moments(v, scratch if isinstance(v, np.ndarray) else None)
-            for n, v in values.items()
-        }
+        # Each column is read, reduced and let go in turn (a widened copy of
+        # one integer column at a time); the pandas columns are centred in
+        # one float64 buffer.
+        moments: dict[str, _Moments] = {}
+        scratch = None
+        for name in self.columns_:
+            values = _unchecked_numbers(name, message[name])
+            if isinstance(values, np.ndarray):
+                if scratch is None:
+                    scratch = np.empty(len(message), dtype=np.float64)
+                moments[name] = _moments(values, scratch)
+            else:
+                moments[name] = _moments(values)
         for name in self.columns_:  # in order: the first bad column is named
             if not _finite(moments[name]):
-                check_finite(name, values[name])
-        return len(message), {name: moments[name] for name in self.columns_}
+                check_finite(name, _unchecked_numbers(name, message[name]))
+        return len(message), moments
 
     def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, _Moments]]:
         return a[0] + b[0], {name: a[1][name].merge(b[1][name]) for name in a[1]}

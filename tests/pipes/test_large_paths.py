@@ -68,14 +68,16 @@ def test_moments_in_a_scratch_buffer_equal_those_in_a_new_array(values):
 
 
 @PROPERTY
-@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.integers(1, 400))
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.integers(1, 400))
 def test_float32_columns_fit_the_statistics_of_their_float64_copies(seed, k, rows):
+    # Among float64 and int64 columns, which share the batch's buffer.
     rng = np.random.default_rng(seed)
     scale = rng.choice([1e-3, 1.0, 1e4, 1e30])
+    dtypes = [np.float32, np.float32, np.float64] + [np.int64] * bool(scale < 1e18)
     narrow = pd.DataFrame(
         {
-            f"c{i}": (rng.normal(1e3, 1.0, rows) * scale).astype(np.float32)
-            for i in range(k)
+            f"c{i}": (rng.normal(1e3, 1.0, rows) * scale).astype(dtype)
+            for i, dtype in enumerate(rng.choice(dtypes, k))
         }
     )
     wide = narrow.astype(np.float64)
