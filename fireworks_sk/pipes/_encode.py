@@ -188,9 +188,14 @@ class _Lookup:
     """Where each category of one column sits: ``categories_[name]`` indexed.
 
     Derived from the fitted categories and built on first use, so that a
-    transform pays pandas' cost of building an index (and its hash table)
-    once per fit, not once per call. Never saved: a loaded encoder builds it
-    again.
+    transform pays pandas' cost of building an index (and its hash table), or
+    the Arrow array of the categories, once per fit, not once per call. Never
+    saved: a loaded encoder builds it again.
+
+    Few rows are looked up in a dict, a column of pyarrow strings by pyarrow,
+    a Categorical by its declared categories, anything else by pandas'
+    ``get_indexer`` (``index_codes``, the general lookup); each gives the
+    general lookup's codes.
     """
 
     __slots__ = ("_arrow", "_index", "_objects", "_table", "categories")
