@@ -46,9 +46,10 @@ from fireworks_sk.estimators._outputs import (
 )
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
 from fireworks_sk.estimators._skorch_glue import (
-    callback_kwargs,
+    notify,
     param_names,
     picklable_state,
+    run_epoch,
     skorch_defaults,
     store_callbacks,
     store_parameters,
@@ -339,9 +340,16 @@ class _MessageNet:
     def notify(self, method_name: str, **cb_kwargs: Any) -> None:
         """skorch's notify; ``on_train_begin`` and ``on_train_end`` get X and y
         as passed to ``fit``, not the encoded dataset (as skorch's callbacks
-        such as ``InputShapeSetter`` expect)."""
-        callback_kwargs(self, method_name, cb_kwargs)
-        super().notify(method_name, **cb_kwargs)
+        such as ``InputShapeSetter`` expect). Hooks left as skorch's empty
+        ones are not called."""
+        notify(self, method_name, cb_kwargs)
+
+    def run_single_epoch(
+        self, iterator: Any, training: bool, prefix: str, step_fn: Any, **fit_params
+    ) -> None:
+        """skorch's epoch of batches, with less bookkeeping per batch: the
+        same hooks, arguments and history entries."""
+        run_epoch(self, iterator, training, prefix, step_fn, fit_params)
 
     def __getstate__(self) -> dict[str, Any]:
         return picklable_state(super().__getstate__())

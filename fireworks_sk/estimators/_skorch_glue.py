@@ -11,15 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.dataset import get_len
+from skorch.history import History
+
 from fireworks_sk._compat import SKORCH_BOOKKEEPING_PARAMS
 from fireworks_sk.estimators._data import MessageDataset
 from fireworks_sk.estimators._feeding import FEEDING_SETTINGS
 from fireworks_sk.estimators._loader import MessageLoader
 
 __all__ = [
+    "batch_length",
     "callback_kwargs",
+    "notify",
     "param_names",
     "picklable_state",
+    "run_epoch",
     "skorch_defaults",
     "store_callbacks",
     "store_parameters",
@@ -87,6 +96,94 @@ def callback_kwargs(net: Any, method_name: str, cb_kwargs: dict[str, Any]) -> No
     user = vars(net).get("_user_data_")
     if user is not None and method_name in ("on_train_begin", "on_train_end"):
         cb_kwargs["X"], cb_kwargs["y"] = user
+
+
+# skorch's hooks whose bodies are empty: Callback's own, and the net's where
+# NeuralNet does nothing. ``notify`` calls them once per batch for each
+# callback; skipping them changes nothing. Held here, so their ids stay theirs.
+_NO_OP_HOOKS = (
+    *(
+        getattr(Callback, name)
+        for name in (
+            "on_train_begin",
+            "on_train_end",
+            "on_epoch_begin",
+            "on_epoch_end",
+            "on_batch_begin",
+            "on_batch_end",
+            "on_grad_computed",
+        )
+    ),
+    NeuralNet.on_epoch_end,
+    NeuralNet.on_batch_end,
+    NeuralNet.on_grad_computed,
+)
+_NO_OP_IDS = frozenset(id(hook) for hook in _NO_OP_HOOKS)
+
+
+def notify(net: Any, method_name: str, cb_kwargs: dict[str, Any]) -> None:
+    """skorch's ``notify``: the net's hook, then each callback's, in order.
+
+    A hook that is one of skorch's empty ones (a callback that does not
+    override ``on_batch_begin``, say) is not called: it would do nothing.
+    """
+    callback_kwargs(net, method_name, cb_kwargs)
+    hook = getattr(net, method_name)
+    if id(getattr(hook, "__func__", None)) not in _NO_OP_IDS:
+        hook(net, **cb_kwargs)
+    for _, callback in net.callbacks_:
+        hook = getattr(callback, method_name)
+        if id(getattr(hook, "__func__", None)) not in _NO_OP_IDS:
+            hook(net, **cb_kwargs)
+
+
+def run_epoch(
+    net: Any,
+    iterator: Any,
+    training: bool,
+    prefix: str,
+    step_fn: Any,
+    fit_params: dict[str, Any],
+) -> None:
+    """skorch's ``run_single_epoch``: each batch's step, loss and size recorded.
+
+    The same hooks with the same arguments, and the same history entries, as
+    skorch's; skorch's own ``History`` is written to directly, not through
+    its ``__getitem__``, which copies the list of epochs at every batch.
+    """
+    if iterator is None:
+        return
+    batch_count = 0
+    for batch in iterator:
+        net.notify("on_batch_begin", batch=batch, training=training)
+        step = step_fn(batch, **fit_params)
+        history = net.history
+        # The current batch's row, as ``history[-1]["batches"][-1]`` reads it.
+        row = (
+            list.__getitem__(history, -1)["batches"][-1]
+            if type(history) is History
+            else None
+        )
+        _record(history, row, prefix + "_loss", step["loss"].item())
+        size = batch_length(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        _record(history, row, prefix + "_batch_size", size)
+        net.notify("on_batch_end", batch=batch, training=training, **step)
+        batch_count += 1
+    net.history.record(prefix + "_batch_count", batch_count)
+
+
+def _record(history: Any, row: dict[str, Any] | None, key: str, value: Any) -> None:
+    if row is None:
+        history.record_batch(key, value)
+    else:
+        row[key] = value
+
+
+def batch_length(data: Any) -> int:
+    """skorch's ``get_len``, at once for a dense tensor (the usual batch)."""
+    if isinstance(data, torch.Tensor) and not data.is_sparse:
+        return len(data)
+    return get_len(data)
 
 
 def picklable_state(state: dict[str, Any]) -> dict[str, Any]:

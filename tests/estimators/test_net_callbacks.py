@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from unittest.mock import Mock
+
 import numpy as np
 import pytest
 import torch
 from conftest import state_dicts_equal
 from sklearn.metrics import accuracy_score
+from skorch import NeuralNetClassifier
 from skorch.callbacks import (
+    Callback,
     Checkpoint,
     EarlyStopping,
     EpochScoring,
@@ -16,6 +20,7 @@ from skorch.callbacks import (
     ProgressBar,
 )
 from skorch.dataset import ValidSplit
+from skorch.history import History
 
 from fireworks_sk import TorchClassifier
 
@@ -129,3 +134,125 @@ def test_training_batches_run_in_train_mode_and_validation_in_eval(blobs):
     clf.predict(X[:3])
     clf.partial_fit(X, y)
     assert clf.module_.modes[-16:-8] == [True] * 6 + [False] * 2
+
+
+class HookRecorder(Callback):
+    """Records each hook skorch calls: its name, its keyword names, and for
+    batch hooks whether it is training and the batch's rows."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def _note(self, name: str, kwargs: dict) -> None:
+        batch = kwargs.get("batch")
+        rows = None if batch is None else len(batch[1])
+        self.calls.append((name, sorted(kwargs), kwargs.get("training"), rows))
+
+    def on_train_begin(self, net, **kwargs):
+        self._note("on_train_begin", kwargs)
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._note("on_epoch_begin", kwargs)
+
+    def on_batch_begin(self, net, **kwargs):
+        self._note("on_batch_begin", kwargs)
+
+    def on_grad_computed(self, net, **kwargs):
+        self._note("on_grad_computed", kwargs)
+
+    def on_batch_end(self, net, **kwargs):
+        self._note("on_batch_end", kwargs)
+
+    def on_epoch_end(self, net, **kwargs):
+        self._note("on_epoch_end", kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        self._note("on_train_end", kwargs)
+
+
+def _module_and_params() -> dict:
+    return {
+        "module": torch.nn.Linear,
+        "module__in_features": 4,
+        "module__out_features": 3,
+        "max_epochs": 2,
+        "iterator_train__shuffle": True,
+        **SPLIT,
+    }
+
+
+def test_callbacks_get_every_hook_with_skorch_arguments(blobs):
+    X, y = blobs
+    codes = np.unique(y, return_inverse=True)[1]
+    ours, theirs = HookRecorder(), HookRecorder()
+    TorchClassifier(callbacks=[ours], **_module_and_params()).fit(X, codes)
+    NeuralNetClassifier(callbacks=[theirs], **_module_and_params()).fit(X, codes)
+    # 90 training rows in batches of 16, then 30 validation rows, each epoch.
+    assert [c[3] for c in ours.calls if c[0] == "on_batch_end"] == (
+        [16] * 5 + [10] + [16, 14]
+    ) * 2
+    assert ours.calls == theirs.calls
+
+
+def test_history_has_skorch_batch_entries(blobs):
+    X, y = blobs
+    codes = np.unique(y, return_inverse=True)[1]
+    ours = TorchClassifier(**_module_and_params()).fit(X, codes)
+    theirs = NeuralNetClassifier(**_module_and_params()).fit(X, codes)
+    for epoch in (0, 1):
+        mine, skorch_rows = ours.history[epoch], theirs.history[epoch]
+        assert [sorted(b) for b in mine["batches"]] == [
+            sorted(b) for b in skorch_rows["batches"]
+        ]
+        assert (
+            ours.history[epoch, "batches", :, "train_batch_size"]
+            == (theirs.history[epoch, "batches", :, "train_batch_size"])
+        )
+        assert mine["train_batch_count"] == skorch_rows["train_batch_count"] == 6
+        assert mine["valid_batch_count"] == skorch_rows["valid_batch_count"] == 2
+    losses = ours.history[-1, "batches", :, "train_loss"]
+    assert all(type(loss) is float for loss in losses)
+
+
+class CountingHistory(History):
+    """A history of one's own: its batch records go through its methods."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.recorded: list[str] = []
+
+    def record_batch(self, attr, value):
+        self.recorded.append(attr)
+        super().record_batch(attr, value)
+
+
+def test_a_history_of_ones_own_records_each_batch_itself(blobs):
+    X, y = blobs
+    history = CountingHistory()
+    clf = TorchClassifier(max_epochs=1, history=history, **SPLIT).fit(X, y)
+    assert clf.history is history
+    # Six training batches and two validation batches, each a loss and a size.
+    assert (
+        history.recorded
+        == ["train_loss", "train_batch_size"] * 6
+        + [
+            "valid_loss",
+            "valid_batch_size",
+        ]
+        * 2
+    )
+
+
+def test_hooks_replaced_on_a_callback_or_the_net_are_called(blobs):
+    X, y = blobs
+    plain = Callback()
+    plain.on_batch_begin = Mock()
+    seen = []
+
+    class Net(TorchClassifier):
+        def on_batch_end(self, net, **kwargs):
+            seen.append(kwargs["training"])
+
+    Net(max_epochs=1, callbacks=[("plain", plain)], **SPLIT).fit(X, y)
+    assert plain.on_batch_begin.call_count == 8
+    assert seen == [True] * 6 + [False] * 2
