@@ -46,6 +46,7 @@ from fireworks_sk.estimators._outputs import (
 )
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
 from fireworks_sk.estimators._skorch_glue import (
+    new_batch,
     notify,
     param_names,
     picklable_state,
@@ -178,6 +179,13 @@ class _MessageNet:
         """skorch's training step, its noise drawn from ``random_state``."""
         with global_draws(self):
             return super().train_step(batch, **fit_params)
+
+    def infer(self, x: Any, **fit_params: Any) -> Any:
+        """skorch's ``infer``; a CPU tensor, on a net on the CPU, goes to the
+        module at once (skorch's ``to_tensor`` would hand back the same tensor)."""
+        if type(x) is torch.Tensor and x.is_cpu and self.device in ("cpu", None):
+            return self.module_(x, **fit_params)
+        return super().infer(x, **fit_params)
 
     def validation_step(self, batch: Any, **fit_params: Any) -> Any:
         """skorch's validation step, its noise drawn from ``random_state``."""
@@ -343,6 +351,12 @@ class _MessageNet:
         such as ``InputShapeSetter`` expect). Hooks left as skorch's empty
         ones are not called."""
         notify(self, method_name, cb_kwargs)
+
+    def on_batch_begin(
+        self, net: Any, batch: Any = None, training: bool = False, **kwargs: Any
+    ) -> None:
+        """skorch's hook: open the batch's row in the history."""
+        new_batch(self.history)
 
     def run_single_epoch(
         self, iterator: Any, training: bool, prefix: str, step_fn: Any, **fit_params

@@ -25,6 +25,7 @@ from fireworks_sk.estimators._loader import MessageLoader
 __all__ = [
     "batch_length",
     "callback_kwargs",
+    "new_batch",
     "notify",
     "param_names",
     "picklable_state",
@@ -119,6 +120,7 @@ _NO_OP_HOOKS = (
     NeuralNet.on_grad_computed,
 )
 _NO_OP_IDS = frozenset(id(hook) for hook in _NO_OP_HOOKS)
+_TRAIN_HOOKS = frozenset({"on_train_begin", "on_train_end"})
 
 
 def notify(net: Any, method_name: str, cb_kwargs: dict[str, Any]) -> None:
@@ -127,7 +129,8 @@ def notify(net: Any, method_name: str, cb_kwargs: dict[str, Any]) -> None:
     A hook that is one of skorch's empty ones (a callback that does not
     override ``on_batch_begin``, say) is not called: it would do nothing.
     """
-    callback_kwargs(net, method_name, cb_kwargs)
+    if method_name in _TRAIN_HOOKS:
+        callback_kwargs(net, method_name, cb_kwargs)
     hook = getattr(net, method_name)
     if id(getattr(hook, "__func__", None)) not in _NO_OP_IDS:
         hook(net, **cb_kwargs)
@@ -135,6 +138,14 @@ def notify(net: Any, method_name: str, cb_kwargs: dict[str, Any]) -> None:
         hook = getattr(callback, method_name)
         if id(getattr(hook, "__func__", None)) not in _NO_OP_IDS:
             hook(net, **cb_kwargs)
+
+
+def new_batch(history: Any) -> None:
+    """``history.new_batch()``; skorch's own History is written to directly."""
+    if type(history) is History:
+        list.__getitem__(history, -1)["batches"].append({})
+    else:
+        history.new_batch()
 
 
 def run_epoch(
@@ -149,41 +160,36 @@ def run_epoch(
 
     The same hooks with the same arguments, and the same history entries, as
     skorch's; skorch's own ``History`` is written to directly, not through
-    its ``__getitem__``, which copies the list of epochs at every batch.
+    its ``__getitem__``, which copies the list of epochs at every call.
     """
     if iterator is None:
         return
+    loss_key, size_key = prefix + "_loss", prefix + "_batch_size"
     batch_count = 0
     for batch in iterator:
         net.notify("on_batch_begin", batch=batch, training=training)
         step = step_fn(batch, **fit_params)
+        loss = step["loss"].item()
         history = net.history
-        # The current batch's row, as ``history[-1]["batches"][-1]`` reads it.
-        row = (
-            list.__getitem__(history, -1)["batches"][-1]
-            if type(history) is History
-            else None
-        )
-        _record(history, row, prefix + "_loss", step["loss"].item())
-        size = batch_length(batch[0] if isinstance(batch, (tuple, list)) else batch)
-        _record(history, row, prefix + "_batch_size", size)
+        if type(history) is History:
+            # The current batch's row, as ``history[-1]["batches"][-1]``.
+            row = list.__getitem__(history, -1)["batches"][-1]
+            row[loss_key] = loss
+            row[size_key] = batch_length(batch)
+        else:
+            history.record_batch(loss_key, loss)
+            history.record_batch(size_key, batch_length(batch))
         net.notify("on_batch_end", batch=batch, training=training, **step)
         batch_count += 1
     net.history.record(prefix + "_batch_count", batch_count)
 
 
-def _record(history: Any, row: dict[str, Any] | None, key: str, value: Any) -> None:
-    if row is None:
-        history.record_batch(key, value)
-    else:
-        row[key] = value
-
-
-def batch_length(data: Any) -> int:
-    """skorch's ``get_len``, at once for a dense tensor (the usual batch)."""
-    if isinstance(data, torch.Tensor) and not data.is_sparse:
-        return len(data)
-    return get_len(data)
+def batch_length(batch: Any) -> int:
+    """skorch's ``get_len`` of a batch's X, at once for a dense tensor."""
+    X = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if isinstance(X, torch.Tensor) and not X.is_sparse:
+        return len(X)
+    return get_len(X)
 
 
 def picklable_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -221,6 +221,10 @@ class CountingHistory(History):
         super().__init__(*args, **kwargs)
         self.recorded: list[str] = []
 
+    def new_batch(self):
+        self.recorded.append("new_batch")
+        return super().new_batch()
+
     def record_batch(self, attr, value):
         self.recorded.append(attr)
         super().record_batch(attr, value)
@@ -231,16 +235,11 @@ def test_a_history_of_ones_own_records_each_batch_itself(blobs):
     history = CountingHistory()
     clf = TorchClassifier(max_epochs=1, history=history, **SPLIT).fit(X, y)
     assert clf.history is history
-    # Six training batches and two validation batches, each a loss and a size.
-    assert (
-        history.recorded
-        == ["train_loss", "train_batch_size"] * 6
-        + [
-            "valid_loss",
-            "valid_batch_size",
-        ]
-        * 2
-    )
+    # Six training batches and two validation batches: each opened, then its
+    # loss and size recorded.
+    train = ["new_batch", "train_loss", "train_batch_size"]
+    valid = ["new_batch", "valid_loss", "valid_batch_size"]
+    assert history.recorded == train * 6 + valid * 2
 
 
 def test_hooks_replaced_on_a_callback_or_the_net_are_called(blobs):
@@ -256,3 +255,29 @@ def test_hooks_replaced_on_a_callback_or_the_net_are_called(blobs):
     Net(max_epochs=1, callbacks=[("plain", plain)], **SPLIT).fit(X, y)
     assert plain.on_batch_begin.call_count == 8
     assert seen == [True] * 6 + [False] * 2
+
+
+class ScaledLinear(torch.nn.Module):
+    """A linear model whose forward takes a fit parameter and keeps its inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+        self.inputs: list[torch.Tensor] = []
+
+    def forward(self, X: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        self.inputs.append(X)
+        return self.linear(X) * scale
+
+
+@pytest.mark.parametrize("device", ["cpu", None])
+def test_infer_feeds_a_tensor_and_fit_params_as_skorch_does(blobs, device):
+    X, y = blobs
+    clf = TorchClassifier(ScaledLinear, max_epochs=1, device=device).fit(X, y)
+    batch = torch.from_numpy(X[:5])
+    ours = clf.infer(batch, scale=2.0)
+    theirs = NeuralNetClassifier.infer(clf, batch, scale=2.0)
+    assert torch.equal(ours, theirs)
+    assert clf.module_.inputs[-2] is batch and clf.module_.inputs[-1] is batch
+    inputs = {"X": batch}
+    assert torch.equal(clf.infer(inputs, scale=2.0), ours)
