@@ -165,7 +165,10 @@ class MessageLoader:
                 else take_column(col, index)
                 for name, col, own in plan
             }
-            yield self._batch(batch, len(index))
+            if self.device is None:
+                yield from_columns(batch, index.shape[0])
+            else:
+                yield self._batch(batch, index.shape[0])
 
     def _batch(self, columns: dict[str, Column], length: int) -> Message:
         if self.device is not None:

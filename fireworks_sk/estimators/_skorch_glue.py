@@ -187,8 +187,8 @@ def run_epoch(
 def batch_length(batch: Any) -> int:
     """skorch's ``get_len`` of a batch's X, at once for a dense tensor."""
     X = batch[0] if isinstance(batch, (tuple, list)) else batch
-    if isinstance(X, torch.Tensor) and not X.is_sparse:
-        return len(X)
+    if type(X) is torch.Tensor and X.layout is torch.strided and X.dim():
+        return X.shape[0]  # what len(X) returns
     return get_len(X)
 
 

@@ -19,10 +19,11 @@ from skorch.callbacks import (
     LRScheduler,
     ProgressBar,
 )
-from skorch.dataset import ValidSplit
+from skorch.dataset import ValidSplit, get_len
 from skorch.history import History
 
 from fireworks_sk import TorchClassifier
+from fireworks_sk.estimators._skorch_glue import batch_length
 
 SPLIT = {"train_split": ValidSplit(4, stratified=True), "batch_size": 16}
 
@@ -281,3 +282,24 @@ def test_infer_feeds_a_tensor_and_fit_params_as_skorch_does(blobs, device):
     assert clf.module_.inputs[-2] is batch and clf.module_.inputs[-1] is batch
     inputs = {"X": batch}
     assert torch.equal(clf.infer(inputs, scale=2.0), ours)
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        torch.zeros(5, 3),
+        torch.zeros(5, 3).to_sparse(),
+        {"left": torch.zeros(5, 2), "right": torch.zeros(5, 1)},
+        [torch.zeros(5, 2), torch.zeros(5, 1)],
+        np.zeros((5, 3)),
+    ],
+    ids=["dense", "sparse", "dict", "list", "ndarray"],
+)
+def test_a_batch_counts_its_rows_as_skorch_counts_them(X):
+    assert batch_length((X, None)) == get_len(X) == 5
+
+
+def test_a_batch_of_unequal_inputs_is_refused_as_skorch_refuses_it():
+    X = {"left": torch.zeros(5, 2), "right": torch.zeros(4, 1)}
+    with pytest.raises(ValueError, match="consistent lengths"):
+        batch_length((X, None))
