@@ -260,6 +260,7 @@ class FitRandom:
             self.noise[index] = torch.Generator(device=f"cuda:{index}")
         self._draws: bool | None = None
         self._depth = 0
+        self._swap: _Swap | None = None
 
     def derive(self, *stream: int) -> int:
         """The seed of a stream (and its keys, such as the epoch)."""
@@ -271,9 +272,11 @@ class FitRandom:
         for generator in self.noise.values():
             generator.manual_seed(seed)
 
-    @contextlib.contextmanager
-    def global_draws(self, modules: Callable[[], Iterable[Any]]) -> Iterator[None]:
-        """Run one step with the noise generators standing in for torch's.
+    def global_draws(
+        self, modules: Callable[[], Iterable[Any]]
+    ) -> contextlib.AbstractContextManager:
+        """The context of one step, with the noise generators standing in for
+        torch's.
 
         ``modules()`` lists the modules the step runs; it is read once per
         fit. When none may draw globally the step runs as it is, without the
@@ -283,24 +286,57 @@ class FitRandom:
         if self._draws is None:
             self._draws = draws_globally(modules())
         if not self._draws or self._depth:
-            yield
-            return
-        with GLOBAL_LOCK:
+            return _AS_IT_IS
+        if self._swap is None:
             pairs = [(torch.default_generator, self.noise["cpu"])]
             pairs += [
                 (torch.cuda.default_generators[i], self.noise[i]) for i in self.devices
             ]
-            saved = [default.get_state() for default, _ in pairs]
-            for default, noise in pairs:
+            self._swap = _Swap(self, pairs)
+        return self._swap
+
+
+_AS_IT_IS = contextlib.nullcontext()
+
+
+class _Swap:
+    """One fit's swap of its noise into torch's generators, for a step.
+
+    Built once per fit and entered at every step that may draw: under
+    ``GLOBAL_LOCK``, each default generator's state is saved and the noise's
+    put in; on exit the noise keeps what the step drew and the default gets
+    its state back.
+    """
+
+    __slots__ = ("lock", "owner", "pairs", "saved")
+
+    def __init__(self, owner: FitRandom, pairs: list[tuple[Any, Any]]) -> None:
+        self.owner = owner
+        self.pairs = pairs
+        self.saved: list[torch.Tensor] = []
+        self.lock: Any = None
+
+    def __enter__(self) -> None:
+        self.lock = GLOBAL_LOCK
+        self.lock.__enter__()
+        try:
+            self.saved = [default.get_state() for default, _ in self.pairs]
+            for default, noise in self.pairs:
                 default.set_state(noise.get_state())
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                for (default, noise), state in zip(pairs, saved, strict=True):
-                    noise.set_state(default.get_state())
-                    default.set_state(state)
+        except BaseException:
+            self.lock.__exit__(None, None, None)
+            raise
+        self.owner._depth += 1
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.owner._depth -= 1
+        try:
+            for (default, noise), state in zip(self.pairs, self.saved, strict=True):
+                noise.set_state(default.get_state())
+                default.set_state(state)
+        finally:
+            self.saved = []
+            self.lock.__exit__(None, None, None)
 
 
 def limit_threads() -> None:
