@@ -65,7 +65,9 @@ def _tables(draw):
         "row_group_size": row_group,
         "use_dictionary": draw(st.sampled_from([True, False, ["few"], ["any"]])),
     }
-    return frame, chunk_size, options, draw(st.booleans())
+    names = st.sampled_from(list(frame.columns))
+    columns = draw(st.none() | st.lists(names, min_size=1, unique=True))
+    return frame, chunk_size, options, draw(st.booleans()), columns
 
 
 @settings(
@@ -75,7 +77,7 @@ def _tables(draw):
 )
 @given(_tables())
 def test_dictionary_read_strings_equal_strings_read_as_strings(case):
-    frame, chunk_size, options, with_pandas = case
+    frame, chunk_size, options, with_pandas, columns = case
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "data.parquet"
         if with_pandas:  # pandas' metadata, a str dtype and a named index
@@ -83,7 +85,7 @@ def test_dictionary_read_strings_equal_strings_read_as_strings(case):
         else:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             pq.write_table(table, path, **options)
-        source = ParquetSource(path, chunk_size)
+        source = ParquetSource(path, chunk_size, columns=columns)
         _assert_same_chunks(_chunks(source), _read_as_strings(source))
 
 
