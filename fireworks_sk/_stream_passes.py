@@ -158,6 +158,11 @@ class _Group:
                 step.partial_fit(x, y)
             else:
                 step.fit(x, y)
+            if index == len(steps) - 1:
+                # As in Pipeline.fit, nothing reads the last step's output
+                # (a final estimator trains in passes of its own).
+                self.members.append((step, stateful, False))
+                break
             out = step.transform(x)
             if stateful or _overlaps(_reads(step), tainted):
                 changed = _changed(x, out)

@@ -246,6 +246,31 @@ def test_stateless_pipeline_reads_only_the_first_chunk():
     )
 
 
+class _Untransformed(BatchNormalizer):
+    """A BatchNormalizer whose output must never be asked for."""
+
+    def transform(self, X):
+        raise AssertionError("the last step's output was computed")
+
+
+def test_last_step_is_fitted_without_transforming_as_in_pipeline_fit():
+    # Pipeline.fit never transforms with its last step: nothing reads the
+    # output. fit_stream neither, on the first chunk nor on any other.
+    frame = stream_frame()
+
+    def pipe():
+        return Pipeline(
+            [("scale", BatchNormalizer(["x"])), ("last", _Untransformed(["z"]))]
+        )
+
+    streamed = fit_stream(pipe(), DataFrameSource(frame, 10), verbose=0)
+    in_memory = pipe().fit(frame)
+    for step in (0, 1):
+        for name in ("mean_", "var_"):
+            expected = getattr(in_memory[step], name)
+            torch.testing.assert_close(getattr(streamed[step], name), expected)
+
+
 # ------------------------------------------------------- a final estimator
 def _classifier_pipeline(**sgd) -> Pipeline:
     return Pipeline(

@@ -263,8 +263,10 @@ class ParquetSource(Source):
     ) -> Iterator[tuple]:
         import pyarrow as pa
 
-        with _open_parquet(pq, path) as parquet:
-            self._check_columns(parquet, path)
+        with _open_parquet(pq, path) as probe:
+            self._check_columns(probe, path)
+            strings = _dictionary_strings(pa, probe, self.chunk_size)
+        with _open_parquet(pq, path, read_dictionary=list(strings)) as parquet:
             metadata = parquet.metadata
             groups = range(metadata.num_row_groups)
             ends = np.cumsum([metadata.row_group(g).num_rows for g in groups])
@@ -273,6 +275,7 @@ class ParquetSource(Source):
             batches = parquet.iter_batches(
                 batch_size=self.chunk_size, columns=self._column_list()
             )
+            batches = (_as_strings(pa, batch, strings) for batch in batches)
             for batch in _guarded(batches, (pa.ArrowException, OSError), where):
                 rows = row_span(start, start + batch.num_rows)
                 position = f"{where()}, {rows} of the file"
@@ -297,11 +300,11 @@ class ParquetSource(Source):
         return repr(self.path_or_dir)
 
 
-def _open_parquet(pq: Any, path: Path) -> Any:
+def _open_parquet(pq: Any, path: Path, **options: Any) -> Any:
     import pyarrow as pa
 
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, **options)
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"Opening {str(path)!r} as Parquet failed: {exc}") from exc
 
@@ -311,6 +314,64 @@ def _to_pandas(batch: Any, floats: set[str]) -> pd.DataFrame:
     frame = batch.to_pandas(split_blocks=True)
     cast = {c: "float64" for c in floats if c in frame and frame[c].dtype.kind in "iu"}
     return frame.astype(cast) if cast else frame
+
+
+# A dictionary page no larger than this holds every value of its column chunk:
+# writers fall back to plain pages only past a larger dictionary (1 MiB for
+# pyarrow and parquet-mr). Were one to do so sooner, reading would be slower
+# (pyarrow would hash the plain values), never different.
+_SMALL_DICTIONARY = 64 * 1024
+
+
+def _dictionary_strings(pa: Any, parquet: Any, batch_size: int) -> dict[str, Any]:
+    """String columns stored as a small dictionary in every row group, each
+    with its Arrow type; none where batches would span row groups.
+
+    pyarrow decodes such a column to its codes and dictionary faster than to
+    strings, and a cast back to strings copies each value once, as decoding
+    does; so they are read as dictionaries and cast back (``_as_strings``),
+    which gives the batch read without ``read_dictionary``. Read so, a batch
+    also ends where a row group does: only where every row group but the
+    last holds whole batches are the batches the same.
+    """
+    metadata = parquet.metadata
+    groups = [metadata.row_group(g) for g in range(metadata.num_row_groups)]
+    if any(group.num_rows % batch_size for group in groups[:-1]):
+        return {}
+    fields = list(parquet.schema_arrow)
+    names = [field.name for field in fields]
+    found = {
+        field.name: field.type
+        for field in fields
+        if (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))
+        and names.count(field.name) == 1
+        and "." not in field.name  # a nested column's path looks the same
+    }
+    for group in groups:
+        for c in range(group.num_columns):
+            column = group.column(c)
+            if column.path_in_schema in found and not _small_dictionary(column):
+                del found[column.path_in_schema]
+    return found
+
+
+def _small_dictionary(column: Any) -> bool:
+    if not column.has_dictionary_page:
+        return False
+    size = column.data_page_offset - column.dictionary_page_offset
+    return 0 < size <= _SMALL_DICTIONARY
+
+
+def _as_strings(pa: Any, batch: Any, strings: dict[str, Any]) -> Any:
+    """``batch`` with the columns read as dictionaries cast back to strings."""
+    if not strings:
+        return batch
+    columns, schema = batch.columns, batch.schema
+    for i, field in enumerate(schema):
+        if field.name in strings and pa.types.is_dictionary(field.type):
+            columns[i] = columns[i].cast(strings[field.name])
+            schema = schema.set(i, field.with_type(strings[field.name]))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def _nullable_ints(pa: Any, parquet: Any) -> set[str]:
