@@ -21,7 +21,7 @@ from fireworks_sk._compat import get_feature_names
 from fireworks_sk._frames import native_to_pandas
 from fireworks_sk._numbers import check_finite
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Message, stored_column
+from fireworks_sk.message import Message, check_unique_columns, stored_column
 
 __all__ = [
     "as_message",
@@ -72,8 +72,7 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
         return Message(X), True
     X = native_to_pandas(X)
     if isinstance(X, pd.DataFrame):
-        if not X.columns.is_unique:
-            Message(X)  # raises, naming the duplicated columns
+        check_unique_columns(X)
         # String names are feature names (scikit-learn's rule, read without
         # its cost); scikit-learn's own check raises for mixed str / non-str.
         names = X.columns.tolist()
