@@ -23,6 +23,7 @@ __all__ = [
     "column_matrix",
     "flat_feature_names",
     "from_columns",
+    "from_frame",
     "stored_column",
     "take_column",
     "with_block",
@@ -172,7 +173,10 @@ class _BlockColumn(_LazyColumn):
     __slots__ = ("block", "position")
 
     def __init__(self, block: _Block, position: int) -> None:
-        super().__init__(block.dtype, block.length)
+        # Not through the base class: one of these is made per column.
+        self.dtype = block.dtype
+        self.length = block.length
+        self.built = None
         self.block = block
         self.position = position
 
@@ -379,6 +383,21 @@ def from_columns(columns: Mapping[str, Column | _LazyColumn], length: int) -> Me
     return message
 
 
+def from_frame(frame: pd.DataFrame, names: list[Any]) -> Message:
+    """``Message(frame)`` for a frame whose column names ``names`` were read
+    and checked for repeats by :func:`check_unique_columns`."""
+    if not (_has_default_index(frame) and copies_on_write()):
+        # Positions, not labels; and without copy-on-write (pandas 2) a copy,
+        # so that later writes to the frame cannot reach the Message.
+        frame = frame.reset_index(drop=True)
+    else:
+        # A frame of our own over the same blocks: pandas now copies a block
+        # before the caller's frame writes to it.
+        frame = frame.copy(deep=False)
+    columns = _block_columns(frame, names)
+    return from_columns(columns, len(frame) if columns else 0)
+
+
 def take_column(column: Column, rows: slice | np.ndarray | torch.Tensor) -> Column:
     """Rows of one column: a view for slices, a gather for index arrays."""
     if isinstance(column, torch.Tensor):
@@ -489,18 +508,8 @@ class Message:
             self._length = data._length
             return
         elif isinstance(data, pd.DataFrame):
-            names = check_unique_columns(data)
-            if not (_has_default_index(data) and copies_on_write()):
-                # Positions, not labels; and without copy-on-write (pandas 2)
-                # a copy, so that later writes to the frame cannot reach the
-                # Message.
-                data = data.reset_index(drop=True)
-            else:
-                # A frame of our own over the same blocks: pandas now copies a
-                # block before the caller's frame writes to it.
-                data = data.copy(deep=False)
-            self._columns = _block_columns(data, names)
-            self._length = len(data) if self._entries else 0
+            message = from_frame(data, check_unique_columns(data))
+            self._columns, self._length = message._entries, message._length
             return
         elif isinstance(data, Mapping):
             items = data.items()
