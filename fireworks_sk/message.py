@@ -225,7 +225,12 @@ def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColu
             stop += 1
         values = None if found is None else _run_view(*found, start, stop)
         block = _Block(
-            dtype, len(frame), names[start:stop], frame=frame, start=start, values=values
+            dtype,
+            len(frame),
+            names[start:stop],
+            frame=frame,
+            start=start,
+            values=values,
         )
         for position, name in enumerate(block.names):
             columns[name] = _BlockColumn(block, position)
