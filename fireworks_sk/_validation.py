@@ -80,7 +80,9 @@ def as_message(X: Any, *, min_rows: int = 0) -> tuple[Message, bool]:
         names = check_unique_columns(X)
         # String names are feature names (scikit-learn's rule, read without
         # its cost); scikit-learn's own check raises for mixed str / non-str.
-        if names and all(isinstance(n, str) for n in names):
+        if names and (
+            set(map(type, names)) <= {str} or all(isinstance(n, str) for n in names)
+        ):
             return from_frame(X, names), True
         if get_feature_names(X) is not None:
             return Message(X), True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -105,7 +106,7 @@ class _Block:
     all ``k`` columns does one numpy operation instead of one per Series.
     """
 
-    __slots__ = ("_frame", "_values", "dtype", "length", "names", "start")
+    __slots__ = ("_frame", "_values", "columns", "dtype", "length", "names", "start")
 
     def __init__(
         self,
@@ -123,6 +124,9 @@ class _Block:
         self._frame = frame
         self.start = start
         self._values = values
+        # One column object per position, so that a run of them is found by
+        # comparing lists (see _runs).
+        self.columns = [_BlockColumn(self, p) for p in range(len(names))]
 
     @property
     def values(self) -> np.ndarray:
@@ -232,8 +236,7 @@ def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColu
             start=start,
             values=values,
         )
-        for position, name in enumerate(block.names):
-            columns[name] = _BlockColumn(block, position)
+        columns.update(zip(block.names, block.columns))
         start = stop
     return columns
 
@@ -317,14 +320,16 @@ def _runs(
             yield i, None
             i += 1
             continue
-        j = i + 1
-        while (
-            j < len(entries)
-            and isinstance(entries[j], _BlockColumn)
-            and entries[j].block is entry.block
-            and entries[j].position == entry.position + (j - i)
-        ):
-            j += 1
+        following = entry.block.columns[entry.position :]
+        j = i + len(following)
+        # By identity (a Series compares by value): the block's whole rest in
+        # one step, else walked column by column.
+        if j > len(entries) or not all(map(operator.is_, entries[i:j], following)):
+            j = i + 1
+            while j < min(len(entries), i + len(following)) and (
+                entries[j] is following[j - i]
+            ):
+                j += 1
         yield i, entry.block.values[:, entry.position : entry.position + j - i]
         i = j
 
@@ -365,8 +370,7 @@ def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Me
     values.flags.writeable = False  # shared by every Message that holds the block
     block = _Block(values.dtype, len(message), list(names), values=values)
     entries = dict(message._entries)
-    for position, name in enumerate(names):
-        entries[name] = _BlockColumn(block, position)
+    entries.update(zip(block.names, block.columns))
     return from_columns(entries, len(message))
 
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fireworks_sk import Message, write_parquet
-from fireworks_sk.message import with_block
+from fireworks_sk.message import column_matrix, with_block
 from tests._data import assert_unchanged, snapshot
 
 ROWS = 5
@@ -952,3 +952,26 @@ def test_message_from_blocks_equals_the_public_route_and_is_a_value(frame):
     if len(frame):
         _write_first_row(frame)
     assert _contents(fresh) == seen_fresh and _contents(through_blocks) == seen
+
+
+@settings(max_examples=150, deadline=None)
+@given(block_frames(), st.data())
+def test_column_matrix_of_any_columns_in_any_order_equals_their_series(frame, data):
+    numeric = [c for c in frame.columns if _holds_numbers(frame[c])]
+    names = (
+        data.draw(st.lists(st.sampled_from(numeric), unique=True)) if numeric else []
+    )
+    m = Message(frame)
+    if names and data.draw(st.booleans()):  # one replaced by a plain Series
+        m = m.assign(**{names[0]: pd.Series(np.arange(len(m), dtype=np.float64))})
+    if len(names) > 1 and data.draw(st.booleans()):  # some replaced by a block
+        m = with_block(m, names[1:], np.ones((len(m), len(names) - 1)))
+    expected = np.empty((len(m), len(names)))
+    for j, name in enumerate(names):
+        expected[:, j] = m[name].to_numpy(dtype=np.float64)
+    got = column_matrix(m, names, np.float64, owner="test")
+    assert got.shape == expected.shape and got.tobytes() == expected.tobytes()
+
+
+def _holds_numbers(series: pd.Series) -> bool:
+    return isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf"

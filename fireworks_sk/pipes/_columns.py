@@ -54,13 +54,14 @@ def _width(column: Any) -> int:
 
 
 def _groups(
-    message: Message, names: list[str], widths: list[int]
+    names: list[str], columns: list[Any], widths: list[int]
 ) -> list[tuple[list[str], int]]:
-    """Each tensor column alone, runs of consecutive pandas columns together."""
+    """Each tensor column alone, runs of consecutive pandas columns together;
+    ``columns`` are the columns ``names`` as the Message stores them."""
     groups: list[tuple[list[str], int]] = []
     after_pandas = False
-    for name, width in zip(names, widths):
-        pandas = not message.is_tensor(name)
+    for name, column, width in zip(names, columns, widths):
+        pandas = not isinstance(column, torch.Tensor)
         if pandas and after_pandas:
             group, total = groups[-1]
             group.append(name)
@@ -211,7 +212,8 @@ class Stack(Pipe):
         of a DataFrame cost one numpy copy, not one per column.
         """
         dtype = self.dtype_
-        widths = [_width(stored_column(message, c)) for c in self.columns_]
+        columns = [stored_column(message, c) for c in self.columns_]
+        widths = [_width(column) for column in columns]
         if not dtype.is_floating_point:
             # Integers: each column converted and range-checked on its own.
             parts = [
@@ -222,8 +224,8 @@ class Stack(Pipe):
         buffer = np.empty((n, sum(widths)), dtype=numpy_dtype(dtype) or np.float64)
         start = 0
         with np.errstate(over="ignore"):  # overflow is found and named below
-            for names, width in _groups(message, self.columns_, widths):
-                if message.is_tensor(names[0]):
+            for names, width in _groups(self.columns_, columns, widths):
+                if isinstance(stored_column(message, names[0]), torch.Tensor):
                     block = column_numbers(
                         names[0],
                         message[names[0]],
