@@ -12,7 +12,8 @@ by hand:
     python benchmarks/preprocess.py [--rows N] [--rows32 N] [--repeat R]
         [--small-rows N] [--small-repeat R]
 
-It prints Markdown tables of the best of R runs of each.
+It prints Markdown tables of the best of R runs of each, the two sides of a
+comparison run in turn.
 """
 
 from __future__ import annotations
@@ -56,26 +57,28 @@ def sklearn_pipeline() -> ColumnTransformer:
     )
 
 
-def best_time(make, frame: pd.DataFrame, repeat: int) -> float:
-    times = []
+def best_times(runs, repeat: int) -> list[float]:
+    """The best of ``repeat`` timings of each of ``runs``, taken in turn (A, B,
+    A, B, ...) so that a busy moment of a shared machine slows both alike."""
+    times = [[] for _ in runs]
     for _ in range(repeat):
-        start = time.perf_counter()
-        make().fit(frame).transform(frame)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for run, taken in zip(runs, times):
+            start = time.perf_counter()
+            run()
+            taken.append(time.perf_counter() - start)
+    return [min(taken) for taken in times]
+
+
+def fit_transform(make, frame: pd.DataFrame):
+    return lambda: make().fit(frame).transform(frame)
 
 
 def small_target(frame: pd.DataFrame) -> np.ndarray:
     return ((frame["f0"] > 0) ^ (frame["small"] == "s0")).to_numpy()
 
 
-def best_fit_predict(make, frame: pd.DataFrame, y: np.ndarray, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        make().fit(frame, y).predict(frame)
-        times.append(time.perf_counter() - start)
-    return min(times)
+def fit_predict(make, frame: pd.DataFrame, y: np.ndarray):
+    return lambda: make().fit(frame, y).predict(frame)
 
 
 def small_case(rows: int, repeat: int) -> None:
@@ -89,8 +92,9 @@ def small_case(rows: int, repeat: int) -> None:
     def theirs():
         return make_pipeline(sklearn_pipeline(), model())
 
-    ours_s = best_fit_predict(ours, frame, y, repeat)
-    theirs_s = best_fit_predict(theirs, frame, y, repeat)
+    ours_s, theirs_s = best_times(
+        [fit_predict(ours, frame, y), fit_predict(theirs, frame, y)], repeat
+    )
     print()
     print(
         f"| fit + predict, {rows:,} rows, LogisticRegression | seconds (best of "
@@ -103,8 +107,13 @@ def small_case(rows: int, repeat: int) -> None:
 
 
 def large_case(frame: pd.DataFrame, dtype: str, repeat: int) -> None:
-    ours = best_time(fireworks_pipeline, frame, repeat)
-    theirs = best_time(sklearn_pipeline, frame, repeat)
+    ours, theirs = best_times(
+        [
+            fit_transform(fireworks_pipeline, frame),
+            fit_transform(sklearn_pipeline, frame),
+        ],
+        repeat,
+    )
     print(
         f"| fit + transform, {len(frame):,} rows of {dtype} | seconds (best of "
         f"{repeat}) |"

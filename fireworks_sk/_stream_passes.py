@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from fireworks_sk._stream_read import StreamTarget, read_pass
-from fireworks_sk.message import Message
+from fireworks_sk.message import Message, stored_column
 from fireworks_sk.pipes._base import Pipe
 from fireworks_sk.pipes._columns import FunctionPipe
 from fireworks_sk.pipes._junction import Junction
@@ -84,7 +84,11 @@ def _changed(before: Any, after: Any) -> Columns:
     """Columns ``after`` does not share with ``before``: new or recomputed."""
     if not (isinstance(before, Message) and isinstance(after, Message)):
         return None
-    return {c for c in after.columns if c not in before or after[c] is not before[c]}
+    return {
+        c
+        for c in after.columns
+        if c not in before or stored_column(after, c) is not stored_column(before, c)
+    }
 
 
 def _overlaps(reads: Columns, tainted: Columns) -> bool:

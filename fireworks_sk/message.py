@@ -374,6 +374,17 @@ def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Me
     return from_columns(entries, len(message))
 
 
+def _handed_out(column: Column) -> Column:
+    """``column`` as given to a user: a Series is a new Series object over the
+    same data, as ``DataFrame.__getitem__`` gives, so that writing to it in
+    place (copy-on-write copies first) cannot change the Message it came from;
+    without copy-on-write (pandas 2 by default) it is a copy. A tensor is the
+    tensor itself, as torch hands out views."""
+    if isinstance(column, pd.Series):
+        return column.copy(deep=not copies_on_write())
+    return column
+
+
 def _column_length(column: Column) -> int:
     return column.shape[0]
 
@@ -597,11 +608,11 @@ class Message:
     def items(self) -> Iterator[tuple[str, Column]]:
         """``(name, column)`` pairs in column order, as ``DataFrame.items``.
 
-        Each column is what ``m[name]`` gives: a tensor or a Series, shared
-        with the Message, not copied.
+        Each column is what ``m[name]`` gives: a tensor, or a Series that
+        shares the Message's data until it is written to.
         """
         for name in self._entries:
-            yield name, self._column(name)
+            yield name, _handed_out(self._column(name))
 
     # --------------------------------------------------------------- indexing
     def _column(self, name: str) -> Column:
@@ -614,7 +625,7 @@ class Message:
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
-            return self._column(key)
+            return _handed_out(self._column(key))
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
             return self._select(key)
         if isinstance(key, (tuple, dict, set, float)):

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fireworks_sk import Message, write_parquet
-from fireworks_sk.message import column_matrix, with_block
+from fireworks_sk.message import column_matrix, stored_column, with_block
 from tests._data import assert_unchanged, snapshot
 
 ROWS = 5
@@ -86,7 +86,7 @@ def test_message_series_with_other_index_is_reset_and_renamed():
 def test_message_from_message_shares_every_column(m):
     copy = Message(m)
     assert copy.columns == m.columns
-    assert all(copy[c] is m[c] for c in m.columns)
+    assert all(stored_column(copy, c) is stored_column(m, c) for c in m.columns)
 
 
 def test_empty_message_has_no_rows_and_no_columns():
@@ -259,7 +259,7 @@ def test_bad_key_raises_naming_the_key(m, key, error, match):
 def test_column_access_returns_the_stored_column(m):
     assert isinstance(m["x"], torch.Tensor)
     assert isinstance(m["s"], pd.Series)
-    assert m["x"] is m["x"]
+    assert m["x"] is m["x"]  # a tensor is handed out as it is stored
 
 
 def test_missing_column_names_it_and_lists_the_columns(m):
@@ -271,7 +271,7 @@ def test_list_of_names_selects_columns_in_that_order_sharing_them(m):
     out = m[["b", "x"]]
     assert isinstance(out, Message)
     assert out.columns == ["b", "x"]
-    assert out["b"] is m["b"]
+    assert stored_column(out, "b") is stored_column(m, "b")
     assert len(out) == ROWS
 
 
@@ -319,9 +319,9 @@ def test_assign_callables_see_earlier_assignments_as_in_pandas(m):
 def test_assign_shares_untouched_columns_and_leaves_input_alone(m):
     before = snapshot(m)
     out = m.assign(x=torch.ones(ROWS))
-    assert out["b"] is m["b"]
-    assert out["s"] is m["s"]
-    assert out["i"] is m["i"]
+    assert stored_column(out, "b") is stored_column(m, "b")
+    assert stored_column(out, "s") is stored_column(m, "s")
+    assert stored_column(out, "i") is stored_column(m, "i")
     assert_unchanged(m, before)
 
 
@@ -339,7 +339,7 @@ def test_drop_removes_columns_and_shares_the_rest(m):
     before = snapshot(m)
     out = m.drop(columns=["x", "s"])
     assert out.columns == ["b", "i"]
-    assert out["b"] is m["b"]
+    assert stored_column(out, "b") is stored_column(m, "b")
     assert m.drop(columns="x").columns == ["s", "b", "i"]
     assert_unchanged(m, before)
 
@@ -352,7 +352,7 @@ def test_drop_missing_column_names_it(m):
 def test_rename_keeps_order_and_values(m):
     out = m.rename({"x": "xx", "s": "ss"})
     assert out.columns == ["xx", "ss", "b", "i"]
-    assert out["xx"] is m["x"]
+    assert stored_column(out, "xx") is stored_column(m, "x")
     assert out["ss"].name == "ss"
     assert m.columns == ["x", "s", "b", "i"]
 
@@ -468,7 +468,7 @@ def test_to_tensors_of_missing_column_names_it(m):
 def test_to_cpu_keeps_values_and_pandas_columns(m):
     out = m.to("cpu")
     assert out.equals(m)
-    assert out["s"] is m["s"]
+    assert stored_column(out, "s") is stored_column(m, "s")
     assert out["x"].device.type == "cpu"
 
 
@@ -604,10 +604,13 @@ def test_a_block_a_pipe_computed_is_read_only_and_its_series_are_built_on_read()
     assert m["a"].tolist() == [0.0, 3.0, 6.0, 9.0]  # the input is unchanged
 
 
-def test_a_column_read_twice_is_the_same_series_in_messages_sharing_it():
+def test_a_column_read_twice_shares_its_data_in_messages_sharing_it():
     m = Message(numeric_frame())
     kept = m.drop(columns="s")
-    assert m["b"] is m["b"] and kept["b"] is m["b"]
+    assert stored_column(kept, "b") is stored_column(m, "b")
+    # Read, it shares the data under copy-on-write and is a copy without.
+    shared = np.shares_memory(m["b"].to_numpy(), kept["b"].to_numpy())
+    assert shared == COPY_ON_WRITE
 
 
 def test_columns_read_one_by_one_equal_the_dataframe_columns():
@@ -975,3 +978,34 @@ def test_column_matrix_of_any_columns_in_any_order_equals_their_series(frame, da
 
 def _holds_numbers(series: pd.Series) -> bool:
     return isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf"
+
+
+@pytest.mark.parametrize("name", ["a", "s", "n", "c"])
+def test_writing_in_place_to_a_series_read_from_a_message_leaves_it_alone(name):
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, 2.0, 3.0],
+            "s": ["x", "y", "z"],
+            "n": pd.array([1, 2, None], dtype="Int64"),
+            "c": pd.Categorical(["u", "v", "u"]),
+        }
+    )
+    m = Message(frame)
+    kept = m[["a", "s", "n", "c"]]
+    before = m[name].copy()
+    column = m[name]
+    column.iloc[0] = column.iloc[1]
+    assert column.iloc[0] != before.iloc[0]
+    pd.testing.assert_series_equal(m[name], before)
+    pd.testing.assert_series_equal(kept[name], before)
+    pd.testing.assert_series_equal(frame[name], before)
+    if name == "a":
+        assert np.asarray(m[["a"]]).ravel().tolist() == before.tolist()
+
+
+def test_items_hands_out_series_that_cannot_change_the_message():
+    m = Message(pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]}))
+    for _, column in m.items():
+        column.iloc[0] = column.iloc[1]
+    assert m["a"].tolist() == [1.0, 2.0]
+    assert m["s"].tolist() == ["x", "y"]

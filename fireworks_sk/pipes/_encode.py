@@ -176,29 +176,46 @@ def sorted_counts(name: str, counts: pd.Series) -> pd.Series:
 _LEARNED = ("categories_", "infrequent_categories_", "_offset_", "n_codes_")
 
 
+def _arrow_strings(dtype: Any) -> bool:
+    """Whether a column of ``dtype`` holds its strings in a pyarrow string array."""
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    arrow = getattr(dtype, "pyarrow_dtype", None)  # pandas.ArrowDtype
+    return arrow is not None and str(arrow) in ("string", "large_string")
+
+
 class _Lookup:
     """Where each category of one column sits: ``categories_[name]`` indexed.
 
     Derived from the fitted categories and built on first use, so that a
-    transform pays pandas' cost of building an index (and its hash table)
-    once per fit, not once per call. Never saved: a loaded encoder builds it
-    again.
+    transform pays pandas' cost of building an index (and its hash table), or
+    the Arrow array of the categories, once per fit, not once per call. Never
+    saved: a loaded encoder builds it again.
+
+    Few rows are looked up in a dict, a column of pyarrow strings by pyarrow,
+    a Categorical by its declared categories, anything else by pandas'
+    ``get_indexer`` (``index_codes``, the general lookup); each gives the
+    general lookup's codes.
     """
 
-    __slots__ = ("_index", "_objects", "_table", "categories")
+    __slots__ = ("_arrow", "_index", "_objects", "_table", "categories")
 
     def __init__(self, categories: np.ndarray) -> None:
         self.categories = categories
         self._index: pd.Index | None = None
         self._objects: pd.Index | None = None
         self._table: tuple[dict[Any, int], int] | None = None
+        self._arrow: Any = None
 
     def codes(self, values: pd.Series) -> np.ndarray:
         """Positions of ``values`` in the categories; -1 for values not among them."""
         table = self.table()
         if table is not None and len(values) <= _SMALL:
             return self.table_codes(values, table)
-        return self.index_codes(values)
+        found = self.arrow_codes(values)
+        if found is None:
+            found = self.category_codes(values)
+        return self.index_codes(values) if found is None else found
 
     def index_codes(self, values: pd.Series) -> np.ndarray:
         """The codes by pandas' ``get_indexer``: the general lookup."""
@@ -211,6 +228,54 @@ class _Lookup:
             index = self._objects
             values = values.astype(object)
         return index.get_indexer(values)
+
+    def arrow_codes(self, values: pd.Series) -> np.ndarray | None:
+        """The codes of ``index_codes`` by pyarrow's ``index_in``, for a column
+        of pyarrow strings without missing values and categories that are
+        strings or NaN; None for any other.
+
+        pandas' lookup turns each of the column's strings into a Python
+        object first; pyarrow hashes them where they lie, tens of times
+        faster. Missing values are left to pandas, whose dtypes differ in
+        whether they find the NaN category.
+        """
+        if not _arrow_strings(values.dtype) or self.table() is None:
+            return None
+        import pyarrow as pa  # installed: the column's pandas dtype needs it
+        import pyarrow.compute as pc
+
+        if self._arrow is None:
+            # The categories as strings, NaN as null; a string Arrow cannot
+            # hold (a lone surrogate) leaves the lookup to pandas.
+            listed = [
+                c if isinstance(c, str) else None for c in self.categories.tolist()
+            ]
+            try:
+                self._arrow = pa.array(listed, type=pa.large_string())
+            except (pa.ArrowException, UnicodeError):
+                self._arrow = False
+        if self._arrow is False:
+            return None
+        strings = pa.array(values.array)  # the column's own buffers
+        if strings.null_count:
+            return None
+        # The NaN category is a null, which no string finds.
+        found = pc.index_in(strings, value_set=self._arrow)
+        return np.asarray(found.fill_null(-1), dtype=np.intp)
+
+    def category_codes(self, values: pd.Series) -> np.ndarray | None:
+        """The codes of ``index_codes`` for a pandas Categorical column, by
+        looking its few categories up and taking their codes by the
+        column's; None for any other column.
+
+        ``index_codes`` makes a Python object of every row of a Categorical.
+        """
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            return None
+        # The column's categories, then NaN: its code -1 takes the last.
+        declared = values.cat.categories.to_numpy(dtype=object)
+        found = self.index_codes(pd.Series(np.append(declared, np.nan), dtype=object))
+        return found[values.cat.codes.to_numpy()]
 
     def table(self) -> tuple[dict[Any, int], int] | None:
         """Category -> position, and the position of NaN (-1 if none), when
@@ -551,23 +616,27 @@ class OneHot(_Encoder):
     def _encode(self, name: str, column: Column) -> torch.Tensor:
         codes = self._codes(name, column)
         unknown = codes < 0
-        if unknown.any() and self.handle_unknown == "error":
+        some_unknown = bool(unknown.any())
+        if some_unknown and self.handle_unknown == "error":
             raise self._unknown_error(name, column, codes)
         positions = self._positions[name]
         width = self._n_outputs(name)
-        targets = positions[np.where(unknown, 0, codes)]
-        if unknown.any() and self.handle_unknown == "infrequent_if_exist":
+        targets = positions[np.where(unknown, 0, codes) if some_unknown else codes]
+        if some_unknown and self.handle_unknown == "infrequent_if_exist":
             if self.infrequent_categories_[name] is not None:
                 targets = np.where(unknown, width - 1, targets)
-                unknown = np.zeros_like(unknown)
+                some_unknown = False
         # numpy's zeros come from calloc: the kernel's already-zeroed pages, about
         # 4x faster than torch.zeros writing zeros over a large output.
-        out = torch.from_numpy(np.zeros((len(codes), width), dtype=np.float32))
-        # One scatter writes every indicator; unknown rows are zeroed after.
-        out.scatter_(1, torch.from_numpy(targets).unsqueeze(1), 1.0)
-        if unknown.any():
-            out[torch.from_numpy(unknown)] = 0.0
-        return out
+        out = np.zeros((len(codes), width), dtype=np.float32)
+        # One write of every indicator at its flat position (a third faster
+        # than torch's scatter_); unknown rows are zeroed after.
+        flat = np.arange(0, out.size, width)
+        flat += targets
+        out.reshape(-1)[flat] = 1.0
+        if some_unknown:
+            out[unknown] = 0.0
+        return torch.from_numpy(out)
 
     def _transform(self, message: Message) -> Message:
         return message.assign(
@@ -719,7 +788,7 @@ class IndexEncoder(_Encoder):
         codes = self._codes(name, column)
         if self.handle_unknown == "error" and (codes < 0).any():
             raise self._unknown_error(name, column, codes)
-        return torch.from_numpy(codes.astype(np.int64) + self._offset_)
+        return torch.from_numpy(np.add(codes, self._offset_, dtype=np.int64))
 
     def _transform(self, message: Message) -> Message:
         self._check_offset()

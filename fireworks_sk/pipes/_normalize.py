@@ -66,24 +66,43 @@ def _is_scalable(column: Column) -> bool:
     return is_numeric_column(column, booleans=False)
 
 
-def _unchecked_float64(name: str, column: Column) -> np.ndarray | torch.Tensor:
-    """The column as float64 numbers, NaN and inf kept (``_chunk_state`` names them).
+def _unchecked_numbers(name: str, column: Column) -> np.ndarray | torch.Tensor:
+    """The column as numbers whose moments ``_moments`` takes, NaN and inf
+    kept (``_chunk_state`` names them).
 
-    Tensors stay tensors (on their device), pandas columns become numpy.
+    Tensors become float64 tensors (on their device). Pandas columns become
+    numpy arrays of their float dtype: float32 stays float32 (a view, no
+    copy), as ``_moments`` widens it to float64 exactly as it goes.
     """
-    wide = torch.float64 if isinstance(column, torch.Tensor) else np.float64
+    if isinstance(column, torch.Tensor):
+        wide: Any = torch.float64
+    else:
+        wide = float_dtype(column)
     return column_numbers(name, column, wide, allow_nan=True, owner="BatchNormalizer")
 
 
-def _moments(values: np.ndarray | torch.Tensor) -> _Moments:
-    """Moments of one column's float64 values (rows on axis 0), unchecked."""
+def _moments(
+    values: np.ndarray | torch.Tensor, scratch: np.ndarray | None = None
+) -> _Moments:
+    """Moments of one column's values (rows on axis 0), unchecked, in float64.
+
+    ``values`` is float64, or a float32 numpy array: every float32 is a
+    float64, so widening each value as it is centred gives, bit for bit, the
+    moments of its float64 copy, without making that copy. ``scratch``, a
+    float64 numpy array of ``values``' shape, may hold the centred values
+    (one buffer for every column of a batch).
+    """
     # numpy and torch share this arithmetic; axis 0 is the row axis for both.
-    shift = values[0]
     with np.errstate(over="ignore", invalid="ignore"):  # named in _chunk_state
         # One temporary, worked in place (``values`` may be the caller's
         # buffer, the centred copy is ours): the same arithmetic, bit for bit,
         # as squaring a second copy, with a third of the memory traffic.
-        centred = values - shift
+        if isinstance(values, np.ndarray):
+            shift = np.float64(values[0])
+            centred = np.subtract(values, shift, out=scratch, dtype=np.float64)
+        else:
+            shift = values[0]
+            centred = values - shift
         offset = centred.mean(0)
         centred -= offset
         centred *= centred
@@ -161,12 +180,23 @@ class BatchNormalizer(StatefulPipe):
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, _Moments]]:
-        values = {n: _unchecked_float64(n, message[n]) for n in self.columns_}
-        moments = {n: _moments(v) for n, v in values.items()}
+        # Each column is read, reduced and let go in turn (a widened copy of
+        # one integer column at a time); the pandas columns are centred in
+        # one float64 buffer.
+        moments: dict[str, _Moments] = {}
+        scratch = None
+        for name in self.columns_:
+            values = _unchecked_numbers(name, message[name])
+            if isinstance(values, np.ndarray):
+                if scratch is None:
+                    scratch = np.empty(len(message), dtype=np.float64)
+                moments[name] = _moments(values, scratch)
+            else:
+                moments[name] = _moments(values)
         for name in self.columns_:  # in order: the first bad column is named
             if not _finite(moments[name]):
-                check_finite(name, values[name])
-        return len(message), {name: moments[name] for name in self.columns_}
+                check_finite(name, _unchecked_numbers(name, message[name]))
+        return len(message), moments
 
     def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, _Moments]]:
         return a[0] + b[0], {name: a[1][name].merge(b[1][name]) for name in a[1]}
