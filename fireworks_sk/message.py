@@ -25,6 +25,7 @@ __all__ = [
     "flat_feature_names",
     "from_columns",
     "from_frame",
+    "read_column",
     "stored_column",
     "take_column",
     "with_block",
@@ -383,6 +384,16 @@ def _handed_out(column: Column) -> Column:
     if isinstance(column, pd.Series):
         return column.copy(deep=not copies_on_write())
     return column
+
+
+def read_column(message: Message, name: str) -> Column:
+    """Column ``name`` itself, for fireworks_sk's own steps, which only read it.
+
+    ``message[name]`` hands a user a new Series over the same data, so that a
+    write to it cannot reach the Message; a step that never writes skips
+    that object. Raises the KeyError of ``message[name]`` for a missing name.
+    """
+    return message._column(name)
 
 
 def _column_length(column: Column) -> int:

@@ -13,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fireworks_sk import Message, write_parquet
-from fireworks_sk.message import column_matrix, stored_column, with_block
+from fireworks_sk.message import (
+    column_matrix,
+    read_column,
+    stored_column,
+    with_block,
+)
 from tests._data import assert_unchanged, snapshot
 
 ROWS = 5
@@ -1009,3 +1014,13 @@ def test_items_hands_out_series_that_cannot_change_the_message():
         column.iloc[0] = column.iloc[1]
     assert m["a"].tolist() == [1.0, 2.0]
     assert m["s"].tolist() == ["x", "y"]
+
+
+def test_read_column_is_the_stored_column_which_getitem_hands_out_anew():
+    m = Message(pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]}))
+    assert read_column(m, "s") is read_column(m, "s")
+    assert m["s"] is not read_column(m, "s")
+    for name in m.columns:
+        pd.testing.assert_series_equal(read_column(m, name), m[name])
+    with pytest.raises(KeyError, match="'z' is not in the Message"):
+        read_column(m, "z")

@@ -19,6 +19,7 @@ from fireworks_sk.message import (
     column_matrix,
     flat_feature_names,
     from_columns,
+    read_column,
     stored_column,
 )
 from fireworks_sk.pipes._base import Pipe
@@ -119,7 +120,7 @@ class ToTensor(Pipe):
 
     def _transform(self, message: Message) -> Message:
         converted = {
-            c: column_numbers(c, message[c], self.dtype_, owner="ToTensor")
+            c: column_numbers(c, read_column(message, c), self.dtype_, owner="ToTensor")
             for c in self.columns_
         }
         return message.assign(**converted)
@@ -217,7 +218,9 @@ class Stack(Pipe):
         if not dtype.is_floating_point:
             # Integers: each column converted and range-checked on its own.
             parts = [
-                column_numbers(c, message[c], dtype, owner="Stack").reshape(n, width)
+                column_numbers(
+                    c, read_column(message, c), dtype, owner="Stack"
+                ).reshape(n, width)
                 for c, width in zip(self.columns_, widths)
             ]
             return torch.cat(parts, dim=1)
@@ -228,7 +231,7 @@ class Stack(Pipe):
                 if isinstance(stored_column(message, names[0]), torch.Tensor):
                     block = column_numbers(
                         names[0],
-                        message[names[0]],
+                        read_column(message, names[0]),
                         buffer.dtype,
                         allow_nan=True,
                         owner="Stack",
@@ -243,7 +246,7 @@ class Stack(Pipe):
             finite = bool(torch.isfinite(stacked).all())
         if not finite:
             for name in self.columns_:  # raises for the first column at fault
-                column_numbers(name, message[name], dtype, owner="Stack")
+                column_numbers(name, read_column(message, name), dtype, owner="Stack")
         return stacked
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
