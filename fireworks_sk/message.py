@@ -24,6 +24,7 @@ __all__ = [
     "column_matrix",
     "flat_feature_names",
     "from_columns",
+    "frame_dtypes",
     "from_frame",
     "read_column",
     "stored_column",
@@ -212,11 +213,7 @@ def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColu
     the caller hands over; runs of one numeric dtype become blocks."""
     names = [_checked_name(name) for name in names]
     found = frame_blocks(frame)
-    if found is None:
-        dtypes = frame.dtypes.tolist()
-    else:
-        arrays, numbers, rows = found
-        dtypes = [arrays[number].dtype for number in numbers]
+    dtypes = frame_dtypes(frame, found)
     columns: dict[str, _LazyColumn] = {}
     start = 0
     while start < len(dtypes):
@@ -240,6 +237,17 @@ def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColu
         columns.update(zip(block.names, block.columns))
         start = stop
     return columns
+
+
+def frame_dtypes(frame: pd.DataFrame, found: Any = None) -> list[Any]:
+    """``frame.dtypes.tolist()``, read from pandas' blocks where it can be
+    (``found``: what :func:`~fireworks_sk._compat.frame_blocks` gave, if
+    asked already), without the Series ``frame.dtypes`` builds."""
+    found = frame_blocks(frame) if found is None else found
+    if found is None:
+        return frame.dtypes.tolist()
+    arrays, numbers, _ = found
+    return [arrays[number].dtype for number in numbers]
 
 
 def _run_view(

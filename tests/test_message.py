@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from fireworks_sk import Message, write_parquet
 from fireworks_sk.message import (
     column_matrix,
+    frame_dtypes,
     read_column,
     stored_column,
     with_block,
@@ -952,6 +953,7 @@ def test_message_from_blocks_equals_the_public_route_and_is_a_value(frame):
         public = Message(frame)
     seen = _contents(through_blocks)
     assert seen == _contents(public)
+    assert frame_dtypes(frame) == frame.dtypes.tolist()
     expected = frame.reset_index(drop=True)
     for name in frame.columns:
         pd.testing.assert_series_equal(through_blocks[name], expected[name])
