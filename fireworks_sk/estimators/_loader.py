@@ -151,7 +151,8 @@ class MessageLoader:
         order = self.order()[:stop]
         devices = {c.device for _, c in columns if isinstance(c, torch.Tensor)}
         chunks = {device: order.to(device).split(self.batch_size) for device in devices}
-        cpu_chunks = order.split(self.batch_size)
+        # The order is on the CPU: its chunks are cut once, if CPU columns need them.
+        cpu_chunks = chunks.get(order.device) or order.split(self.batch_size)
         # Each column with the chunks it gathers by: per batch, only the gathers.
         plan = [
             (name, col, chunks[col.device] if isinstance(col, torch.Tensor) else None)
@@ -164,7 +165,10 @@ class MessageLoader:
                 else take_column(col, index)
                 for name, col, own in plan
             }
-            yield self._batch(batch, len(index))
+            if self.device is None:
+                yield from_columns(batch, index.shape[0])
+            else:
+                yield self._batch(batch, index.shape[0])
 
     def _batch(self, columns: dict[str, Column], length: int) -> Message:
         if self.device is not None:

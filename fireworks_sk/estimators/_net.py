@@ -46,9 +46,11 @@ from fireworks_sk.estimators._outputs import (
 )
 from fireworks_sk.estimators._predict import fits_one_batch, prediction_dataset
 from fireworks_sk.estimators._skorch_glue import (
-    callback_kwargs,
+    new_batch,
+    notify,
     param_names,
     picklable_state,
+    run_epoch,
     skorch_defaults,
     store_callbacks,
     store_parameters,
@@ -177,6 +179,13 @@ class _MessageNet:
         """skorch's training step, its noise drawn from ``random_state``."""
         with global_draws(self):
             return super().train_step(batch, **fit_params)
+
+    def infer(self, x: Any, **fit_params: Any) -> Any:
+        """skorch's ``infer``; a CPU tensor, on a net on the CPU, goes to the
+        module at once (skorch's ``to_tensor`` would hand back the same tensor)."""
+        if type(x) is torch.Tensor and x.is_cpu and self.device in ("cpu", None):
+            return self.module_(x, **fit_params)
+        return super().infer(x, **fit_params)
 
     def validation_step(self, batch: Any, **fit_params: Any) -> Any:
         """skorch's validation step, its noise drawn from ``random_state``."""
@@ -339,9 +348,22 @@ class _MessageNet:
     def notify(self, method_name: str, **cb_kwargs: Any) -> None:
         """skorch's notify; ``on_train_begin`` and ``on_train_end`` get X and y
         as passed to ``fit``, not the encoded dataset (as skorch's callbacks
-        such as ``InputShapeSetter`` expect)."""
-        callback_kwargs(self, method_name, cb_kwargs)
-        super().notify(method_name, **cb_kwargs)
+        such as ``InputShapeSetter`` expect). Hooks left as skorch's empty
+        ones are not called."""
+        notify(self, method_name, cb_kwargs)
+
+    def on_batch_begin(
+        self, net: Any, batch: Any = None, training: bool = False, **kwargs: Any
+    ) -> None:
+        """skorch's hook: open the batch's row in the history."""
+        new_batch(self.history)
+
+    def run_single_epoch(
+        self, iterator: Any, training: bool, prefix: str, step_fn: Any, **fit_params
+    ) -> None:
+        """skorch's epoch of batches, with less bookkeeping per batch: the
+        same hooks, arguments and history entries."""
+        run_epoch(self, iterator, training, prefix, step_fn, fit_params)
 
     def __getstate__(self) -> dict[str, Any]:
         return picklable_state(super().__getstate__())

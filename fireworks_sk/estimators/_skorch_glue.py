@@ -11,15 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.dataset import get_len
+from skorch.history import History
+
 from fireworks_sk._compat import SKORCH_BOOKKEEPING_PARAMS
 from fireworks_sk.estimators._data import MessageDataset
 from fireworks_sk.estimators._feeding import FEEDING_SETTINGS
 from fireworks_sk.estimators._loader import MessageLoader
 
 __all__ = [
+    "batch_length",
     "callback_kwargs",
+    "new_batch",
+    "notify",
     "param_names",
     "picklable_state",
+    "run_epoch",
     "skorch_defaults",
     "store_callbacks",
     "store_parameters",
@@ -87,6 +97,99 @@ def callback_kwargs(net: Any, method_name: str, cb_kwargs: dict[str, Any]) -> No
     user = vars(net).get("_user_data_")
     if user is not None and method_name in ("on_train_begin", "on_train_end"):
         cb_kwargs["X"], cb_kwargs["y"] = user
+
+
+# skorch's hooks whose bodies are empty: Callback's own, and the net's where
+# NeuralNet does nothing. ``notify`` calls them once per batch for each
+# callback; skipping them changes nothing. Held here, so their ids stay theirs.
+_NO_OP_HOOKS = (
+    *(
+        getattr(Callback, name)
+        for name in (
+            "on_train_begin",
+            "on_train_end",
+            "on_epoch_begin",
+            "on_epoch_end",
+            "on_batch_begin",
+            "on_batch_end",
+            "on_grad_computed",
+        )
+    ),
+    NeuralNet.on_epoch_end,
+    NeuralNet.on_batch_end,
+    NeuralNet.on_grad_computed,
+)
+_NO_OP_IDS = frozenset(id(hook) for hook in _NO_OP_HOOKS)
+_TRAIN_HOOKS = frozenset({"on_train_begin", "on_train_end"})
+
+
+def notify(net: Any, method_name: str, cb_kwargs: dict[str, Any]) -> None:
+    """skorch's ``notify``: the net's hook, then each callback's, in order.
+
+    A hook that is one of skorch's empty ones (a callback that does not
+    override ``on_batch_begin``, say) is not called: it would do nothing.
+    """
+    if method_name in _TRAIN_HOOKS:
+        callback_kwargs(net, method_name, cb_kwargs)
+    hook = getattr(net, method_name)
+    if id(getattr(hook, "__func__", None)) not in _NO_OP_IDS:
+        hook(net, **cb_kwargs)
+    for _, callback in net.callbacks_:
+        hook = getattr(callback, method_name)
+        if id(getattr(hook, "__func__", None)) not in _NO_OP_IDS:
+            hook(net, **cb_kwargs)
+
+
+def new_batch(history: Any) -> None:
+    """``history.new_batch()``; skorch's own History is written to directly."""
+    if type(history) is History:
+        list.__getitem__(history, -1)["batches"].append({})
+    else:
+        history.new_batch()
+
+
+def run_epoch(
+    net: Any,
+    iterator: Any,
+    training: bool,
+    prefix: str,
+    step_fn: Any,
+    fit_params: dict[str, Any],
+) -> None:
+    """skorch's ``run_single_epoch``: each batch's step, loss and size recorded.
+
+    The same hooks with the same arguments, and the same history entries, as
+    skorch's; skorch's own ``History`` is written to directly, not through
+    its ``__getitem__``, which copies the list of epochs at every call.
+    """
+    if iterator is None:
+        return
+    loss_key, size_key = prefix + "_loss", prefix + "_batch_size"
+    batch_count = 0
+    for batch in iterator:
+        net.notify("on_batch_begin", batch=batch, training=training)
+        step = step_fn(batch, **fit_params)
+        loss = step["loss"].item()
+        history = net.history
+        if type(history) is History:
+            # The current batch's row, as ``history[-1]["batches"][-1]``.
+            row = list.__getitem__(history, -1)["batches"][-1]
+            row[loss_key] = loss
+            row[size_key] = batch_length(batch)
+        else:
+            history.record_batch(loss_key, loss)
+            history.record_batch(size_key, batch_length(batch))
+        net.notify("on_batch_end", batch=batch, training=training, **step)
+        batch_count += 1
+    net.history.record(prefix + "_batch_count", batch_count)
+
+
+def batch_length(batch: Any) -> int:
+    """skorch's ``get_len`` of a batch's X, at once for a dense tensor."""
+    X = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if type(X) is torch.Tensor and X.layout is torch.strided and X.dim():
+        return X.shape[0]  # what len(X) returns
+    return get_len(X)
 
 
 def picklable_state(state: dict[str, Any]) -> dict[str, Any]:
