@@ -108,7 +108,16 @@ class _Block:
     all ``k`` columns does one numpy operation instead of one per Series.
     """
 
-    __slots__ = ("_frame", "_values", "columns", "dtype", "length", "names", "start")
+    __slots__ = (
+        "_frame",
+        "_values",
+        "columns",
+        "dtype",
+        "length",
+        "names",
+        "shape",
+        "start",
+    )
 
     def __init__(
         self,
@@ -122,6 +131,7 @@ class _Block:
     ) -> None:
         self.dtype = dtype
         self.length = length
+        self.shape = (length,)  # of each column's Series
         self.names = names
         self._frame = frame
         self.start = start
@@ -153,16 +163,12 @@ class _LazyColumn:
     hold.
     """
 
-    __slots__ = ("built", "dtype", "length")
+    __slots__ = ("built", "dtype", "shape")
 
-    def __init__(self, dtype: Any, length: int) -> None:
+    def __init__(self, dtype: Any, shape: tuple[int]) -> None:
         self.dtype = dtype
-        self.length = length
+        self.shape = shape
         self.built: pd.Series | None = None
-
-    @property
-    def shape(self) -> tuple[int]:
-        return (self.length,)
 
     def series(self) -> pd.Series:
         if self.built is None:
@@ -181,7 +187,7 @@ class _BlockColumn(_LazyColumn):
     def __init__(self, block: _Block, position: int) -> None:
         # Not through the base class: one of these is made per column.
         self.dtype = block.dtype
-        self.length = block.length
+        self.shape = block.shape
         self.built = None
         self.block = block
         self.position = position
@@ -196,7 +202,7 @@ class _FrameColumn(_LazyColumn):
     __slots__ = ("frame", "position")
 
     def __init__(self, frame: pd.DataFrame, position: int, dtype: Any) -> None:
-        super().__init__(dtype, len(frame))
+        super().__init__(dtype, (len(frame),))
         self.frame = frame
         self.position = position
 

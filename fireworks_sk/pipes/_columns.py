@@ -50,10 +50,6 @@ def resolve_dtype(owner: str, dtype: Any) -> torch.dtype:
     return resolved
 
 
-def _width(column: Any) -> int:
-    return math.prod(column.shape[1:])
-
-
 def _groups(
     names: list[str], columns: list[Any], widths: list[int]
 ) -> list[tuple[list[str], int]]:
@@ -214,7 +210,7 @@ class Stack(Pipe):
         """
         dtype = self.dtype_
         columns = [stored_column(message, c) for c in self.columns_]
-        widths = [_width(column) for column in columns]
+        widths = [math.prod(column.shape[1:]) for column in columns]
         if not dtype.is_floating_point:
             # Integers: each column converted and range-checked on its own.
             parts = [
