@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import pandas as pd
 import scipy.sparse
 import torch
 
+from fireworks_sk._compat import frame_blocks
 from fireworks_sk._frames import copies_on_write, native_to_pandas
 from fireworks_sk._numbers import column_numbers, float_dtype, is_numeric_column
 from fireworks_sk._portable import from_portable, to_portable
@@ -17,9 +19,14 @@ from fireworks_sk._portable import from_portable, to_portable
 __all__ = [
     "Column",
     "Message",
+    "check_unique_columns",
+    "column_dtypes",
     "column_matrix",
     "flat_feature_names",
     "from_columns",
+    "frame_dtypes",
+    "from_frame",
+    "read_column",
     "stored_column",
     "take_column",
     "with_block",
@@ -93,34 +100,51 @@ class _Block:
     """Columns of one numpy dtype held together, as pandas holds them.
 
     A block read from a DataFrame keeps ``frame``, which owns the values (so
-    pandas' copy-on-write guards them), and reads ``values``, its ``(n, k)``
-    read-only array, on first use (a view when pandas holds the columns
-    together). A block a Pipe computed keeps ``values``, read-only, and builds
+    pandas' copy-on-write guards them), and ``start``, the position of its
+    first column there; ``values``, its ``(n, k)`` read-only array, is a view
+    of pandas' own block when the columns lie together in one, else read on
+    first use. A block a Pipe computed keeps ``values``, read-only, and builds
     ``frame`` only when a column's Series is read. Either way a Pipe acting on
     all ``k`` columns does one numpy operation instead of one per Series.
     """
 
-    __slots__ = ("_frame", "_values", "dtype", "length", "names")
+    __slots__ = (
+        "_frame",
+        "_values",
+        "columns",
+        "dtype",
+        "length",
+        "names",
+        "shape",
+        "start",
+    )
 
     def __init__(
         self,
         dtype: np.dtype,
         length: int,
+        names: list[str],
         *,
         frame: pd.DataFrame | None = None,
+        start: int = 0,
         values: np.ndarray | None = None,
-        names: list[str] | None = None,
     ) -> None:
         self.dtype = dtype
         self.length = length
-        self._frame = frame
-        self._values = values
+        self.shape = (length,)  # of each column's Series
         self.names = names
+        self._frame = frame
+        self.start = start
+        self._values = values
+        # One column object per position, so that a run of them is found by
+        # comparing lists (see _runs).
+        self.columns = [_BlockColumn(self, p) for p in range(len(names))]
 
     @property
     def values(self) -> np.ndarray:
         if self._values is None:
-            self._values = self._frame.to_numpy()
+            stop = self.start + len(self.names)
+            self._values = self._frame.iloc(axis=1)[self.start : stop].to_numpy()
         return self._values
 
     @property
@@ -130,59 +154,136 @@ class _Block:
         return self._frame
 
 
-class _BlockColumn:
-    """Column ``position`` of a ``_Block``; its Series is built only when read.
+class _LazyColumn:
+    """A pandas column of a Message whose Series is built only when read.
 
     ``dtype`` and ``shape`` are those of the Series it stands for, so schema
-    checks read them without building it.
+    checks read them without building it. Built once: every Message that
+    shares this column shares its Series, as Messages share the Series they
+    hold.
     """
 
-    __slots__ = ("block", "built", "position")
+    __slots__ = ("built", "dtype", "shape")
 
-    def __init__(self, block: _Block, position: int) -> None:
-        self.block = block
-        self.position = position
+    def __init__(self, dtype: Any, shape: tuple[int]) -> None:
+        self.dtype = dtype
+        self.shape = shape
         self.built: pd.Series | None = None
 
-    @property
-    def dtype(self) -> np.dtype:
-        return self.block.dtype
-
-    @property
-    def shape(self) -> tuple[int]:
-        return (self.block.length,)
-
     def series(self) -> pd.Series:
-        # Built once: every Message that shares this column shares its Series,
-        # as Messages share the Series they hold.
         if self.built is None:
-            self.built = self.block.frame.iloc(axis=1)[self.position]
+            self.built = self._build()
         return self.built
 
+    def _build(self) -> pd.Series:
+        raise NotImplementedError
 
-def _block_columns(frame: pd.DataFrame) -> dict[str, Column | _BlockColumn]:
-    """The columns of a DataFrame with a default RangeIndex; runs of one
-    numeric dtype become blocks."""
-    columns: dict[str, Column | _BlockColumn] = {}
-    dtypes = frame.dtypes.tolist()
-    names = frame.columns.tolist()
-    by_position = frame.iloc(axis=1)  # row-free indexing: a third of iloc[:, k]
+
+class _BlockColumn(_LazyColumn):
+    """Column ``position`` of a ``_Block``."""
+
+    __slots__ = ("block", "position")
+
+    def __init__(self, block: _Block, position: int) -> None:
+        # Not through the base class: one of these is made per column.
+        self.dtype = block.dtype
+        self.shape = block.shape
+        self.built = None
+        self.block = block
+        self.position = position
+
+    def _build(self) -> pd.Series:
+        return self.block.frame.iloc(axis=1)[self.block.start + self.position]
+
+
+class _FrameColumn(_LazyColumn):
+    """Column ``position`` of a DataFrame, of a dtype no block holds."""
+
+    __slots__ = ("frame", "position")
+
+    def __init__(self, frame: pd.DataFrame, position: int, dtype: Any) -> None:
+        super().__init__(dtype, (len(frame),))
+        self.frame = frame
+        self.position = position
+
+    def _build(self) -> pd.Series:
+        return self.frame.iloc(axis=1)[self.position]
+
+
+def _is_block_dtype(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+
+
+def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColumn]:
+    """The columns ``names`` of a DataFrame with a default RangeIndex, which
+    the caller hands over; runs of one numeric dtype become blocks."""
+    names = [_checked_name(name) for name in names]
+    found = frame_blocks(frame)
+    dtypes = frame_dtypes(frame, found)
+    columns: dict[str, _LazyColumn] = {}
     start = 0
     while start < len(dtypes):
         stop = start + 1
         dtype = dtypes[start]
-        if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
-            while stop < len(dtypes) and dtypes[stop] == dtype:
-                stop += 1
-            block = _Block(dtype, len(frame), frame=by_position[start:stop])
-            for position, name in enumerate(names[start:stop]):
-                columns[_checked_name(name)] = _BlockColumn(block, position)
-        else:
-            # A column of a frame with a default index: _to_column's checks
-            # of index and name hold already.
-            columns[_checked_name(names[start])] = by_position[start]
+        if not _is_block_dtype(dtype):
+            columns[names[start]] = _FrameColumn(frame, start, dtype)
+            start = stop
+            continue
+        while stop < len(dtypes) and dtypes[stop] == dtype:
+            stop += 1
+        values = None if found is None else _run_view(*found, start, stop)
+        block = _Block(
+            dtype,
+            len(frame),
+            names[start:stop],
+            frame=frame,
+            start=start,
+            values=values,
+        )
+        columns.update(zip(block.names, block.columns))
         start = stop
     return columns
+
+
+def frame_dtypes(frame: pd.DataFrame, found: Any = None) -> list[Any]:
+    """``frame.dtypes.tolist()``, read from pandas' blocks where it can be
+    (``found``: what :func:`~fireworks_sk._compat.frame_blocks` gave, if
+    asked already), without the Series ``frame.dtypes`` builds."""
+    found = frame_blocks(frame) if found is None else found
+    if found is None:
+        return frame.dtypes.tolist()
+    arrays, numbers, _ = found
+    return [arrays[number].dtype for number in numbers]
+
+
+def _run_view(
+    arrays: list[Any], numbers: list[int], rows: list[int], start: int, stop: int
+) -> np.ndarray | None:
+    """Columns ``start:stop`` as a read-only ``(n, k)`` view of pandas' block,
+    if they are consecutive rows of one; None otherwise."""
+    number, first = numbers[start], rows[start]
+    width = stop - start
+    array = arrays[number]
+    if not (isinstance(array, np.ndarray) and array.ndim == 2):
+        return None
+    if numbers[start:stop] != [number] * width or rows[start:stop] != list(
+        range(first, first + width)
+    ):
+        return None
+    view = array[first : first + width].T
+    view.flags.writeable = False
+    return view
+
+
+def check_unique_columns(frame: pd.DataFrame) -> list[Any]:
+    """A DataFrame's column names; refuses names that repeat, naming them."""
+    names = frame.columns.tolist()
+    if set(map(type, names)) <= {str} and len(set(names)) == len(names):
+        return names  # string names, read without building pandas' hash table
+    if not frame.columns.is_unique:
+        duplicated = frame.columns[frame.columns.duplicated()].tolist()
+        raise ValueError(f"Duplicate column names: {duplicated!r}.")
+    return names
 
 
 def _has_default_index(frame: pd.DataFrame) -> bool:
@@ -203,7 +304,7 @@ def _checked_name(name: Any) -> str:
     return name
 
 
-def stored_column(message: Message, name: str) -> Column | _BlockColumn:
+def stored_column(message: Message, name: str) -> Column | _LazyColumn:
     """Column ``name`` as the Message stores it, without building a Series.
 
     A column held in a block comes back as an object with the ``dtype`` and
@@ -213,6 +314,12 @@ def stored_column(message: Message, name: str) -> Column | _BlockColumn:
     if name not in message._entries:
         message._column(name)  # raises, naming the columns
     return message._entries[name]
+
+
+def column_dtypes(message: Message, names: Iterable[str]) -> list[Any]:
+    """The dtype of each of the columns ``names``, without building a Series."""
+    entries = message._entries
+    return [entries[name].dtype for name in names]
 
 
 def _runs(
@@ -228,14 +335,16 @@ def _runs(
             yield i, None
             i += 1
             continue
-        j = i + 1
-        while (
-            j < len(entries)
-            and isinstance(entries[j], _BlockColumn)
-            and entries[j].block is entry.block
-            and entries[j].position == entry.position + (j - i)
-        ):
-            j += 1
+        following = entry.block.columns[entry.position :]
+        j = i + len(following)
+        # By identity (a Series compares by value): the block's whole rest in
+        # one step, else walked column by column.
+        if j > len(entries) or not all(map(operator.is_, entries[i:j], following)):
+            j = i + 1
+            while j < min(len(entries), i + len(following)) and (
+                entries[j] is following[j - i]
+            ):
+                j += 1
         yield i, entry.block.values[:, entry.position : entry.position + j - i]
         i = j
 
@@ -274,10 +383,9 @@ def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Me
     """
     values = values.view()
     values.flags.writeable = False  # shared by every Message that holds the block
-    block = _Block(values.dtype, len(message), values=values, names=list(names))
+    block = _Block(values.dtype, len(message), list(names), values=values)
     entries = dict(message._entries)
-    for position, name in enumerate(names):
-        entries[name] = _BlockColumn(block, position)
+    entries.update(zip(block.names, block.columns))
     return from_columns(entries, len(message))
 
 
@@ -292,11 +400,21 @@ def _handed_out(column: Column) -> Column:
     return column
 
 
+def read_column(message: Message, name: str) -> Column:
+    """Column ``name`` itself, for fireworks_sk's own steps, which only read it.
+
+    ``message[name]`` hands a user a new Series over the same data, so that a
+    write to it cannot reach the Message; a step that never writes skips
+    that object. Raises the KeyError of ``message[name]`` for a missing name.
+    """
+    return message._column(name)
+
+
 def _column_length(column: Column) -> int:
     return column.shape[0]
 
 
-def from_columns(columns: Mapping[str, Column | _BlockColumn], length: int) -> Message:
+def from_columns(columns: Mapping[str, Column | _LazyColumn], length: int) -> Message:
     """A Message over ``columns`` as they are, for fireworks_sk's own modules.
 
     The columns must already be what a Message stores: tensors, pandas
@@ -308,6 +426,21 @@ def from_columns(columns: Mapping[str, Column | _BlockColumn], length: int) -> M
     message._entries = dict(columns) if not isinstance(columns, dict) else columns
     message._length = length
     return message
+
+
+def from_frame(frame: pd.DataFrame, names: list[Any]) -> Message:
+    """``Message(frame)`` for a frame whose column names ``names`` were read
+    and checked for repeats by :func:`check_unique_columns`."""
+    if not (_has_default_index(frame) and copies_on_write()):
+        # Positions, not labels; and without copy-on-write (pandas 2) a copy,
+        # so that later writes to the frame cannot reach the Message.
+        frame = frame.reset_index(drop=True)
+    else:
+        # A frame of our own over the same blocks: pandas now copies a block
+        # before the caller's frame writes to it.
+        frame = frame.copy(deep=False)
+    columns = _block_columns(frame, names)
+    return from_columns(columns, len(frame) if columns else 0)
 
 
 def take_column(column: Column, rows: slice | np.ndarray | torch.Tensor) -> Column:
@@ -410,7 +543,7 @@ class Message:
     """
 
     def __init__(self, data: Any = None) -> None:
-        columns: dict[str, Column | _BlockColumn] = {}
+        columns: dict[str, Column | _LazyColumn] = {}
         if not isinstance(data, (Message, pd.DataFrame, Mapping, type(None))):
             data = native_to_pandas(data)  # polars, pyarrow: looked up only here
         if data is None:
@@ -420,16 +553,8 @@ class Message:
             self._length = data._length
             return
         elif isinstance(data, pd.DataFrame):
-            if not data.columns.is_unique:
-                duplicated = data.columns[data.columns.duplicated()].tolist()
-                raise ValueError(f"Duplicate column names: {duplicated!r}.")
-            if not (_has_default_index(data) and copies_on_write()):
-                # Positions, not labels; and without copy-on-write (pandas 2)
-                # a copy, so that later writes to the frame cannot reach the
-                # Message.
-                data = data.reset_index(drop=True)
-            self._columns = _block_columns(data)
-            self._length = len(data) if self._entries else 0
+            message = from_frame(data, check_unique_columns(data))
+            self._columns, self._length = message._entries, message._length
             return
         elif isinstance(data, Mapping):
             items = data.items()
@@ -447,7 +572,7 @@ class Message:
     @property
     def _columns(self) -> dict[str, Column]:
         """Every column as a Series or tensor; columns held in blocks are built."""
-        if not any(isinstance(c, _BlockColumn) for c in self._entries.values()):
+        if not any(isinstance(c, _LazyColumn) for c in self._entries.values()):
             return self._entries
         return {name: self._column(name) for name in self._entries}
 
@@ -456,7 +581,7 @@ class Message:
         self._entries = columns
 
     @staticmethod
-    def _check_lengths(columns: Mapping[str, Column | _BlockColumn]) -> int:
+    def _check_lengths(columns: Mapping[str, Column | _LazyColumn]) -> int:
         lengths = {name: _column_length(col) for name, col in columns.items()}
         if not lengths:
             return 0
@@ -521,7 +646,7 @@ class Message:
             raise KeyError(
                 f"Column {name!r} is not in the Message. Columns: {self.columns!r}."
             )
-        return column.series() if isinstance(column, _BlockColumn) else column
+        return column.series() if isinstance(column, _LazyColumn) else column
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):

@@ -32,7 +32,13 @@ import torch
 
 from fireworks_sk._portable import from_portable, to_portable
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Column, Message, from_columns, stored_column
+from fireworks_sk.message import (
+    Column,
+    Message,
+    column_dtypes,
+    from_columns,
+    stored_column,
+)
 
 __all__ = [
     "ColumnLayout",
@@ -492,14 +498,31 @@ class Schema(Mapping[str, Column]):
         return layouts
 
     def _unchanged(self, message: Message) -> bool:
-        """Whether every column of ``message`` has exactly its fitted layout.
+        """Whether every column of ``message`` (which has the fitted names) has
+        exactly its fitted dtype, and each tensor column its row shape.
 
-        Then no column can be refused or warned of, so the checks below skip
-        their per-column rule (read per call, it cost a prediction of a row
-        more than the prediction itself).
+        Then no column can be refused or warned of (equal dtypes are of one
+        kind, a torch dtype equals no pandas one, and equal categoricals are
+        alike in being ordered), so the checks below skip their per-column
+        rule: one comparison of two lists instead of a layout per column.
+        Anything else is left to that rule, which decides alone.
         """
-        found = tuple(column_layout(stored_column(message, n)) for n in self._templates)
-        return found == self._layouts()
+        expected = self.__dict__.get("_dtypes_cache")
+        if expected is None:
+            dtypes = [column.dtype for column in self._templates.values()]
+            shapes = [
+                (name, tuple(column.shape[1:]))
+                for name, column in self._templates.items()
+                if isinstance(column, torch.Tensor)
+            ]
+            expected = self._dtypes_cache = (dtypes, shapes)
+        dtypes, shapes = expected
+        if column_dtypes(message, self._templates) != dtypes:
+            return False
+        return all(
+            tuple(stored_column(message, name).shape[1:]) == shape
+            for name, shape in shapes
+        )
 
     def describe(self) -> list[dict[str, Any]]:
         """The schema as plain data, for a saved file's manifest."""

@@ -25,6 +25,7 @@ from fireworks_sk._compat import (
     InvalidParameterError,
     LazySignature,
     composition_params,
+    frame_blocks,
     get_feature_names,
     set_composition_params,
     skorch_init_done,
@@ -109,6 +110,24 @@ def test_get_feature_names_reads_string_column_names_only():
 
 
 # ------------------------------------------------------------------- skorch
+def test_frame_blocks_say_where_each_column_of_a_frame_is():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3, 4], "c": [5.0, 6.0]})
+    frame["s"] = ["x", "y"]
+    frame["d"] = np.array([7.0, 8.0])
+    arrays, numbers, rows = frame_blocks(frame)
+    assert len(numbers) == len(rows) == 5
+    for position, name in enumerate(frame.columns):
+        block = arrays[numbers[position]]
+        assert block.dtype == frame.dtypes[name]
+        if isinstance(block, np.ndarray):  # numpy blocks: (columns, rows)
+            assert block.shape[1] == 2
+            np.testing.assert_array_equal(block[rows[position]], frame[name])
+        else:
+            assert list(block) == frame[name].tolist()
+    assert numbers[0] == numbers[2] and rows[2] == rows[0] + 1  # held together
+    assert frame_blocks(np.zeros((2, 2))) is None
+
+
 def test_skorch_module_names_name_the_modules_and_criteria_of_a_net():
     net = _skorch_regressor().initialize()
     names = skorch_module_names(net)

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fireworks_sk import Message, write_parquet
-from fireworks_sk.message import stored_column, with_block
+from fireworks_sk.message import (
+    column_matrix,
+    frame_dtypes,
+    read_column,
+    stored_column,
+    with_block,
+)
 from tests._data import assert_unchanged, snapshot
 
 ROWS = 5
@@ -856,6 +862,131 @@ def test_items_gives_each_column_as_indexing_does_in_order_and_shared():
             pd.testing.assert_series_equal(column, m[name])
 
 
+# A DataFrame's blocks are read through fireworks_sk._compat.frame_blocks; where
+# pandas does not keep them so, the public route (frame.dtypes, a column slice
+# per run) gives the same Message.
+_KINDS = {
+    "f8": lambda v: pd.Series(v, dtype="float64"),
+    "f4": lambda v: pd.Series(v, dtype="float64").astype("float32"),
+    "i8": lambda v: pd.Series(np.asarray(v, dtype=np.float64).round(), dtype="int64"),
+    "i4": lambda v: pd.Series(np.asarray(v).round(), dtype="float64").astype("int32"),
+    "b": lambda v: pd.Series(np.asarray(v) > 0),
+    "str": lambda v: pd.Series([f"s{x:.0f}" for x in v]),
+    "object": lambda v: pd.Series([f"o{x:.0f}" if x > 0 else None for x in v]),
+    "category": lambda v: pd.Series([f"c{x > 0}" for x in v], dtype="category"),
+    "Int64": lambda v: pd.Series(np.asarray(v).round(), dtype="float64").astype(
+        "Int64"
+    ),
+    "datetime": lambda v: pd.Series(pd.to_datetime(np.asarray(v).round(), unit="D")),
+}
+
+
+@st.composite
+def block_frames(draw) -> pd.DataFrame:
+    """Frames of mixed dtypes, held in pandas' blocks in every way a user gets:
+    built at once (one block per dtype), column by column (a block each),
+    reordered, sliced by columns, with a row slice or a non-default index."""
+    n = draw(st.integers(0, 4))
+    kinds = draw(st.lists(st.sampled_from(sorted(_KINDS)), min_size=1, max_size=9))
+    value = st.floats(-9, 9, allow_nan=False)
+    columns = {
+        f"c{i}": _KINDS[kind](draw(st.lists(value, min_size=n, max_size=n)))
+        for i, kind in enumerate(kinds)
+    }
+    how = draw(st.sampled_from(["at once", "one by one", "reordered", "sliced"]))
+    if how == "one by one":
+        frame = pd.DataFrame(index=pd.RangeIndex(n))
+        for name, column in columns.items():
+            frame[name] = column
+    else:
+        frame = pd.DataFrame(columns)
+    if how == "reordered":
+        frame = frame[draw(st.permutations(list(frame.columns)))]
+    if how == "sliced":
+        start = draw(st.integers(0, len(columns) - 1))
+        frame = frame.iloc[:, start:]
+    rows = draw(st.sampled_from(["all", "from 1", "index"]))
+    if rows == "from 1":
+        frame = frame.iloc[1:]
+    elif rows == "index":
+        frame = frame.set_axis(pd.Index(np.arange(len(frame)) * 3 + 7))
+    return frame
+
+
+def _contents(message: Message) -> list:
+    """Everything a Message shows of its columns, compared bit for bit."""
+    seen = [message.columns, message.shape, list(message.dtypes.items())]
+    for name in message.columns:
+        series = message[name]
+        seen.append((series.name, series.dtype, list(series.index), series.tolist()))
+    try:
+        array = np.asarray(message)
+        seen.append((array.dtype, array.tobytes()))
+    except (TypeError, ValueError) as exc:
+        seen.append((type(exc), str(exc)))
+    return seen
+
+
+def _write_first_row(frame: pd.DataFrame) -> None:
+    """Write a new value into row 0 of every column that can take one in place."""
+    for position, dtype in enumerate(frame.dtypes):
+        if isinstance(dtype, pd.CategoricalDtype):
+            continue
+        current = frame.iloc[0, position]
+        if pd.api.types.is_bool_dtype(dtype):
+            new = not current
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            new = pd.Timestamp("2001-01-01")
+        elif pd.api.types.is_numeric_dtype(dtype):
+            new = 99
+        else:
+            new = "written"
+        frame.iloc[0, position] = new
+
+
+@settings(max_examples=150, deadline=None)
+@given(block_frames())
+def test_message_from_blocks_equals_the_public_route_and_is_a_value(frame):
+    through_blocks = Message(frame)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("fireworks_sk.message.frame_blocks", lambda frame: None)
+        public = Message(frame)
+    seen = _contents(through_blocks)
+    assert seen == _contents(public)
+    assert frame_dtypes(frame) == frame.dtypes.tolist()
+    expected = frame.reset_index(drop=True)
+    for name in frame.columns:
+        pd.testing.assert_series_equal(through_blocks[name], expected[name])
+    fresh = Message(frame)  # Series not built yet: they are read after the write
+    seen_fresh = _contents(Message(frame))
+    if len(frame):
+        _write_first_row(frame)
+    assert _contents(fresh) == seen_fresh and _contents(through_blocks) == seen
+
+
+@settings(max_examples=150, deadline=None)
+@given(block_frames(), st.data())
+def test_column_matrix_of_any_columns_in_any_order_equals_their_series(frame, data):
+    numeric = [c for c in frame.columns if _holds_numbers(frame[c])]
+    names = (
+        data.draw(st.lists(st.sampled_from(numeric), unique=True)) if numeric else []
+    )
+    m = Message(frame)
+    if names and data.draw(st.booleans()):  # one replaced by a plain Series
+        m = m.assign(**{names[0]: pd.Series(np.arange(len(m), dtype=np.float64))})
+    if len(names) > 1 and data.draw(st.booleans()):  # some replaced by a block
+        m = with_block(m, names[1:], np.ones((len(m), len(names) - 1)))
+    expected = np.empty((len(m), len(names)))
+    for j, name in enumerate(names):
+        expected[:, j] = m[name].to_numpy(dtype=np.float64)
+    got = column_matrix(m, names, np.float64, owner="test")
+    assert got.shape == expected.shape and got.tobytes() == expected.tobytes()
+
+
+def _holds_numbers(series: pd.Series) -> bool:
+    return isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf"
+
+
 @pytest.mark.parametrize("name", ["a", "s", "n", "c"])
 def test_writing_in_place_to_a_series_read_from_a_message_leaves_it_alone(name):
     frame = pd.DataFrame(
@@ -885,3 +1016,13 @@ def test_items_hands_out_series_that_cannot_change_the_message():
         column.iloc[0] = column.iloc[1]
     assert m["a"].tolist() == [1.0, 2.0]
     assert m["s"].tolist() == ["x", "y"]
+
+
+def test_read_column_is_the_stored_column_which_getitem_hands_out_anew():
+    m = Message(pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]}))
+    assert read_column(m, "s") is read_column(m, "s")
+    assert m["s"] is not read_column(m, "s")
+    for name in m.columns:
+        pd.testing.assert_series_equal(read_column(m, name), m[name])
+    with pytest.raises(KeyError, match="'z' is not in the Message"):
+        read_column(m, "z")

@@ -649,6 +649,7 @@ _COLUMN_KINDS = {
     "boolean": lambda: pd.Series([True, None], dtype="boolean"),
     "object": lambda: pd.Series(["a", "b"], dtype=object),
     "str": lambda: pd.Series(["a", "b"], dtype="string"),
+    "str-default": lambda: pd.Series(["a", "b"]),
     "category": lambda: pd.Series(["a", "b"], dtype="category"),
     "category-other": lambda: pd.Series(["c", "d"], dtype="category"),
     "category-ordered": lambda: pd.Series(
@@ -684,10 +685,16 @@ def _outcome(run):
         max_size=5,
     ),
     st.booleans(),
+    st.booleans(),
 )
-def test_check_equals_the_per_column_rule(pairs, same):
-    fitted = Message({f"c{i}": _COLUMN_KINDS[a]() for i, (a, _) in enumerate(pairs)})
-    new = Message(
+def test_check_equals_the_per_column_rule(pairs, same, frames):
+    def message(columns):
+        # From a DataFrame, pandas columns are stored unbuilt (block columns).
+        pandas = all(isinstance(c, pd.Series) for c in columns.values())
+        return Message(pd.DataFrame(columns) if frames and pandas else columns)
+
+    fitted = message({f"c{i}": _COLUMN_KINDS[a]() for i, (a, _) in enumerate(pairs)})
+    new = message(
         {f"c{i}": _COLUMN_KINDS[a if same else b]() for i, (a, b) in enumerate(pairs)}
     )
     schema = Schema.record(fitted)

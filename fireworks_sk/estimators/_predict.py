@@ -31,7 +31,7 @@ from fireworks_sk.estimators._feeding import (
 from fireworks_sk.estimators._inputs import check_input
 from fireworks_sk.estimators._sparse import check_sparse
 from fireworks_sk.estimators._targets import split_target
-from fireworks_sk.message import Message, from_columns
+from fireworks_sk.message import Message, frame_dtypes, from_columns
 
 __all__ = ["fits_one_batch", "prediction_dataset"]
 
@@ -84,7 +84,7 @@ def _frame_matrix(net: Any, X: Any) -> Message | None:
     names = getattr(net, "feature_names_in_", None)  # none when fitted on arrays
     if names is None or not np.array_equal(X.columns, names):
         return None
-    dtypes = X.dtypes.tolist()
+    dtypes = frame_dtypes(X)
     if not all(is_numeric_column(t) for t in dtypes):
         return None
     if dtypes != list(net._schema_.dtypes.values()):

@@ -19,6 +19,7 @@ from fireworks_sk.message import (
     column_matrix,
     flat_feature_names,
     from_columns,
+    read_column,
     stored_column,
 )
 from fireworks_sk.pipes._base import Pipe
@@ -49,18 +50,15 @@ def resolve_dtype(owner: str, dtype: Any) -> torch.dtype:
     return resolved
 
 
-def _width(column: Any) -> int:
-    return math.prod(column.shape[1:])
-
-
 def _groups(
-    message: Message, names: list[str], widths: list[int]
+    names: list[str], columns: list[Any], widths: list[int]
 ) -> list[tuple[list[str], int]]:
-    """Each tensor column alone, runs of consecutive pandas columns together."""
+    """Each tensor column alone, runs of consecutive pandas columns together;
+    ``columns`` are the columns ``names`` as the Message stores them."""
     groups: list[tuple[list[str], int]] = []
     after_pandas = False
-    for name, width in zip(names, widths):
-        pandas = not message.is_tensor(name)
+    for name, column, width in zip(names, columns, widths):
+        pandas = not isinstance(column, torch.Tensor)
         if pandas and after_pandas:
             group, total = groups[-1]
             group.append(name)
@@ -118,7 +116,7 @@ class ToTensor(Pipe):
 
     def _transform(self, message: Message) -> Message:
         converted = {
-            c: column_numbers(c, message[c], self.dtype_, owner="ToTensor")
+            c: column_numbers(c, read_column(message, c), self.dtype_, owner="ToTensor")
             for c in self.columns_
         }
         return message.assign(**converted)
@@ -211,22 +209,25 @@ class Stack(Pipe):
         of a DataFrame cost one numpy copy, not one per column.
         """
         dtype = self.dtype_
-        widths = [_width(stored_column(message, c)) for c in self.columns_]
+        columns = [stored_column(message, c) for c in self.columns_]
+        widths = [math.prod(column.shape[1:]) for column in columns]
         if not dtype.is_floating_point:
             # Integers: each column converted and range-checked on its own.
             parts = [
-                column_numbers(c, message[c], dtype, owner="Stack").reshape(n, width)
+                column_numbers(
+                    c, read_column(message, c), dtype, owner="Stack"
+                ).reshape(n, width)
                 for c, width in zip(self.columns_, widths)
             ]
             return torch.cat(parts, dim=1)
         buffer = np.empty((n, sum(widths)), dtype=numpy_dtype(dtype) or np.float64)
         start = 0
         with np.errstate(over="ignore"):  # overflow is found and named below
-            for names, width in _groups(message, self.columns_, widths):
-                if message.is_tensor(names[0]):
+            for names, width in _groups(self.columns_, columns, widths):
+                if isinstance(stored_column(message, names[0]), torch.Tensor):
                     block = column_numbers(
                         names[0],
-                        message[names[0]],
+                        read_column(message, names[0]),
                         buffer.dtype,
                         allow_nan=True,
                         owner="Stack",
@@ -241,7 +242,7 @@ class Stack(Pipe):
             finite = bool(torch.isfinite(stacked).all())
         if not finite:
             for name in self.columns_:  # raises for the first column at fault
-                column_numbers(name, message[name], dtype, owner="Stack")
+                column_numbers(name, read_column(message, name), dtype, owner="Stack")
         return stacked
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:

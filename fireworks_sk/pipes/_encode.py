@@ -16,7 +16,7 @@ from fireworks_sk._numbers import (
     is_numeric_column,
     missing_value_error,
 )
-from fireworks_sk.message import Column, Message
+from fireworks_sk.message import Column, Message, read_column
 from fireworks_sk.pipes._base import StatefulPipe
 from fireworks_sk.pipes._state import learned
 from fireworks_sk.schema import check_has_columns
@@ -640,7 +640,10 @@ class OneHot(_Encoder):
 
     def _transform(self, message: Message) -> Message:
         return message.assign(
-            **{name: self._encode(name, message[name]) for name in self.columns_}
+            **{
+                name: self._encode(name, read_column(message, name))
+                for name in self.columns_
+            }
         )
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
@@ -793,7 +796,10 @@ class IndexEncoder(_Encoder):
     def _transform(self, message: Message) -> Message:
         self._check_offset()
         return message.assign(
-            **{name: self._encode(name, message[name]) for name in self.columns_}
+            **{
+                name: self._encode(name, read_column(message, name))
+                for name in self.columns_
+            }
         )
 
     def inverse_transform(self, X: Any) -> Message:
