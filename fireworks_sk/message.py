@@ -15,6 +15,7 @@ from fireworks_sk._compat import frame_blocks
 from fireworks_sk._frames import copies_on_write, native_to_pandas
 from fireworks_sk._numbers import column_numbers, float_dtype, is_numeric_column
 from fireworks_sk._portable import from_portable, to_portable
+from fireworks_sk.exceptions import CorruptStateError
 
 __all__ = [
     "Column",
@@ -909,12 +910,19 @@ class Message:
             name: to_portable(col) if isinstance(col, torch.Tensor) else col
             for name, col in self._columns.items()
         }
-        return {"columns": columns, "length": self._length}
+        # The names again, as a list: joblib.hash sorts a dict's keys, so
+        # without them Messages whose columns differ only in order hash alike.
+        return {"columns": columns, "names": list(columns), "length": self._length}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._columns = {
-            name: from_portable(col) for name, col in state["columns"].items()
-        }
+        columns = state["columns"]
+        names = state.get("names", list(columns))
+        if len(names) != len(columns) or set(names) != set(columns):
+            raise CorruptStateError(
+                f"A Message's column order {names!r} does not name its columns "
+                f"{list(columns)!r}."
+            )
+        self._columns = {name: from_portable(columns[name]) for name in names}
         self._length = state["length"]
 
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fireworks_sk import Message, write_parquet
+from fireworks_sk.exceptions import CorruptStateError
 from fireworks_sk.message import (
     column_matrix,
     frame_dtypes,
@@ -1026,3 +1027,27 @@ def test_read_column_is_the_stored_column_which_getitem_hands_out_anew():
         pd.testing.assert_series_equal(read_column(m, name), m[name])
     with pytest.raises(KeyError, match="'z' is not in the Message"):
         read_column(m, "z")
+
+
+def test_joblib_hash_tells_column_orders_apart():
+    # Pipeline(memory=...) keys its cache by joblib.hash: a Message with its
+    # columns in another order must not find the fit of the first.
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    assert joblib.hash(Message(frame)) != joblib.hash(Message(frame[["b", "a"]]))
+
+
+def test_pickle_keeps_column_order_and_reads_states_without_it():
+    m = Message(pd.DataFrame({"b": [1.0], "a": [2.0], "s": ["x"]}))
+    assert pickle.loads(pickle.dumps(m)).columns == ["b", "a", "s"]
+    state = m.__getstate__()
+    del state["names"]  # as written before the order was kept apart
+    old = Message.__new__(Message)
+    old.__setstate__(state)
+    assert old.equals(m) and old.columns == ["b", "a", "s"]
+
+
+def test_unpickled_column_order_must_name_the_columns():
+    state = Message(pd.DataFrame({"a": [1.0], "b": [2.0]})).__getstate__()
+    state["names"] = ["a", "zz"]
+    with pytest.raises(CorruptStateError, match="column order"):
+        Message.__new__(Message).__setstate__(state)

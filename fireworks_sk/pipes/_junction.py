@@ -92,9 +92,11 @@ def _branch_names(name: str, pipe: Any, message: Message) -> list[str] | None:
 class Junction(BaseComposition, Pipe):
     """Apply several pipes to the same input and merge their outputs by column.
 
-    A column that no branch changes appears once, as it was. A column changed
-    by one branch takes that branch's value; new columns are added in branch
-    order. Two branches that change the same column raise an error.
+    A column that no branch changes appears once, as it was; a branch that
+    hands an input column on (``m[name]``, or a column of the same dtype and
+    values) leaves it unchanged. A column changed by one branch takes that
+    branch's value; new columns are added in branch order. Two branches that
+    change the same column raise an error.
 
     Parameters
     ----------
@@ -261,7 +263,7 @@ class Junction(BaseComposition, Pipe):
                 # Stored entries: a column held in a block is the same object
                 # in every Message that shares it, unlike the Series built from it.
                 value = stored_column(out, column)
-                if column in message and value is stored_column(message, column):
+                if _passes_through(message, column, value):
                     merged.setdefault(column, value)
                     continue
                 if column in changed_by:
@@ -282,3 +284,23 @@ class Junction(BaseComposition, Pipe):
         if isinstance(pipe, Pipe):
             return pipe._column_feature_names(name, column)
         return super()._column_feature_names(name, column)
+
+
+def _passes_through(message: Message, name: str, value: Any) -> bool:
+    """Whether a branch's column ``name`` is the input's, unchanged: the same
+    stored column, or a Series of the same dtype and values (what ``m[name]``,
+    a new Series over the Message's data, hands a branch)."""
+    if name not in message:
+        return False
+    if value is stored_column(message, name):
+        return True
+    if not isinstance(value, pd.Series):
+        return False
+    kept = message[name]
+    if value.dtype != kept.dtype or len(value) != len(kept):
+        return False
+    if isinstance(value.dtype, np.dtype):
+        a, b = value.to_numpy(), kept.to_numpy()
+        if a.ctypes.data == b.ctypes.data and a.strides == b.strides:
+            return True  # one buffer, read twice
+    return bool(value.reset_index(drop=True).equals(kept))

@@ -294,3 +294,32 @@ def test_a_sklearn_branch_keeps_the_dtypes_of_its_dataframe_output(holes):
     scaler = StandardScaler().set_output(transform="pandas")
     out = Junction([("scale", scaler)]).fit_transform(holes[["b"]].astype("float32"))
     assert out["b"].dtype == np.float32
+
+
+def _pass_and_add(column: str, suffix: str) -> FunctionPipe:
+    def step(m: Message) -> Message:
+        return Message({column: m[column], column + suffix: m[column] * 2})
+
+    return FunctionPipe(step)
+
+
+@pytest.mark.parametrize("column", ["s", "x"])
+def test_branches_passing_a_column_on_by_reading_it_keep_it_once(column):
+    frame = pd.DataFrame({"s": ["a", "bb", "ccc"], "x": [1.0, 2.0, 3.0]})
+    junction = Junction(
+        [("one", _pass_and_add(column, "_1")), ("two", _pass_and_add(column, "_2"))]
+    )
+    out = junction.fit_transform(frame)
+    assert out.columns == [column, column + "_1", column + "_2"]
+    pd.testing.assert_series_equal(out[column], frame[column])
+
+
+def test_branches_that_both_recompute_a_column_are_refused():
+    def recompute(m: Message) -> Message:
+        return Message({"x": m["x"] * 2})
+
+    junction = Junction(
+        [("one", FunctionPipe(recompute)), ("two", FunctionPipe(recompute))]
+    )
+    with pytest.raises(fireworks_sk.SchemaError, match="both produce the column 'x'"):
+        junction.fit_transform(pd.DataFrame({"x": [1.0, 2.0]}))
