@@ -16,6 +16,7 @@ from fireworks_sk import Message, write_parquet
 from fireworks_sk.message import (
     column_matrix,
     frame_dtypes,
+    read_array,
     read_column,
     stored_column,
     with_block,
@@ -1026,3 +1027,43 @@ def test_read_column_is_the_stored_column_which_getitem_hands_out_anew():
         pd.testing.assert_series_equal(read_column(m, name), m[name])
     with pytest.raises(KeyError, match="'z' is not in the Message"):
         read_column(m, "z")
+
+
+def _as_listed(values: list) -> list:
+    """Values with their types, NaN equal to NaN."""
+    return [(type(v), repr(v)) for v in values]
+
+
+@settings(max_examples=100, deadline=None)
+@given(block_frames(), st.booleans(), st.booleans())
+def test_read_array_holds_what_the_series_holds_without_building_it(
+    frame, public, built
+):
+    with pytest.MonkeyPatch.context() as patch:
+        if public:
+            patch.setattr("fireworks_sk.message.frame_blocks", lambda frame: None)
+        m = Message(frame)
+    for name in m.columns:
+        if built:
+            read_column(m, name)
+        array = read_array(m, name)
+        series = read_column(m, name)
+        assert type(array) is type(series.array) or isinstance(array, np.ndarray)
+        assert array.dtype == series.dtype
+        assert _as_listed(array.tolist()) == _as_listed(series.tolist())
+        if isinstance(array, np.ndarray):
+            assert not array.flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                array[:1] = array[:1]
+
+
+def test_read_array_builds_no_series_and_gives_tensors_as_they_are():
+    tensor = torch.arange(3)
+    m = Message(pd.DataFrame({"a": [1.0, 2.0, 3.0], "s": ["x", "y", "z"]}))
+    m = m.assign(t=tensor)
+    assert read_array(m, "s").tolist() == ["x", "y", "z"]
+    assert read_array(m, "a").tolist() == [1.0, 2.0, 3.0]
+    assert all(stored_column(m, n).built is None for n in ("a", "s"))
+    assert read_array(m, "t") is tensor
+    with pytest.raises(KeyError, match="'z' is not in the Message"):
+        read_array(m, "z")
