@@ -26,8 +26,10 @@ __all__ = [
     "from_columns",
     "frame_dtypes",
     "from_frame",
+    "read_array",
     "read_column",
     "stored_column",
+    "stored_columns",
     "take_column",
     "with_block",
 ]
@@ -346,6 +348,15 @@ def stored_column(message: Message, name: str) -> Column | _LazyColumn:
     if name not in message._entries:
         message._column(name)  # raises, naming the columns
     return message._entries[name]
+
+
+def stored_columns(message: Message, names: Iterable[str]) -> list[Any]:
+    """:func:`stored_column` of each of the columns ``names``, in one pass."""
+    entries = message._entries
+    try:
+        return [entries[name] for name in names]
+    except KeyError:
+        return [stored_column(message, name) for name in names]  # names it
 
 
 def column_dtypes(message: Message, names: Iterable[str]) -> list[Any]:

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import sklearn.exceptions
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 import fireworks_sk
@@ -361,3 +363,44 @@ def test_finite_values_out_of_the_dtype_range_are_refused(Pipe, values, dtype):
         pipe.transform(m)
     wide = Pipe(columns, dtype="float64").fit_transform(m)
     assert bool(torch.isfinite(wide[wide.columns[-1]]).all())
+
+
+_STACKED = {
+    "f8": lambda v: pd.Series(v[:, 0, 0]),
+    "f4": lambda v: pd.Series(v[:, 0, 0], dtype="float32"),
+    "i8": lambda v: pd.Series(np.round(v[:, 0, 0] * 10), dtype="int64"),
+    "t1": lambda v: torch.from_numpy(v[:, 0, 0].copy()),
+    "t2": lambda v: torch.from_numpy(v[:, 0].copy()).float(),
+    "t3": lambda v: torch.from_numpy(v.copy()),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(sorted(_STACKED)), min_size=1, max_size=8),
+    st.integers(1, 3),
+    st.sampled_from(["float32", "float64", "bfloat16"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_stack_of_any_mix_of_columns_equals_each_column_flattened_in_order(
+    kinds, rows, dtype, seed
+):
+    rng = np.random.default_rng(seed)
+    values = {
+        f"c{i}": _STACKED[kind](rng.normal(size=(rows, 2, 3)))
+        for i, kind in enumerate(kinds)
+    }
+    message = Message(values)
+    stack = Stack(dtype=dtype).fit(message)
+    out = stack.transform(message)["features"]
+    wanted = getattr(torch, dtype)
+    expected = torch.cat(
+        [
+            torch.as_tensor(np.asarray(column, dtype=np.float64)).reshape(rows, -1)
+            for column in values.values()
+        ],
+        dim=1,
+    )
+    assert out.dtype == wanted
+    assert torch.equal(out, expected.to(wanted))
+    assert stack.transform(message[:0])["features"].shape == (0, out.shape[1])
