@@ -248,12 +248,14 @@ def _is_block_dtype(dtype: Any) -> bool:
 def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColumn]:
     """The columns ``names`` of a DataFrame with a default RangeIndex, which
     the caller hands over; runs of one numeric dtype become blocks."""
-    names = [_checked_name(name) for name in names]
+    if not set(map(type, names)) <= {str}:
+        names = [_checked_name(name) for name in names]  # raises, naming one
     found = frame_blocks(frame)
     dtypes = frame_dtypes(frame, found)
     columns: dict[str, _LazyColumn] = {}
+    count = len(dtypes)
     start = 0
-    while start < len(dtypes):
+    while start < count:
         stop = start + 1
         dtype = dtypes[start]
         if not _is_block_dtype(dtype):
@@ -263,7 +265,8 @@ def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColu
             columns[names[start]] = _FrameColumn(frame, start, dtype, source)
             start = stop
             continue
-        while stop < len(dtypes) and dtypes[stop] == dtype:
+        # By identity first: pandas gives the columns of one block one dtype.
+        while stop < count and (dtypes[stop] is dtype or dtypes[stop] == dtype):
             stop += 1
         values = None if found is None else _run_view(*found, start, stop)
         block = _Block(

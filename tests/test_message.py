@@ -1067,3 +1067,16 @@ def test_read_array_builds_no_series_and_gives_tensors_as_they_are():
     assert read_array(m, "t") is tensor
     with pytest.raises(KeyError, match="'z' is not in the Message"):
         read_array(m, "z")
+
+
+class _Name(str):
+    """A str subclass, as some libraries name columns."""
+
+
+def test_a_frames_column_names_are_checked_as_strings_naming_the_first_other():
+    frame = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["a", 7, ("t", 1)])
+    with pytest.raises(TypeError, match=r"must be strings; got 7 \(int\)"):
+        Message(frame)
+    named = Message(pd.DataFrame([[1.0, 2.0]], columns=["a", _Name("b")]))
+    assert named.columns == ["a", "b"]
+    assert named["b"].tolist() == [2.0]
