@@ -69,6 +69,15 @@ def _groups(names: list[str], columns: list[Any]) -> list[tuple[list[str], int]]
     return groups
 
 
+def _tensor_numbers(name: str, column: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    """``column_numbers`` of a tensor column as ``dtype``, NaN kept: a tensor
+    already of that dtype is read as it is, as there is no cast to check."""
+    own = numpy_dtype(column.dtype)
+    if own is not None and own == dtype:  # numpy finds None equal to float64
+        return column.detach().cpu().numpy()
+    return column_numbers(name, column, dtype, allow_nan=True, owner="Stack")
+
+
 class ToTensor(Pipe):
     """Convert numeric pandas columns to tensor columns.
 
@@ -226,12 +235,8 @@ class Stack(Pipe):
         with np.errstate(over="ignore"):  # overflow is found and named below
             for group, width in groups:
                 if isinstance(stored_column(message, group[0]), torch.Tensor):
-                    block = column_numbers(
-                        group[0],
-                        read_column(message, group[0]),
-                        buffer.dtype,
-                        allow_nan=True,
-                        owner="Stack",
+                    block = _tensor_numbers(
+                        group[0], read_column(message, group[0]), buffer.dtype
                     ).reshape(n, width)
                 else:
                     block = column_matrix(message, group, buffer.dtype, owner="Stack")

@@ -404,3 +404,34 @@ def test_stack_of_any_mix_of_columns_equals_each_column_flattened_in_order(
     assert out.dtype == wanted
     assert torch.equal(out, expected.to(wanted))
     assert stack.transform(message[:0])["features"].shape == (0, out.shape[1])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(
+        [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64]
+    ),
+    st.sampled_from([np.float32, np.float64]),
+    st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=0, max_size=6
+    ),
+    st.booleans(),
+)
+def test_a_tensor_column_read_for_stack_equals_its_column_numbers(
+    own, dtype, values, grad
+):
+    from fireworks_sk._numbers import column_numbers
+    from fireworks_sk.pipes._columns import _tensor_numbers
+
+    column = torch.tensor(values, dtype=torch.float64)
+    if not own.is_floating_point:
+        column = torch.nan_to_num(column).clamp(-1e6, 1e6).round()
+    column = (
+        column.to(own).reshape(-1, 1).requires_grad_(grad and own.is_floating_point)
+    )
+    got = _tensor_numbers("c", column, np.dtype(dtype))
+    expected = column_numbers(
+        "c", column, np.dtype(dtype), allow_nan=True, owner="Stack"
+    )
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
