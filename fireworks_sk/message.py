@@ -27,8 +27,10 @@ __all__ = [
     "from_columns",
     "frame_dtypes",
     "from_frame",
+    "read_array",
     "read_column",
     "stored_column",
+    "stored_columns",
     "take_column",
     "with_block",
 ]
@@ -179,6 +181,14 @@ class _LazyColumn:
     def _build(self) -> pd.Series:
         raise NotImplementedError
 
+    def array(self) -> Any:
+        """What :func:`read_array` gives: the values its Series holds, read
+        without building the Series where it is not built yet."""
+        return _series_array(self.built) if self.built is not None else self._array()
+
+    def _array(self) -> Any:
+        return _series_array(self.series())
+
 
 class _BlockColumn(_LazyColumn):
     """Column ``position`` of a ``_Block``."""
@@ -196,19 +206,40 @@ class _BlockColumn(_LazyColumn):
     def _build(self) -> pd.Series:
         return self.block.frame.iloc(axis=1)[self.block.start + self.position]
 
+    def _array(self) -> np.ndarray:
+        values = self.block.values[:, self.position]
+        values.flags.writeable = False  # a new view: the block's own flags stay
+        return values
+
 
 class _FrameColumn(_LazyColumn):
     """Column ``position`` of a DataFrame, of a dtype no block holds."""
 
-    __slots__ = ("frame", "position")
+    __slots__ = ("frame", "position", "source")
 
-    def __init__(self, frame: pd.DataFrame, position: int, dtype: Any) -> None:
+    def __init__(
+        self, frame: pd.DataFrame, position: int, dtype: Any, source: Any = None
+    ) -> None:
         super().__init__(dtype, (len(frame),))
         self.frame = frame
         self.position = position
+        # (pandas' block values, the column's row there), if read from them.
+        self.source = source
 
     def _build(self) -> pd.Series:
         return self.frame.iloc(axis=1)[self.position]
+
+    def _array(self) -> Any:
+        if self.source is None:
+            return _series_array(self.series())
+        values, row = self.source
+        if values.ndim == 1:  # an extension array holds this column alone
+            return values
+        # A row of a 2-D block, as pandas' Series of it holds it; read-only.
+        values = values[row]
+        if isinstance(values, np.ndarray):
+            values.flags.writeable = False
+        return values
 
 
 def _is_block_dtype(dtype: Any) -> bool:
@@ -218,19 +249,25 @@ def _is_block_dtype(dtype: Any) -> bool:
 def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColumn]:
     """The columns ``names`` of a DataFrame with a default RangeIndex, which
     the caller hands over; runs of one numeric dtype become blocks."""
-    names = [_checked_name(name) for name in names]
+    if not set(map(type, names)) <= {str}:
+        names = [_checked_name(name) for name in names]  # raises, naming one
     found = frame_blocks(frame)
     dtypes = frame_dtypes(frame, found)
     columns: dict[str, _LazyColumn] = {}
+    count = len(dtypes)
     start = 0
-    while start < len(dtypes):
+    while start < count:
         stop = start + 1
         dtype = dtypes[start]
         if not _is_block_dtype(dtype):
-            columns[names[start]] = _FrameColumn(frame, start, dtype)
+            source = None
+            if found is not None:
+                source = (found[0][found[1][start]], found[2][start])
+            columns[names[start]] = _FrameColumn(frame, start, dtype, source)
             start = stop
             continue
-        while stop < len(dtypes) and dtypes[stop] == dtype:
+        # By identity first: pandas gives the columns of one block one dtype.
+        while stop < count and (dtypes[stop] is dtype or dtypes[stop] == dtype):
             stop += 1
         values = None if found is None else _run_view(*found, start, stop)
         block = _Block(
@@ -315,6 +352,15 @@ def stored_column(message: Message, name: str) -> Column | _LazyColumn:
     if name not in message._entries:
         message._column(name)  # raises, naming the columns
     return message._entries[name]
+
+
+def stored_columns(message: Message, names: Iterable[str]) -> list[Any]:
+    """:func:`stored_column` of each of the columns ``names``, in one pass."""
+    entries = message._entries
+    try:
+        return [entries[name] for name in names]
+    except KeyError:
+        return [stored_column(message, name) for name in names]  # names it
 
 
 def column_dtypes(message: Message, names: Iterable[str]) -> list[Any]:
@@ -409,6 +455,32 @@ def read_column(message: Message, name: str) -> Column:
     that object. Raises the KeyError of ``message[name]`` for a missing name.
     """
     return message._column(name)
+
+
+def read_array(message: Message, name: str) -> Any:
+    """The values of column ``name``, for steps that read a few rows in Python.
+
+    A pandas column comes back as its Series holds it (``Series.array`` for
+    an extension dtype, a read-only numpy array for a numpy one), without
+    building a Series the Message has not built; ``.tolist()`` of it is the
+    Series' ``tolist()``. A tensor comes back as it is. Raises the KeyError
+    of ``message[name]`` for a missing name.
+    """
+    column = message._entries.get(name)
+    if isinstance(column, _LazyColumn):
+        return column.array()
+    if isinstance(column, pd.Series):
+        return _series_array(column)
+    return message._column(name)  # a tensor, or the KeyError
+
+
+def _series_array(series: pd.Series) -> Any:
+    dtype = series.dtype
+    if not isinstance(dtype, np.dtype) or dtype.kind in "mM":
+        return series.array  # pandas holds datetimes as its own arrays
+    values = series.to_numpy().view()
+    values.flags.writeable = False
+    return values
 
 
 def _column_length(column: Column) -> int:

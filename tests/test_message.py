@@ -17,6 +17,7 @@ from fireworks_sk.exceptions import CorruptStateError
 from fireworks_sk.message import (
     column_matrix,
     frame_dtypes,
+    read_array,
     read_column,
     stored_column,
     with_block,
@@ -1051,3 +1052,56 @@ def test_unpickled_column_order_must_name_the_columns():
     state["names"] = ["a", "zz"]
     with pytest.raises(CorruptStateError, match="column order"):
         Message.__new__(Message).__setstate__(state)
+
+
+def _as_listed(values: list) -> list:
+    """Values with their types, NaN equal to NaN."""
+    return [(type(v), repr(v)) for v in values]
+
+
+@settings(max_examples=100, deadline=None)
+@given(block_frames(), st.booleans(), st.booleans())
+def test_read_array_holds_what_the_series_holds_without_building_it(
+    frame, public, built
+):
+    with pytest.MonkeyPatch.context() as patch:
+        if public:
+            patch.setattr("fireworks_sk.message.frame_blocks", lambda frame: None)
+        m = Message(frame)
+    for name in m.columns:
+        if built:
+            read_column(m, name)
+        array = read_array(m, name)
+        series = read_column(m, name)
+        assert type(array) is type(series.array) or isinstance(array, np.ndarray)
+        assert array.dtype == series.dtype
+        assert _as_listed(array.tolist()) == _as_listed(series.tolist())
+        if isinstance(array, np.ndarray):
+            assert not array.flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                array[:1] = array[:1]
+
+
+def test_read_array_builds_no_series_and_gives_tensors_as_they_are():
+    tensor = torch.arange(3)
+    m = Message(pd.DataFrame({"a": [1.0, 2.0, 3.0], "s": ["x", "y", "z"]}))
+    m = m.assign(t=tensor)
+    assert read_array(m, "s").tolist() == ["x", "y", "z"]
+    assert read_array(m, "a").tolist() == [1.0, 2.0, 3.0]
+    assert all(stored_column(m, n).built is None for n in ("a", "s"))
+    assert read_array(m, "t") is tensor
+    with pytest.raises(KeyError, match="'z' is not in the Message"):
+        read_array(m, "z")
+
+
+class _Name(str):
+    """A str subclass, as some libraries name columns."""
+
+
+def test_a_frames_column_names_are_checked_as_strings_naming_the_first_other():
+    frame = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["a", 7, ("t", 1)])
+    with pytest.raises(TypeError, match=r"must be strings; got 7 \(int\)"):
+        Message(frame)
+    named = Message(pd.DataFrame([[1.0, 2.0]], columns=["a", _Name("b")]))
+    assert named.columns == ["a", "b"]
+    assert named["b"].tolist() == [2.0]

@@ -21,6 +21,7 @@ from fireworks_sk.message import (
     from_columns,
     read_column,
     stored_column,
+    stored_columns,
 )
 from fireworks_sk.pipes._base import Pipe
 from fireworks_sk.schema import Schema
@@ -50,23 +51,31 @@ def resolve_dtype(owner: str, dtype: Any) -> torch.dtype:
     return resolved
 
 
-def _groups(
-    names: list[str], columns: list[Any], widths: list[int]
-) -> list[tuple[list[str], int]]:
-    """Each tensor column alone, runs of consecutive pandas columns together;
-    ``columns`` are the columns ``names`` as the Message stores them."""
+def _groups(names: list[str], columns: list[Any]) -> list[tuple[list[str], int]]:
+    """Each tensor column alone, runs of consecutive pandas columns together,
+    with their widths; ``columns`` are the columns ``names`` as the Message
+    stores them. A pandas column is one value wide."""
     groups: list[tuple[list[str], int]] = []
-    after_pandas = False
-    for name, column, width in zip(names, columns, widths):
-        pandas = not isinstance(column, torch.Tensor)
-        if pandas and after_pandas:
-            group, total = groups[-1]
-            group.append(name)
-            groups[-1] = (group, total + width)
-        else:
-            groups.append(([name], width))
-        after_pandas = pandas
+    start = 0
+    tensors = [
+        i for i, column in enumerate(columns) if isinstance(column, torch.Tensor)
+    ]
+    for i in [*tensors, len(names)]:
+        if i > start:  # the pandas columns before this tensor
+            groups.append((names[start:i], i - start))
+        if i < len(names):
+            groups.append(([names[i]], math.prod(columns[i].shape[1:])))
+        start = i + 1
     return groups
+
+
+def _tensor_numbers(name: str, column: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    """``column_numbers`` of a tensor column as ``dtype``, NaN kept: a tensor
+    already of that dtype is read as it is, as there is no cast to check."""
+    own = numpy_dtype(column.dtype)
+    if own is not None and own == dtype:  # numpy finds None equal to float64
+        return column.detach().cpu().numpy()
+    return column_numbers(name, column, dtype, allow_nan=True, owner="Stack")
 
 
 class ToTensor(Pipe):
@@ -209,31 +218,28 @@ class Stack(Pipe):
         of a DataFrame cost one numpy copy, not one per column.
         """
         dtype = self.dtype_
-        columns = [stored_column(message, c) for c in self.columns_]
-        widths = [math.prod(column.shape[1:]) for column in columns]
+        names = list(self.columns_)
         if not dtype.is_floating_point:
             # Integers: each column converted and range-checked on its own.
             parts = [
-                column_numbers(
-                    c, read_column(message, c), dtype, owner="Stack"
-                ).reshape(n, width)
-                for c, width in zip(self.columns_, widths)
+                column_numbers(c, read_column(message, c), dtype, owner="Stack")
+                for c in names
             ]
-            return torch.cat(parts, dim=1)
-        buffer = np.empty((n, sum(widths)), dtype=numpy_dtype(dtype) or np.float64)
+            return torch.cat(
+                [part.reshape(n, math.prod(part.shape[1:])) for part in parts], dim=1
+            )
+        groups = _groups(names, stored_columns(message, names))
+        width = sum(width for _, width in groups)
+        buffer = np.empty((n, width), dtype=numpy_dtype(dtype) or np.float64)
         start = 0
         with np.errstate(over="ignore"):  # overflow is found and named below
-            for names, width in _groups(self.columns_, columns, widths):
-                if isinstance(stored_column(message, names[0]), torch.Tensor):
-                    block = column_numbers(
-                        names[0],
-                        read_column(message, names[0]),
-                        buffer.dtype,
-                        allow_nan=True,
-                        owner="Stack",
+            for group, width in groups:
+                if isinstance(stored_column(message, group[0]), torch.Tensor):
+                    block = _tensor_numbers(
+                        group[0], read_column(message, group[0]), buffer.dtype
                     ).reshape(n, width)
                 else:
-                    block = column_matrix(message, names, buffer.dtype, owner="Stack")
+                    block = column_matrix(message, group, buffer.dtype, owner="Stack")
                 buffer[:, start : start + width] = block
                 start += width
         stacked = torch.from_numpy(buffer).to(dtype)  # no copy unless bfloat16

@@ -16,7 +16,7 @@ from fireworks_sk._numbers import (
     is_numeric_column,
     missing_value_error,
 )
-from fireworks_sk.message import Column, Message, read_column
+from fireworks_sk.message import Column, Message, read_array, read_column
 from fireworks_sk.pipes._base import StatefulPipe
 from fireworks_sk.pipes._state import learned
 from fireworks_sk.schema import check_has_columns
@@ -298,6 +298,29 @@ class _Lookup:
             self._table = (table, nan)
         return None if self._table[0] is None else self._table
 
+    def found_codes(self, values: Any) -> np.ndarray | None:
+        """The codes of few rows when the dict finds every one of them; None
+        for any other column (the caller looks its Series up).
+
+        ``values`` is what :func:`~fireworks_sk.message.read_array` gives. A
+        Series' lookup first turns missing values into NaN and checks
+        floating-point values; a found value is neither missing (but NaN) nor
+        of a floating-point column, so these codes are the Series' codes.
+        """
+        table = self.table()
+        if (
+            table is None
+            or isinstance(values, torch.Tensor)
+            or len(values) > _SMALL
+            or values.dtype.kind in "fc"
+        ):
+            return None
+        try:
+            codes = self.table_codes(values, table)
+        except TypeError:  # a value without a hash: the Series' lookup names it
+            return None
+        return None if (codes < 0).any() else codes
+
     @staticmethod
     def table_codes(values: pd.Series, table: tuple[dict[Any, int], int]) -> np.ndarray:
         """The codes by dict lookups: the same as ``index_codes`` for few rows."""
@@ -379,8 +402,16 @@ class _Encoder(StatefulPipe):
                 return f"has categories of column {name!r} unlike their counts"
         return None
 
-    def _codes(self, name: str, column: Column) -> np.ndarray:
+    def _codes(self, name: str, message: Message) -> np.ndarray:
         """Positions in ``categories_[name]``; -1 for values not seen in fit."""
+        lookup = self._lookup(name)
+        codes = lookup.found_codes(read_array(message, name))
+        if codes is not None:
+            return codes
+        return self._column_codes(name, read_column(message, name))
+
+    def _column_codes(self, name: str, column: Column) -> np.ndarray:
+        """``_codes`` from the column itself: the general lookup."""
         values = _values(name, column, self.missing)
         try:
             codes = self._lookup(name).codes(values)
@@ -613,12 +644,12 @@ class OneHot(_Encoder):
                 )
         return problem
 
-    def _encode(self, name: str, column: Column) -> torch.Tensor:
-        codes = self._codes(name, column)
+    def _encode(self, name: str, message: Message) -> torch.Tensor:
+        codes = self._codes(name, message)
         unknown = codes < 0
         some_unknown = bool(unknown.any())
         if some_unknown and self.handle_unknown == "error":
-            raise self._unknown_error(name, column, codes)
+            raise self._unknown_error(name, read_column(message, name), codes)
         positions = self._positions[name]
         width = self._n_outputs(name)
         targets = positions[np.where(unknown, 0, codes) if some_unknown else codes]
@@ -640,10 +671,7 @@ class OneHot(_Encoder):
 
     def _transform(self, message: Message) -> Message:
         return message.assign(
-            **{
-                name: self._encode(name, read_column(message, name))
-                for name in self.columns_
-            }
+            **{name: self._encode(name, message) for name in self.columns_}
         )
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
@@ -787,19 +815,16 @@ class IndexEncoder(_Encoder):
                 "with handle_unknown='ignore' (every code then moves up by one)."
             )
 
-    def _encode(self, name: str, column: Column) -> torch.Tensor:
-        codes = self._codes(name, column)
+    def _encode(self, name: str, message: Message) -> torch.Tensor:
+        codes = self._codes(name, message)
         if self.handle_unknown == "error" and (codes < 0).any():
-            raise self._unknown_error(name, column, codes)
+            raise self._unknown_error(name, read_column(message, name), codes)
         return torch.from_numpy(np.add(codes, self._offset_, dtype=np.int64))
 
     def _transform(self, message: Message) -> Message:
         self._check_offset()
         return message.assign(
-            **{
-                name: self._encode(name, read_column(message, name))
-                for name in self.columns_
-            }
+            **{name: self._encode(name, message) for name in self.columns_}
         )
 
     def inverse_transform(self, X: Any) -> Message:

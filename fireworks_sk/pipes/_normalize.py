@@ -17,6 +17,7 @@ from fireworks_sk._numbers import (
 from fireworks_sk.message import (
     Column,
     Message,
+    column_dtypes,
     column_matrix,
     stored_column,
     with_block,
@@ -279,14 +280,25 @@ class BatchNormalizer(StatefulPipe):
         return self._apply(message, inverse=True)
 
     def _apply(self, message: Message, inverse: bool) -> Message:
-        tensors: list[str] = []
-        groups: dict[type, list[str]] = {np.float32: [], np.float64: []}
-        for name in self.columns_:
+        names = self.columns_
+        dtypes = column_dtypes(message, names)
+        # Each distinct dtype looked at once, through one column of it: a
+        # tensor's is a torch dtype, which equals no pandas or numpy dtype.
+        kinds: dict[Any, Any] = {}
+        for dtype, name in dict(zip(dtypes, names)).items():
             column = stored_column(message, name)
-            if isinstance(column, torch.Tensor):
-                tensors.append(name)
-            else:
-                groups[float_dtype(column)].append(name)
+            kinds[dtype] = (
+                torch.Tensor
+                if isinstance(column, torch.Tensor)
+                else float_dtype(column)
+            )
+        groups = {kind: [] for kind in (torch.Tensor, np.float32, np.float64)}
+        if len(kinds) == 1:
+            groups[kinds[dtypes[0]]] = list(names)
+        else:
+            for name, dtype in zip(names, dtypes):
+                groups[kinds[dtype]].append(name)
+        tensors = groups.pop(torch.Tensor)
         out = message.assign(
             **{n: self._apply_tensor(n, message[n], inverse) for n in tensors}
         )

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import sklearn.exceptions
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 import fireworks_sk
@@ -361,3 +363,75 @@ def test_finite_values_out_of_the_dtype_range_are_refused(Pipe, values, dtype):
         pipe.transform(m)
     wide = Pipe(columns, dtype="float64").fit_transform(m)
     assert bool(torch.isfinite(wide[wide.columns[-1]]).all())
+
+
+_STACKED = {
+    "f8": lambda v: pd.Series(v[:, 0, 0]),
+    "f4": lambda v: pd.Series(v[:, 0, 0], dtype="float32"),
+    "i8": lambda v: pd.Series(np.round(v[:, 0, 0] * 10), dtype="int64"),
+    "t1": lambda v: torch.from_numpy(v[:, 0, 0].copy()),
+    "t2": lambda v: torch.from_numpy(v[:, 0].copy()).float(),
+    "t3": lambda v: torch.from_numpy(v.copy()),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(sorted(_STACKED)), min_size=1, max_size=8),
+    st.integers(1, 3),
+    st.sampled_from(["float32", "float64", "bfloat16"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_stack_of_any_mix_of_columns_equals_each_column_flattened_in_order(
+    kinds, rows, dtype, seed
+):
+    rng = np.random.default_rng(seed)
+    values = {
+        f"c{i}": _STACKED[kind](rng.normal(size=(rows, 2, 3)))
+        for i, kind in enumerate(kinds)
+    }
+    message = Message(values)
+    stack = Stack(dtype=dtype).fit(message)
+    out = stack.transform(message)["features"]
+    wanted = getattr(torch, dtype)
+    expected = torch.cat(
+        [
+            torch.as_tensor(np.asarray(column, dtype=np.float64)).reshape(rows, -1)
+            for column in values.values()
+        ],
+        dim=1,
+    )
+    assert out.dtype == wanted
+    assert torch.equal(out, expected.to(wanted))
+    assert stack.transform(message[:0])["features"].shape == (0, out.shape[1])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(
+        [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64]
+    ),
+    st.sampled_from([np.float32, np.float64]),
+    st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=0, max_size=6
+    ),
+    st.booleans(),
+)
+def test_a_tensor_column_read_for_stack_equals_its_column_numbers(
+    own, dtype, values, grad
+):
+    from fireworks_sk._numbers import column_numbers
+    from fireworks_sk.pipes._columns import _tensor_numbers
+
+    column = torch.tensor(values, dtype=torch.float64)
+    if not own.is_floating_point:
+        column = torch.nan_to_num(column).clamp(-1e6, 1e6).round()
+    column = (
+        column.to(own).reshape(-1, 1).requires_grad_(grad and own.is_floating_point)
+    )
+    got = _tensor_numbers("c", column, np.dtype(dtype))
+    expected = column_numbers(
+        "c", column, np.dtype(dtype), allow_nan=True, owner="Stack"
+    )
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()

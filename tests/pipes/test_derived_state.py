@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 
 import fireworks_sk
 from fireworks_sk import BatchNormalizer, IndexEncoder, Message, OneHot, Stack
+from fireworks_sk.message import read_array, read_column
 from fireworks_sk.pipes._encode import _SMALL, _Lookup, _values
 
 ENCODERS = [OneHot, IndexEncoder]
@@ -241,3 +242,40 @@ def test_nan_category_matches_only_float_nan():
     table = lookup.table()
     assert _Lookup.table_codes(values, table).tolist() == [0, 1, -1, -1]
     assert lookup.index_codes(values).tolist() == [0, 1, -1, -1]
+
+
+@PROPERTY
+@given(category_cases(), st.booleans())
+def test_codes_read_from_the_array_are_those_of_the_series(case, from_frame):
+    fitted, missing, values = case
+    mode = "category" if missing else "error"
+    column = pd.Series(fitted + ([None] if missing else []), dtype=object)
+    encoder = IndexEncoder(missing=mode).fit(Message({"c": column}))
+    m = Message(pd.DataFrame({"c": values}) if from_frame else {"c": values})
+    found = encoder._lookup("c").found_codes(read_array(m, "c"))
+    if set(values.dropna()) <= set(fitted) and not values.hasnans:
+        assert found is not None  # the case the array lookup is for
+    if found is None:
+        return
+    general = encoder._column_codes("c", read_column(m, "c"))
+    assert found.dtype == general.dtype
+    np.testing.assert_array_equal(found, general)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["a", None], dtype=object),
+        pd.Series(["a", ["b"]], dtype=object),
+        pd.Series(["a", "z"], dtype="str"),
+        pd.Series([1.0, np.inf]),
+        pd.Series(["a"] * LARGE, dtype="str"),
+    ],
+)
+def test_codes_of_missing_unknown_or_many_values_are_left_to_the_series(values):
+    encoder = OneHot().fit(pd.DataFrame({"c": ["a", "b"]}))
+    assert (
+        encoder._lookup("c").found_codes(read_array(Message({"c": values}), "c"))
+        is None
+    )
+    assert encoder._lookup("c").found_codes(torch.tensor([0])) is None

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import sklearn.exceptions
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
@@ -382,3 +384,40 @@ def test_moments_equal_the_two_pass_formula_bit_for_bit(as_tensor):
         assert torch.equal(got.m2, torch.as_tensor(expected))
         # The input, possibly the caller's own buffer, is left as it was.
         assert (values == before).all()
+
+
+_KINDS = {
+    "tensor32": lambda v: torch.tensor(v, dtype=torch.float32),
+    "tensor64": lambda v: torch.tensor(v, dtype=torch.float64),
+    "tensor16": lambda v: torch.tensor(v, dtype=torch.float16),
+    "f4": lambda v: pd.Series(v, dtype="float32"),
+    "f8": lambda v: pd.Series(v, dtype="float64"),
+    "i8": lambda v: pd.Series(np.round(v), dtype="int64"),
+    "Float64": lambda v: pd.Series(v, dtype="Float64"),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(sorted(_KINDS)), min_size=1, max_size=8),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_columns_of_any_mix_of_kinds_scale_as_each_alone(kinds, seed, inverse):
+    rng = np.random.default_rng(seed)
+    values = {f"c{i}": _KINDS[k](rng.normal(5, 3, 7)) for i, k in enumerate(kinds)}
+    message = Message(values)
+    together = BatchNormalizer().fit(message)
+    apply = "inverse_transform" if inverse else "transform"
+    out = getattr(together, apply)(message)
+    assert out.columns == message.columns
+    for name in message.columns:
+        alone = BatchNormalizer().fit(Message({name: values[name]}))
+        expected = getattr(alone, apply)(Message({name: values[name]}))[name]
+        got = out[name]
+        assert type(got) is type(expected)
+        if isinstance(got, torch.Tensor):
+            assert got.dtype == expected.dtype
+            assert got.numpy().tobytes() == expected.numpy().tobytes()
+        else:
+            pd.testing.assert_series_equal(got, expected, check_exact=True)
