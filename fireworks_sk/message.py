@@ -103,8 +103,9 @@ class _Block:
     """Columns of one numpy dtype held together, as pandas holds them.
 
     A block read from a DataFrame keeps ``frame``, which owns the values (so
-    pandas' copy-on-write guards them), and ``start``, the position of its
-    first column there; ``values``, its ``(n, k)`` read-only array, is a view
+    pandas' copy-on-write guards them): the whole frame when it is short (see
+    ``_LAZY_ROWS``), else a slice of the block's own columns; and ``start``,
+    the position of its first column there; ``values``, its ``(n, k)`` read-only array, is a view
     of pandas' own block when the columns lie together in one, else read on
     first use. A block a Pipe computed keeps ``values``, read-only, and builds
     ``frame`` only when a column's Series is read. Either way a Pipe acting on
@@ -246,24 +247,38 @@ def _is_block_dtype(dtype: Any) -> bool:
     return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
 
 
-def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColumn]:
+# Frames of up to this many rows are read lazily: their columns keep the whole
+# frame (a few rows of it) and build a Series only when one is read. Longer
+# frames give each column its own slice at once, so that a column the Message
+# drops is freed with the frame, as pandas frees it.
+_LAZY_ROWS = 1024
+
+
+def _block_columns(
+    frame: pd.DataFrame, names: list[Any]
+) -> dict[str, _LazyColumn | pd.Series]:
     """The columns ``names`` of a DataFrame with a default RangeIndex, which
     the caller hands over; runs of one numeric dtype become blocks."""
     if not set(map(type, names)) <= {str}:
         names = [_checked_name(name) for name in names]  # raises, naming one
     found = frame_blocks(frame)
     dtypes = frame_dtypes(frame, found)
-    columns: dict[str, _LazyColumn] = {}
+    lazy = len(frame) <= _LAZY_ROWS
+    by_position = frame.iloc(axis=1)
+    columns: dict[str, _LazyColumn | pd.Series] = {}
     count = len(dtypes)
     start = 0
     while start < count:
         stop = start + 1
         dtype = dtypes[start]
         if not _is_block_dtype(dtype):
-            source = None
-            if found is not None:
-                source = (found[0][found[1][start]], found[2][start])
-            columns[names[start]] = _FrameColumn(frame, start, dtype, source)
+            if not lazy:
+                columns[names[start]] = by_position[start]
+            else:
+                source = None
+                if found is not None:
+                    source = (found[0][found[1][start]], found[2][start])
+                columns[names[start]] = _FrameColumn(frame, start, dtype, source)
             start = stop
             continue
         # By identity first: pandas gives the columns of one block one dtype.
@@ -274,8 +289,8 @@ def _block_columns(frame: pd.DataFrame, names: list[Any]) -> dict[str, _LazyColu
             dtype,
             len(frame),
             names[start:stop],
-            frame=frame,
-            start=start,
+            frame=frame if lazy else by_position[start:stop],
+            start=start if lazy else 0,
             values=values,
         )
         columns.update(zip(block.names, block.columns))
@@ -382,16 +397,22 @@ def _runs(
             yield i, None
             i += 1
             continue
-        following = entry.block.columns[entry.position :]
-        j = i + len(following)
-        # By identity (a Series compares by value): the block's whole rest in
-        # one step, else walked column by column.
-        if j > len(entries) or not all(map(operator.is_, entries[i:j], following)):
-            j = i + 1
-            while j < min(len(entries), i + len(following)) and (
-                entries[j] is following[j - i]
+        columns, offset = entry.block.columns, entry.position - i
+        end = min(len(entries), len(columns) - offset)
+        # By identity (a Series compares by value), in windows that double:
+        # a long run costs a few list comparisons, a short one a short walk,
+        # so the whole split stays linear in the number of names.
+        j, width = i + 1, 8
+        while j < end:
+            stop = min(end, j + width)
+            if all(
+                map(operator.is_, entries[j:stop], columns[j + offset : stop + offset])
             ):
+                j, width = stop, width * 2
+                continue
+            while entries[j] is columns[j + offset]:
                 j += 1
+            break
         yield i, entry.block.values[:, entry.position : entry.position + j - i]
         i = j
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
+import weakref
 
 import joblib
 import numpy as np
@@ -964,6 +966,42 @@ def test_message_from_blocks_equals_the_public_route_and_is_a_value(frame):
     if len(frame):
         _write_first_row(frame)
     assert _contents(fresh) == seen_fresh and _contents(through_blocks) == seen
+
+
+@settings(max_examples=150, deadline=None)
+@given(block_frames())
+def test_a_long_frame_read_column_by_column_equals_the_lazy_read(frame):
+    # Frames longer than _LAZY_ROWS give each column its own slice at once;
+    # the Message must be the one the lazy read of a short frame gives.
+    lazy = Message(frame)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("fireworks_sk.message._LAZY_ROWS", -1)
+        eager = Message(frame)
+        fresh = Message(frame)
+    seen = _contents(lazy)
+    assert _contents(eager) == seen
+    if len(frame):
+        _write_first_row(frame)
+    assert _contents(fresh) == seen and _contents(eager) == seen
+
+
+class _Held:
+    """A value whose lifetime a test watches."""
+
+
+def test_columns_a_message_of_a_long_frame_drops_are_freed_with_the_frame():
+    rows = 2000  # more than _LAZY_ROWS
+    held = [_Held() for _ in range(rows)]
+    watch = weakref.ref(held[0])
+    frame = pd.DataFrame(
+        {"id": np.arange(rows), "x": np.ones(rows), "held": pd.Series(held)}
+    )
+    del held
+    kept = Message(frame)[["id"]]
+    del frame
+    gc.collect()
+    assert watch() is None
+    assert kept["id"].tolist() == list(range(rows))
 
 
 @settings(max_examples=150, deadline=None)
