@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -105,17 +104,17 @@ class _Block:
     A block read from a DataFrame keeps ``frame``, which owns the values (so
     pandas' copy-on-write guards them): the whole frame when it is short (see
     ``_LAZY_ROWS``), else a slice of the block's own columns; and ``start``,
-    the position of its first column there; ``values``, its ``(n, k)`` read-only array, is a view
-    of pandas' own block when the columns lie together in one, else read on
-    first use. A block a Pipe computed keeps ``values``, read-only, and builds
-    ``frame`` only when a column's Series is read. Either way a Pipe acting on
+    the position of its first column there. ``values``, its ``(n, k)``
+    read-only array, is a view of pandas' own block when the columns lie
+    together in one, else read on first use. A block a Pipe computed keeps
+    ``values``, read-only, and builds ``frame`` only when a column's Series is
+    read. Either way a Pipe acting on
     all ``k`` columns does one numpy operation instead of one per Series.
     """
 
     __slots__ = (
         "_frame",
         "_values",
-        "columns",
         "dtype",
         "length",
         "names",
@@ -140,9 +139,13 @@ class _Block:
         self._frame = frame
         self.start = start
         self._values = values
-        # One column object per position, so that a run of them is found by
-        # comparing lists (see _runs).
-        self.columns = [_BlockColumn(self, p) for p in range(len(names))]
+
+    def columns(self) -> list[_BlockColumn]:
+        """A new column object for each position. The block keeps none of
+        them: a column keeps its block, and a cycle between the two would
+        leave both to the cyclic garbage collector (a stream's chunks would
+        pile up between its runs)."""
+        return [_BlockColumn(self, p) for p in range(len(self.names))]
 
     @property
     def values(self) -> np.ndarray:
@@ -293,7 +296,7 @@ def _block_columns(
             start=start if lazy else 0,
             values=values,
         )
-        columns.update(zip(block.names, block.columns))
+        columns.update(zip(block.names, block.columns()))
         start = stop
     return columns
 
@@ -397,22 +400,17 @@ def _runs(
             yield i, None
             i += 1
             continue
-        columns, offset = entry.block.columns, entry.position - i
-        end = min(len(entries), len(columns) - offset)
-        # By identity (a Series compares by value), in windows that double:
-        # a long run costs a few list comparisons, a short one a short walk,
-        # so the whole split stays linear in the number of names.
-        j, width = i + 1, 8
-        while j < end:
-            stop = min(end, j + width)
-            if all(
-                map(operator.is_, entries[j:stop], columns[j + offset : stop + offset])
+        block, position = entry.block, entry.position - i
+        j = i + 1
+        while j < len(entries):
+            following = entries[j]
+            if (
+                type(following) is not _BlockColumn
+                or following.block is not block
+                or following.position != position + j
             ):
-                j, width = stop, width * 2
-                continue
-            while entries[j] is columns[j + offset]:
-                j += 1
-            break
+                break
+            j += 1
         yield i, entry.block.values[:, entry.position : entry.position + j - i]
         i = j
 
@@ -453,7 +451,7 @@ def with_block(message: Message, names: Sequence[str], values: np.ndarray) -> Me
     values.flags.writeable = False  # shared by every Message that holds the block
     block = _Block(values.dtype, len(message), list(names), values=values)
     entries = dict(message._entries)
-    entries.update(zip(block.names, block.columns))
+    entries.update(zip(block.names, block.columns()))
     return from_columns(entries, len(message))
 
 

@@ -14,7 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fireworks_sk import Message, write_parquet
+from fireworks_sk import BatchNormalizer, Message, write_parquet
 from fireworks_sk.exceptions import CorruptStateError
 from fireworks_sk.message import (
     column_matrix,
@@ -1143,3 +1143,21 @@ def test_a_frames_column_names_are_checked_as_strings_naming_the_first_other():
     named = Message(pd.DataFrame([[1.0, 2.0]], columns=["a", _Name("b")]))
     assert named.columns == ["a", "b"]
     assert named["b"].tolist() == [2.0]
+
+
+@pytest.mark.parametrize("rows", [5, 3000])
+def test_messages_leave_no_cycles_for_the_garbage_collector(rows):
+    # A stream drops each chunk's Message at once; objects in a reference
+    # cycle would wait for the cyclic collector and pile up in between.
+    frame = pd.DataFrame({"a": np.ones(rows), "b": np.zeros(rows), "s": ["x"] * rows})
+    scale = BatchNormalizer().fit(frame)
+    gc.collect()
+    gc.disable()
+    try:
+        m = Message(frame)
+        out = scale.transform(m)
+        np.asarray(m[["a", "b"]]), np.asarray(out[["b", "a"]]), out["a"], m["s"]
+        del m, out
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
