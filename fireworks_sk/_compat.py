@@ -24,6 +24,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 # scikit-learn >= 1.2: the error of its parameter validation (``max_iter=0``),
 # a ValueError and a TypeError. No public import path.
 from sklearn.utils._param_validation import InvalidParameterError
@@ -47,6 +49,7 @@ __all__ = [
     "composition_params",
     "frame_blocks",
     "get_feature_names",
+    "masked_buffers",
     "set_composition_params",
     "skorch_init_done",
     "skorch_module_names",
@@ -118,6 +121,16 @@ def frame_blocks(frame: Any) -> tuple[list[Any], list[int], list[int]] | None:
     if len(numbers) != frame.shape[1] or len(rows) != frame.shape[1]:
         return None
     return values, numbers, rows
+
+
+def masked_buffers(array: Any) -> tuple[Any, Any] | None:
+    """The values and the mask of a pandas masked array (``Int64``,
+    ``Float64``, ``boolean``), which pandas 1.x to 3.x keep as ``_data`` and
+    ``_mask``; None for any other array."""
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
+        return data, mask
+    return None
 
 
 def skorch_module_names(net: Any) -> list[str]:

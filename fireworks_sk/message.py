@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse
 import torch
 
-from fireworks_sk._compat import frame_blocks
+from fireworks_sk._compat import frame_blocks, masked_buffers
 from fireworks_sk._frames import copies_on_write, native_to_pandas
 from fireworks_sk._numbers import column_numbers, float_dtype, is_numeric_column
 from fireworks_sk._portable import from_portable, to_portable
@@ -379,6 +379,47 @@ def stored_columns(message: Message, names: Iterable[str]) -> list[Any]:
         return [entries[name] for name in names]
     except KeyError:
         return [stored_column(message, name) for name in names]  # names it
+
+
+def shares_data(left: pd.Series, right: pd.Series) -> bool:
+    """Whether two Series are one column read twice: the same dtype, length
+    and data buffers, as ``m[name]`` gives each time it is read.
+
+    Equal values in other buffers do not count: ``None`` and NaN, ``1`` and
+    ``1.0`` or ``0.0`` and ``-0.0`` compare equal, and a column changed so is
+    still changed. Where pandas does not show an array's buffers the answer
+    is False.
+    """
+    if left.dtype != right.dtype or len(left) != len(right):
+        return False
+    a, b = left.array, right.array
+    if a is b:
+        return True
+    if isinstance(left.dtype, pd.CategoricalDtype):
+        return (
+            left.dtype.ordered == right.dtype.ordered
+            and left.dtype.categories.equals(right.dtype.categories)
+            and _one_buffer(a.codes, b.codes)
+        )
+    if isinstance(left.dtype, np.dtype) and left.dtype.kind not in "mM":
+        return _one_buffer(left.to_numpy(), right.to_numpy())
+    if hasattr(a, "asi8"):  # datetimes, timedeltas and periods
+        return _one_buffer(a.asi8, b.asi8)
+    masked = masked_buffers(a), masked_buffers(b)
+    if masked[0] is not None and masked[1] is not None:
+        return all(map(_one_buffer, masked[0], masked[1]))
+    if type(a).__name__.startswith("Arrow"):
+        return a.__arrow_array__() is b.__arrow_array__()
+    return False
+
+
+def _one_buffer(left: np.ndarray, right: np.ndarray) -> bool:
+    return (
+        left.shape == right.shape
+        and left.dtype == right.dtype
+        and left.strides == right.strides
+        and left.ctypes.data == right.ctypes.data
+    )
 
 
 def column_dtypes(message: Message, names: Iterable[str]) -> list[Any]:

@@ -21,6 +21,7 @@ from fireworks_sk.message import (
     frame_dtypes,
     read_array,
     read_column,
+    shares_data,
     stored_column,
     with_block,
 )
@@ -1161,3 +1162,29 @@ def test_messages_leave_no_cycles_for_the_garbage_collector(rows):
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        [1.0, 2.0],
+        ["a", "b"],
+        pd.Series([1, "b"], dtype=object),
+        pd.array([1, None], dtype="Int64"),
+        pd.array([True, None], dtype="boolean"),
+        pd.Categorical(["u", "v"]),
+        pd.to_datetime(["2020", "2021"]).tz_localize("UTC"),
+        pd.to_timedelta([1, 2], unit="s"),
+    ],
+    ids=["float", "str", "object", "Int64", "boolean", "category", "tz", "timedelta"],
+)
+def test_shares_data_tells_a_column_read_twice_from_a_rebuilt_one(column):
+    m = Message(pd.DataFrame({"c": column}))
+    rebuilt = pd.Series(m["c"].tolist(), dtype=m["c"].dtype, name="c")
+    pd.testing.assert_series_equal(rebuilt, m["c"])
+    # Without copy-on-write a Series read from a Message is a copy of its own.
+    assert shares_data(m["c"], m["c"]) == COPY_ON_WRITE
+    read = m["c"]
+    assert shares_data(read, read.copy(deep=False))
+    assert not shares_data(read, rebuilt)
+    assert not shares_data(read, read.iloc[:1])

@@ -16,7 +16,13 @@ from fireworks_sk._compat import (
     set_composition_params,
 )
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Column, Message, from_columns, stored_column
+from fireworks_sk.message import (
+    Column,
+    Message,
+    from_columns,
+    shares_data,
+    stored_column,
+)
 from fireworks_sk.pipes._base import Pipe, restored_on_error
 
 __all__ = ["Junction"]
@@ -93,8 +99,8 @@ class Junction(BaseComposition, Pipe):
     """Apply several pipes to the same input and merge their outputs by column.
 
     A column that no branch changes appears once, as it was; a branch that
-    hands an input column on (``m[name]``, or a column of the same dtype and
-    values) leaves it unchanged. A column changed by one branch takes that
+    hands an input column on (``m[name]``, the same data) leaves it
+    unchanged. A column changed by one branch takes that
     branch's value; new columns are added in branch order. Two branches that
     change the same column raise an error.
 
@@ -288,19 +294,10 @@ class Junction(BaseComposition, Pipe):
 
 def _passes_through(message: Message, name: str, value: Any) -> bool:
     """Whether a branch's column ``name`` is the input's, unchanged: the same
-    stored column, or a Series of the same dtype and values (what ``m[name]``,
-    a new Series over the Message's data, hands a branch)."""
+    stored column, or a Series over the same data (what ``m[name]``, a new
+    Series over the Message's data, hands a branch)."""
     if name not in message:
         return False
     if value is stored_column(message, name):
         return True
-    if not isinstance(value, pd.Series):
-        return False
-    kept = message[name]
-    if value.dtype != kept.dtype or len(value) != len(kept):
-        return False
-    if isinstance(value.dtype, np.dtype):
-        a, b = value.to_numpy(), kept.to_numpy()
-        if a.ctypes.data == b.ctypes.data and a.strides == b.strides:
-            return True  # one buffer, read twice
-    return bool(value.reset_index(drop=True).equals(kept))
+    return isinstance(value, pd.Series) and shares_data(value, message[name])

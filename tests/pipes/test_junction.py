@@ -18,6 +18,7 @@ from fireworks_sk import (
     OneHot,
     SelectColumns,
 )
+from fireworks_sk._frames import copies_on_write
 from fireworks_sk.message import stored_column
 from tests._data import assert_unchanged, snapshot
 
@@ -298,14 +299,28 @@ def test_a_sklearn_branch_keeps_the_dtypes_of_its_dataframe_output(holes):
 
 def _pass_and_add(column: str, suffix: str) -> FunctionPipe:
     def step(m: Message) -> Message:
-        return Message({column: m[column], column + suffix: m[column] * 2})
+        return Message({column: m[column], column + suffix: m[column].isna()})
 
     return FunctionPipe(step)
 
 
-@pytest.mark.parametrize("column", ["s", "x"])
+_KINDS = {
+    "s": ["a", "bb", "ccc"],
+    "x": [1.0, 2.0, 3.0],
+    "o": pd.Series([1, "b", None], dtype=object),
+    "n": pd.array([1, None, 3], dtype="Int64"),
+    "c": pd.Categorical(["u", "v", "u"]),
+    "t": pd.to_datetime(["2020", "2021", "2022"]).tz_localize("UTC"),
+}
+
+
+@pytest.mark.skipif(
+    not copies_on_write(),
+    reason="without copy-on-write m[name] is a copy, which counts as a change",
+)
+@pytest.mark.parametrize("column", list(_KINDS))
 def test_branches_passing_a_column_on_by_reading_it_keep_it_once(column):
-    frame = pd.DataFrame({"s": ["a", "bb", "ccc"], "x": [1.0, 2.0, 3.0]})
+    frame = pd.DataFrame(_KINDS)
     junction = Junction(
         [("one", _pass_and_add(column, "_1")), ("two", _pass_and_add(column, "_2"))]
     )
@@ -323,3 +338,45 @@ def test_branches_that_both_recompute_a_column_are_refused():
     )
     with pytest.raises(fireworks_sk.SchemaError, match="both produce the column 'x'"):
         junction.fit_transform(pd.DataFrame({"x": [1.0, 2.0]}))
+
+
+# Changes that leave values equal by Series.equals or CategoricalDtype's ==.
+_SUBTLE_CHANGES = {
+    "None to NaN": (
+        {"o": pd.Series(["a", None], dtype=object)},
+        lambda c: c.fillna(np.nan),
+    ),
+    "int to float": (
+        {"o": pd.Series([1, 2], dtype=object)},
+        lambda c: c.astype(float).astype(object),
+    ),
+    "0.0 to -0.0": ({"x": [0.0, 1.0]}, lambda c: c.where(c != 0.0, -0.0)),
+    "categories reordered": (
+        {"c": pd.Categorical(["u", "v", "u"])},
+        lambda c: c.cat.reorder_categories(["v", "u"]),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(_SUBTLE_CHANGES))
+@pytest.mark.parametrize("changed_first", [True, False])
+def test_a_changed_column_wins_over_a_pass_through_in_either_order(
+    change, changed_first
+):
+    columns, rewrite = _SUBTLE_CHANGES[change]
+    (name,) = columns
+    frame = pd.DataFrame(columns)
+
+    def changing(m: Message) -> Message:
+        return m.assign(**{name: rewrite(m[name])})
+
+    branches = [
+        ("changes", FunctionPipe(changing)),
+        ("same", FunctionPipe(lambda m: m)),
+    ]
+    out = Junction(branches if changed_first else branches[::-1]).fit_transform(frame)
+    expected = rewrite(frame[name])
+    pd.testing.assert_series_equal(out[name], expected, check_exact=True)
+    assert [repr(v) for v in out[name]] == [repr(v) for v in expected]
+    if isinstance(expected.dtype, pd.CategoricalDtype):
+        assert list(out[name].cat.categories) == list(expected.cat.categories)
