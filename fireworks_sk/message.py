@@ -1012,7 +1012,9 @@ class Message:
                     allow_nan=True,
                     owner="np.asarray(Message)",
                 )
-                parts.append(values.reshape(self._length, -1))
+                # Its flat width from its shape: -1 cannot be inferred at 0 rows.
+                width = int(np.prod(values.shape[1:], dtype=np.int64))
+                parts.append(values.reshape(self._length, width))
             else:
                 parts.append(view.astype(float_dtype(view), copy=False))
         if len(parts) != 1:

@@ -1188,3 +1188,16 @@ def test_shares_data_tells_a_column_read_twice_from_a_rebuilt_one(column):
     assert shares_data(read, read.copy(deep=False))
     assert not shares_data(read, rebuilt)
     assert not shares_data(read, read.iloc[:1])
+
+
+def test_asarray_of_a_message_with_no_rows_has_its_flat_width():
+    m = Message(
+        {
+            "a": pd.Series([], dtype=float),
+            "b": pd.Series([], dtype="Int64"),
+            "t": torch.empty(0, 2, 3),
+        }
+    )
+    assert np.asarray(m).shape == (0, 8) == m.shape
+    frame = Message(pd.DataFrame({"a": np.array([]), "s": pd.Series([], dtype=object)}))
+    assert np.asarray(frame.rename({"a": "z"})[["z"]]).shape == (0, 1)
