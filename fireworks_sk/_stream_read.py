@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fireworks_sk.message import Message
+from fireworks_sk.message import Message, read_column
 from fireworks_sk.schema import check_has_columns
 from fireworks_sk.sources._base import Chunk, Source, read_chunks
 
@@ -188,7 +188,7 @@ class StreamTarget:
                 fix="Pass y= the name of a column of the stream, or y as an array.",
                 error=KeyError,
             )
-            x, y = message.drop(self.y), _values(message[self.y])
+            x, y = message.drop(self.y), _values(read_column(message, self.y))
         else:
             x, y = message, self.y[chunk.offset : chunk.offset + len(message)]
             if len(y) != len(message):

@@ -28,6 +28,7 @@ __all__ = [
     "from_frame",
     "read_array",
     "read_column",
+    "read_columns",
     "stored_column",
     "stored_columns",
     "take_column",
@@ -515,6 +516,12 @@ def read_column(message: Message, name: str) -> Column:
     that object. Raises the KeyError of ``message[name]`` for a missing name.
     """
     return message._column(name)
+
+
+def read_columns(message: Message) -> dict[str, Column]:
+    """Every column itself (:func:`read_column` of each), in order, in a new
+    dict the caller may change: for steps that only read the columns."""
+    return {name: message._column(name) for name in message._entries}
 
 
 def read_array(message: Message, name: str) -> Any:

@@ -37,6 +37,7 @@ from fireworks_sk.message import (
     Message,
     column_dtypes,
     from_columns,
+    read_column,
     stored_column,
 )
 
@@ -433,7 +434,7 @@ class Schema(Mapping[str, Column]):
     @classmethod
     def record(cls, message: Message) -> Schema:
         """The schema of ``message``'s columns."""
-        return cls({name: message[name] for name in message.columns})
+        return cls({name: read_column(message, name) for name in message.columns})
 
     # ---------------------------------------------------------------- mapping
     def __getitem__(self, name: str) -> Column:

@@ -13,6 +13,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.pipeline import Pipeline
 
 from fireworks_sk import BatchNormalizer, Message, write_parquet
 from fireworks_sk.exceptions import CorruptStateError
@@ -1201,3 +1202,35 @@ def test_asarray_of_a_message_with_no_rows_has_its_flat_width():
     assert np.asarray(m).shape == (0, 8) == m.shape
     frame = Message(pd.DataFrame({"a": np.array([]), "s": pd.Series([], dtype=object)}))
     assert np.asarray(frame.rename({"a": "z"})[["z"]]).shape == (0, 1)
+
+
+def test_fireworks_steps_read_columns_without_the_series_handed_to_users(
+    monkeypatch,
+):
+    # m[name] hands a user a new Series (a copy without copy-on-write); the
+    # steps only read a column, so they must not pay for that object.
+    from fireworks_sk import Impute, OneHot, Stack, TorchClassifier, fit_stream
+    from fireworks_sk.sources import DataFrameSource
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=40),
+            "n": pd.array([1, None] * 20, dtype="Int64"),
+            "s": rng.choice(["a", "b"], size=40),
+        }
+    )
+    y = rng.integers(0, 2, size=40)
+
+    def handed_out(column):
+        raise AssertionError("a step read a column through Message.__getitem__")
+
+    monkeypatch.setattr("fireworks_sk.message._handed_out", handed_out)
+    steps = [Impute(), BatchNormalizer(), OneHot(), Stack()]
+    net = TorchClassifier(max_epochs=1, random_state=0, verbose=0)
+    pipeline = Pipeline([*[(f"p{i}", s) for i, s in enumerate(steps)], ("net", net)])
+    pipeline.fit(frame, y).predict(frame)
+    fit_stream(
+        Pipeline([("i", Impute()), ("b", BatchNormalizer()), ("o", OneHot())]),
+        DataFrameSource(frame, chunk_size=16),
+    )

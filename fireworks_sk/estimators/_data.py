@@ -13,7 +13,13 @@ from skorch.dataset import Dataset
 
 from fireworks_sk._frames import is_native_frame
 from fireworks_sk._numbers import column_numbers
-from fireworks_sk.message import Column, Message, from_columns
+from fireworks_sk.message import (
+    Column,
+    Message,
+    from_columns,
+    read_column,
+    read_columns,
+)
 
 __all__ = [
     "ARRAY_COLUMN",
@@ -107,7 +113,9 @@ def stack_columns(message: Message, names: list[str]) -> torch.Tensor:
     """Columns ``names`` flattened and stacked into one float32 ``(n, p)`` tensor."""
     n = len(message)
     parts = [
-        column_numbers(name, message[name], torch.float32, owner=_OWNER).reshape(n, -1)
+        column_numbers(
+            name, read_column(message, name), torch.float32, owner=_OWNER
+        ).reshape(n, -1)
         for name in names
     ]
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
@@ -183,14 +191,16 @@ class MessageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         """Row ``index`` as ``(inputs, target)``, for a ``DataLoader``; without a
         target, the placeholder ``tensor([0.])`` skorch's Dataset gives."""
-        row = {name: column[index] for name, column in self.message.items()}
+        row = {
+            name: column[index] for name, column in read_columns(self.message).items()
+        }
         x = next(iter(row.values())) if self.positional else row
         y = placeholder_target(1)[0] if self.y is None else self.y[index]
         return x, y
 
     def inputs(self, message: Message | None = None) -> torch.Tensor | dict:
         """The forward arguments of ``message`` (default: all rows)."""
-        columns = dict((self.message if message is None else message).items())
+        columns = read_columns(self.message if message is None else message)
         return next(iter(columns.values())) if self.positional else columns
 
     def subset(self, indices: Any) -> MessageDataset:
@@ -203,7 +213,7 @@ class MessageDataset(Dataset):
         """Inputs and target as one Message, for MessageLoader."""
         if self.y is None:
             return self.message
-        columns = {**dict(self.message.items()), TARGET_COLUMN: self.y}
+        columns = {**read_columns(self.message), TARGET_COLUMN: self.y}
         return from_columns(columns, len(self.message))
 
 

@@ -28,7 +28,7 @@ from fireworks_sk.estimators._data import (
 )
 from fireworks_sk.estimators._loader import MessageLoader
 from fireworks_sk.estimators._targets import encode_target
-from fireworks_sk.message import Message, from_columns
+from fireworks_sk.message import Message, from_columns, read_column, read_columns
 from fireworks_sk.schema import check_has_columns
 
 __all__ = [
@@ -86,7 +86,7 @@ def feed(
     if stack:
         columns = {ARRAY_COLUMN: stack_columns(message, inputs)}
     else:
-        columns = {c: column_tensor(c, message[c]) for c in inputs}
+        columns = {c: column_tensor(c, read_column(message, c)) for c in inputs}
     return from_columns(columns, len(message))
 
 
@@ -161,7 +161,7 @@ class Batches:
             # the shuffle order too.
             self.loader.set_epoch(max(len(self.net.history) - 1, 0))
         for batch in self.loader:
-            columns = dict(batch.items())
+            columns = read_columns(batch)
             y = columns.pop(TARGET_COLUMN, None)
             if y is None:
                 # skorch's placeholder for a dataset without a target.

@@ -12,7 +12,14 @@ import torch
 
 from fireworks_sk._seeding import check_seed, fresh_seed, torch_generator
 from fireworks_sk._validation import as_message
-from fireworks_sk.message import Column, Message, from_columns, take_column
+from fireworks_sk.message import (
+    Column,
+    Message,
+    from_columns,
+    read_column,
+    read_columns,
+    take_column,
+)
 
 __all__ = ["MessageLoader"]
 
@@ -101,7 +108,10 @@ class MessageLoader:
             and self.device.type == "cuda"
             and torch.cuda.is_available()
         )
-        columns = {name: _contiguous(message[name], pin) for name in message.columns}
+        columns = {
+            name: _contiguous(read_column(message, name), pin)
+            for name in message.columns
+        }
         return from_columns(columns, len(message))
 
     def __len__(self) -> int:
@@ -137,7 +147,7 @@ class MessageLoader:
     def __iter__(self) -> Iterator[Message]:
         n = len(self.message)
         stop = len(self) * self.batch_size if self.drop_last else n
-        columns = list(self.message.items())
+        columns = list(read_columns(self.message).items())
         if not self.shuffle:
             for start in range(0, stop, self.batch_size):
                 rows = slice(start, min(start + self.batch_size, n))

@@ -21,7 +21,7 @@ from fireworks_sk._validation import (
     is_dask,
 )
 from fireworks_sk.exceptions import NotFittedError
-from fireworks_sk.message import Message, flat_feature_names
+from fireworks_sk.message import Message, flat_feature_names, read_column
 from fireworks_sk.pipes._state import check_fitted_state
 from fireworks_sk.schema import Schema, check_has_columns, warn_if_named_differs
 
@@ -42,7 +42,7 @@ def selector_frame(message: Message) -> pd.DataFrame:
     column appears as a column of its element dtype.
     """
     return pd.DataFrame(
-        {name: _selector_column(message[name]) for name in message.columns}
+        {name: _selector_column(read_column(message, name)) for name in message.columns}
     )
 
 
@@ -224,7 +224,9 @@ or Dask DataFrame
                 column,
                 [
                     _rename_prefix(f, renames)
-                    for f in self._column_feature_names(column, out[column])
+                    for f in self._column_feature_names(
+                        column, read_column(out, column)
+                    )
                 ],
             )
             for column in out.columns

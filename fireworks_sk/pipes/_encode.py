@@ -348,12 +348,14 @@ class _Encoder(StatefulPipe):
         return tags
 
     def _select_columns(self, message: Message) -> list[str]:
-        default = [c for c in message.columns if _is_categorical(message[c])]
+        default = [
+            c for c in message.columns if _is_categorical(read_column(message, c))
+        ]
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, pd.Series]]:
         counts = {
-            name: _value_counts(name, message[name], self.missing)
+            name: _value_counts(name, read_column(message, name), self.missing)
             for name in self.columns_
         }
         return len(message), counts
@@ -477,7 +479,7 @@ class _Encoder(StatefulPipe):
             fix="Pass the encoder's output, with its encoded columns.",
             error=KeyError,
         )
-        column = message[name]
+        column = read_column(message, name)
         owner = f"{type(self).__name__}.inverse_transform"
         if not is_numeric_column(column):
             raise TypeError(

@@ -16,7 +16,7 @@ from fireworks_sk._numbers import (
     is_numeric_column,
 )
 from fireworks_sk.exceptions import SchemaError
-from fireworks_sk.message import Column, Message
+from fireworks_sk.message import Column, Message, read_column
 from fireworks_sk.pipes._base import StatefulPipe
 from fireworks_sk.pipes._encode import sorted_counts
 from fireworks_sk.pipes._state import learned, statistics_problem
@@ -215,19 +215,25 @@ or Dask DataFrame
             # An int column that was complete at fit arrives as float64 once a
             # value is missing (pandas's NaN): expected here, so no warning.
             filled = name in self.columns_ and _is_number(fitted)
-            if not (filled and _is_number(message[name])):
-                check_column_schema(owner, name, fitted, message[name], True)
+            if not (filled and _is_number(read_column(message, name))):
+                check_column_schema(
+                    owner, name, fitted, read_column(message, name), True
+                )
         return message
 
     # ------------------------------------------------------------ fitting
     def _select_columns(self, message: Message) -> list[str]:
         if self.strategy == "mean":
-            default = [c for c in message.columns if _fills_by_mean(message[c])]
+            default = [
+                c for c in message.columns if _fills_by_mean(read_column(message, c))
+            ]
         else:
-            default = [c for c in message.columns if _can_be_missing(message[c])]
+            default = [
+                c for c in message.columns if _can_be_missing(read_column(message, c))
+            ]
         names = self._resolve_columns(message, default)
         for name in names:
-            self._check_column(name, message[name])
+            self._check_column(name, read_column(message, name))
         if self.add_indicator:
             clash = [f"{n}_missing" for n in names if f"{n}_missing" in message]
             if clash:
@@ -258,14 +264,16 @@ or Dask DataFrame
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, Any]]:
         if self.strategy == "mean":
-            states = {n: _mean_state(n, message[n]) for n in self.columns_}
+            states = {n: _mean_state(n, read_column(message, n)) for n in self.columns_}
         elif self.strategy == "most_frequent":
-            states = {n: self._counts_state(n, message[n]) for n in self.columns_}
+            states = {
+                n: self._counts_state(n, read_column(message, n)) for n in self.columns_
+            }
         else:
             for name in self.columns_:
-                if _is_number(message[name]):
+                if _is_number(read_column(message, name)):
                     # Infinity is refused at fit too, not first at transform.
-                    values = _float64(name, message[name])
+                    values = _float64(name, read_column(message, name))
                     _refuse_infinity(name, values, torch.isnan(values))
             states = {name: None for name in self.columns_}
         return len(message), states
@@ -330,12 +338,15 @@ or Dask DataFrame
 
     # ---------------------------------------------------------- transform
     def _transform(self, message: Message) -> Message:
-        filled = {name: self._fill(name, message[name]) for name in self.columns_}
+        filled = {
+            name: self._fill(name, read_column(message, name)) for name in self.columns_
+        }
         out = message.assign(**filled)
         if not self.add_indicator:
             return out
         indicators = {
-            f"{name}_missing": _missing(message[name]) for name in self.columns_
+            f"{name}_missing": _missing(read_column(message, name))
+            for name in self.columns_
         }
         return out.assign(**indicators)
 

@@ -20,6 +20,8 @@ from fireworks_sk.message import (
     Column,
     Message,
     from_columns,
+    read_column,
+    read_columns,
     shares_data,
     stored_column,
 )
@@ -281,7 +283,7 @@ class Junction(BaseComposition, Pipe):
                 changed_by[column] = (name, pipe)
                 merged[column] = value
         if not self.pipes_:
-            merged = dict(message.items())
+            merged = read_columns(message)
         return from_columns(merged, len(message)), changed_by
 
     def _column_feature_names(self, name: str, column: Any) -> list[str]:
@@ -300,4 +302,6 @@ def _passes_through(message: Message, name: str, value: Any) -> bool:
         return False
     if value is stored_column(message, name):
         return True
-    return isinstance(value, pd.Series) and shares_data(value, message[name])
+    return isinstance(value, pd.Series) and shares_data(
+        value, read_column(message, name)
+    )

@@ -19,6 +19,7 @@ from fireworks_sk.message import (
     Message,
     column_dtypes,
     column_matrix,
+    read_column,
     stored_column,
     with_block,
 )
@@ -177,7 +178,7 @@ class BatchNormalizer(StatefulPipe):
         self.with_std = with_std
 
     def _select_columns(self, message: Message) -> list[str]:
-        default = [c for c in message.columns if _is_scalable(message[c])]
+        default = [c for c in message.columns if _is_scalable(read_column(message, c))]
         return self._resolve_columns(message, default)
 
     def _chunk_state(self, message: Message) -> tuple[int, dict[str, _Moments]]:
@@ -187,7 +188,7 @@ class BatchNormalizer(StatefulPipe):
         moments: dict[str, _Moments] = {}
         scratch = None
         for name in self.columns_:
-            values = _unchecked_numbers(name, message[name])
+            values = _unchecked_numbers(name, read_column(message, name))
             if isinstance(values, np.ndarray):
                 if scratch is None:
                     scratch = np.empty(len(message), dtype=np.float64)
@@ -196,7 +197,7 @@ class BatchNormalizer(StatefulPipe):
                 moments[name] = _moments(values)
         for name in self.columns_:  # in order: the first bad column is named
             if not _finite(moments[name]):
-                check_finite(name, _unchecked_numbers(name, message[name]))
+                check_finite(name, _unchecked_numbers(name, read_column(message, name)))
         return len(message), moments
 
     def _merge_states(self, a: Any, b: Any) -> tuple[int, dict[str, _Moments]]:
@@ -300,7 +301,10 @@ class BatchNormalizer(StatefulPipe):
                 groups[kinds[dtype]].append(name)
         tensors = groups.pop(torch.Tensor)
         out = message.assign(
-            **{n: self._apply_tensor(n, message[n], inverse) for n in tensors}
+            **{
+                n: self._apply_tensor(n, read_column(message, n), inverse)
+                for n in tensors
+            }
         )
         for dtype, group in groups.items():
             if group:
